@@ -1,0 +1,3 @@
+// Package config loads Cairn's configuration into explicit structs handed to
+// each component by cmd/cairn.
+package config

@@ -1,0 +1,3 @@
+// Package demangle turns mangled C++, Rust, MSVC and Swift symbol names into
+// readable ones.
+package demangle

@@ -1,0 +1,2 @@
+// Package service orchestrates symbolication jobs and enforces their limits.
+package service
