@@ -102,7 +102,9 @@ func (d *diffs) str(what, golden, ours string) {
 	}
 }
 
-func (d *diffs) add(format string, args ...any) { d.list = append(d.list, fmt.Sprintf(format, args...)) }
+func (d *diffs) add(format string, args ...any) {
+	d.list = append(d.list, fmt.Sprintf(format, args...))
+}
 
 // knownDifferences lists dumps where Cairn deliberately reads more or
 // differently than Breakpad's minidump_dump, with the reason. Every listed

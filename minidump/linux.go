@@ -68,7 +68,7 @@ const (
 	AuxvPHNum       = 5  // AT_PHNUM: number of program headers
 	AuxvPageSize    = 6  // AT_PAGESZ: system page size
 	AuxvBase        = 7  // AT_BASE: load address of the dynamic linker
-	AuxvEntry_      = 9  // AT_ENTRY: the main program's entry point
+	AuxvEntryPoint  = 9  // AT_ENTRY: the main program's entry point
 	AuxvHWCap       = 16 // AT_HWCAP: CPU capability bits
 	AuxvHWCap2      = 26 // AT_HWCAP2: more CPU capability bits
 	AuxvExecFn      = 31 // AT_EXECFN: address of the executable's filename
@@ -110,15 +110,15 @@ func (f *File) wordSize(what string) (int, error) {
 		return 0, fmt.Errorf("minidump: %s: word size needs the system info: %w", what, err)
 	}
 	switch si.ProcessorArch {
-	case ArchX86, ArchARM, ArchMIPS, ArchPPC, ArchRISCV, ArchSHX:
+	case ArchX86, ArchARM, ArchMIPS, ArchPPC, ArchRISCV:
 		return 4, nil
-	case ArchAMD64, ArchARM64, ArchARM64Old, ArchPPC64, ArchMIPS64, ArchRISCV64, ArchSPARC, ArchIA64, ArchAlpha64:
+	case ArchAMD64, ArchARM64, ArchARM64Old, ArchPPC64, ArchMIPS64, ArchRISCV64:
 		return 8, nil
 	}
 	return 0, formatErr(what, 0, "no known word size for CPU architecture %s", si.ProcessorArch)
 }
 
-// readWord reads one native word of the given size, widened to 64 bits.
+// word reads one native word of the given size, widened to 64 bits.
 func (d *decoder) word(size int) uint64 {
 	if size == 4 {
 		return uint64(d.u32())
@@ -383,16 +383,16 @@ func parseMapsLine(line string) (MapsEntry, error) {
 	if m.Offset, err = strconv.ParseUint(offset, 16, 64); err != nil {
 		return m, fmt.Errorf("maps line %q: offset: %v", line, err)
 	}
-	maj, min, ok := strings.Cut(dev, ":")
+	major, minor, ok := strings.Cut(dev, ":")
 	if !ok {
 		return m, fmt.Errorf("maps line %q: device %q is not major:minor", line, dev)
 	}
-	v, err := strconv.ParseUint(maj, 16, 32)
+	v, err := strconv.ParseUint(major, 16, 32)
 	if err != nil {
 		return m, fmt.Errorf("maps line %q: device major: %v", line, err)
 	}
 	m.DevMajor = uint32(v)
-	if v, err = strconv.ParseUint(min, 16, 32); err != nil {
+	if v, err = strconv.ParseUint(minor, 16, 32); err != nil {
 		return m, fmt.Errorf("maps line %q: device minor: %v", line, err)
 	}
 	m.DevMinor = uint32(v)
