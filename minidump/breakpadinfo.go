@@ -51,7 +51,7 @@ type AssertionInfo struct {
 	Type       uint32
 }
 
-// AssertionInfo decodes the AssertionInfo stream (fixed 512-unit UTF-16
+// AssertionInfo decodes the AssertionInfo stream (fixed 128-unit UTF-16
 // fields for the expression, function and file).
 func (f *File) AssertionInfo() (*AssertionInfo, error) {
 	d, err := f.stream(AssertionInfoStream)
@@ -59,9 +59,9 @@ func (f *File) AssertionInfo() (*AssertionInfo, error) {
 		return nil, err
 	}
 	a := &AssertionInfo{
-		Expression: utf16String(d.take(1024)),
-		Function:   utf16String(d.take(1024)),
-		File:       utf16String(d.take(1024)),
+		Expression: utf16String(d.take(256)),
+		Function:   utf16String(d.take(256)),
+		File:       utf16String(d.take(256)),
 	}
 	a.Line, a.Type = d.u32(), d.u32()
 	return a, d.err

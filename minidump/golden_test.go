@@ -32,7 +32,14 @@ func parseGoldenDump(t *testing.T, path string) []*goldenBlock {
 	sc.Buffer(make([]byte, 1<<20), 1<<26)
 	for sc.Scan() {
 		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "0x") {
+		if line == "" {
+			continue
+		}
+		if strings.HasPrefix(line, "0x") {
+			// The hex bytes of a "Memory" or "Stack" block.
+			if cur != nil && (cur.name == "Memory" || cur.name == "Stack") {
+				cur.fields["hex"] = line[2:]
+			}
 			continue
 		}
 		if !strings.HasPrefix(line, " ") {
@@ -180,7 +187,12 @@ func compareWithGolden(t *testing.T, path string, blocks []*goldenBlock) *diffs 
 	misc, _ := f.MiscInfo()
 	bpi, _ := f.BreakpadInfo()
 
-	var modIdx, threadIdx int
+	memList, _ := f.MemoryList()
+	mem, _ := f.Memory()
+	threadNames, _ := f.ThreadNames()
+	memInfo, _ := f.MemoryInfoList()
+	var modIdx, threadIdx, regionIdx, nameIdx, infoIdx int
+	var lastRegion *MemoryDescriptor
 	var lastOwner string // "thread" or "exception": which context block comes next
 	var lastThread *Thread
 	for _, b := range blocks {
@@ -207,6 +219,60 @@ func compareWithGolden(t *testing.T, path string, blocks []*goldenBlock) *diffs 
 			d.str(p+"debug_file", fl["(debug_file)"], m.DebugFile())
 			d.str(p+"debug_identifier", fl["(debug_identifier)"], m.BreakpadDebugID())
 			d.str(p+"version", fl["(version)"], m.VersionInfo.Version())
+		case "MDMemoryDescriptor":
+			lastRegion = nil
+			if regionIdx >= len(memList) {
+				d.add("region[%d]: Breakpad read it, Cairn has only %d", regionIdx, len(memList))
+				regionIdx++
+				continue
+			}
+			r := &memList[regionIdx]
+			p := fmt.Sprintf("region[%d].", regionIdx)
+			regionIdx++
+			lastRegion = r
+			d.num(p+"start", fl["start_of_memory_range"], r.StartOfMemoryRange)
+			d.num(p+"size", fl["memory.data_size"], uint64(r.Memory.DataSize))
+			d.num(p+"rva", fl["memory.rva"], uint64(r.Memory.RVA))
+		case "Memory":
+			// Region bytes, read back through the address index.
+			if lastRegion == nil || fl["hex"] == "" || mem == nil {
+				continue
+			}
+			d.checks++
+			b, err := mem.Bytes(lastRegion.StartOfMemoryRange, uint64(lastRegion.Memory.DataSize))
+			if err != nil {
+				d.add("memory at %#x: %v", lastRegion.StartOfMemoryRange, err)
+			} else if hex.EncodeToString(b) != fl["hex"] {
+				d.add("memory at %#x: bytes differ", lastRegion.StartOfMemoryRange)
+			}
+		case "MDRawThreadName":
+			if nameIdx >= len(threadNames) {
+				d.add("thread_name[%d]: Breakpad read it, Cairn has only %d", nameIdx, len(threadNames))
+				nameIdx++
+				continue
+			}
+			n := &threadNames[nameIdx]
+			p := fmt.Sprintf("thread_name[%d].", nameIdx)
+			nameIdx++
+			d.num(p+"thread_id", fl["thread_id"], uint64(n.ThreadID))
+			d.num(p+"rva", fl["thread_name_rva"], n.NameRVA)
+			d.str(p+"name", fl["thread_name"], n.Name)
+		case "MDRawMemoryInfo":
+			if infoIdx >= len(memInfo) {
+				d.add("info[%d]: Breakpad read it, Cairn has only %d", infoIdx, len(memInfo))
+				infoIdx++
+				continue
+			}
+			m := &memInfo[infoIdx]
+			p := fmt.Sprintf("info[%d].", infoIdx)
+			infoIdx++
+			d.num(p+"base_address", fl["base_address"], m.BaseAddress)
+			d.num(p+"allocation_base", fl["allocation_base"], m.AllocationBase)
+			d.num(p+"allocation_protection", fl["allocation_protection"], uint64(m.AllocationProtect))
+			d.num(p+"region_size", fl["region_size"], m.RegionSize)
+			d.num(p+"state", fl["state"], uint64(m.State))
+			d.num(p+"protection", fl["protection"], uint64(m.Protect))
+			d.num(p+"type", fl["type"], uint64(m.Type))
 		case "MDRawThread":
 			if threadIdx >= len(threads) {
 				d.add("thread[%d]: Breakpad read it, Cairn has only %d threads", threadIdx, len(threads))
@@ -289,6 +355,17 @@ func compareWithGolden(t *testing.T, path string, blocks []*goldenBlock) *diffs 
 			if v, ok := fl["build_string"]; ok {
 				d.str("misc.build_string", `"`+v+`"`, misc.BuildString)
 			}
+		case "MDAssertion":
+			a, err := f.AssertionInfo()
+			if err != nil {
+				d.add("assertion: Breakpad read it, Cairn did not: %v", err)
+				continue
+			}
+			d.str("assertion.expression", `"`+fl["expression"]+`"`, a.Expression)
+			d.str("assertion.function", `"`+fl["function"]+`"`, a.Function)
+			d.str("assertion.file", `"`+fl["file"]+`"`, a.File)
+			d.num("assertion.line", fl["line"], uint64(a.Line))
+			d.num("assertion.type", fl["type"], uint64(a.Type))
 		case "MDRawBreakpadInfo":
 			if bpi == nil {
 				d.add("breakpad info: Breakpad read it, Cairn did not")
@@ -305,6 +382,12 @@ func compareWithGolden(t *testing.T, path string, blocks []*goldenBlock) *diffs 
 	}
 	if modIdx != len(mods) && modIdx > 0 {
 		d.add("modules: Breakpad printed %d, Cairn read %d", modIdx, len(mods))
+	}
+	if regionIdx != len(memList) && regionIdx > 0 {
+		d.add("memory regions: Breakpad printed %d, Cairn read %d", regionIdx, len(memList))
+	}
+	if infoIdx != len(memInfo) && infoIdx > 0 {
+		d.add("memory info: Breakpad printed %d, Cairn read %d", infoIdx, len(memInfo))
 	}
 	if threadIdx != len(threads) && threadIdx > 0 {
 		d.add("threads: Breakpad printed %d, Cairn read %d", threadIdx, len(threads))

@@ -86,7 +86,7 @@ func (c *Contents) WriteText(w io.Writer) error {
 	}
 	p("\nModules (%d)\n", len(c.Modules))
 	for _, m := range c.Modules {
-		p("  %#018x-%#018x  %s", uint64(m.Base), uint64(m.Base)+uint64(m.Size), m.CodeFile)
+		p("  0x%016x-0x%016x  %s", uint64(m.Base), uint64(m.Base)+uint64(m.Size), m.CodeFile)
 		if m.Version != "" {
 			p("  %s", m.Version)
 		}
@@ -102,7 +102,7 @@ func (c *Contents) WriteText(w io.Writer) error {
 	if len(c.UnloadedModules) > 0 {
 		p("\nUnloaded modules (%d)\n", len(c.UnloadedModules))
 		for _, m := range c.UnloadedModules {
-			p("  %#018x-%#018x  %s\n", m.BaseOfImage, m.BaseOfImage+uint64(m.SizeOfImage), m.Name)
+			p("  0x%016x-0x%016x  %s\n", m.BaseOfImage, m.BaseOfImage+uint64(m.SizeOfImage), m.Name)
 		}
 	}
 	var total uint64
@@ -111,12 +111,12 @@ func (c *Contents) WriteText(w io.Writer) error {
 	}
 	p("\nMemory (%d regions, %d bytes)\n", len(c.MemoryRegions), total)
 	for _, r := range c.MemoryRegions {
-		p("  %#018x-%#018x  %8d bytes at file offset %#x\n", uint64(r.Base), uint64(r.Base)+r.Size, r.Size, uint64(r.Offset))
+		p("  0x%016x-0x%016x  %8d bytes at file offset %#x\n", uint64(r.Base), uint64(r.Base)+r.Size, r.Size, uint64(r.Offset))
 	}
 	if len(c.MemoryInfo) > 0 {
 		p("\nMemory info (%d ranges)\n", len(c.MemoryInfo))
 		for _, m := range c.MemoryInfo {
-			p("  %#018x-%#018x  state %#x protect %#x type %#x\n", m.BaseAddress, m.BaseAddress+m.RegionSize, m.State, m.Protect, m.Type)
+			p("  0x%016x-0x%016x  state %#x protect %#x type %#x\n", m.BaseAddress, m.BaseAddress+m.RegionSize, m.State, m.Protect, m.Type)
 		}
 	}
 	if len(c.Handles) > 0 {
@@ -167,17 +167,24 @@ func writeExtra(w io.Writer, v any) {
 	}
 }
 
+// writeRegisters prints the valid general registers four to a line; the
+// debug, FP-control and home registers are in the JSON output.
 func writeRegisters(w io.Writer, indent string, c *ContextView) {
+	width := 16
+	if c.CPU == "x86" || c.CPU == "arm" {
+		width = 8
+	}
+	fmt.Fprintf(w, "%s%s context, flags %#x", indent, c.CPU, uint64(c.Flags))
 	n := 0
-	fmt.Fprintf(w, "%s%s context, flags %#x\n%s", indent, c.CPU, uint64(c.Flags), indent)
 	for _, r := range c.Registers {
-		if !r.Valid || r.Name == "context_flags" {
+		if !r.Valid || r.Name == "context_flags" || r.Name == "mx_csr" || strings.Contains(r.Name, ".") ||
+			strings.HasPrefix(r.Name, "dr") || strings.HasSuffix(r.Name, "_home") {
 			continue
 		}
-		if n > 0 && n%4 == 0 {
+		if n%4 == 0 {
 			fmt.Fprintf(w, "\n%s", indent)
 		}
-		fmt.Fprintf(w, "%6s = %#018x  ", r.Name, uint64(r.Value))
+		fmt.Fprintf(w, "%6s 0x%0*x ", r.Name, width, uint64(r.Value))
 		n++
 	}
 	fmt.Fprintln(w)
