@@ -325,13 +325,11 @@ func decodeARM64Old(d *decoder) (*ContextARM64, error) {
 		return nil, formatErr("context", d.base, "%d-byte context without the old ARM64 flag (flags %#x)", contextARM64OldSize, flags)
 	}
 	// The old layout had one integer group covering pc, sp, fp and lr too.
-	c.ContextFlags = ContextFlagARM64
-	if flags&0x2 != 0 {
-		c.ContextFlags |= 0x1 | 0x2
-	}
-	if flags&0x4 != 0 {
-		c.ContextFlags |= 0x4
-	}
+	// Breakpad tests its old group masks (0x80000002, 0x80000004) with a
+	// plain AND, so any dump carrying the old CPU bit counts as having every
+	// group; the writers of that layout always filled them all, and
+	// agreeing with Breakpad here keeps register validity identical.
+	c.ContextFlags = ContextFlagARM64 | 0x1 | 0x2 | 0x4
 	return c, nil
 }
 

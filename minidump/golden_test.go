@@ -408,6 +408,18 @@ func compareContext(d *diffs, what string, b *goldenBlock, ctx Context) {
 	}
 	for _, k := range b.order {
 		v := b.fields[k]
+		var i int
+		if _, err := fmt.Sscanf(k, "iregs[%d]", &i); err == nil && ctx.CPU() == ArchARM64 {
+			// Breakpad prints ARM64 registers by index.
+			k = map[int]string{29: "fp", 30: "lr", 31: "sp", 32: "pc"}[i]
+			if k == "" {
+				k = fmt.Sprintf("x%d", i)
+			}
+		}
+		switch k {
+		case "float_save.fpsr", "float_save.fpcr", "float_save.fpscr":
+			k = strings.TrimPrefix(k, "float_save.")
+		}
 		if strings.HasSuffix(k, "]") && strings.Contains(k, "[") {
 			// Byte arrays: x86 FP register area and extended registers.
 			if x, ok := ctx.(*ContextX86); ok {

@@ -102,6 +102,9 @@ func (f *File) moduleList(t StreamType) ([]Module, error) {
 		return nil, err
 	}
 	n := listEntries(&d, moduleSize)
+	if d.err != nil {
+		return nil, d.err
+	}
 	mods := make([]Module, n)
 	for i := range mods {
 		m := &mods[i]
