@@ -3,6 +3,7 @@ package minidump
 import (
 	"encoding/binary"
 	"unicode/utf16"
+	"unsafe"
 )
 
 // decoder reads little-endian fields from an in-memory structure. The first
@@ -105,14 +106,38 @@ func cstring(p []byte) string {
 
 // utf16String decodes little-endian UTF-16 bytes, stopping at a NUL unit.
 // Unpaired surrogates become U+FFFD, as they do in Breakpad's conversion.
+// Module paths are almost always ASCII, which takes a copy-free fast path.
 func utf16String(p []byte) string {
-	u := make([]uint16, 0, len(p)/2)
-	for i := 0; i+1 < len(p); i += 2 {
-		c := binary.LittleEndian.Uint16(p[i:])
-		if c == 0 {
+	n := len(p) / 2
+	ascii := true
+	for i := 0; i < n; i++ {
+		lo, hi := p[2*i], p[2*i+1]
+		if lo == 0 && hi == 0 {
+			n = i
 			break
 		}
-		u = append(u, c)
+		if hi != 0 || lo >= 0x80 {
+			ascii = false
+		}
+	}
+	if ascii {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = p[2*i]
+		}
+		return unsafeString(b)
+	}
+	u := make([]uint16, n)
+	for i := range u {
+		u[i] = binary.LittleEndian.Uint16(p[2*i:])
 	}
 	return string(utf16.Decode(u))
+}
+
+// unsafeString turns a buffer nobody else holds into a string without a copy.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }

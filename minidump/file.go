@@ -30,8 +30,53 @@ type GUID struct {
 
 // String formats the GUID in the lowercase dashed form.
 func (g GUID) String() string {
-	return fmt.Sprintf("%08x-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x", g.Data1, g.Data2, g.Data3,
-		g.Data4[0], g.Data4[1], g.Data4[2], g.Data4[3], g.Data4[4], g.Data4[5], g.Data4[6], g.Data4[7])
+	b := make([]byte, 0, 36)
+	b = appendHex(b, uint64(g.Data1), 8, lowerHex)
+	b = append(b, '-')
+	b = appendHex(b, uint64(g.Data2), 4, lowerHex)
+	b = append(b, '-')
+	b = appendHex(b, uint64(g.Data3), 4, lowerHex)
+	b = append(b, '-')
+	for i, c := range g.Data4 {
+		if i == 2 {
+			b = append(b, '-')
+		}
+		b = appendHex(b, uint64(c), 2, lowerHex)
+	}
+	return unsafeString(b)
+}
+
+// breakpadHex formats the GUID as Breakpad's 32 uppercase hex digits.
+func (g GUID) breakpadHex(b []byte) []byte {
+	b = appendHex(b, uint64(g.Data1), 8, upperHex)
+	b = appendHex(b, uint64(g.Data2), 4, upperHex)
+	b = appendHex(b, uint64(g.Data3), 4, upperHex)
+	for _, c := range g.Data4 {
+		b = appendHex(b, uint64(c), 2, upperHex)
+	}
+	return b
+}
+
+const (
+	lowerHex = "0123456789abcdef"
+	upperHex = "0123456789ABCDEF"
+)
+
+// appendHex appends v as exactly width hex digits.
+func appendHex(b []byte, v uint64, width int, digits string) []byte {
+	for i := width - 1; i >= 0; i-- {
+		b = append(b, digits[(v>>(4*uint(i)))&0xf])
+	}
+	return b
+}
+
+// appendHexMin appends v in hex without leading zeros (like %x).
+func appendHexMin(b []byte, v uint64, digits string) []byte {
+	w := 1
+	for x := v >> 4; x != 0; x >>= 4 {
+		w++
+	}
+	return appendHex(b, v, w, digits)
 }
 
 // Header is MINIDUMP_HEADER.

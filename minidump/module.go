@@ -235,7 +235,8 @@ func (m *Module) debugGUIDAge() (g GUID, age uint32, ok bool) {
 // NB10 signature and age. It is "" when the module has no usable record.
 func (m *Module) BreakpadDebugID() string {
 	if g, age, ok := m.debugGUIDAge(); ok {
-		return fmt.Sprintf("%08X%04X%04X%X%x", g.Data1, g.Data2, g.Data3, g.Data4[:], age)
+		b := g.breakpadHex(make([]byte, 0, 40))
+		return unsafeString(appendHexMin(b, uint64(age), lowerHex))
 	}
 	if cv := m.CodeView; cv != nil && cv.Signature == CVSignaturePDB20 && m.hasDebugInfo() {
 		return fmt.Sprintf("%08X%x", cv.Timestamp, cv.Age)
@@ -250,7 +251,7 @@ func (m *Module) DebugID() string {
 		if age == 0 {
 			return g.String()
 		}
-		return fmt.Sprintf("%s-%x", g, age)
+		return g.String() + "-" + unsafeString(appendHexMin(nil, uint64(age), lowerHex))
 	}
 	if cv := m.CodeView; cv != nil && cv.Signature == CVSignaturePDB20 && m.hasDebugInfo() {
 		// Sentry reads NB10 signatures as the first GUID field.
@@ -274,7 +275,7 @@ func (m *Module) CodeID(p PlatformID) string {
 	switch {
 	case p.IsWindows() || (cv != nil && (cv.Signature == CVSignaturePDB20 || cv.Signature == CVSignaturePDB70) && p != PlatformMacOS && p != PlatformIOS):
 		if p.IsWindows() || m.TimeDateStamp != 0 {
-			return fmt.Sprintf("%08X%x", m.TimeDateStamp, m.SizeOfImage)
+			return m.peCodeID()
 		}
 	case cv != nil && cv.Signature == CVSignatureELF:
 		return hex.EncodeToString(cv.BuildID)
@@ -293,7 +294,7 @@ func (m *Module) BreakpadCodeID(p PlatformID) string {
 	}
 	switch p {
 	case PlatformWin32NT, PlatformWin32Windows:
-		return fmt.Sprintf("%08X%x", m.TimeDateStamp, m.SizeOfImage)
+		return m.peCodeID()
 	case PlatformLinux, PlatformAndroid, PlatformFuchsia:
 		if cv := m.CodeView; cv != nil && cv.Signature == CVSignatureELF {
 			return hex.EncodeToString(cv.BuildID)
@@ -303,6 +304,13 @@ func (m *Module) BreakpadCodeID(p PlatformID) string {
 		return "id"
 	}
 	return ""
+}
+
+// peCodeID is the symbol-server code id of a PE image: "%08X%x" of the
+// TimeDateStamp and SizeOfImage.
+func (m *Module) peCodeID() string {
+	b := appendHex(make([]byte, 0, 16), uint64(m.TimeDateStamp), 8, upperHex)
+	return unsafeString(appendHexMin(b, uint64(m.SizeOfImage), lowerHex))
 }
 
 // End is the first address past the module's image.
