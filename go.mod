@@ -1,6 +1,8 @@
 module github.com/cairn-dev/cairn
 
-go 1.26
+go 1.26.4
+
+require github.com/spf13/cobra v1.10.2
 
 require (
 	cel.dev/expr v0.25.2 // indirect
@@ -93,7 +95,6 @@ require (
 	github.com/puzpuzpuz/xsync/v4 v4.5.0 // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect
 	github.com/sajari/fuzzy v1.0.0 // indirect
-	github.com/spf13/cobra v1.10.2 // indirect
 	github.com/spf13/pflag v1.0.10 // indirect
 	github.com/spiffe/go-spiffe/v2 v2.8.1 // indirect
 	github.com/stretchr/objx v0.5.3 // indirect

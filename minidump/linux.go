@@ -118,8 +118,8 @@ func (f *File) wordSize(what string) (int, error) {
 	return 0, formatErr(what, 0, "no known word size for CPU architecture %s", si.ProcessorArch)
 }
 
-// word reads one native word of the given size, widened to 64 bits.
-func (d *decoder) word(size int) uint64 {
+// nativeWord reads one native word of the given size, widened to 64 bits.
+func (d *decoder) nativeWord(size int) uint64 {
 	if size == 4 {
 		return uint64(d.u32())
 	}
@@ -144,7 +144,7 @@ func (f *File) LinuxAuxv() ([]AuxvEntry, error) {
 	}
 	out := make([]AuxvEntry, 0, n)
 	for range n {
-		e := AuxvEntry{Type: d.word(ws), Value: d.word(ws)}
+		e := AuxvEntry{Type: d.nativeWord(ws), Value: d.nativeWord(ws)}
 		if d.err != nil {
 			return nil, d.err
 		}
@@ -251,7 +251,8 @@ func (f *File) LinuxCPUInfo() ([]CPUInfoProcessor, error) {
 }
 
 // textLines splits a text stream into lines, tolerating CRLF and a missing
-// final newline. Writers pad some streams with NULs, which end the text.
+// final newline. These files cannot contain a NUL, so one ends the text: it
+// can only be padding or damage, and must not end up inside a value.
 func textLines(b []byte) []string {
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		b = b[:i]
@@ -459,7 +460,7 @@ func (f *File) LinuxDSODebug() (*DSODebug, error) {
 	if ws == 8 {
 		d.skip(4) // natural alignment of the 64-bit brk field
 	}
-	dd.Brk, dd.LDBase, dd.Dynamic = d.word(ws), d.word(ws), d.word(ws)
+	dd.Brk, dd.LDBase, dd.Dynamic = d.nativeWord(ws), d.nativeWord(ws), d.nativeWord(ws)
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -486,12 +487,12 @@ func (f *File) LinuxDSODebug() (*DSODebug, error) {
 	dd.LinkMaps = make([]LinkMap, dd.DSOCount)
 	for i := range dd.LinkMaps {
 		lm := &dd.LinkMaps[i]
-		lm.Addr = md.word(ws)
+		lm.Addr = md.nativeWord(ws)
 		lm.NameRVA = md.u32()
 		if ws == 8 {
 			md.skip(4)
 		}
-		lm.LD = md.word(ws)
+		lm.LD = md.nativeWord(ws)
 		if md.err != nil {
 			return dd, md.err
 		}

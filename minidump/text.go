@@ -183,8 +183,10 @@ func writeRegisters(w io.Writer, indent string, c *ContextView) {
 		}
 		if n%4 == 0 {
 			fmt.Fprintf(w, "\n%s", indent)
+		} else {
+			fmt.Fprint(w, "  ")
 		}
-		fmt.Fprintf(w, "%6s 0x%0*x ", r.Name, width, uint64(r.Value))
+		fmt.Fprintf(w, "%6s 0x%0*x", r.Name, width, uint64(r.Value))
 		n++
 	}
 	fmt.Fprintln(w)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/cairn-dev/cairn/minidump"
@@ -32,8 +33,12 @@ the dump is still printed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := minidump.Open(args[0])
+			var ferr *minidump.FormatError
+			if errors.As(err, &ferr) {
+				return fmt.Errorf("%w (is %s a minidump? Apple crash reports and Android microdumps are text)", err, args[0])
+			}
 			if err != nil {
-				return fmt.Errorf("%w (is %s a minidump? Apple crash reports and microdumps are text)", err, args[0])
+				return err
 			}
 			defer f.Close()
 			c := f.ReadAll()
