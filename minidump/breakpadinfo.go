@@ -9,9 +9,9 @@ const (
 // BreakpadInfo is MDRawBreakpadInfo: which threads belong to the crash
 // handler (to be skipped) and which one asked for the dump.
 type BreakpadInfo struct {
-	Validity           uint32
-	DumpThreadID       uint32
-	RequestingThreadID uint32
+	Validity           uint32 `json:"validity"`
+	DumpThreadID       uint32 `json:"dump_thread_id"`
+	RequestingThreadID uint32 `json:"requesting_thread_id"`
 }
 
 // DumpThread returns the id of the handler thread that wrote the dump.
@@ -44,11 +44,11 @@ const (
 // AssertionInfo is MDRawAssertionInfo: a failed CRT assertion or invalid
 // parameter on Windows, reported instead of an exception.
 type AssertionInfo struct {
-	Expression string
-	Function   string
-	File       string
-	Line       uint32
-	Type       uint32
+	Expression string `json:"expression"`
+	Function   string `json:"function"`
+	File       string `json:"file"`
+	Line       uint32 `json:"line"`
+	Type       uint32 `json:"type"`
 }
 
 // AssertionInfo decodes the AssertionInfo stream (fixed 128-unit UTF-16
@@ -69,17 +69,17 @@ func (f *File) AssertionInfo() (*AssertionInfo, error) {
 
 // HandleDescriptor is one MINIDUMP_HANDLE_DESCRIPTOR(_2) entry.
 type HandleDescriptor struct {
-	Handle        uint64
-	TypeNameRVA   uint32
-	ObjectNameRVA uint32
-	Attributes    uint32
-	GrantedAccess uint32
-	HandleCount   uint32
-	PointerCount  uint32
+	Handle        uint64 `json:"handle"`
+	TypeNameRVA   uint32 `json:"type_name_rva"`
+	ObjectNameRVA uint32 `json:"object_name_rva"`
+	Attributes    uint32 `json:"attributes"`
+	GrantedAccess uint32 `json:"granted_access"`
+	HandleCount   uint32 `json:"handle_count"`
+	PointerCount  uint32 `json:"pointer_count"`
 	// ObjectInfoRVA and Reserved0 exist only in the version-2 descriptor.
-	ObjectInfoRVA uint32
-	TypeName      string
-	ObjectName    string
+	ObjectInfoRVA uint32 `json:"object_info_rva"`
+	TypeName      string `json:"type_name"`
+	ObjectName    string `json:"object_name"`
 }
 
 // HandleData decodes the HandleData stream (the process's open handles).

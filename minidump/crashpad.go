@@ -2,6 +2,7 @@ package minidump
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -10,31 +11,31 @@ import (
 // report and client identifiers plus the annotations the process and its
 // modules registered with Crashpad.
 type CrashpadInfo struct {
-	Version  uint32
-	ReportID GUID
-	ClientID GUID
+	Version  uint32 `json:"version"`
+	ReportID GUID   `json:"report_id"`
+	ClientID GUID   `json:"client_id"`
 	// SimpleAnnotations are the process-wide string pairs, in file order.
 	// Breakpad keeps the first of repeated keys; all are kept here.
-	SimpleAnnotations []KeyValue
+	SimpleAnnotations []KeyValue `json:"simple_annotations"`
 	// Modules carries per-module annotations, linked to the module list by
 	// index.
-	Modules []CrashpadModuleInfo
+	Modules []CrashpadModuleInfo `json:"modules"`
 	// AddressMask is the pointer-authentication mask of arm64 processes
 	// (zero when the writer predates the field, as in older dumps).
-	AddressMask uint64
+	AddressMask uint64 `json:"address_mask"`
 }
 
 // CrashpadModuleInfo is one MinidumpModuleCrashpadInfo with its link.
 type CrashpadModuleInfo struct {
 	// ModuleIndex indexes the ModuleList stream's modules.
-	ModuleIndex uint32
-	Version     uint32
+	ModuleIndex uint32 `json:"module_index"`
+	Version     uint32 `json:"version"`
 	// ListAnnotations are free-form strings (ModuleSnapshot::AnnotationsVector).
-	ListAnnotations []string
+	ListAnnotations []string `json:"list_annotations"`
 	// SimpleAnnotations are string pairs (ModuleSnapshot::AnnotationsSimpleMap).
-	SimpleAnnotations []KeyValue
+	SimpleAnnotations []KeyValue `json:"simple_annotations"`
 	// Annotations are typed annotation objects (crashpad::Annotation).
-	Annotations []CrashpadAnnotation
+	Annotations []CrashpadAnnotation `json:"annotations"`
 }
 
 // Crashpad annotation types (crashpad::Annotation::Type).
@@ -46,10 +47,10 @@ const (
 
 // CrashpadAnnotation is one MinidumpAnnotation: a named, typed byte value.
 type CrashpadAnnotation struct {
-	Name string
-	Type uint16
+	Name string `json:"name"`
+	Type uint16 `json:"type"`
 	// Value is a copy of the annotation's bytes (MinidumpByteArray data).
-	Value []byte
+	Value []byte `json:"value"`
 }
 
 // String formats the value as Breakpad's minidump_dump prints it: the text
@@ -269,4 +270,14 @@ func (f *File) crashpadUTF8(rva uint32, budget *copyBudget) (string, error) {
 		return "", err
 	}
 	return string(b), nil
+}
+
+// MarshalJSON shows the value as text for string annotations and as hex
+// otherwise, as minidump_dump does, instead of base64.
+func (a CrashpadAnnotation) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Name  string `json:"name"`
+		Type  uint16 `json:"type"`
+		Value string `json:"value"`
+	}{a.Name, a.Type, a.String()})
 }

@@ -4,14 +4,14 @@ import "fmt"
 
 // ExceptionRecord is MINIDUMP_EXCEPTION.
 type ExceptionRecord struct {
-	ExceptionCode    uint32
-	ExceptionFlags   uint32
-	ExceptionRecord  uint64
-	ExceptionAddress uint64
-	NumberParameters uint32
+	ExceptionCode    uint32 `json:"exception_code"`
+	ExceptionFlags   uint32 `json:"exception_flags"`
+	ExceptionRecord  uint64 `json:"exception_record"`
+	ExceptionAddress uint64 `json:"exception_address"`
+	NumberParameters uint32 `json:"number_parameters"`
 	// ExceptionInformation holds all 15 parameter slots; only the first
 	// NumberParameters are meaningful (see Parameters).
-	ExceptionInformation [15]uint64
+	ExceptionInformation [15]uint64 `json:"exception_information"`
 }
 
 // Parameters returns the meaningful exception parameters.
@@ -22,9 +22,9 @@ func (r *ExceptionRecord) Parameters() []uint64 {
 // Exception is MINIDUMP_EXCEPTION_STREAM: the exception and the thread that
 // raised it, with that thread's context at the moment of the crash.
 type Exception struct {
-	ThreadID   uint32
-	Record     ExceptionRecord
-	ContextLoc Location
+	ThreadID   uint32          `json:"thread_id"`
+	Record     ExceptionRecord `json:"record"`
+	ContextLoc Location        `json:"context_loc"`
 }
 
 const exceptionStreamSize = 168

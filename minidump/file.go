@@ -46,6 +46,9 @@ func (g GUID) String() string {
 	return unsafeString(b)
 }
 
+// MarshalText implements encoding.TextMarshaler with the dashed form.
+func (g GUID) MarshalText() ([]byte, error) { return []byte(g.String()), nil }
+
 // breakpadHex formats the GUID as Breakpad's 32 uppercase hex digits.
 func (g GUID) breakpadHex(b []byte) []byte {
 	b = appendHex(b, uint64(g.Data1), 8, upperHex)

@@ -2,6 +2,7 @@ package minidump
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -19,8 +20,8 @@ import (
 // Crashpad string dictionary. Streams are kept as slices rather than maps so
 // the writer's order and any repeated keys survive.
 type KeyValue struct {
-	Key   string
-	Value string
+	Key   string `json:"key"`
+	Value string `json:"value"`
 }
 
 // LinuxCmdLine returns the process's argv from the LinuxCmdLine stream
@@ -92,8 +93,8 @@ var auxvNames = map[uint64]string{
 // AuxvEntry is one (type, value) pair of the ELF auxiliary vector. Both are
 // widened to 64 bits; 32-bit processes store 32-bit words.
 type AuxvEntry struct {
-	Type  uint64
-	Value uint64
+	Type  uint64 `json:"type"`
+	Value uint64 `json:"value"`
 }
 
 // Name returns the AT_* name of the entry's type, or "" for types this
@@ -211,7 +212,7 @@ func unquote(s string) string {
 // describing the board ("Hardware", "Revision"), which is returned as a
 // block of its own.
 type CPUInfoProcessor struct {
-	Fields []KeyValue
+	Fields []KeyValue `json:"fields"`
 }
 
 // Get returns the value of the first field named key (e.g. "model name").
@@ -280,19 +281,20 @@ func splitKeyValue(line string, sep byte) KeyValue {
 
 // MapsEntry is one line of /proc/self/maps: a mapping of [Start, End).
 type MapsEntry struct {
-	Start, End uint64
+	Start uint64 `json:"start"`
+	End   uint64 `json:"end"`
 	// Perms is the four-character permission field, e.g. "r-xp".
-	Perms    string
-	Offset   uint64
-	DevMajor uint32
-	DevMinor uint32
-	Inode    uint64
+	Perms    string `json:"perms"`
+	Offset   uint64 `json:"offset"`
+	DevMajor uint32 `json:"dev_major"`
+	DevMinor uint32 `json:"dev_minor"`
+	Inode    uint64 `json:"inode"`
 	// Path is the mapped file or pseudo-path ("[heap]", "[vdso]"), "" for
 	// anonymous mappings. It may contain spaces.
-	Path string
+	Path string `json:"path"`
 	// Deleted reports that the kernel marked the file " (deleted)"; the
 	// marker is removed from Path.
-	Deleted bool
+	Deleted bool `json:"deleted"`
 }
 
 // Readable reports the 'r' permission.
@@ -413,35 +415,35 @@ func parseMapsLine(line string) (MapsEntry, error) {
 // are widened to 64 bits.
 type DSODebug struct {
 	// Version is r_debug.r_version (1 for glibc).
-	Version uint32
+	Version uint32 `json:"version"`
 	// MapRVA is where the link map array lies in the file; DSOCount is its
 	// length as written.
-	MapRVA   uint32
-	DSOCount uint32
+	MapRVA   uint32 `json:"map_rva"`
+	DSOCount uint32 `json:"dso_count"`
 	// Brk is r_debug.r_brk, the address debuggers break on to see loads.
-	Brk uint64
+	Brk uint64 `json:"brk"`
 	// LDBase is r_debug.r_ldbase, the dynamic linker's load address.
-	LDBase uint64
+	LDBase uint64 `json:"ld_base"`
 	// Dynamic is the address of the main program's PT_DYNAMIC section.
-	Dynamic uint64
+	Dynamic uint64 `json:"dynamic"`
 	// LinkMaps lists the loaded objects in the linker's order.
-	LinkMaps []LinkMap
+	LinkMaps []LinkMap `json:"link_maps"`
 	// DynamicSection is a copy of the main program's dynamic section, which
 	// Breakpad appends to the stream after the fixed fields.
-	DynamicSection []byte
+	DynamicSection []byte `json:"dynamic_section"`
 }
 
 // LinkMap is one loaded object from the linker's list (MDRawLinkMap32/64).
 type LinkMap struct {
 	// Addr is l_addr: the difference between the object's load address and
 	// its link-time address (0 for a non-PIE main program).
-	Addr uint64
+	Addr uint64 `json:"addr"`
 	// NameRVA points at the MINIDUMP_STRING holding Name.
-	NameRVA uint32
+	NameRVA uint32 `json:"name_rva"`
 	// Name is l_name, "" for the main program and the vDSO.
-	Name string
+	Name string `json:"name"`
 	// LD is l_ld, the address of the object's dynamic section.
-	LD uint64
+	LD uint64 `json:"ld"`
 }
 
 // LinuxDSODebug decodes the LinuxDSODebug stream. The layout (MDRawDebug32
@@ -538,4 +540,13 @@ func (c *copyBudget) spendString(f *File, rva uint32) error {
 	}
 	n := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24
 	return c.spend("string", int64(rva), n)
+}
+
+// MarshalJSON names the entry's type and shows its value in hex.
+func (e AuxvEntry) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Type  uint64 `json:"type"`
+		Name  string `json:"name,omitempty"`
+		Value Hex    `json:"value"`
+	}{e.Type, e.Name(), Hex(e.Value)})
 }

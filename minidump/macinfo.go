@@ -12,18 +12,18 @@ import (
 // These carry the messages of abort(), assertion failures and Swift
 // fatalError() that macOS itself would show in its crash reports.
 type MacCrashInfoRecord struct {
-	StreamType uint64 // repeats MozMacOSCrashInfo
-	Version    uint64
+	StreamType uint64 `json:"stream_type"` // repeats MozMacOSCrashInfo
+	Version    uint64 `json:"version"`
 	// Thread, DialogMode and the strings are present from version 4 on.
-	Thread     uint64
-	DialogMode uint64
+	Thread     uint64 `json:"thread"`
+	DialogMode uint64 `json:"dialog_mode"`
 	// AbortCause is present from version 5 on and zero before.
-	AbortCause      uint64
-	ModulePath      string
-	Message         string
-	SignatureString string
-	Backtrace       string
-	Message2        string
+	AbortCause      uint64 `json:"abort_cause"`
+	ModulePath      string `json:"module_path"`
+	Message         string `json:"message"`
+	SignatureString string `json:"signature_string"`
+	Backtrace       string `json:"backtrace"`
+	Message2        string `json:"message2"`
 }
 
 // macCrashInfosMax is MAC_CRASH_INFOS_MAX: the fixed length of the header's

@@ -8,9 +8,9 @@ import (
 // MemoryRegion is a range of the crashed process's memory captured in the
 // dump: Size bytes starting at address Base, stored at file offset Offset.
 type MemoryRegion struct {
-	Base   uint64
-	Size   uint64
-	Offset int64
+	Base   uint64 `json:"base"`
+	Size   uint64 `json:"size"`
+	Offset int64  `json:"offset"`
 }
 
 // End is the first address past the region.
@@ -63,13 +63,13 @@ func (f *File) Memory64List() ([]MemoryRegion, error) {
 // MemoryInfo is MINIDUMP_MEMORY_INFO: the state and protection of a range of
 // the process's address space.
 type MemoryInfo struct {
-	BaseAddress       uint64
-	AllocationBase    uint64
-	AllocationProtect uint32
-	RegionSize        uint64
-	State             uint32
-	Protect           uint32
-	Type              uint32
+	BaseAddress       uint64 `json:"base_address"`
+	AllocationBase    uint64 `json:"allocation_base"`
+	AllocationProtect uint32 `json:"allocation_protect"`
+	RegionSize        uint64 `json:"region_size"`
+	State             uint32 `json:"state"`
+	Protect           uint32 `json:"protect"`
+	Type              uint32 `json:"type"`
 }
 
 // Memory protection bits of MemoryInfo.Protect (PAGE_*).

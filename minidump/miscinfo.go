@@ -26,56 +26,63 @@ const (
 
 // SystemTime is the Windows SYSTEMTIME structure.
 type SystemTime struct {
-	Year, Month, DayOfWeek, Day, Hour, Minute, Second, Milliseconds uint16
+	Year         uint16 `json:"year"`
+	Month        uint16 `json:"month"`
+	DayOfWeek    uint16 `json:"day_of_week"`
+	Day          uint16 `json:"day"`
+	Hour         uint16 `json:"hour"`
+	Minute       uint16 `json:"minute"`
+	Second       uint16 `json:"second"`
+	Milliseconds uint16 `json:"milliseconds"`
 }
 
 // TimeZone is TIME_ZONE_INFORMATION.
 type TimeZone struct {
-	Bias         int32
-	StandardName string
-	StandardDate SystemTime
-	StandardBias int32
-	DaylightName string
-	DaylightDate SystemTime
-	DaylightBias int32
+	Bias         int32      `json:"bias"`
+	StandardName string     `json:"standard_name"`
+	StandardDate SystemTime `json:"standard_date"`
+	StandardBias int32      `json:"standard_bias"`
+	DaylightName string     `json:"daylight_name"`
+	DaylightDate SystemTime `json:"daylight_date"`
+	DaylightBias int32      `json:"daylight_bias"`
 }
 
 // MiscInfo is MINIDUMP_MISC_INFO in any of its five versions; fields beyond
 // the version present, or not flagged valid in Flags1, are zero.
 type MiscInfo struct {
-	SizeOfInfo        uint32
-	Flags1            uint32
-	ProcessID         uint32
-	ProcessCreateTime uint32
-	ProcessUserTime   uint32
-	ProcessKernelTime uint32
+	SizeOfInfo        uint32 `json:"size_of_info"`
+	Flags1            uint32 `json:"flags1"`
+	ProcessID         uint32 `json:"process_id"`
+	ProcessCreateTime uint32 `json:"process_create_time"`
+	ProcessUserTime   uint32 `json:"process_user_time"`
+	ProcessKernelTime uint32 `json:"process_kernel_time"`
 	// Version 2.
-	ProcessorMaxMhz           uint32
-	ProcessorCurrentMhz       uint32
-	ProcessorMhzLimit         uint32
-	ProcessorMaxIdleState     uint32
-	ProcessorCurrentIdleState uint32
+	ProcessorMaxMhz           uint32 `json:"processor_max_mhz"`
+	ProcessorCurrentMhz       uint32 `json:"processor_current_mhz"`
+	ProcessorMhzLimit         uint32 `json:"processor_mhz_limit"`
+	ProcessorMaxIdleState     uint32 `json:"processor_max_idle_state"`
+	ProcessorCurrentIdleState uint32 `json:"processor_current_idle_state"`
 	// Version 3.
-	ProcessIntegrityLevel uint32
-	ProcessExecuteFlags   uint32
-	ProtectedProcess      uint32
-	TimeZoneID            uint32
-	TimeZone              TimeZone
+	ProcessIntegrityLevel uint32   `json:"process_integrity_level"`
+	ProcessExecuteFlags   uint32   `json:"process_execute_flags"`
+	ProtectedProcess      uint32   `json:"protected_process"`
+	TimeZoneID            uint32   `json:"time_zone_id"`
+	TimeZone              TimeZone `json:"time_zone"`
 	// Version 4.
-	BuildString string
-	DbgBldStr   string
+	BuildString string `json:"build_string"`
+	DbgBldStr   string `json:"dbg_bld_str"`
 	// Version 5.
-	XStateData    XStateConfigFeature
-	ProcessCookie uint32
+	XStateData    XStateConfigFeature `json:"x_state_data"`
+	ProcessCookie uint32              `json:"process_cookie"`
 }
 
 // XStateConfigFeature is the XSTATE_CONFIG_FEATURE_MSC_INFO of MiscInfo 5:
 // which extended processor state features the context's XSAVE area holds.
 type XStateConfigFeature struct {
-	SizeOfInfo      uint32
-	ContextSize     uint32
-	EnabledFeatures uint64
-	Features        [64]XStateFeature
+	SizeOfInfo      uint32            `json:"size_of_info"`
+	ContextSize     uint32            `json:"context_size"`
+	EnabledFeatures uint64            `json:"enabled_features"`
+	Features        [64]XStateFeature `json:"features"`
 }
 
 // XStateFeature is the offset and size of one XSAVE feature.

@@ -8,19 +8,19 @@ import (
 
 // VersionInfo is VS_FIXEDFILEINFO as embedded in MINIDUMP_MODULE.
 type VersionInfo struct {
-	Signature        uint32
-	StructVersion    uint32
-	FileVersionHi    uint32
-	FileVersionLo    uint32
-	ProductVersionHi uint32
-	ProductVersionLo uint32
-	FileFlagsMask    uint32
-	FileFlags        uint32
-	FileOS           uint32
-	FileType         uint32
-	FileSubtype      uint32
-	FileDateHi       uint32
-	FileDateLo       uint32
+	Signature        uint32 `json:"signature"`
+	StructVersion    uint32 `json:"struct_version"`
+	FileVersionHi    uint32 `json:"file_version_hi"`
+	FileVersionLo    uint32 `json:"file_version_lo"`
+	ProductVersionHi uint32 `json:"product_version_hi"`
+	ProductVersionLo uint32 `json:"product_version_lo"`
+	FileFlagsMask    uint32 `json:"file_flags_mask"`
+	FileFlags        uint32 `json:"file_flags"`
+	FileOS           uint32 `json:"file_os"`
+	FileType         uint32 `json:"file_type"`
+	FileSubtype      uint32 `json:"file_subtype"`
+	FileDateHi       uint32 `json:"file_date_hi"`
+	FileDateLo       uint32 `json:"file_date_lo"`
 }
 
 // fixedFileInfoSignature marks a VS_FIXEDFILEINFO that carries a version.
@@ -44,49 +44,49 @@ const (
 
 // CodeView is a module's CodeView record: the identity of its debug file.
 type CodeView struct {
-	Signature uint32
+	Signature uint32 `json:"signature"`
 	// GUID and Age identify a PDB 7.0 file (RSDS).
-	GUID GUID
-	Age  uint32
+	GUID GUID   `json:"guid"`
+	Age  uint32 `json:"age"`
 	// Offset and Timestamp identify a PDB 2.0 file (NB10), with Age.
-	Offset    uint32
-	Timestamp uint32
+	Offset    uint32 `json:"offset"`
+	Timestamp uint32 `json:"timestamp"`
 	// PDBFileName is the debug file named by RSDS and NB10 records.
-	PDBFileName string
+	PDBFileName string `json:"pdb_file_name"`
 	// BuildID is the ELF GNU build id (BpEL records).
-	BuildID []byte
+	BuildID []byte `json:"build_id"`
 	// Raw is the whole record, for signatures Cairn does not know.
-	Raw []byte
+	Raw []byte `json:"raw"`
 }
 
 // MiscRecord is IMAGE_DEBUG_MISC: an old-style debug file name.
 type MiscRecord struct {
-	DataType uint32
-	Length   uint32
-	Unicode  bool
-	Name     string
+	DataType uint32 `json:"data_type"`
+	Length   uint32 `json:"length"`
+	Unicode  bool   `json:"unicode"`
+	Name     string `json:"name"`
 }
 
 // Module is MINIDUMP_MODULE with its name and debug records decoded.
 type Module struct {
-	BaseOfImage   uint64
-	SizeOfImage   uint32
-	Checksum      uint32
-	TimeDateStamp uint32
-	ModuleNameRVA uint32
-	VersionInfo   VersionInfo
-	CVRecordLoc   Location
-	MiscRecordLoc Location
+	BaseOfImage   uint64      `json:"base_of_image"`
+	SizeOfImage   uint32      `json:"size_of_image"`
+	Checksum      uint32      `json:"checksum"`
+	TimeDateStamp uint32      `json:"time_date_stamp"`
+	ModuleNameRVA uint32      `json:"module_name_rva"`
+	VersionInfo   VersionInfo `json:"version_info"`
+	CVRecordLoc   Location    `json:"cv_record_loc"`
+	MiscRecordLoc Location    `json:"misc_record_loc"`
 
 	// Name is the code file: the path of the loaded image.
-	Name string
+	Name string `json:"name"`
 	// CodeView is nil when the module has none or it could not be read.
-	CodeView *CodeView
+	CodeView *CodeView `json:"code_view"`
 	// Misc is nil when the module has none or it could not be read.
-	Misc *MiscRecord
+	Misc *MiscRecord `json:"misc"`
 	// Problems lists what could not be decoded for this module; the rest of
 	// the module is still valid.
-	Problems []string
+	Problems []string `json:"problems"`
 }
 
 const moduleSize = 108
@@ -318,12 +318,12 @@ func (m *Module) End() uint64 { return m.BaseOfImage + uint64(m.SizeOfImage) }
 
 // UnloadedModule is MINIDUMP_UNLOADED_MODULE.
 type UnloadedModule struct {
-	BaseOfImage   uint64
-	SizeOfImage   uint32
-	Checksum      uint32
-	TimeDateStamp uint32
-	ModuleNameRVA uint32
-	Name          string
+	BaseOfImage   uint64 `json:"base_of_image"`
+	SizeOfImage   uint32 `json:"size_of_image"`
+	Checksum      uint32 `json:"checksum"`
+	TimeDateStamp uint32 `json:"time_date_stamp"`
+	ModuleNameRVA uint32 `json:"module_name_rva"`
+	Name          string `json:"name"`
 }
 
 // UnloadedModules decodes the UnloadedModuleList stream, whose header gives

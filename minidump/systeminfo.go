@@ -85,31 +85,31 @@ func (p PlatformID) IsWindows() bool { return p <= PlatformWin32CE }
 
 // SystemInfo is MINIDUMP_SYSTEM_INFO with its service-pack (CSD) string.
 type SystemInfo struct {
-	ProcessorArch      ProcessorArch
-	ProcessorLevel     uint16
-	ProcessorRevision  uint16
-	NumberOfProcessors uint8
-	ProductType        uint8
-	MajorVersion       uint32
-	MinorVersion       uint32
-	BuildNumber        uint32
-	PlatformID         PlatformID
-	CSDVersionRVA      uint32
-	SuiteMask          uint16
-	Reserved2          uint16
+	ProcessorArch      ProcessorArch `json:"processor_arch"`
+	ProcessorLevel     uint16        `json:"processor_level"`
+	ProcessorRevision  uint16        `json:"processor_revision"`
+	NumberOfProcessors uint8         `json:"number_of_processors"`
+	ProductType        uint8         `json:"product_type"`
+	MajorVersion       uint32        `json:"major_version"`
+	MinorVersion       uint32        `json:"minor_version"`
+	BuildNumber        uint32        `json:"build_number"`
+	PlatformID         PlatformID    `json:"platform_id"`
+	CSDVersionRVA      uint32        `json:"csd_version_rva"`
+	SuiteMask          uint16        `json:"suite_mask"`
+	Reserved2          uint16        `json:"reserved2"`
 	// CPU is the 24-byte CPU_INFORMATION union; X86CPU and OtherCPU read it.
-	CPU [24]byte
+	CPU [24]byte `json:"cpu"`
 	// CSDVersion is the service pack on Windows and the kernel version
 	// string on Linux and macOS.
-	CSDVersion string
+	CSDVersion string `json:"csd_version"`
 }
 
 // X86CPUInfo is the x86 arm of the CPU_INFORMATION union.
 type X86CPUInfo struct {
-	VendorID               [3]uint32
-	VersionInformation     uint32
-	FeatureInformation     uint32
-	AMDExtendedCPUFeatures uint32
+	VendorID               [3]uint32 `json:"vendor_id"`
+	VersionInformation     uint32    `json:"version_information"`
+	FeatureInformation     uint32    `json:"feature_information"`
+	AMDExtendedCPUFeatures uint32    `json:"amd_extended_cpu_features"`
 }
 
 // X86CPU decodes the CPU union as x86 CPUID information.

@@ -155,6 +155,43 @@ func writeExtra(w io.Writer, v any) {
 		for _, l := range x {
 			fmt.Fprintf(w, "  %s\n", l)
 		}
+	case []KeyValue:
+		for _, kv := range x {
+			fmt.Fprintf(w, "  %s: %s\n", kv.Key, kv.Value)
+		}
+	case []MapsEntry:
+		for _, m := range x {
+			fmt.Fprintf(w, "  %08x-%08x %s %08x %02x:%02x %d %s", m.Start, m.End, m.Perms, m.Offset, m.DevMajor, m.DevMinor, m.Inode, m.Path)
+			if m.Deleted {
+				fmt.Fprint(w, " (deleted)")
+			}
+			fmt.Fprintln(w)
+		}
+	case []AuxvEntry:
+		for _, e := range x {
+			name := e.Name()
+			if name == "" {
+				name = fmt.Sprintf("AT_%d", e.Type)
+			}
+			fmt.Fprintf(w, "  %-16s %#x\n", name, e.Value)
+		}
+	case *CrashpadInfo:
+		fmt.Fprintf(w, "  report %s  client %s\n", x.ReportID, x.ClientID)
+		for _, kv := range x.SimpleAnnotations {
+			fmt.Fprintf(w, "  %s: %s\n", kv.Key, kv.Value)
+		}
+		for _, m := range x.Modules {
+			fmt.Fprintf(w, "  module %d\n", m.ModuleIndex)
+			for _, s := range m.ListAnnotations {
+				fmt.Fprintf(w, "    %s\n", s)
+			}
+			for _, kv := range m.SimpleAnnotations {
+				fmt.Fprintf(w, "    %s: %s\n", kv.Key, kv.Value)
+			}
+			for _, a := range m.Annotations {
+				fmt.Fprintf(w, "    %s (%d) = %s\n", a.Name, a.Type, a.String())
+			}
+		}
 	case fmt.Stringer:
 		writeExtra(w, x.String())
 	default:

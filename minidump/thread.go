@@ -5,19 +5,19 @@ import "fmt"
 // MemoryDescriptor is MINIDUMP_MEMORY_DESCRIPTOR: a range of the crashed
 // process's memory and where its bytes are stored in the dump.
 type MemoryDescriptor struct {
-	StartOfMemoryRange uint64
-	Memory             Location
+	StartOfMemoryRange uint64   `json:"start_of_memory_range"`
+	Memory             Location `json:"memory"`
 }
 
 // Thread is MINIDUMP_THREAD. Its register context is read with Context.
 type Thread struct {
-	ThreadID      uint32
-	SuspendCount  uint32
-	PriorityClass uint32
-	Priority      uint32
-	Teb           uint64
-	Stack         MemoryDescriptor
-	ContextLoc    Location
+	ThreadID      uint32           `json:"thread_id"`
+	SuspendCount  uint32           `json:"suspend_count"`
+	PriorityClass uint32           `json:"priority_class"`
+	Priority      uint32           `json:"priority"`
+	Teb           uint64           `json:"teb"`
+	Stack         MemoryDescriptor `json:"stack"`
+	ContextLoc    Location         `json:"context_loc"`
 }
 
 const threadSize = 48
@@ -54,9 +54,9 @@ func (f *File) ThreadContext(t *Thread, si *SystemInfo) (Context, error) {
 
 // ThreadName is one entry of the ThreadNameList stream.
 type ThreadName struct {
-	ThreadID uint32
-	NameRVA  uint64
-	Name     string
+	ThreadID uint32 `json:"thread_id"`
+	NameRVA  uint64 `json:"name_rva"`
+	Name     string `json:"name"`
 }
 
 // ThreadNames decodes the ThreadNameList stream (MINIDUMP_THREAD_NAME_LIST).
