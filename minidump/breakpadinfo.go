@@ -104,6 +104,7 @@ func (f *File) HandleData() ([]HandleDescriptor, error) {
 		return nil, d.err
 	}
 	hs := make([]HandleDescriptor, count)
+	budget := newCopyBudget(f)
 	for i := range hs {
 		e := newDecoder("handle descriptor", d.base+int64(d.off), d.take(int(descSize)))
 		h := &hs[i]
@@ -113,10 +114,10 @@ func (f *File) HandleData() ([]HandleDescriptor, error) {
 			h.ObjectInfoRVA = e.u32()
 		}
 		if h.TypeNameRVA != 0 {
-			h.TypeName, _ = f.String(h.TypeNameRVA)
+			h.TypeName, _ = budget.string(f, h.TypeNameRVA)
 		}
 		if h.ObjectNameRVA != 0 {
-			h.ObjectName, _ = f.String(h.ObjectNameRVA)
+			h.ObjectName, _ = budget.string(f, h.ObjectNameRVA)
 		}
 	}
 	return hs, nil

@@ -145,3 +145,49 @@ func TestHugeCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedHugeString points thousands of module and thread names at one
+// large string: the decoders must stop copying once they have copied more
+// than the file could legitimately hold, instead of allocating count × size.
+func TestSharedHugeString(t *testing.T) {
+	b := minidumptest.New()
+	b.SystemInfo(9, 2, 10, 0, 0, "")
+	big := b.String(strings.Repeat("x", 256<<10))
+	// Module entries (108 bytes) that all name the big string.
+	entry := make([]byte, 108)
+	entry[12], entry[13], entry[14], entry[15] = 1, 0, 0, 0 // size_of_image
+	entry[20], entry[21], entry[22], entry[23] = byte(big), byte(big>>8), byte(big>>16), byte(big>>24)
+	const n = 4000
+	list := []byte{byte(n & 0xff), byte(n >> 8), 0, 0}
+	for i := 0; i < n; i++ {
+		list = append(list, entry...)
+	}
+	b.Stream(4, list)
+	data := b.Bytes()
+	f, err := FromBytes(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	mods, err := f.Modules()
+	runtime.ReadMemStats(&ms1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grew := ms1.TotalAlloc - ms0.TotalAlloc; grew > 8*uint64(len(data)) {
+		t.Errorf("%d modules sharing a %d-byte name allocated %d bytes for a %d-byte file", n, 512<<10, grew, len(data))
+	}
+	named, refused := 0, 0
+	for _, m := range mods {
+		if m.Name != "" {
+			named++
+		}
+		if len(m.Problems) > 0 {
+			refused++
+		}
+	}
+	if named == 0 || refused == 0 {
+		t.Errorf("named %d, refused %d: want some of each", named, refused)
+	}
+}

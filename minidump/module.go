@@ -1,6 +1,7 @@
 package minidump
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -106,6 +107,7 @@ func (f *File) moduleList(t StreamType) ([]Module, error) {
 		return nil, d.err
 	}
 	mods := make([]Module, n)
+	budget := newCopyBudget(f)
 	for i := range mods {
 		m := &mods[i]
 		m.BaseOfImage, m.SizeOfImage, m.Checksum, m.TimeDateStamp, m.ModuleNameRVA = d.u64(), d.u32(), d.u32(), d.u32(), d.u32()
@@ -115,20 +117,22 @@ func (f *File) moduleList(t StreamType) ([]Module, error) {
 		if d.err != nil {
 			return nil, d.err
 		}
-		f.moduleAux(m)
+		f.moduleAux(m, budget)
 	}
 	return mods, nil
 }
 
 // moduleAux reads what a module points at; failures become Problems so one
 // damaged module does not hide the others.
-func (f *File) moduleAux(m *Module) {
+func (f *File) moduleAux(m *Module, budget *copyBudget) {
 	var err error
-	if m.Name, err = f.String(m.ModuleNameRVA); err != nil {
+	if m.Name, err = budget.string(f, m.ModuleNameRVA); err != nil {
 		m.Problems = append(m.Problems, "name: "+err.Error())
 	}
 	if m.CVRecordLoc.DataSize != 0 {
-		if m.CodeView, err = f.codeView(m.CVRecordLoc); err != nil {
+		if err := budget.spend("codeview record", int64(m.CVRecordLoc.RVA), uint64(m.CVRecordLoc.DataSize)); err != nil {
+			m.Problems = append(m.Problems, "codeview: "+err.Error())
+		} else if m.CodeView, err = f.codeView(m.CVRecordLoc); err != nil {
 			m.Problems = append(m.Problems, "codeview: "+err.Error())
 		}
 	}
@@ -144,7 +148,10 @@ func (f *File) codeView(l Location) (*CodeView, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := newDecoder("codeview record", int64(l.RVA), b)
+	var d decoder
+	// Copies, so the record outlives the mapping of a File opened with Open.
+	b = bytes.Clone(b)
+	d = newDecoder("codeview record", int64(l.RVA), b)
 	cv := &CodeView{Signature: d.u32(), Raw: b}
 	switch cv.Signature {
 	case CVSignaturePDB70:
@@ -349,10 +356,11 @@ func (f *File) UnloadedModules() ([]UnloadedModule, error) {
 		return nil, d.err
 	}
 	mods := make([]UnloadedModule, count)
+	budget := newCopyBudget(f)
 	for i := range mods {
 		e := newDecoder("unloaded module", d.base+int64(d.off), d.take(int(entrySize)))
 		mods[i] = UnloadedModule{BaseOfImage: e.u64(), SizeOfImage: e.u32(), Checksum: e.u32(), TimeDateStamp: e.u32(), ModuleNameRVA: e.u32()}
-		mods[i].Name, _ = f.String(mods[i].ModuleNameRVA)
+		mods[i].Name, _ = budget.string(f, mods[i].ModuleNameRVA)
 	}
 	return mods, nil
 }

@@ -75,6 +75,7 @@ func (f *File) ThreadNames() ([]ThreadName, error) {
 		return nil, d.err
 	}
 	names := make([]ThreadName, count)
+	budget := newCopyBudget(f)
 	var firstErr error
 	for i := range names {
 		names[i] = ThreadName{ThreadID: d.u32(), NameRVA: d.u64()}
@@ -84,7 +85,7 @@ func (f *File) ThreadNames() ([]ThreadName, error) {
 			}
 			continue
 		}
-		names[i].Name, err = f.String(uint32(names[i].NameRVA))
+		names[i].Name, err = budget.string(f, uint32(names[i].NameRVA))
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
