@@ -271,23 +271,25 @@ func (m *Module) DebugID() string {
 	return ""
 }
 
-// CodeID is the code identifier as Sentry computes it: for PE images the
-// TimeDateStamp ("%08X") followed by SizeOfImage ("%x"); for ELF the whole
-// build id in lowercase hex; for Mach-O the UUID in lowercase hex.
+// CodeID is the code identifier as Sentry stores it, always lowercase: for
+// PE images the TimeDateStamp ("%08x") followed by SizeOfImage ("%x"); for
+// ELF the whole build id in hex; for Mach-O the UUID in hex without dashes.
 func (m *Module) CodeID(p PlatformID) string {
 	if !m.hasDebugInfo() {
 		return ""
 	}
 	cv := m.CodeView
+	apple := p == PlatformMacOS || p == PlatformIOS
 	switch {
-	case p.IsWindows() || (cv != nil && (cv.Signature == CVSignaturePDB20 || cv.Signature == CVSignaturePDB70) && p != PlatformMacOS && p != PlatformIOS):
-		if p.IsWindows() || m.TimeDateStamp != 0 {
-			return m.peCodeID()
-		}
 	case cv != nil && cv.Signature == CVSignatureELF:
 		return hex.EncodeToString(cv.BuildID)
-	case cv != nil && cv.Signature == CVSignaturePDB70 && (p == PlatformMacOS || p == PlatformIOS):
+	case apple && cv != nil && cv.Signature == CVSignaturePDB70:
+		// Crashpad stores the Mach-O LC_UUID as the RSDS GUID.
 		return strings.ReplaceAll(cv.GUID.String(), "-", "")
+	case p.IsWindows(), cv != nil && (cv.Signature == CVSignaturePDB70 || cv.Signature == CVSignaturePDB20) && m.TimeDateStamp != 0:
+		// PE images, including Windows modules loaded under Wine or
+		// written by cross-platform tools with an unknown platform.
+		return m.peCodeID(lowerHex)
 	}
 	return ""
 }
@@ -301,7 +303,7 @@ func (m *Module) BreakpadCodeID(p PlatformID) string {
 	}
 	switch p {
 	case PlatformWin32NT, PlatformWin32Windows:
-		return m.peCodeID()
+		return m.peCodeID(upperHex)
 	case PlatformLinux, PlatformAndroid, PlatformFuchsia:
 		if cv := m.CodeView; cv != nil && cv.Signature == CVSignatureELF {
 			return hex.EncodeToString(cv.BuildID)
@@ -314,9 +316,9 @@ func (m *Module) BreakpadCodeID(p PlatformID) string {
 }
 
 // peCodeID is the symbol-server code id of a PE image: "%08X%x" of the
-// TimeDateStamp and SizeOfImage.
-func (m *Module) peCodeID() string {
-	b := appendHex(make([]byte, 0, 16), uint64(m.TimeDateStamp), 8, upperHex)
+// TimeDateStamp and SizeOfImage; Sentry stores it lowercased.
+func (m *Module) peCodeID(digits string) string {
+	b := appendHex(make([]byte, 0, 16), uint64(m.TimeDateStamp), 8, digits)
 	return unsafeString(appendHexMin(b, uint64(m.SizeOfImage), lowerHex))
 }
 
