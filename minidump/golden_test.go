@@ -202,14 +202,10 @@ func compareWithGolden(t *testing.T, path string, blocks []*goldenBlock) *diffs 
 			d.num("header.stream_count", fl["stream_count"], uint64(f.Header.StreamCount))
 			d.num("header.time_date_stamp", fl["time_date_stamp"], uint64(f.Header.TimeDateStamp))
 		case "MDRawModule":
-			if modIdx >= len(mods) {
-				d.add("module[%d]: Breakpad read it, Cairn has only %d modules", modIdx, len(mods))
-				modIdx++
+			m, p := nextEntry(d, "module", &modIdx, mods)
+			if m == nil {
 				continue
 			}
-			m := &mods[modIdx]
-			p := fmt.Sprintf("module[%d].", modIdx)
-			modIdx++
 			d.num(p+"base_of_image", fl["base_of_image"], m.BaseOfImage)
 			d.num(p+"size_of_image", fl["size_of_image"], uint64(m.SizeOfImage))
 			d.num(p+"checksum", fl["checksum"], uint64(m.Checksum))
@@ -220,16 +216,11 @@ func compareWithGolden(t *testing.T, path string, blocks []*goldenBlock) *diffs 
 			d.str(p+"debug_identifier", fl["(debug_identifier)"], m.BreakpadDebugID())
 			d.str(p+"version", fl["(version)"], m.VersionInfo.Version())
 		case "MDMemoryDescriptor":
-			lastRegion = nil
-			if regionIdx >= len(memList) {
-				d.add("region[%d]: Breakpad read it, Cairn has only %d", regionIdx, len(memList))
-				regionIdx++
+			r, p := nextEntry(d, "region", &regionIdx, memList)
+			lastRegion = r
+			if r == nil {
 				continue
 			}
-			r := &memList[regionIdx]
-			p := fmt.Sprintf("region[%d].", regionIdx)
-			regionIdx++
-			lastRegion = r
 			d.num(p+"start", fl["start_of_memory_range"], r.StartOfMemoryRange)
 			d.num(p+"size", fl["memory.data_size"], uint64(r.Memory.DataSize))
 			d.num(p+"rva", fl["memory.rva"], uint64(r.Memory.RVA))
@@ -246,26 +237,18 @@ func compareWithGolden(t *testing.T, path string, blocks []*goldenBlock) *diffs 
 				d.add("memory at %#x: bytes differ", lastRegion.StartOfMemoryRange)
 			}
 		case "MDRawThreadName":
-			if nameIdx >= len(threadNames) {
-				d.add("thread_name[%d]: Breakpad read it, Cairn has only %d", nameIdx, len(threadNames))
-				nameIdx++
+			n, p := nextEntry(d, "thread_name", &nameIdx, threadNames)
+			if n == nil {
 				continue
 			}
-			n := &threadNames[nameIdx]
-			p := fmt.Sprintf("thread_name[%d].", nameIdx)
-			nameIdx++
 			d.num(p+"thread_id", fl["thread_id"], uint64(n.ThreadID))
 			d.num(p+"rva", fl["thread_name_rva"], n.NameRVA)
 			d.str(p+"name", fl["thread_name"], n.Name)
 		case "MDRawMemoryInfo":
-			if infoIdx >= len(memInfo) {
-				d.add("info[%d]: Breakpad read it, Cairn has only %d", infoIdx, len(memInfo))
-				infoIdx++
+			m, p := nextEntry(d, "info", &infoIdx, memInfo)
+			if m == nil {
 				continue
 			}
-			m := &memInfo[infoIdx]
-			p := fmt.Sprintf("info[%d].", infoIdx)
-			infoIdx++
 			d.num(p+"base_address", fl["base_address"], m.BaseAddress)
 			d.num(p+"allocation_base", fl["allocation_base"], m.AllocationBase)
 			d.num(p+"allocation_protection", fl["allocation_protection"], uint64(m.AllocationProtect))
@@ -274,16 +257,11 @@ func compareWithGolden(t *testing.T, path string, blocks []*goldenBlock) *diffs 
 			d.num(p+"protection", fl["protection"], uint64(m.Protect))
 			d.num(p+"type", fl["type"], uint64(m.Type))
 		case "MDRawThread":
-			if threadIdx >= len(threads) {
-				d.add("thread[%d]: Breakpad read it, Cairn has only %d threads", threadIdx, len(threads))
-				threadIdx++
-				lastThread = nil
+			th, p := nextEntry(d, "thread", &threadIdx, threads)
+			lastOwner, lastThread = "thread", th
+			if th == nil {
 				continue
 			}
-			th := &threads[threadIdx]
-			p := fmt.Sprintf("thread[%d].", threadIdx)
-			threadIdx++
-			lastOwner, lastThread = "thread", th
 			d.num(p+"thread_id", fl["thread_id"], uint64(th.ThreadID))
 			d.num(p+"suspend_count", fl["suspend_count"], uint64(th.SuspendCount))
 			d.num(p+"priority", fl["priority"], uint64(th.Priority))
@@ -393,6 +371,19 @@ func compareWithGolden(t *testing.T, path string, blocks []*goldenBlock) *diffs 
 		d.add("threads: Breakpad printed %d, Cairn read %d", threadIdx, len(threads))
 	}
 	return d
+}
+
+// nextEntry returns the next of Cairn's entries for a Breakpad block and the
+// field prefix to report it under, or nil (recording the miss) when Cairn
+// read fewer entries than Breakpad printed.
+func nextEntry[T any](d *diffs, what string, idx *int, list []T) (*T, string) {
+	i := *idx
+	*idx++
+	if i >= len(list) {
+		d.add("%s[%d]: Breakpad read it, Cairn has only %d", what, i, len(list))
+		return nil, ""
+	}
+	return &list[i], fmt.Sprintf("%s[%d].", what, i)
 }
 
 // compareContext checks every register Breakpad printed against ours.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/cairn-dev/cairn/minidump/minidumptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -611,38 +612,13 @@ func TestMacCrashInfoAbsentAndHostile(t *testing.T) {
 }
 
 // extDump assembles a small minidump for layouts no fixture covers.
-type extDump struct {
-	buf []byte
-	dir [][3]uint32
-}
+type extDump struct{ *minidumptest.Builder }
 
-func newExtDump() *extDump { return &extDump{buf: make([]byte, headerSize)} }
+func newExtDump() *extDump { return &extDump{minidumptest.New()} }
 
-// blob appends p 4-byte aligned and returns its RVA.
-func (b *extDump) blob(p []byte) uint32 {
-	for len(b.buf)%4 != 0 {
-		b.buf = append(b.buf, 0)
-	}
-	rva := uint32(len(b.buf))
-	b.buf = append(b.buf, p...)
-	return rva
-}
-
-func (b *extDump) stream(t StreamType, p []byte) uint32 {
-	rva := b.blob(p)
-	b.dir = append(b.dir, [3]uint32{uint32(t), uint32(len(p)), rva})
-	return rva
-}
-
-func (b *extDump) finish() []byte {
-	dirRVA := b.blob(nil)
-	for _, e := range b.dir {
-		b.buf = extLE32(b.buf, e[0], e[1], e[2])
-	}
-	h := extLE32(nil, Signature, headerVersion, uint32(len(b.dir)), dirRVA, 0, 0)
-	copy(b.buf, extLE64(h, 0))
-	return b.buf
-}
+func (b *extDump) blob(p []byte) uint32                 { return b.Blob(p) }
+func (b *extDump) stream(t StreamType, p []byte) uint32 { return b.Stream(uint32(t), p) }
+func (b *extDump) finish() []byte                       { return b.Bytes() }
 
 func extLE32(b []byte, vs ...uint32) []byte {
 	for _, v := range vs {

@@ -74,10 +74,12 @@ func (b *Builder) String(s string) uint32 {
 	return b.blob(append(p, 0, 0))
 }
 
-// Stream adds a stream of the given type holding data.
-func (b *Builder) Stream(typ uint32, data []byte) {
+// Stream adds a stream of the given type holding data and returns the RVA
+// of the stream's bytes.
+func (b *Builder) Stream(typ uint32, data []byte) uint32 {
 	rva := b.blob(data)
 	b.dir = append(b.dir, dirEntry{typ, uint32(len(data)), rva})
+	return rva
 }
 
 // SystemInfo adds a SystemInfo stream.
