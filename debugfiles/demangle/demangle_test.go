@@ -49,8 +49,8 @@ func TestAgainstCxxfilt(t *testing.T) {
 
 func TestNoParams(t *testing.T) {
 	tests := map[string]string{
-		"_ZN2ns5Klass6methodEi": "ns::Klass::method",
-		"__ZN2ns5Klass6methodEi": "ns::Klass::method",
+		"_ZN2ns5Klass6methodEi":                        "ns::Klass::method",
+		"__ZN2ns5Klass6methodEi":                       "ns::Klass::method",
 		"_ZN4core9panicking5panic17h0ba7146865b2f9d6E": "core::panicking::panic",
 		"main":      "main",
 		"_Zgarbage": "_Zgarbage",
