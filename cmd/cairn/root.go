@@ -20,6 +20,6 @@ Start with:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newMinidumpCommand())
+	root.AddCommand(newVersionCommand(), newMinidumpCommand(), newDifsCommand(), newDumpSymsCommand())
 	return root
 }

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/cairn-dev/cairn/debugfiles"
+	"github.com/cairn-dev/cairn/debugfiles/breakpad"
+	"github.com/cairn-dev/cairn/debugfiles/demangle"
+	"github.com/cairn-dev/cairn/debugfiles/loader"
+	"github.com/spf13/cobra"
+)
+
+func newDumpSymsCommand() *cobra.Command {
+	var (
+		output, arch string
+		noInlines    bool
+		mangled      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "dump-syms FILE",
+		Short: "Write a Breakpad .sym file for a binary or debug file",
+		Long: `Convert a debug file into Breakpad's text symbol format, as Breakpad's dump_syms
+does: MODULE and INFO CODE_ID lines, FILE and INLINE_ORIGIN tables, FUNC records
+with their line records and INLINE records, and PUBLIC records for symbols no
+FUNC covers. Names are demangled unless --mangled is given.
+
+FILE may be an ELF binary or .debug file, a Mach-O binary (use --arch to pick
+one slice of a fat file) or a dSYM bundle. The result goes to standard output
+unless -o is given; a symbol store expects it at
+<debug file>/<DEBUG ID>/<debug file>.sym.`,
+		Example: `  cairn dump-syms build/game > game.sym
+  cairn dump-syms Game.app.dSYM --arch arm64 -o Game.sym`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := loader.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			obj, err := pickObject(a, arch)
+			if err != nil {
+				return err
+			}
+			opts := breakpad.ConvertOptions{}
+			if !mangled {
+				opts.Demangle = func(s string) string { return demangle.Demangle(s, demangle.Full) }
+			}
+			m, err := breakpad.FromObject(obj, opts)
+			if err != nil {
+				return fmt.Errorf("dump-syms: %s: %w", args[0], err)
+			}
+			if noInlines {
+				m.InlineOrigins = nil
+				for i := range m.Funcs {
+					m.Funcs[i].Inlines = nil
+				}
+			}
+			out := cmd.OutOrStdout()
+			var f *os.File
+			if output != "" && output != "-" {
+				if f, err = os.Create(output); err != nil {
+					return err
+				}
+				out = f
+			}
+			bw := bufio.NewWriterSize(out, 1<<20)
+			err = breakpad.WriteModule(bw, m)
+			if ferr := bw.Flush(); err == nil {
+				err = ferr
+			}
+			if f != nil {
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write the .sym file here instead of standard output")
+	cmd.Flags().StringVar(&arch, "arch", "", "architecture to dump from a fat Mach-O file (x86_64, arm64, ...)")
+	cmd.Flags().BoolVar(&noInlines, "no-inlines", false, "omit INLINE and INLINE_ORIGIN records (like dump_syms without -d)")
+	cmd.Flags().BoolVar(&mangled, "mangled", false, "keep mangled (linkage) names")
+	return cmd
+}
+
+// pickObject chooses the object to dump from a possibly multi-arch archive.
+func pickObject(a *loader.Archive, arch string) (debugfiles.Object, error) {
+	if arch == "" {
+		if len(a.Objects) == 1 {
+			return a.Objects[0], nil
+		}
+		return nil, fmt.Errorf("%s holds %d architectures (%s); choose one with --arch", a.Path, len(a.Objects), archList(a))
+	}
+	for _, o := range a.Objects {
+		if o.Arch() == arch {
+			return o, nil
+		}
+	}
+	return nil, fmt.Errorf("%s has no %s object; it holds %s", a.Path, arch, archList(a))
+}
+
+func archList(a *loader.Archive) string {
+	var names []string
+	for _, o := range a.Objects {
+		names = append(names, o.Arch())
+	}
+	return strings.Join(names, ", ")
+}
