@@ -75,7 +75,7 @@ func (k Kind) String() string {
 
 // Describe is the long name sentry-cli prints ("executable", "debug companion").
 func (k Kind) Describe() string {
-	return [...]string{"unknown", "relocatable", "executable", "library", "debug companion", "core dump", "source bundle"}[min(int(k), 6)]
+	return [...]string{"unknown", "relocatable", "executable", "library", "debug companion", "memory dump", "source bundle"}[min(int(k), 6)]
 }
 
 // Features says what an object can contribute to symbolication.
