@@ -1,0 +1,392 @@
+package breakpad
+
+import (
+	"cmp"
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/cairn-dev/cairn/debugfiles"
+)
+
+// PublicFilter selects the symbols that become PUBLIC records.
+type PublicFilter uint8
+
+const (
+	// PublicsOutsideFuncs writes a PUBLIC record only for symbols whose
+	// address no FUNC covers. Breakpad's resolver never reports a PUBLIC
+	// inside a FUNC, so the others would be dead weight.
+	PublicsOutsideFuncs PublicFilter = iota
+	// PublicsNotAtFuncs drops only the symbols at a FUNC's start address
+	// (and, for "arm", at that address with the Thumb bit set), which is
+	// exactly what Breakpad's Module::AddFunction does; choose it to match
+	// dump_syms output line for line.
+	PublicsNotAtFuncs
+)
+
+// ConvertOptions tunes FromObject. The zero value gives dump_syms' output
+// for the object, with names as the object reports them.
+type ConvertOptions struct {
+	// OS is the MODULE operating system. Empty means by format: "Linux"
+	// for ELF, "mac" for Mach-O, "windows" for PE and PDB, and the
+	// recorded one for a Breakpad object.
+	OS string
+	// Arch is the MODULE architecture; empty means the object's, in
+	// Breakpad's spelling.
+	Arch string
+	// Name is the MODULE name; empty means the base name of the object's
+	// name (for a PE image, of its PDB when it names one).
+	Name string
+	// CodeFile is written after the code id in INFO CODE_ID; empty means
+	// the base name of a PE image's name, and nothing for other formats.
+	CodeFile string
+	// Demangle, when set, is applied to function, inlinee and symbol names.
+	// dump_syms writes demangled names; debug sessions report linkage
+	// names, so a caller wanting dump_syms' text passes a demangler here.
+	Demangle func(string) string
+	// Multiple marks code shared by several functions or symbols with the
+	// "m" flag and keeps only the first of them, as dump_syms does when its
+	// multiple field is enabled; otherwise functions at one address with
+	// different names are all kept.
+	Multiple bool
+	// Publics selects the symbols written as PUBLIC records.
+	Publics PublicFilter
+}
+
+// FromObject converts an object's functions and symbol table into a Module
+// the way dump_syms builds one (Breakpad's Module class):
+//
+//   - FUNCs are sorted by address, then name; exact duplicates are
+//     dropped. Each FUNC's lines are the function's Lines clipped to it,
+//     with sizes "up to the next line" made explicit.
+//   - Inlinees become INLINE records in depth-first order. Siblings with
+//     the same name and call site become one record with several ranges,
+//     which is how an INLINE record with several ranges reads back.
+//   - FILE records are the files that lines and call sites use (paths
+//     joined by FileInfo.Path), numbered from 0 in name order;
+//     INLINE_ORIGIN records are the inlinee names, numbered in name order.
+//   - PUBLIC records come from the symbol table, the first of several at
+//     one address, filtered by opts.Publics. An object without debug
+//     information (no FeatureDebug) contributes only PUBLIC records, as
+//     dump_syms writes a stripped binary.
+//
+// Parameter sizes are 0 and no STACK records are written; a caller with
+// unwind information appends them to Stack.
+func FromObject(obj debugfiles.Object, opts ConvertOptions) (*Module, error) {
+	m := &Module{
+		OS:     opts.OS,
+		Arch:   opts.Arch,
+		ID:     obj.DebugID().Breakpad(),
+		Name:   opts.Name,
+		CodeID: strings.ToUpper(obj.CodeID()),
+	}
+	if m.OS == "" {
+		m.OS = defaultOS(obj)
+	}
+	if m.Arch == "" {
+		m.Arch = BreakpadArch(obj.Arch())
+		if b, ok := obj.(interface{ BreakpadArch() string }); ok {
+			m.Arch = b.BreakpadArch()
+		}
+	}
+	if m.Name == "" {
+		m.Name = baseName(obj.Name())
+		if obj.Format() == debugfiles.FormatPE && obj.DebugFile() != "" {
+			m.Name = baseName(obj.DebugFile())
+		}
+	}
+	if m.CodeID != "" {
+		b, isSym := obj.(*Object)
+		switch {
+		case opts.CodeFile != "":
+			m.CodeFile = opts.CodeFile
+		case isSym:
+			m.CodeFile = b.CodeFile()
+		case obj.Format() == debugfiles.FormatPE:
+			m.CodeFile = baseName(obj.Name())
+		}
+	}
+
+	var funcs []*debugfiles.Function
+	if obj.Features()&debugfiles.FeatureDebug != 0 {
+		sess, err := obj.DebugSession()
+		if err != nil {
+			return nil, fmt.Errorf("breakpad: %w", err)
+		}
+		for f, err := range sess.Functions() {
+			if err != nil {
+				sess.Close()
+				return nil, fmt.Errorf("breakpad: %w", err)
+			}
+			funcs = append(funcs, f)
+		}
+		if err := sess.Close(); err != nil {
+			return nil, fmt.Errorf("breakpad: %w", err)
+		}
+	}
+	var syms []debugfiles.Symbol
+	for s := range obj.Symbols() {
+		syms = append(syms, s)
+	}
+	c := converter{m: m, opts: opts, files: map[string]int64{}, origins: map[string]int64{}}
+	c.functions(funcs)
+	c.publics(syms)
+	c.number()
+	return m, nil
+}
+
+func defaultOS(obj debugfiles.Object) string {
+	if b, ok := obj.(interface{ OS() string }); ok && b.OS() != "" {
+		return b.OS()
+	}
+	switch obj.Format() {
+	case debugfiles.FormatMachO:
+		return "mac"
+	case debugfiles.FormatPE, debugfiles.FormatPDB:
+		return "windows"
+	default:
+		return "Linux"
+	}
+}
+
+// baseName strips a path with either separator, as dump_syms names modules.
+func baseName(p string) string {
+	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
+		return p[i+1:]
+	}
+	return path.Base(p)
+}
+
+// converter accumulates the file and origin tables while functions are
+// converted; indexes are provisional until number sorts the names.
+type converter struct {
+	m                      *Module
+	opts                   ConvertOptions
+	files                  map[string]int64 // name -> provisional index
+	origins                map[string]int64
+	fileNames, originNames []string
+}
+
+func (c *converter) name(s string) string {
+	if c.opts.Demangle != nil {
+		s = c.opts.Demangle(s)
+	}
+	if s == "" {
+		return nameOmitted
+	}
+	return s
+}
+
+func (c *converter) file(fi debugfiles.FileInfo) int64 {
+	p := fi.Path()
+	if id, ok := c.files[p]; ok {
+		return id
+	}
+	id := int64(len(c.fileNames))
+	c.files[p] = id
+	c.fileNames = append(c.fileNames, p)
+	return id
+}
+
+func (c *converter) origin(name string) int64 {
+	if id, ok := c.origins[name]; ok {
+		return id
+	}
+	id := int64(len(c.originNames))
+	c.origins[name] = id
+	c.originNames = append(c.originNames, name)
+	return id
+}
+
+func (c *converter) functions(funcs []*debugfiles.Function) {
+	type entry struct {
+		f    *debugfiles.Function
+		name string
+	}
+	es := make([]entry, 0, len(funcs))
+	for _, f := range funcs {
+		if f.Size == 0 || f.End() < f.Address {
+			continue
+		}
+		es = append(es, entry{f, c.name(f.Name)})
+	}
+	slices.SortStableFunc(es, func(a, b entry) int {
+		return cmp.Or(cmp.Compare(a.f.Address, b.f.Address), strings.Compare(a.name, b.name))
+	})
+	for i, e := range es {
+		if i > 0 {
+			prev := &c.m.Funcs[len(c.m.Funcs)-1]
+			if prev.Address == e.f.Address && (prev.Name == e.name || c.opts.Multiple) {
+				if prev.Name != e.name {
+					prev.Multiple = true
+				}
+				continue
+			}
+		}
+		fn := Func{Address: e.f.Address, Size: e.f.Size, Name: e.name}
+		fn.Lines = c.lines(e.f)
+		c.inlines(&fn, e.f.Inlinees, 0)
+		c.m.Funcs = append(c.m.Funcs, fn)
+	}
+}
+
+// lines converts a function's lines, clipped to the function, with sizes
+// of 0 ("up to the next line") resolved against the next line's address.
+func (c *converter) lines(f *debugfiles.Function) []Line {
+	ls := slices.Clone(f.Lines)
+	slices.SortStableFunc(ls, func(a, b debugfiles.LineInfo) int { return cmp.Compare(a.Address, b.Address) })
+	out := make([]Line, 0, len(ls))
+	for i, l := range ls {
+		start, end := l.Address, l.Address+l.Size
+		if l.Size == 0 || end < start {
+			end = f.End()
+			for _, n := range ls[i+1:] {
+				if n.Address > start {
+					end = min(end, n.Address)
+					break
+				}
+			}
+		}
+		start, end = max(start, f.Address), min(end, f.End())
+		if start >= end {
+			continue
+		}
+		out = append(out, Line{Address: start, Size: end - start, Number: l.Line, File: c.file(l.File)})
+	}
+	return out
+}
+
+// inlines appends INLINE records for a list of sibling inlinees and their
+// descendants, depth first, merging siblings with one name and call site.
+func (c *converter) inlines(fn *Func, sibs []*debugfiles.Function, depth uint32) {
+	type group struct {
+		name    string
+		members []*debugfiles.Function
+	}
+	type site struct {
+		name, file string
+		line       uint32
+	}
+	var groups []group
+	index := map[site]int{}
+	for _, s := range sibs {
+		if s.Size == 0 || s.End() < s.Address {
+			continue
+		}
+		name := c.name(s.Name)
+		key := site{name, "", s.CallLine}
+		if s.CallFile.Name != "" {
+			key.file = s.CallFile.Path()
+		}
+		if g, ok := index[key]; ok {
+			groups[g].members = append(groups[g].members, s)
+			continue
+		}
+		index[key] = len(groups)
+		groups = append(groups, group{name: name, members: []*debugfiles.Function{s}})
+	}
+	for _, g := range groups {
+		first := g.members[0]
+		in := Inline{Depth: depth, CallLine: first.CallLine, CallFile: -1, Origin: c.origin(g.name)}
+		if first.CallFile.Name != "" {
+			in.CallFile = c.file(first.CallFile)
+		}
+		var children []*debugfiles.Function
+		for _, mb := range g.members {
+			in.Ranges = append(in.Ranges, Range{Address: mb.Address, Size: mb.Size})
+			children = append(children, mb.Inlinees...)
+		}
+		fn.Inlines = append(fn.Inlines, in)
+		c.inlines(fn, children, depth+1)
+	}
+}
+
+func (c *converter) publics(syms []debugfiles.Symbol) {
+	slices.SortStableFunc(syms, func(a, b debugfiles.Symbol) int { return cmp.Compare(a.Address, b.Address) })
+	funcs := c.m.Funcs
+	// maxEnd[i] is the highest end among funcs[:i+1], so "is a covered by
+	// any FUNC starting at or below it" is one binary search.
+	maxEnd := make([]uint64, len(funcs))
+	for i, f := range funcs {
+		maxEnd[i] = f.Address + f.Size
+		if i > 0 {
+			maxEnd[i] = max(maxEnd[i], maxEnd[i-1])
+		}
+	}
+	startsAt := func(a uint64) bool {
+		i := sort.Search(len(funcs), func(k int) bool { return funcs[k].Address >= a })
+		return i < len(funcs) && funcs[i].Address == a
+	}
+	arm := c.m.Arch == "arm"
+	for _, s := range syms {
+		if n := len(c.m.Publics); n > 0 && c.m.Publics[n-1].Address == s.Address {
+			if c.opts.Multiple {
+				c.m.Publics[n-1].Multiple = true
+			}
+			continue
+		}
+		switch c.opts.Publics {
+		case PublicsNotAtFuncs:
+			if startsAt(s.Address) || (arm && s.Address&1 == 1 && startsAt(s.Address&^1)) {
+				continue
+			}
+		default:
+			i := sort.Search(len(funcs), func(k int) bool { return funcs[k].Address > s.Address })
+			if i > 0 && maxEnd[i-1] > s.Address {
+				continue
+			}
+		}
+		c.m.Publics = append(c.m.Publics, Public{Address: s.Address, Name: c.name(s.Name)})
+	}
+}
+
+// number sorts the file and origin tables by name, as dump_syms numbers
+// them, and rewrites the provisional indexes.
+func (c *converter) number() {
+	fileMap := renumber(c.fileNames)
+	originMap := renumber(c.originNames)
+	for _, n := range c.fileNames {
+		c.m.Files = append(c.m.Files, File{Name: n})
+	}
+	slices.SortFunc(c.m.Files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
+	for i := range c.m.Files {
+		c.m.Files[i].Index = int64(i)
+	}
+	for _, n := range c.originNames {
+		c.m.InlineOrigins = append(c.m.InlineOrigins, InlineOrigin{Name: n})
+	}
+	slices.SortFunc(c.m.InlineOrigins, func(a, b InlineOrigin) int { return strings.Compare(a.Name, b.Name) })
+	for i := range c.m.InlineOrigins {
+		c.m.InlineOrigins[i].Index = int64(i)
+	}
+	for fi := range c.m.Funcs {
+		f := &c.m.Funcs[fi]
+		for li := range f.Lines {
+			f.Lines[li].File = fileMap[f.Lines[li].File]
+		}
+		for ii := range f.Inlines {
+			in := &f.Inlines[ii]
+			if in.CallFile >= 0 {
+				in.CallFile = fileMap[in.CallFile]
+			}
+			in.Origin = originMap[in.Origin]
+		}
+	}
+}
+
+// renumber maps provisional indexes (positions in names) to positions in
+// name order.
+func renumber(names []string) []int64 {
+	order := make([]int, len(names))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(names[a], names[b]) })
+	m := make([]int64, len(names))
+	for final, prov := range order {
+		m[prov] = int64(final)
+	}
+	return m
+}

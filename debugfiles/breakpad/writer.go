@@ -1,0 +1,234 @@
+package breakpad
+
+import (
+	"bufio"
+	"io"
+	"strconv"
+)
+
+// Writer emits symbol file records in dump_syms' textual format (Breakpad's
+// Module::Write): lowercase hex without "0x" for addresses, sizes and
+// parameter sizes, decimal for line numbers, depths and indexes, one space
+// between fields, "\n" line ends. Records are written in the order the
+// methods are called; the format expects MODULE first, FILE and
+// INLINE_ORIGIN records before the FUNCs that use them, and STACK records
+// last.
+//
+// The first write error is kept and returned by Flush; later calls do
+// nothing. Line breaks inside names are written as spaces, because they
+// would end the record.
+type Writer struct {
+	w   *bufio.Writer
+	err error
+}
+
+// NewWriter returns a Writer buffering its output to w.
+func NewWriter(w io.Writer) *Writer {
+	return &Writer{w: bufio.NewWriterSize(w, 64<<10)}
+}
+
+// Flush writes buffered records and returns the first error.
+func (w *Writer) Flush() error {
+	if w.err != nil {
+		return w.err
+	}
+	w.err = w.w.Flush()
+	return w.err
+}
+
+// put writes one record built in b (from begin).
+func (w *Writer) put(b []byte) {
+	if w.err != nil {
+		return
+	}
+	_, w.err = w.w.Write(b)
+}
+
+// begin returns an empty slice backed by the bufio.Writer's free space, so
+// records are formatted in place without a copy in the common case.
+func (w *Writer) begin() []byte { return w.w.AvailableBuffer() }
+
+func appendHex(b []byte, v uint64) []byte { return strconv.AppendUint(b, v, 16) }
+
+func appendDec(b []byte, v int64) []byte { return strconv.AppendInt(b, v, 10) }
+
+// appendName appends a name, turning line breaks into spaces.
+func appendName(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' || s[i] == '\r' {
+			return appendNameSlow(b, s)
+		}
+	}
+	return append(b, s...)
+}
+
+func appendNameSlow(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\n' || c == '\r' {
+			c = ' '
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// Module writes "MODULE <os> <arch> <id> <name>".
+func (w *Writer) Module(os, arch, id, name string) {
+	b := append(w.begin(), "MODULE "...)
+	b = appendName(b, os)
+	b = append(b, ' ')
+	b = appendName(b, arch)
+	b = append(b, ' ')
+	b = appendName(b, id)
+	b = append(b, ' ')
+	b = appendName(b, name)
+	w.put(append(b, '\n'))
+}
+
+// CodeID writes "INFO CODE_ID <id>", followed by " <file>" when file is not
+// empty.
+func (w *Writer) CodeID(id, file string) {
+	b := append(w.begin(), "INFO CODE_ID "...)
+	b = appendName(b, id)
+	if file != "" {
+		b = append(b, ' ')
+		b = appendName(b, file)
+	}
+	w.put(append(b, '\n'))
+}
+
+// Info writes "INFO <text>".
+func (w *Writer) Info(text string) {
+	b := append(w.begin(), "INFO "...)
+	w.put(append(appendName(b, text), '\n'))
+}
+
+// File writes a FILE record.
+func (w *Writer) File(f File) {
+	b := append(w.begin(), "FILE "...)
+	b = appendDec(b, f.Index)
+	b = append(b, ' ')
+	w.put(append(appendName(b, f.Name), '\n'))
+}
+
+// InlineOrigin writes an INLINE_ORIGIN record.
+func (w *Writer) InlineOrigin(o InlineOrigin) {
+	b := append(w.begin(), "INLINE_ORIGIN "...)
+	b = appendDec(b, o.Index)
+	b = append(b, ' ')
+	if o.Legacy {
+		b = appendDec(b, o.File)
+		b = append(b, ' ')
+	}
+	w.put(append(appendName(b, o.Name), '\n'))
+}
+
+// Func writes a FUNC record, then its INLINE records, then its line
+// records, in the order dump_syms writes them.
+func (w *Writer) Func(f *Func) {
+	b := append(w.begin(), "FUNC "...)
+	if f.Multiple {
+		b = append(b, "m "...)
+	}
+	b = appendHex(b, f.Address)
+	b = append(b, ' ')
+	b = appendHex(b, f.Size)
+	b = append(b, ' ')
+	b = appendHex(b, f.ParamSize)
+	b = append(b, ' ')
+	w.put(append(appendName(b, f.Name), '\n'))
+	for i := range f.Inlines {
+		w.inline(&f.Inlines[i])
+	}
+	for _, l := range f.Lines {
+		w.line(l)
+	}
+}
+
+func (w *Writer) inline(in *Inline) {
+	b := append(w.begin(), "INLINE "...)
+	b = appendDec(b, int64(in.Depth))
+	b = append(b, ' ')
+	b = appendDec(b, int64(in.CallLine))
+	b = append(b, ' ')
+	if !in.Legacy {
+		b = appendDec(b, in.CallFile)
+		b = append(b, ' ')
+	}
+	b = appendDec(b, in.Origin)
+	for _, r := range in.Ranges {
+		b = append(b, ' ')
+		b = appendHex(b, r.Address)
+		b = append(b, ' ')
+		b = appendHex(b, r.Size)
+	}
+	w.put(append(b, '\n'))
+}
+
+func (w *Writer) line(l Line) {
+	b := appendHex(w.begin(), l.Address)
+	b = append(b, ' ')
+	b = appendHex(b, l.Size)
+	b = append(b, ' ')
+	b = appendDec(b, int64(l.Number))
+	b = append(b, ' ')
+	b = appendDec(b, l.File)
+	w.put(append(b, '\n'))
+}
+
+// Public writes a PUBLIC record.
+func (w *Writer) Public(p Public) {
+	b := append(w.begin(), "PUBLIC "...)
+	if p.Multiple {
+		b = append(b, "m "...)
+	}
+	b = appendHex(b, p.Address)
+	b = append(b, ' ')
+	b = appendHex(b, p.ParamSize)
+	b = append(b, ' ')
+	w.put(append(appendName(b, p.Name), '\n'))
+}
+
+// Stack writes a STACK record given as a whole line ("STACK CFI ...").
+func (w *Writer) Stack(line string) {
+	w.put(append(appendName(w.begin(), line), '\n'))
+}
+
+// WriteModule writes m as a symbol file: MODULE, INFO, FILE, INLINE_ORIGIN,
+// FUNC (each with its INLINE and line records) and PUBLIC records, then
+// STACK records.
+func WriteModule(out io.Writer, m *Module) error {
+	w := NewWriter(out)
+	w.Module(m.OS, m.Arch, m.ID, m.Name)
+	if m.CodeID != "" {
+		w.CodeID(m.CodeID, m.CodeFile)
+	}
+	for _, s := range m.Info {
+		w.Info(s)
+	}
+	for _, f := range m.Files {
+		w.File(f)
+	}
+	for _, o := range m.InlineOrigins {
+		w.InlineOrigin(o)
+	}
+	pubs := m.Publics
+	for i := range m.Funcs {
+		f := &m.Funcs[i]
+		if m.InterleavePublics {
+			for len(pubs) > 0 && pubs[0].Address < f.Address {
+				w.Public(pubs[0])
+				pubs = pubs[1:]
+			}
+		}
+		w.Func(f)
+	}
+	for _, p := range pubs {
+		w.Public(p)
+	}
+	for _, s := range m.Stack {
+		w.Stack(s)
+	}
+	return w.Flush()
+}
