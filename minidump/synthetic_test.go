@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/cairn-dev/cairn/internal/testtools"
 	"github.com/cairn-dev/cairn/minidump/minidumptest"
 )
 
@@ -193,25 +194,8 @@ func TestSyntheticAgainstBreakpad(t *testing.T) {
 	}
 }
 
-// breakpadTool finds a Breakpad processor tool: $CAIRN_BREAKPAD_BIN, then
-// the default install of `go tool task tools`. Missing tools skip the test,
-// or fail it under CI.
+// breakpadTool finds a Breakpad processor tool (see testtools.BreakpadTool).
 func breakpadTool(t testing.TB, name string) string {
 	t.Helper()
-	dirs := []string{os.Getenv("CAIRN_BREAKPAD_BIN"), "/opt/cairn-tools/node_modules/minidump/bin/linux-x64"}
-	for _, d := range dirs {
-		if d == "" {
-			continue
-		}
-		p := filepath.Join(d, name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p
-		}
-	}
-	msg := "Breakpad's " + name + " not found; install it with `go tool task tools` (npm install --ignore-scripts minidump@0.26.0 in /opt/cairn-tools) or set CAIRN_BREAKPAD_BIN"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return testtools.BreakpadTool(t, name)
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"fmt"
+	"github.com/cairn-dev/cairn/internal/testtools"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -336,26 +337,10 @@ func TestGoldenStackwalk(t *testing.T) {
 	}
 }
 
-// breakpadTool finds a Breakpad processor tool: $CAIRN_BREAKPAD_BIN, then
-// the default install of `go tool task tools`. Missing tools skip the test,
-// or fail it under CI.
+// breakpadTool finds a Breakpad processor tool (see testtools.BreakpadTool).
 func breakpadTool(t testing.TB, name string) string {
 	t.Helper()
-	for _, d := range []string{os.Getenv("CAIRN_BREAKPAD_BIN"), "/opt/cairn-tools/node_modules/minidump/bin/linux-x64"} {
-		if d == "" {
-			continue
-		}
-		p := filepath.Join(d, name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p
-		}
-	}
-	msg := "Breakpad's " + name + " not found; install it with `go tool task tools` (npm install --ignore-scripts minidump@0.26.0 in /opt/cairn-tools) or set CAIRN_BREAKPAD_BIN"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return testtools.BreakpadTool(t, name)
 }
 
 // stackwalk runs minidump_stackwalk on dump with a symbol store holding the
