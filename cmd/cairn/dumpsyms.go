@@ -16,6 +16,7 @@ import (
 func newDumpSymsCommand() *cobra.Command {
 	var (
 		output, arch string
+		debugDirs    []string
 		noInlines    bool
 		mangled      bool
 	)
@@ -27,7 +28,8 @@ does: MODULE and INFO CODE_ID lines, FILE and INLINE_ORIGIN tables, FUNC records
 with their line records and INLINE records, and PUBLIC records for symbols no
 FUNC covers. Names are demangled unless --mangled is given.
 
-FILE may be an ELF binary or .debug file, a Mach-O binary (use --arch to pick
+FILE may be an ELF binary or .debug file (a stripped binary's debug file is
+found through its build id or .gnu_debuglink), a Mach-O binary (use --arch to pick
 one slice of a fat file) or a dSYM bundle. The result goes to standard output
 unless -o is given; a symbol store expects it at
 <debug file>/<DEBUG ID>/<debug file>.sym.`,
@@ -42,6 +44,11 @@ unless -o is given; a symbol store expects it at
 			defer a.Close()
 			obj, err := pickObject(a, arch)
 			if err != nil {
+				return err
+			}
+			// A stripped binary: read functions from its separate debug
+			// file, found by build id or .gnu_debuglink as gdb finds it.
+			if obj, err = a.WithDebugFile(obj, debugDirs); err != nil {
 				return err
 			}
 			opts := breakpad.ConvertOptions{}
@@ -81,6 +88,7 @@ unless -o is given; a symbol store expects it at
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write the .sym file here instead of standard output")
 	cmd.Flags().StringVar(&arch, "arch", "", "architecture to dump from a fat Mach-O file (x86_64, arm64, ...)")
+	cmd.Flags().StringArrayVar(&debugDirs, "debug-dir", nil, "where to look for a stripped binary's separate debug file (repeatable; default /usr/lib/debug; the binary's own directory is always searched)")
 	cmd.Flags().BoolVar(&noInlines, "no-inlines", false, "omit INLINE and INLINE_ORIGIN records (like dump_syms without -d)")
 	cmd.Flags().BoolVar(&mangled, "mangled", false, "keep mangled (linkage) names")
 	return cmd
