@@ -105,7 +105,7 @@ func checkDif(path string) difReport {
 		return r
 	}
 	defer a.Close()
-	r.Type = a.Format.String()
+	r.Type = difType(a.Format)
 	var features debugfiles.Features
 	missingID := false
 	for _, o := range a.Objects {
@@ -130,6 +130,15 @@ func checkDif(path string) difReport {
 	}
 	r.Usable = r.Problem == nil
 	return r
+}
+
+// difType names a container as sentry-cli does; it calls every Mach-O file,
+// dSYM or not, "dsym".
+func difType(f debugfiles.Format) string {
+	if f == debugfiles.FormatMachO {
+		return "dsym"
+	}
+	return f.String()
 }
 
 func writeDifReport(w io.Writer, r difReport) {

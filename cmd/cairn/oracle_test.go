@@ -185,6 +185,17 @@ func compareLines(got, want symRecords) (agree float64, missing []string) {
 	return float64(same) / float64(total), missing
 }
 
+// headerDifferences lists fixtures whose MODULE/INFO lines differ from
+// Breakpad's on purpose.
+var headerDifferences = map[string]string{
+	// Without a build id both hash the first page of .text, but Breakpad's
+	// dump_syms and Sentry fold the bytes differently; Cairn's id is
+	// Sentry's (checked against sentry-cli), since Sentry-protocol clients
+	// look symbols up by it. Breakpad also writes the hash as INFO CODE_ID,
+	// where Sentry has no code id.
+	"elf-x86_64-gcc-O2-nobuildid": "text-hash debug id follows Sentry, not Breakpad",
+}
+
 // TestDumpSymsAgainstBreakpad compares `cairn dump-syms` with Breakpad's
 // dump_syms (-c: no CFI, -d: inline records) on every ELF fixture:
 // MODULE and INFO lines exactly, FUNC address/size/name on ≥99.5% of
@@ -213,7 +224,12 @@ func TestDumpSymsAgainstBreakpad(t *testing.T) {
 				t.Fatal(err)
 			}
 			want, got := readSym(t, string(bp)), readSym(t, ours)
-			if !slices.Equal(got.header, want.header) {
+			if reason, ok := headerDifferences[name]; ok {
+				if slices.Equal(got.header, want.header) {
+					t.Errorf("listed as differing (%s) but the headers now agree", reason)
+				}
+				t.Logf("known header difference: %s\n  cairn    %q\n  breakpad %q", reason, got.header, want.header)
+			} else if !slices.Equal(got.header, want.header) {
 				t.Errorf("header\n  cairn    %q\n  breakpad %q", got.header, want.header)
 			}
 			fa, qualified, fmiss := compareFuncs(got, want)
