@@ -120,6 +120,12 @@ func FromObject(obj debugfiles.Object, opts ConvertOptions) (*Module, error) {
 				sess.Close()
 				return nil, fmt.Errorf("breakpad: %w", err)
 			}
+			if f.Name == "" {
+				// Code no function covers (padding, assembler units): a
+				// symbolizer may use its lines, but dump_syms writes no
+				// FUNC for it.
+				continue
+			}
 			funcs = append(funcs, f)
 		}
 		if err := sess.Close(); err != nil {

@@ -49,37 +49,9 @@ func cut16(s string) string { return s[:min(len(s), 16)] }
 // LoadAddress. The returned data may alias the mapped file and must not be
 // used after Close. Without __debug_info it returns ErrNoDWARF.
 func (o *Object) DWARF() (*stddwarf.Data, error) {
-	secs := make(map[string][]byte)
-	var types [][]byte
-	for i := range o.sections {
-		s := &o.sections[i]
-		if !s.present || s.seg != "__DWARF" {
-			continue
-		}
-		ds, ok := dwarfSections[s.name]
-		if !ok {
-			continue
-		}
-		if _, dup := secs[ds.name]; dup && ds.name != "debug_types" {
-			continue
-		}
-		b, err := o.src.bytes(s.off, s.size)
-		if err != nil {
-			return nil, fmt.Errorf("macho: %s: section %s: %w", o.name, s.name, err)
-		}
-		if ds.compressed {
-			if b, err = inflate(b); err != nil {
-				return nil, fmt.Errorf("macho: %s: section %s: %w", o.name, s.name, err)
-			}
-		}
-		if ds.name == "debug_types" {
-			types = append(types, b)
-			continue
-		}
-		secs[ds.name] = b
-	}
-	if secs["debug_info"] == nil {
-		return nil, ErrNoDWARF
+	secs, types, err := o.dwarfSections()
+	if err != nil {
+		return nil, err
 	}
 	d, err := stddwarf.New(secs["debug_abbrev"], secs["debug_aranges"], secs["debug_frame"],
 		secs["debug_info"], secs["debug_line"], secs["debug_pubnames"], secs["debug_ranges"], secs["debug_str"])
@@ -127,18 +99,62 @@ func inflate(b []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// DebugSession opens the DWARF information with dwarf.NewSession, addresses
+// dwarfSections reads the __DWARF sections, decompressing __zdebug ones,
+// keyed by their DWARF names ("debug_info"); type-unit sections are
+// returned apart because there may be several.
+func (o *Object) dwarfSections() (map[string][]byte, [][]byte, error) {
+	secs := make(map[string][]byte)
+	var types [][]byte
+	for i := range o.sections {
+		s := &o.sections[i]
+		if !s.present || s.seg != "__DWARF" {
+			continue
+		}
+		ds, ok := dwarfSections[s.name]
+		if !ok {
+			continue
+		}
+		if _, dup := secs[ds.name]; dup && ds.name != "debug_types" {
+			continue
+		}
+		b, err := o.src.bytes(s.off, s.size)
+		if err != nil {
+			return nil, nil, fmt.Errorf("macho: %s: section %s: %w", o.name, s.name, err)
+		}
+		if ds.compressed {
+			if b, err = inflate(b); err != nil {
+				return nil, nil, fmt.Errorf("macho: %s: section %s: %w", o.name, s.name, err)
+			}
+		}
+		if ds.name == "debug_types" {
+			types = append(types, b)
+			continue
+		}
+		secs[ds.name] = b
+	}
+	if secs["debug_info"] == nil {
+		return nil, nil, ErrNoDWARF
+	}
+	return secs, types, nil
+}
+
+// DebugSession opens the DWARF information with Cairn's bounded DWARF
+// decoder (dwarf.NewSessionFromSections), addresses
 // relative to LoadAddress. Without DWARF it returns a session yielding the
 // symbol table as functions without lines.
 func (o *Object) DebugSession() (debugfiles.DebugSession, error) {
 	if o.features&debugfiles.FeatureDebug == 0 {
 		return &symbolSession{o: o}, nil
 	}
-	d, err := o.DWARF()
+	secs, _, err := o.dwarfSections()
 	if err != nil {
 		return nil, err
 	}
-	s, err := dwarf.NewSession(d, dwarf.Options{LoadAddress: o.loadAddr})
+	var ds dwarf.Sections
+	for name, b := range secs {
+		ds.Add("."+name, b)
+	}
+	s, err := dwarf.NewSessionFromSections(&ds, dwarf.Options{LoadAddress: o.loadAddr})
 	if err != nil {
 		return nil, fmt.Errorf("macho: %s: %w", o.name, err)
 	}

@@ -459,13 +459,12 @@ func TestDebugSession(t *testing.T) {
 			addrs := make(map[string]uint64)
 			for f, err := range s.Functions() {
 				if err != nil {
-					// The DWARF session is developed in package dwarf; until
-					// it reads functions, only its construction is checked.
-					t.Logf("%s: dwarf session: %v", name, err)
-					break
+					t.Fatalf("%s: dwarf session: %v", name, err)
 				}
 				if f.Name == "" {
-					t.Errorf("%s: unnamed function at %#x", name, f.Address)
+					// Code no subprogram covers (padding, assembler) is
+					// reported as a nameless function with its lines.
+					continue
 				}
 				addrs[f.Name] = f.Address
 			}

@@ -1,0 +1,184 @@
+package dwarf
+
+import "fmt"
+
+// attrSpec is one attribute of an abbreviation.
+type attrSpec struct {
+	attr     uint32
+	form     uint32
+	implicit int64 // DW_FORM_implicit_const's value
+}
+
+// abbrev describes the layout of a class of DIEs.
+type abbrev struct {
+	tag      uint32
+	children bool
+	// interesting is set for the tags the walk decodes; the attributes of
+	// every other DIE are only skipped.
+	interesting bool
+	// fixed is the byte size of all attributes together when every form
+	// has a size known from the unit header alone, else -1; such DIEs are
+	// skipped in one step.
+	fixed int32
+	attrs []attrSpec
+}
+
+// abbrevTable maps abbreviation codes to abbreviations. Producers number
+// codes densely from 1, so a slice indexed by code holds them; sparse codes
+// fall back to a map.
+type abbrevTable struct {
+	dense  []abbrev
+	sparse map[uint64]*abbrev
+}
+
+func (t *abbrevTable) get(code uint64) *abbrev {
+	if code < uint64(len(t.dense)) {
+		if a := &t.dense[code]; a.attrs != nil {
+			return a
+		}
+		return nil
+	}
+	return t.sparse[code]
+}
+
+// maxDenseAbbrev bounds the slice used for dense codes so that one large
+// code in hostile input cannot drive a large allocation.
+const maxDenseAbbrev = 1 << 14
+
+// parseAbbrevs reads the abbreviation table at off. Sizes of fixed-size
+// forms depend on the unit (address and offset size), hence the arguments.
+func parseAbbrevs(data []byte, off uint64, bigEndian bool, addrSize uint8, is64 bool, version uint16, bud *budget) (*abbrevTable, error) {
+	b := at(".debug_abbrev", data, off, bigEndian)
+	t := &abbrevTable{}
+	// Attributes of all abbreviations share one backing array; each
+	// attribute takes at least two bytes, which bounds its size.
+	specs := make([]attrSpec, 0, min(b.left()/2, 1<<16))
+	type pending struct {
+		code       uint64
+		a          abbrev
+		start, end int
+	}
+	var list []pending
+	maxCode := uint64(0)
+	for {
+		code := b.uleb()
+		if code == 0 || b.err != nil {
+			break
+		}
+		var p pending
+		p.code = code
+		p.a.tag = uint32(b.uleb())
+		p.a.children = b.u8() != 0
+		p.start = len(specs)
+		for {
+			at := b.uleb()
+			form := b.uleb()
+			if b.err != nil {
+				return nil, b.err
+			}
+			if at == 0 && form == 0 {
+				break
+			}
+			s := attrSpec{attr: uint32(at), form: uint32(form)}
+			if form == formImplicitConst {
+				s.implicit = b.sleb()
+			}
+			specs = append(specs, s)
+		}
+		p.end = len(specs)
+		list = append(list, p)
+		// Tables at different offsets may overlap; charge every
+		// abbreviation read so that many units cannot re-read one huge
+		// table without limit.
+		if err := bud.spend(1 + p.end - p.start); err != nil {
+			return nil, err
+		}
+		maxCode = max(maxCode, code)
+	}
+	if b.err != nil {
+		return nil, b.err
+	}
+	// Dense only when codes are not much sparser than the abbreviations
+	// themselves, so hostile codes cannot drive the allocation.
+	if maxCode < maxDenseAbbrev && maxCode <= 2*uint64(len(list))+64 {
+		t.dense = make([]abbrev, maxCode+1)
+	} else {
+		t.sparse = make(map[uint64]*abbrev, len(list))
+	}
+	for i := range list {
+		p := &list[i]
+		p.a.attrs = specs[p.start:p.end:p.end]
+		if p.a.attrs == nil {
+			p.a.attrs = specs[:0:0]
+		}
+		p.a.interesting = interestingTag(p.a.tag)
+		p.a.fixed = fixedSize(p.a.attrs, addrSize, is64, version)
+		if t.dense != nil {
+			if t.dense[p.code].attrs != nil {
+				return nil, &FormatError{Section: ".debug_abbrev", Offset: off, Msg: fmt.Sprintf("duplicate abbreviation code %d", p.code)}
+			}
+			t.dense[p.code] = p.a
+		} else {
+			a := p.a
+			t.sparse[p.code] = &a
+		}
+	}
+	return t, nil
+}
+
+func interestingTag(tag uint32) bool {
+	switch tag {
+	case tagCompileUnit, tagPartialUnit, tagSkeletonUnit,
+		tagNamespace, tagClassType, tagStructType, tagUnionType, tagInterfaceType,
+		tagSubprogram, tagInlinedSubroutine, tagLexicalBlock:
+		return true
+	}
+	return false
+}
+
+// formSize is the size of a form's value when it is fixed for the unit,
+// else -1.
+func formSize(form uint32, addrSize uint8, is64 bool, version uint16) int {
+	offSize := 4
+	if is64 {
+		offSize = 8
+	}
+	switch form {
+	case formAddr:
+		return int(addrSize)
+	case formData1, formRef1, formFlag, formStrx1, formAddrx1:
+		return 1
+	case formData2, formRef2, formStrx2, formAddrx2:
+		return 2
+	case formStrx3, formAddrx3:
+		return 3
+	case formData4, formRef4, formRefSup4, formStrx4, formAddrx4:
+		return 4
+	case formData8, formRef8, formRefSig8, formRefSup8:
+		return 8
+	case formData16:
+		return 16
+	case formFlagPresent, formImplicitConst:
+		return 0
+	case formStrp, formLineStrp, formSecOffset, formStrpSup, formGNURefAlt, formGNUStrpAlt:
+		return offSize
+	case formRefAddr:
+		if version <= 2 {
+			return int(addrSize)
+		}
+		return offSize
+	}
+	return -1
+}
+
+func fixedSize(attrs []attrSpec, addrSize uint8, is64 bool, version uint16) int32 {
+	n := 0
+	for _, a := range attrs {
+		s := formSize(a.form, addrSize, is64, version)
+		if s < 0 {
+			return -1
+		}
+		n += s
+	}
+	return int32(n)
+}

@@ -1,0 +1,729 @@
+package dwarf
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/cairn-dev/cairn/debugfiles"
+)
+
+// The builder turns DIEs into debugfiles.Function trees in two steps. The
+// walk (over our own decoder, or over debug/dwarf for NewSession) records
+// compact entries: every subprogram and scope DIE by offset, so names can
+// be resolved through DW_AT_specification and DW_AT_abstract_origin later,
+// and a node for every subprogram or inlined subroutine that has code.
+// Emission then resolves names once per entry, clips inlined ranges into
+// their parents and attaches line rows, allocating the result in slabs.
+
+// errBudget reports input whose decoding would take far more work than its
+// size justifies (range lists or line programs referenced over and over).
+var errBudget = errors.New("input needs too much work for its size")
+
+// budget bounds the work done for one input: ranges decoded, line rows read
+// and line infos produced. It is a multiple of the input size, generous for
+// real compilers' output.
+type budget struct{ left int64 }
+
+func newBudget(inputSize int) *budget {
+	return &budget{left: budgetPerByte*int64(inputSize) + budgetBase}
+}
+
+// The budget is budgetPerByte units per input byte plus budgetBase. Real
+// binaries use a few units per byte.
+const (
+	budgetPerByte = 64
+	budgetBase    = 1 << 16
+)
+
+func (b *budget) spend(n int) error {
+	b.left -= int64(n)
+	if b.left < 0 {
+		return errBudget
+	}
+	return nil
+}
+
+type strKind uint8
+
+const (
+	strNone     strKind = iota
+	strInline           // v is the string's offset in .debug_info
+	strStrp             // v is an offset in .debug_str
+	strLineStrp         // v is an offset in .debug_line_str
+	strStrx             // v is an index into the unit's string offsets
+	strTable            // v is an index into builder.strs (debug/dwarf walk)
+)
+
+// strRef is a string attribute not yet read: most names the walk sees are
+// never needed, so they are resolved on use.
+type strRef struct {
+	v    uint64
+	kind strKind
+}
+
+// entry is a DIE that names resolve through: a subprogram or a scope
+// (namespace, class, structure, union, interface).
+type entry struct {
+	off    uint64
+	spec   uint64
+	origin uint64
+	name   strRef
+	link   strRef
+	parent int32 // enclosing scope or subprogram entry, or -1
+	unit   int32
+	tag    uint16
+	flags  uint8
+}
+
+const (
+	entHasSpec = 1 << iota
+	entHasOrigin
+)
+
+// node is a subprogram or inlined subroutine with code.
+type node struct {
+	entry    int32 // the subprogram's own entry; -1 for inlinees
+	origin   uint64
+	parent   int32 // enclosing node for inlinees, -1 for subprograms
+	unit     int32
+	callFile uint32
+	callLine uint32
+	rng0     int32 // ranges in builder.ranges
+	rng1     int32
+	fn0      int32 // functions emitted for it
+	fn1      int32
+	src      int32
+	hasOrig  bool
+}
+
+// unitInfo is what emission needs of a compilation unit.
+type unitInfo struct {
+	src      int32
+	off      uint64 // unit header offset, for errors
+	version  uint16
+	addrSize uint8
+	is64     bool
+	be       bool
+	compDir  string
+
+	// lowPC is the unit's base address for range lists.
+	lowPC      uint64
+	strOffBase uint64
+	addr       addrCtx
+	// rnglistsBase is where DW_FORM_rnglistx offsets start; ranges and
+	// rnglists are the sections range lists are read from (the main
+	// object's .debug_ranges for DWARF 4 split units, with rangesBase
+	// added to every offset).
+	rnglistsBase uint64
+	rangesBase   uint64
+	ranges       []byte
+	rnglists     []byte
+
+	stmtList uint64
+	hasStmt  bool
+	lineSec  lineSections
+	lines    *lineTable
+	files    []debugfiles.FileInfo
+	linesErr error
+
+	// cu0..cu1 are the unit's own ranges in builder.ranges, for the code
+	// of the unit no function covers.
+	cu0, cu1 int32
+	// replaced is set on a skeleton whose split unit was read; the split
+	// unit stands for it.
+	replaced bool
+
+	skeleton bool
+	dwoName  string
+	dwoID    uint64
+	// gnuRangesBase is the skeleton's DW_AT_GNU_ranges_base.
+	gnuRangesBase uint64
+}
+
+// source is a set of DIEs in which references resolve: the main object or
+// one split unit's .dwo data.
+type source struct {
+	sec     *Sections
+	be      bool
+	abbrevs map[abbrevKey]*abbrevTable
+	ent0    int32 // entries of this source: entries[ent0:ent1]
+	ent1    int32
+}
+
+type abbrevKey struct {
+	off      uint64
+	addrSize uint8
+	is64     bool
+	version  uint16
+}
+
+type builder struct {
+	opts    Options
+	bud     *budget
+	sources []*source
+	units   []*unitInfo
+	entries []entry
+	nodes   []node
+	ranges  []addrRange
+	strs    []string
+	// lineCache shares line tables between units pointing at the same
+	// program, keyed by offset in the main object's .debug_line.
+	lineCache map[uint64]*lineTable
+
+	names  []string // resolved names by entry, valid where named is set
+	named  []bool
+	scopes map[int32]string // qualified prefixes by scope entry
+}
+
+func newBuilder(opts Options, inputSize int) *builder {
+	return &builder{opts: opts, bud: newBudget(inputSize), lineCache: map[uint64]*lineTable{}}
+}
+
+// presize reserves room for the walk's records from the size of
+// .debug_info: optimized C and C++ take about 70 bytes of it per function
+// or inlined call, 25 per address range and 90 per declaration.
+func (bl *builder) presize(info int) {
+	n := min(info, 1<<30)
+	bl.nodes = make([]node, 0, n/64)
+	bl.ranges = make([]addrRange, 0, n/24)
+	bl.entries = make([]entry, 0, n/80)
+}
+
+// addRanges filters, sorts and merges the ranges appended since start and
+// returns their bounds. Empty ranges, tombstones and ranges at address 0
+// (where ld.bfd leaves functions it discarded) or below the load address
+// are dropped.
+func (bl *builder) addRanges(start int, addrSize uint8) (int32, int32) {
+	r := bl.ranges[start:]
+	out := r[:0]
+	for _, x := range r {
+		if x.lo >= x.hi || x.lo == 0 || x.lo < bl.opts.LoadAddress || tombstone(x.lo, addrSize) {
+			continue
+		}
+		out = append(out, x)
+	}
+	if len(out) > 1 {
+		if !slices.IsSortedFunc(out, cmpRange) {
+			slices.SortFunc(out, cmpRange)
+		}
+		m := out[:1]
+		for _, x := range out[1:] {
+			last := &m[len(m)-1]
+			if x.lo <= last.hi {
+				last.hi = max(last.hi, x.hi)
+				continue
+			}
+			m = append(m, x)
+		}
+		out = m
+	}
+	bl.ranges = bl.ranges[:start+len(out)]
+	return int32(start), int32(start + len(out))
+}
+
+func cmpRange(a, b addrRange) int { return cmpU64(a.lo, b.lo) }
+
+// lookup finds the entry at offset off of source src.
+func (bl *builder) lookup(src int32, off uint64) int32 {
+	s := bl.sources[src]
+	es := bl.entries[s.ent0:s.ent1]
+	i := sort.Search(len(es), func(i int) bool { return es[i].off >= off })
+	if i < len(es) && es[i].off == off {
+		return s.ent0 + int32(i)
+	}
+	return -1
+}
+
+// str resolves a string reference of unit u.
+func (bl *builder) str(u *unitInfo, r strRef) string {
+	var s []byte
+	switch r.kind {
+	case strNone:
+		return ""
+	case strTable:
+		if r.v < uint64(len(bl.strs)) {
+			return bl.strs[r.v]
+		}
+		return ""
+	}
+	sec := bl.sources[u.src].sec
+	switch r.kind {
+	case strInline:
+		s, _ = cstrAt(sec.Info, r.v)
+	case strStrp:
+		s, _ = cstrAt(sec.Str, r.v)
+	case strLineStrp:
+		s, _ = cstrAt(sec.LineStr, r.v)
+	case strStrx:
+		size := uint64(4)
+		if u.is64 {
+			size = 8
+		}
+		if r.v > uint64(len(sec.StrOffsets))/size {
+			return ""
+		}
+		b := at(".debug_str_offsets", sec.StrOffsets, u.strOffBase+r.v*size, u.be)
+		off := b.offset(u.is64)
+		if b.err != nil {
+			return ""
+		}
+		s, _ = cstrAt(sec.Str, off)
+	}
+	// Names are copied out of the sections; their bytes count against
+	// the budget so that many references to one huge string stay bounded.
+	if bl.bud.spend(len(s)) != nil {
+		return ""
+	}
+	return string(s)
+}
+
+// name resolves the name of the function entry ei: the linkage name found
+// anywhere along its DW_AT_specification / DW_AT_abstract_origin chain,
+// else the plain name qualified with its enclosing namespaces and classes.
+func (bl *builder) name(ei int32) string {
+	if ei < 0 {
+		return ""
+	}
+	if bl.named[ei] {
+		return bl.names[ei]
+	}
+	// Walk the chain the way llvm's DWARFDie::findRecursively does, with
+	// a bound instead of a visited set: chains are short, loops are
+	// corrupt input.
+	var stack [8]int32
+	n := 0
+	stack[n] = ei
+	n++
+	short := int32(-1)
+	link := ""
+	for steps := 0; n > 0 && steps < 32; steps++ {
+		n--
+		e := &bl.entries[stack[n]]
+		u := bl.units[e.unit]
+		if e.link.kind != strNone {
+			if link = bl.str(u, e.link); link != "" {
+				break
+			}
+		}
+		if short < 0 && e.name.kind != strNone {
+			short = stack[n]
+		}
+		src := u.src
+		if e.flags&entHasOrigin != 0 && n < len(stack) {
+			if j := bl.lookup(src, e.origin); j >= 0 {
+				stack[n] = j
+				n++
+			}
+		}
+		if e.flags&entHasSpec != 0 && n < len(stack) {
+			if j := bl.lookup(src, e.spec); j >= 0 {
+				stack[n] = j
+				n++
+			}
+		}
+	}
+	name := link
+	if name == "" && short >= 0 {
+		e := &bl.entries[short]
+		name = bl.str(bl.units[e.unit], e.name)
+		if name != "" {
+			name = bl.scopePrefix(e.parent) + name
+		}
+	}
+	bl.names[ei] = name
+	bl.named[ei] = true
+	return name
+}
+
+// scopePrefix is "ns::Class::" for a function declared in scope entry si.
+// Qualification stops at anything that is not a namespace or a type (a
+// function, the unit), as demanglers print local entities relative to
+// their function anyway.
+func (bl *builder) scopePrefix(si int32) string {
+	if si < 0 {
+		return ""
+	}
+	if p, ok := bl.scopes[si]; ok {
+		return p
+	}
+	e := &bl.entries[si]
+	var part string
+	switch e.tag {
+	case tagNamespace:
+		part = bl.str(bl.units[e.unit], e.name)
+		if part == "" {
+			part = "(anonymous namespace)"
+		}
+	case tagClassType, tagStructType, tagUnionType, tagInterfaceType:
+		part = bl.str(bl.units[e.unit], e.name)
+		if part == "" {
+			part = "(anonymous " + map[uint16]string{tagClassType: "class", tagStructType: "struct", tagUnionType: "union", tagInterfaceType: "interface"}[e.tag] + ")"
+		}
+	default:
+		bl.scopes[si] = ""
+		return ""
+	}
+	p := bl.scopePrefix(e.parent)
+	// Real scopes nest a few levels; a chain of thousands (corrupt input)
+	// would make every prefix a copy of all the others.
+	if len(p)+len(part) <= maxPrefix {
+		p += part + "::"
+	}
+	bl.scopes[si] = p
+	return p
+}
+
+// maxPrefix bounds the length of a qualification prefix.
+const maxPrefix = 4096
+
+// loadLines reads the line table of u on first use.
+func (bl *builder) loadLines(u *unitInfo) (*lineTable, error) {
+	if u.lines != nil || u.linesErr != nil || !u.hasStmt {
+		return u.lines, u.linesErr
+	}
+	t, ok := bl.lineCache[u.stmtList]
+	if !ok {
+		var err error
+		t, err = parseLineTable(u.lineSec, u.stmtList, u.addrSize, bl.bud)
+		if err != nil {
+			u.linesErr = err
+			return nil, err
+		}
+		bl.lineCache[u.stmtList] = t
+	}
+	u.lines = t
+	u.files = make([]debugfiles.FileInfo, len(t.files))
+	for i, f := range t.files {
+		fi := debugfiles.FileInfo{Name: f.name, Dir: f.dir, CompDir: u.compDir}
+		if f.dirIsCompDir && !isAbsPath(f.dir) && f.dir != "" {
+			fi.CompDir = ""
+		}
+		if f.name == "" {
+			fi = debugfiles.FileInfo{}
+		}
+		u.files[i] = fi
+	}
+	return t, nil
+}
+
+func isAbsPath(p string) bool {
+	return strings.HasPrefix(p, "/") || strings.HasPrefix(p, `\`) || (len(p) > 2 && p[1] == ':' && (p[2] == '\\' || p[2] == '/'))
+}
+
+func (u *unitInfo) file(i uint32) debugfiles.FileInfo {
+	if int(i) < len(u.files) {
+		return u.files[i]
+	}
+	return debugfiles.FileInfo{}
+}
+
+// lineSlab hands out LineInfo slices from large chunks: alloc reserves
+// room for at most n lines, commit gives back what the caller did not use.
+type lineSlab struct{ chunk []debugfiles.LineInfo }
+
+func (s *lineSlab) alloc(n int) []debugfiles.LineInfo {
+	if cap(s.chunk)-len(s.chunk) < n {
+		s.chunk = make([]debugfiles.LineInfo, 0, max(n, 1<<15))
+	}
+	start := len(s.chunk)
+	return s.chunk[start : start : start+n]
+}
+
+func (s *lineSlab) commit(used []debugfiles.LineInfo) []debugfiles.LineInfo {
+	s.chunk = s.chunk[:len(s.chunk)+len(used)]
+	return slices.Clip(used)
+}
+
+// lines returns the line rows of u within [lo, hi), clipped to it and
+// split at every address in cuts (sorted), so that the lines of each
+// inlinee are a contiguous part of its top-level function's lines.
+func (bl *builder) lines(u *unitInfo, lo, hi uint64, cuts []uint64, slab *lineSlab) ([]debugfiles.LineInfo, error) {
+	t := u.lines
+	if t == nil || len(t.rows) == 0 {
+		return nil, nil
+	}
+	rows := t.rows
+	i := max(searchRows(rows, lo)-1, 0)
+	j := i + searchRows(rows[i:], hi-1) // the first row at or after hi
+	if j <= i {
+		return nil, nil
+	}
+	n := j - i + len(cuts)
+	if err := bl.bud.spend(n); err != nil {
+		return nil, err
+	}
+	out := slab.alloc(n)
+	load := bl.opts.LoadAddress
+	c := 0
+	for k := i; k < j; k++ {
+		r := rows[k]
+		start := max(r.addr, lo)
+		end := hi
+		if k+1 < len(rows) {
+			end = min(end, rows[k+1].addr)
+		}
+		if r.file == noFile || start >= end {
+			continue
+		}
+		file := u.file(r.file)
+		for c < len(cuts) && cuts[c] <= start {
+			c++
+		}
+		for ; c < len(cuts) && cuts[c] < end; c++ {
+			out = append(out, debugfiles.LineInfo{Address: start - load, Size: cuts[c] - start, File: file, Line: r.line})
+			start = cuts[c]
+		}
+		out = append(out, debugfiles.LineInfo{Address: start - load, Size: end - start, File: file, Line: r.line})
+	}
+	return slab.commit(out), nil
+}
+
+// gap is code of a unit that no function covers.
+type gap struct {
+	unit int32
+	r    addrRange
+}
+
+// gaps finds the code of each unit that no function covers: assembler
+// units, skeleton units whose .dwo is missing, padding inside a unit's
+// range, code whose DIE the compiler left out. Emission turns them into
+// nameless functions: llvm-symbolizer still reports the line row there, and
+// a file and line are worth more than nothing.
+func (bl *builder) gaps() []gap {
+	var covered []addrRange
+	for i := range bl.nodes {
+		if n := &bl.nodes[i]; n.parent < 0 {
+			covered = append(covered, bl.ranges[n.rng0:n.rng1]...)
+		}
+	}
+	slices.SortFunc(covered, cmpRange)
+	merged := covered[:0]
+	for _, r := range covered {
+		if n := len(merged); n > 0 && r.lo <= merged[n-1].hi {
+			merged[n-1].hi = max(merged[n-1].hi, r.hi)
+			continue
+		}
+		merged = append(merged, r)
+	}
+	var out []gap
+	for ui, u := range bl.units {
+		if u.replaced || u.cu1 <= u.cu0 || !u.hasStmt {
+			continue
+		}
+		for _, cu := range bl.ranges[u.cu0:u.cu1] {
+			lo := cu.lo
+			i := sort.Search(len(merged), func(i int) bool { return merged[i].hi > lo })
+			for ; lo < cu.hi; i++ {
+				hi := cu.hi
+				if i < len(merged) {
+					hi = min(hi, merged[i].lo)
+				}
+				if lo < hi {
+					out = append(out, gap{int32(ui), addrRange{lo, hi}})
+				}
+				if i >= len(merged) {
+					break
+				}
+				lo = max(lo, merged[i].hi)
+			}
+		}
+	}
+	return out
+}
+
+// emit builds the function trees from the recorded nodes.
+func (bl *builder) emit() ([]*debugfiles.Function, error) {
+	bl.names = make([]string, len(bl.entries))
+	bl.named = make([]bool, len(bl.entries))
+	bl.scopes = map[int32]string{}
+
+	gaps := bl.gaps()
+	total := len(gaps)
+	for i := range bl.nodes {
+		total += int(bl.nodes[i].rng1 - bl.nodes[i].rng0)
+	}
+	slab := make([]debugfiles.Function, 0, total)
+	parentOf := make([]int32, 0, total)
+	unitOf := make([]int32, 0, total)
+	load := bl.opts.LoadAddress
+	for i := range bl.nodes {
+		n := &bl.nodes[i]
+		u := bl.units[n.unit]
+		if _, err := bl.loadLines(u); err != nil {
+			return nil, fmt.Errorf("unit at %#x: line table: %w", u.off, err)
+		}
+		ei := n.entry
+		if n.hasOrig {
+			ei = bl.lookup(n.src, n.origin)
+		}
+		name := bl.name(ei)
+		n.fn0 = int32(len(slab))
+		for _, r := range bl.ranges[n.rng0:n.rng1] {
+			lo, hi := r.lo, r.hi
+			parent := int32(-1)
+			if n.parent >= 0 {
+				// An inlinee belongs to the part of its caller that
+				// contains its start, clipped to it; a range outside its
+				// caller (corrupt or overlapping DIEs) is dropped.
+				p := &bl.nodes[n.parent]
+				for k := p.fn0; k < p.fn1; k++ {
+					pf := &slab[k]
+					plo := pf.Address + load
+					if lo >= plo && lo < plo+pf.Size {
+						parent = k
+						hi = min(hi, plo+pf.Size)
+						break
+					}
+				}
+				if parent < 0 {
+					continue
+				}
+			}
+			slab = append(slab, debugfiles.Function{
+				Address: lo - load,
+				Size:    hi - lo,
+				Name:    name,
+				CompDir: u.compDir,
+			})
+			f := &slab[len(slab)-1]
+			if n.parent >= 0 {
+				f.CallFile = u.file(n.callFile)
+				f.CallLine = n.callLine
+			}
+			parentOf = append(parentOf, parent)
+			unitOf = append(unitOf, n.unit)
+		}
+		n.fn1 = int32(len(slab))
+	}
+	if bl.bud.left < 0 {
+		return nil, errBudget // names ran out of budget
+	}
+	for _, g := range gaps {
+		u := bl.units[g.unit]
+		if _, err := bl.loadLines(u); err != nil {
+			return nil, fmt.Errorf("unit at %#x: line table: %w", u.off, err)
+		}
+		slab = append(slab, debugfiles.Function{Address: g.r.lo - load, Size: g.r.hi - g.r.lo, CompDir: u.compDir})
+		parentOf = append(parentOf, -1)
+		unitOf = append(unitOf, g.unit)
+	}
+
+	// Attach inlinees with one shared backing array.
+	counts := make([]int32, len(slab)+1)
+	for _, p := range parentOf {
+		if p >= 0 {
+			counts[p+1]++
+		}
+	}
+	for i := 1; i < len(counts); i++ {
+		counts[i] += counts[i-1]
+	}
+	children := make([]*debugfiles.Function, counts[len(slab)])
+	fill := slices.Clone(counts[:len(slab)])
+	var tops []*debugfiles.Function
+	for i, p := range parentOf {
+		if p < 0 {
+			tops = append(tops, &slab[i])
+			continue
+		}
+		children[fill[p]] = &slab[i]
+		fill[p]++
+	}
+	for i := range slab {
+		if c := children[counts[i]:counts[i+1]:counts[i+1]]; len(c) > 0 {
+			if !slices.IsSortedFunc(c, cmpFunc) {
+				slices.SortStableFunc(c, cmpFunc)
+			}
+			slab[i].Inlinees = c
+		}
+	}
+
+	// Lines: each top-level function gets its rows, cut at the bounds of
+	// everything inlined into it; inlinees share parts of that array.
+	// Descendants are grouped by their top-level function with a counting
+	// sort over slab indexes.
+	topOf := make([]int32, len(slab))
+	start := make([]int32, len(slab)+1)
+	for k, p := range parentOf {
+		if p < 0 {
+			topOf[k] = int32(k)
+			continue
+		}
+		topOf[k] = topOf[p]
+		start[topOf[k]+1]++
+	}
+	for k := 1; k < len(start); k++ {
+		start[k] += start[k-1]
+	}
+	desc := make([]int32, start[len(slab)])
+	next := slices.Clone(start[:len(slab)])
+	for k, p := range parentOf {
+		if p >= 0 {
+			desc[next[topOf[k]]] = int32(k)
+			next[topOf[k]]++
+		}
+	}
+	var (
+		ls   lineSlab
+		cuts []uint64
+	)
+	for k, p := range parentOf {
+		if p >= 0 {
+			continue
+		}
+		f := &slab[k]
+		ds := desc[start[k]:start[k+1]]
+		cuts = cuts[:0]
+		for _, d := range ds {
+			cuts = append(cuts, slab[d].Address+load, slab[d].Address+slab[d].Size+load)
+		}
+		slices.Sort(cuts)
+		cuts = slices.Compact(cuts)
+		lines, err := bl.lines(bl.units[unitOf[k]], f.Address+load, f.Address+f.Size+load, cuts, &ls)
+		if err != nil {
+			return nil, err
+		}
+		f.Lines = lines
+		for _, d := range ds {
+			c := &slab[d]
+			a := searchLines(lines, c.Address)
+			b := a + searchLines(lines[a:], c.Address+c.Size)
+			c.Lines = lines[a:b:b]
+		}
+	}
+	return tops, nil
+}
+
+func cmpFunc(a, b *debugfiles.Function) int { return cmpU64(a.Address, b.Address) }
+
+// searchLines returns the index of the first line at or after addr. The
+// search is written out: sort.Search's closure showed in profiles.
+func searchLines(lines []debugfiles.LineInfo, addr uint64) int {
+	lo, hi := 0, len(lines)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if lines[m].Address < addr {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// searchRows returns the index of the first row after addr.
+func searchRows(rows []lineRow, addr uint64) int {
+	lo, hi := 0, len(rows)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if rows[m].addr <= addr {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}

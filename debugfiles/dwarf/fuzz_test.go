@@ -1,0 +1,117 @@
+package dwarf_test
+
+import (
+	stddwarf "debug/dwarf"
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/metrics"
+	"testing"
+
+	"github.com/cairn-dev/cairn/debugfiles"
+	"github.com/cairn-dev/cairn/debugfiles/dwarf"
+)
+
+// fuzzSeeds builds the C oracle program in a few configurations and returns
+// their DWARF sections; without a compiler the fuzz target starts from an
+// empty corpus.
+func fuzzSeeds(f *testing.F) []*dwarf.Sections { return fuzzSeedsT(f) }
+
+func fuzzSeedsT(f testing.TB) []*dwarf.Sections {
+	var out []*dwarf.Sections
+	dir := f.TempDir()
+	if err := os.CopyFS(filepath.Join(dir, "src"), os.DirFS("testdata/src")); err != nil {
+		f.Fatal(err)
+	}
+	for i, args := range [][]string{
+		{"gcc", "-O2", "-gdwarf-4"},
+		{"gcc", "-O2", "-gdwarf-5"},
+		{clang, "-O2", "-gdwarf-5"},
+		{"gcc", "-O2", "-gdwarf-5", "-gsplit-dwarf"},
+	} {
+		if _, err := exec.LookPath(args[0]); err != nil {
+			continue
+		}
+		out1 := filepath.Join(dir, "seed"+string(rune('0'+i)))
+		cmd := exec.Command(args[0], append(args[1:], "-o", out1, "src/cprog.c", "src/cutil.c")...)
+		cmd.Dir = dir
+		if err := cmd.Run(); err != nil {
+			continue
+		}
+		ef, err := elf.Open(out1)
+		if err != nil {
+			f.Fatal(err)
+		}
+		s, err := elfSections(ef, false)
+		ef.Close()
+		if err != nil {
+			f.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// FuzzSession feeds mutated DWARF sections to both sessions, the index and
+// the package reader: none may panic, and the work they do is bounded by
+// the input size.
+func FuzzSession(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		f.Add(s.Info, s.Abbrev, s.Str, s.StrOffsets, s.LineStr, s.Line, s.Addr, s.Ranges, s.RngLists, s.CUIndex)
+	}
+	f.Fuzz(func(t *testing.T, info, abbrev, str, strOffsets, lineStr, line, addr, ranges, rnglists, cuIndex []byte) {
+		sec := &dwarf.Sections{
+			Info: info, Abbrev: abbrev, Str: str, StrOffsets: strOffsets, LineStr: lineStr,
+			Line: line, Addr: addr, Ranges: ranges, RngLists: rnglists, CUIndex: cuIndex,
+		}
+		// Skeletons resolve to the same data, so that the split-unit
+		// paths see hostile input too.
+		opts := dwarf.Options{ResolveDWOSections: func(string, string, uint64) (*dwarf.Sections, error) { return sec, nil }}
+		before := allocated()
+		if s, err := dwarf.NewSessionFromSections(sec, opts); err == nil {
+			exercise(s)
+		}
+		// The session's work budget is 64 units per input byte plus
+		// 65536, and the split data (the same sections here) earns it
+		// once more; a unit allocates a few hundred bytes at most.
+		size := uint64(len(info) + len(abbrev) + len(str) + len(strOffsets) + len(lineStr) + len(line) + len(addr) + len(ranges) + len(rnglists) + len(cuIndex))
+		units := 2 * (64*size + 1<<16)
+		if got := allocated() - before; got > 512*units+64<<20 {
+			t.Fatalf("allocated %d bytes for %d bytes of input", got, size)
+		}
+		if pkg, err := dwarf.NewPackage(sec); err == nil {
+			pkg.Resolve("", "", 1)
+		}
+		d, err := stddwarf.New(abbrev, nil, nil, info, line, nil, ranges, str)
+		if err != nil {
+			return
+		}
+		for name, data := range map[string][]byte{".debug_addr": addr, ".debug_line_str": lineStr, ".debug_str_offsets": strOffsets, ".debug_rnglists": rnglists} {
+			d.AddSection(name, data)
+		}
+		if s, err := dwarf.NewSession(d, dwarf.Options{}); err == nil {
+			exercise(s)
+		}
+	})
+}
+
+// allocated is the bytes allocated so far, read without stopping the world
+// (runtime.ReadMemStats would halve the fuzzer's speed).
+func allocated() uint64 {
+	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(sample)
+	return sample[0].Value.Uint64()
+}
+
+func exercise(s *dwarf.Session) {
+	fns, err := s.AllFunctions()
+	if err != nil {
+		return
+	}
+	ix := debugfiles.NewIndex(fns)
+	for _, f := range fns {
+		ix.Lookup(f.Address)
+		ix.Lookup(f.Address + f.Size/2)
+	}
+}

@@ -1,0 +1,771 @@
+package dwarf
+
+import (
+	"errors"
+	"fmt"
+)
+
+// unitHeader is a unit header of .debug_info.
+type unitHeader struct {
+	off       uint64 // header offset
+	dieOff    uint64 // first DIE
+	end       uint64 // next unit
+	version   uint16
+	utype     uint8
+	addrSize  uint8
+	is64      bool
+	abbrevOff uint64
+	id        uint64 // DWO id of DWARF 5 skeleton and split units
+}
+
+// sniffBigEndian guesses the byte order from the first unit's version
+// field, a small number whose zero byte comes first in big-endian data.
+func sniffBigEndian(info []byte) (bool, error) {
+	off := 4
+	if len(info) >= 4 && info[0] == 0xff && info[1] == 0xff && info[2] == 0xff && info[3] == 0xff {
+		off = 12
+	}
+	if len(info) < off+2 {
+		return false, &FormatError{Section: ".debug_info", Offset: 0, Msg: "too short"}
+	}
+	x, y := info[off], info[off+1]
+	switch {
+	case x == 0 && y != 0:
+		return true, nil
+	case y == 0 && x != 0:
+		return false, nil
+	}
+	return false, &FormatError{Section: ".debug_info", Offset: uint64(off), Msg: fmt.Sprintf("cannot determine byte order from version bytes %#x %#x", x, y)}
+}
+
+// unitHeaders reads every unit header of an .debug_info section.
+func unitHeaders(info []byte, be bool) ([]unitHeader, error) {
+	var out []unitHeader
+	b := makeBuf(".debug_info", info, 0, be)
+	for b.left() > 0 {
+		var h unitHeader
+		h.off = b.off()
+		length, is64 := b.unitLength()
+		ub := b.sub(".debug_info", length)
+		if b.err != nil {
+			return out, b.err
+		}
+		h.end = b.off()
+		h.is64 = is64
+		h.version = ub.u16()
+		if ub.err == nil && (h.version < 2 || h.version > 5) {
+			return out, &FormatError{Section: ".debug_info", Offset: h.off, Msg: fmt.Sprintf("unsupported DWARF version %d", h.version)}
+		}
+		if h.version >= 5 {
+			h.utype = ub.u8()
+			h.addrSize = ub.u8()
+			h.abbrevOff = ub.offset(is64)
+			switch h.utype {
+			case utSkeleton, utSplitCompile:
+				h.id = ub.u64()
+			case utType, utSplitType:
+				ub.u64()        // type signature
+				ub.offset(is64) // type offset
+			case utCompile, utPartial:
+			default:
+				return out, &FormatError{Section: ".debug_info", Offset: h.off, Msg: fmt.Sprintf("unknown unit type %#x", h.utype)}
+			}
+		} else {
+			h.utype = utCompile
+			h.abbrevOff = ub.offset(is64)
+			h.addrSize = ub.u8()
+		}
+		if ub.err != nil {
+			return out, ub.err
+		}
+		if h.addrSize != 1 && h.addrSize != 2 && h.addrSize != 4 && h.addrSize != 8 {
+			return out, &FormatError{Section: ".debug_info", Offset: h.off, Msg: fmt.Sprintf("unsupported address size %d", h.addrSize)}
+		}
+		h.dieOff = ub.off()
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// attribute value classes as the walk interprets them.
+const (
+	clsNone   = iota // blocks, expressions, values from other files
+	clsAddr          // an address
+	clsAddrx         // an index into .debug_addr
+	clsConst         // a constant
+	clsRef           // a DIE offset in this source
+	clsStr           // a string (strRef kind in val.str)
+	clsSecOff        // a section offset
+	clsIndex         // a rnglistx or loclistx index
+)
+
+type value struct {
+	v   uint64
+	cls uint8
+	str strKind
+}
+
+// readValue decodes one attribute value of the given form.
+func readValue(b *buf, form uint32, implicit int64, h *unitHeader, depth int) value {
+	switch form {
+	case formAddr:
+		return value{v: b.addr(h.addrSize), cls: clsAddr}
+	case formAddrx, formGNUAddrIndex:
+		return value{v: b.uleb(), cls: clsAddrx}
+	case formAddrx1:
+		return value{v: uint64(b.u8()), cls: clsAddrx}
+	case formAddrx2:
+		return value{v: uint64(b.u16()), cls: clsAddrx}
+	case formAddrx3:
+		return value{v: uint64(b.u24()), cls: clsAddrx}
+	case formAddrx4:
+		return value{v: uint64(b.u32()), cls: clsAddrx}
+	case formData1, formFlag:
+		return value{v: uint64(b.u8()), cls: clsConst}
+	case formData2:
+		return value{v: uint64(b.u16()), cls: clsConst}
+	case formData4:
+		return value{v: uint64(b.u32()), cls: clsConst}
+	case formData8:
+		return value{v: b.u64(), cls: clsConst}
+	case formSdata:
+		return value{v: uint64(b.sleb()), cls: clsConst}
+	case formUdata:
+		return value{v: b.uleb(), cls: clsConst}
+	case formImplicitConst:
+		return value{v: uint64(implicit), cls: clsConst}
+	case formFlagPresent:
+		return value{v: 1, cls: clsConst}
+	case formData16:
+		b.skip(16)
+	case formBlock1:
+		b.skip(uint64(b.u8()))
+	case formBlock2:
+		b.skip(uint64(b.u16()))
+	case formBlock4:
+		b.skip(uint64(b.u32()))
+	case formBlock, formExprloc:
+		b.skip(b.uleb())
+	case formString:
+		off := b.off()
+		b.cstr()
+		return value{v: off, cls: clsStr, str: strInline}
+	case formStrp:
+		return value{v: b.offset(h.is64), cls: clsStr, str: strStrp}
+	case formLineStrp:
+		return value{v: b.offset(h.is64), cls: clsStr, str: strLineStrp}
+	case formStrx, formGNUStrIndex:
+		return value{v: b.uleb(), cls: clsStr, str: strStrx}
+	case formStrx1:
+		return value{v: uint64(b.u8()), cls: clsStr, str: strStrx}
+	case formStrx2:
+		return value{v: uint64(b.u16()), cls: clsStr, str: strStrx}
+	case formStrx3:
+		return value{v: uint64(b.u24()), cls: clsStr, str: strStrx}
+	case formStrx4:
+		return value{v: uint64(b.u32()), cls: clsStr, str: strStrx}
+	case formStrpSup, formGNUStrpAlt, formGNURefAlt:
+		b.offset(h.is64) // in a supplementary file we do not have
+	case formRefAddr:
+		if h.version <= 2 {
+			return value{v: b.addr(h.addrSize), cls: clsRef}
+		}
+		return value{v: b.offset(h.is64), cls: clsRef}
+	case formRef1:
+		return value{v: h.off + uint64(b.u8()), cls: clsRef}
+	case formRef2:
+		return value{v: h.off + uint64(b.u16()), cls: clsRef}
+	case formRef4:
+		return value{v: h.off + uint64(b.u32()), cls: clsRef}
+	case formRef8:
+		return value{v: h.off + b.u64(), cls: clsRef}
+	case formRefUdata:
+		return value{v: h.off + b.uleb(), cls: clsRef}
+	case formRefSig8, formRefSup8:
+		b.u64() // type units and supplementary files hold no code
+	case formRefSup4:
+		b.u32()
+	case formSecOffset:
+		return value{v: b.offset(h.is64), cls: clsSecOff}
+	case formLoclistx, formRnglistx:
+		return value{v: b.uleb(), cls: clsIndex}
+	case formIndirect:
+		f := b.uleb()
+		if depth > 4 || f == formIndirect || f > 0xffff {
+			b.fail("bad DW_FORM_indirect")
+			return value{}
+		}
+		return readValue(b, uint32(f), implicit, h, depth+1)
+	default:
+		b.fail(fmt.Sprintf("unknown attribute form %#x", form))
+	}
+	return value{}
+}
+
+// skipValue skips one attribute value.
+func skipValue(b *buf, form uint32, h *unitHeader) {
+	if s := formSize(form, h.addrSize, h.is64, h.version); s >= 0 {
+		b.skip(uint64(s))
+		return
+	}
+	readValue(b, form, 0, h, 0)
+}
+
+// die holds the attributes of one DIE that the walk uses.
+type die struct {
+	name, link       strRef
+	compDir, dwoName strRef
+	low, high        value
+	entryPC          value
+	ranges           value
+	spec, origin     uint64
+	hasSpec          bool
+	hasOrigin        bool
+	decl             bool
+	callFile         uint64
+	callLine         uint64
+	sibling          uint64
+	hasSibling       bool
+	stmtList         value
+	strOffBase       value
+	addrBase         value
+	rnglistsBase     value
+	gnuRangesBase    value
+	dwoID            value
+}
+
+// decodeDIE reads the attributes of a DIE with abbreviation a.
+func decodeDIE(b *buf, a *abbrev, h *unitHeader, d *die) {
+	*d = die{}
+	for i := range a.attrs {
+		s := &a.attrs[i]
+		switch s.attr {
+		case atName, atLinkageName, atMIPSLinkageName, atLowPC, atHighPC, atEntryPC, atRanges,
+			atSpecification, atAbstractOrigin, atDeclaration, atCallFile, atCallLine, atSibling,
+			atStmtList, atCompDir, atStrOffsetsBase, atAddrBase, atRnglistsBase, atDWOName,
+			atGNUDWOName, atGNUDWOID, atGNURangesBase, atGNUAddrBase:
+		default:
+			skipValue(b, s.form, h)
+			continue
+		}
+		v := readValue(b, s.form, s.implicit, h, 0)
+		switch s.attr {
+		case atName:
+			if v.cls == clsStr {
+				d.name = strRef{v.v, v.str}
+			}
+		case atLinkageName, atMIPSLinkageName:
+			if v.cls == clsStr {
+				d.link = strRef{v.v, v.str}
+			}
+		case atCompDir:
+			if v.cls == clsStr {
+				d.compDir = strRef{v.v, v.str}
+			}
+		case atDWOName, atGNUDWOName:
+			if v.cls == clsStr {
+				d.dwoName = strRef{v.v, v.str}
+			}
+		case atLowPC:
+			d.low = v
+		case atHighPC:
+			d.high = v
+		case atEntryPC:
+			d.entryPC = v
+		case atRanges:
+			d.ranges = v
+		case atSpecification:
+			if v.cls == clsRef {
+				d.spec, d.hasSpec = v.v, true
+			}
+		case atAbstractOrigin:
+			if v.cls == clsRef {
+				d.origin, d.hasOrigin = v.v, true
+			}
+		case atDeclaration:
+			d.decl = v.v != 0
+		case atCallFile:
+			d.callFile = v.v
+		case atCallLine:
+			d.callLine = v.v
+		case atSibling:
+			if v.cls == clsRef {
+				d.sibling, d.hasSibling = v.v, true
+			}
+		case atStmtList:
+			d.stmtList = v
+		case atStrOffsetsBase:
+			d.strOffBase = v
+		case atAddrBase, atGNUAddrBase:
+			d.addrBase = v
+		case atRnglistsBase:
+			d.rnglistsBase = v
+		case atGNURangesBase:
+			d.gnuRangesBase = v
+		case atGNUDWOID:
+			d.dwoID = v
+		}
+	}
+}
+
+// skipDIE skips the attributes of a DIE the walk does not use, returning
+// its DW_AT_sibling if it has children and one.
+func skipDIE(b *buf, a *abbrev, h *unitHeader) (sibling uint64, ok bool) {
+	if a.fixed >= 0 && !a.children {
+		b.skip(uint64(a.fixed))
+		return 0, false
+	}
+	for i := range a.attrs {
+		s := &a.attrs[i]
+		if s.attr == atSibling && a.children {
+			v := readValue(b, s.form, s.implicit, h, 0)
+			if v.cls == clsRef {
+				sibling, ok = v.v, true
+			}
+			continue
+		}
+		skipValue(b, s.form, h)
+	}
+	return sibling, ok
+}
+
+func (bl *builder) abbrevTable(src *source, h *unitHeader) (*abbrevTable, error) {
+	k := abbrevKey{h.abbrevOff, h.addrSize, h.is64, h.version}
+	if t, ok := src.abbrevs[k]; ok {
+		return t, nil
+	}
+	t, err := parseAbbrevs(src.sec.Abbrev, h.abbrevOff, src.be, h.addrSize, h.is64, h.version, bl.bud)
+	if err != nil {
+		return nil, err
+	}
+	if err := bl.bud.spend(len(t.dense)); err != nil {
+		return nil, err
+	}
+	src.abbrevs[k] = t
+	return t, nil
+}
+
+// maxDepth bounds DIE nesting; real programs stay far below it.
+const maxDepth = 1 << 12
+
+// level is the walk's context below a DIE with children.
+type level struct {
+	scope int32 // innermost scope or subprogram entry
+	code  int32 // innermost node code belongs to
+	skip  bool  // inside a subtree the walk ignores
+}
+
+// walkUnit reads the DIEs of one unit. skel is the skeleton unit when h is
+// a split unit read from .dwo data.
+func (bl *builder) walkUnit(si int32, h *unitHeader, skel *unitInfo) (*unitInfo, error) {
+	src := bl.sources[si]
+	tab, err := bl.abbrevTable(src, h)
+	if err != nil {
+		return nil, err
+	}
+	b := at(".debug_info", src.sec.Info[:h.end], h.dieOff, src.be)
+	ui := int32(len(bl.units))
+	u := &unitInfo{src: si, off: h.off, version: h.version, addrSize: h.addrSize, is64: h.is64, be: src.be, cu0: -1, cu1: -1}
+	bl.units = append(bl.units, u)
+
+	// The unit DIE comes first; its attributes set the bases every other
+	// DIE needs.
+	code := b.uleb()
+	a := tab.get(code)
+	if b.err != nil {
+		return nil, b.err
+	}
+	if code == 0 {
+		return u, nil // an empty unit: padding
+	}
+	if a == nil {
+		return nil, &FormatError{Section: ".debug_info", Offset: h.dieOff, Msg: fmt.Sprintf("unknown abbreviation code %d", code)}
+	}
+	var d die
+	decodeDIE(&b, a, h, &d)
+	if b.err != nil {
+		return nil, b.err
+	}
+	if skel != nil && skel.dwoID != 0 && d.dwoID.cls == clsConst && d.dwoID.v != skel.dwoID {
+		// A GNU split unit of another skeleton (DWARF 5 ones are told
+		// apart by their headers).
+		bl.units = bl.units[:len(bl.units)-1]
+		return nil, nil
+	}
+	if err := bl.unitDIE(u, h, &d, a.tag, src, skel); err != nil {
+		return nil, err
+	}
+	if !a.children {
+		return u, nil
+	}
+
+	stack := make([]level, 0, 32)
+	cur := level{scope: -1, code: -1}
+	for b.left() > 0 {
+		dieOff := b.off()
+		code := b.uleb()
+		if code == 0 {
+			if len(stack) == 0 {
+				// Trailing padding after the unit DIE's children.
+				continue
+			}
+			cur = stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		a := tab.get(code)
+		if a == nil {
+			b.fail(fmt.Sprintf("unknown abbreviation code %d", code))
+			break
+		}
+		if cur.skip || !a.interesting {
+			sib, ok := skipDIE(&b, a, h)
+			if a.children {
+				if ok && sib > b.off() && sib <= h.end {
+					b.pos = int(sib - b.base)
+					continue
+				}
+				if len(stack) >= maxDepth {
+					b.fail("DIEs nested too deeply")
+					break
+				}
+				stack = append(stack, cur)
+				cur.skip = true
+			}
+			continue
+		}
+		decodeDIE(&b, a, h, &d)
+		if b.err != nil {
+			break
+		}
+		next := cur
+		switch a.tag {
+		case tagNamespace, tagClassType, tagStructType, tagUnionType, tagInterfaceType:
+			next.scope = bl.addEntry(dieOff, a.tag, &d, cur.scope, ui)
+		case tagSubprogram:
+			ei := bl.addEntry(dieOff, a.tag, &d, cur.scope, ui)
+			next.scope = ei
+			next.code = -1
+			if !d.decl {
+				r0, r1, err := bl.dieRanges(u, &d)
+				if err != nil {
+					return nil, err
+				}
+				if r1 > r0 {
+					next.code = int32(len(bl.nodes))
+					bl.nodes = append(bl.nodes, node{entry: ei, parent: -1, unit: ui, rng0: r0, rng1: r1, src: si})
+				}
+			}
+		case tagInlinedSubroutine:
+			if cur.code < 0 {
+				next.skip = true
+				break
+			}
+			r0, r1, err := bl.dieRanges(u, &d)
+			if err != nil {
+				return nil, err
+			}
+			if r1 > r0 && d.hasOrigin {
+				next.code = int32(len(bl.nodes))
+				bl.nodes = append(bl.nodes, node{
+					entry: -1, origin: d.origin, hasOrig: true, parent: cur.code, unit: ui,
+					callFile: uint32(min(d.callFile, 1<<32-1)), callLine: uint32(min(d.callLine, 1<<32-1)),
+					rng0: r0, rng1: r1, src: si,
+				})
+			}
+		case tagLexicalBlock:
+		default:
+			// A unit tag nested in a unit: ignore its subtree.
+			next.skip = true
+		}
+		if a.children {
+			if len(stack) >= maxDepth {
+				b.fail("DIEs nested too deeply")
+				break
+			}
+			stack = append(stack, cur)
+			cur = next
+		}
+	}
+	if b.err != nil {
+		return nil, b.err
+	}
+	return u, nil
+}
+
+func (bl *builder) addEntry(off uint64, tag uint32, d *die, parent, unit int32) int32 {
+	e := entry{off: off, name: d.name, link: d.link, parent: parent, unit: unit, tag: uint16(tag)}
+	if d.hasSpec {
+		e.spec = d.spec
+		e.flags |= entHasSpec
+	}
+	if d.hasOrigin {
+		e.origin = d.origin
+		e.flags |= entHasOrigin
+	}
+	bl.entries = append(bl.entries, e)
+	return int32(len(bl.entries) - 1)
+}
+
+// unitDIE sets up u from its unit DIE. For a split unit, skel supplies what
+// the .dwo leaves to the skeleton: .debug_addr and its base, the line
+// table, the compilation directory and (DWARF 4) the .debug_ranges base.
+func (bl *builder) unitDIE(u *unitInfo, h *unitHeader, d *die, tag uint32, src *source, skel *unitInfo) error {
+	sec := src.sec
+	offSize := uint64(4)
+	if h.is64 {
+		offSize = 8
+	}
+	if skel == nil {
+		if d.strOffBase.cls == clsSecOff || d.strOffBase.cls == clsConst {
+			u.strOffBase = d.strOffBase.v
+		}
+		u.compDir = bl.str(u, d.compDir)
+		u.addr = addrCtx{addr: sec.Addr, addrSize: h.addrSize, is64: h.is64, be: src.be}
+		if d.addrBase.cls == clsSecOff || d.addrBase.cls == clsConst {
+			u.addr.addrBase = d.addrBase.v
+		}
+		u.ranges, u.rnglists = sec.Ranges, sec.RngLists
+		// Without DW_AT_rnglists_base, indexes count from the first
+		// table after the section's header.
+		u.rnglistsBase = 4 + 2 + 1 + 1 + 4 + offSize
+		if h.is64 {
+			u.rnglistsBase += 8
+		}
+		if d.rnglistsBase.cls == clsSecOff || d.rnglistsBase.cls == clsConst {
+			u.rnglistsBase = d.rnglistsBase.v
+		}
+		if d.stmtList.cls == clsSecOff || d.stmtList.cls == clsConst {
+			u.stmtList, u.hasStmt = d.stmtList.v, true
+		}
+		u.lineSec = lineSections{line: sec.Line, str: sec.Str, lineStr: sec.LineStr, be: src.be}
+		u.skeleton = tag == tagSkeletonUnit || h.utype == utSkeleton || d.dwoName.kind != strNone
+		if u.skeleton {
+			u.dwoName = bl.str(u, d.dwoName)
+			u.dwoID = h.id
+			if d.dwoID.cls == clsConst {
+				u.dwoID = d.dwoID.v
+			}
+			if d.gnuRangesBase.cls == clsSecOff || d.gnuRangesBase.cls == clsConst {
+				u.gnuRangesBase = d.gnuRangesBase.v
+			}
+		}
+	} else {
+		// Split unit: string offsets start after the contribution's
+		// header in DWARF 5 (none in the GNU DWARF 4 form), range list
+		// indexes after the .debug_rnglists.dwo header.
+		if h.version >= 5 {
+			u.strOffBase = 8 // unit length, version, padding
+			if h.is64 {
+				u.strOffBase = 16
+			}
+		}
+		u.compDir = skel.compDir
+		u.addr = skel.addr
+		u.addr.is64 = h.is64
+		u.addr.addrSize = h.addrSize
+		u.ranges = skel.ranges
+		u.rangesBase = skel.gnuRangesBase
+		u.rnglists = sec.RngLists
+		u.rnglistsBase = 12
+		if h.is64 {
+			u.rnglistsBase = 20
+		}
+		u.stmtList, u.hasStmt = skel.stmtList, skel.hasStmt
+		u.lineSec = skel.lineSec
+		u.lowPC = skel.lowPC
+	}
+
+	// The unit's base address for range lists.
+	if v, ok, err := u.resolveAddr(d.low); err != nil {
+		return err
+	} else if ok {
+		u.lowPC = v
+	} else if v, ok, err := u.resolveAddr(d.entryPC); err != nil {
+		return err
+	} else if ok {
+		u.lowPC = v
+	}
+	r0, r1, err := bl.dieRanges(u, d)
+	if err != nil {
+		return err
+	}
+	u.cu0, u.cu1 = r0, r1
+	return nil
+}
+
+// resolveAddr turns an address attribute into an address.
+func (u *unitInfo) resolveAddr(v value) (uint64, bool, error) {
+	switch v.cls {
+	case clsAddr:
+		return v.v, true, nil
+	case clsAddrx:
+		a, err := u.addr.addrx(v.v)
+		return a, err == nil, err
+	}
+	return 0, false, nil
+}
+
+// dieRanges appends the address ranges of a DIE to bl.ranges: low/high pc
+// when both are present (llvm prefers them), else DW_AT_ranges.
+func (bl *builder) dieRanges(u *unitInfo, d *die) (int32, int32, error) {
+	start := len(bl.ranges)
+	lo, okLo, err := u.resolveAddr(d.low)
+	if err != nil {
+		return 0, 0, err
+	}
+	if okLo && d.high.cls != clsNone {
+		var hi uint64
+		switch d.high.cls {
+		case clsConst:
+			hi = lo + d.high.v
+		default:
+			h, ok, err := u.resolveAddr(d.high)
+			if err != nil {
+				return 0, 0, err
+			}
+			if !ok {
+				break
+			}
+			hi = h
+		}
+		if err := bl.bud.spend(1); err != nil {
+			return 0, 0, err
+		}
+		bl.ranges = append(bl.ranges, addrRange{lo, hi})
+	} else if d.ranges.cls == clsSecOff || d.ranges.cls == clsIndex || d.ranges.cls == clsConst {
+		if err := bl.readRangeList(u, d.ranges); err != nil {
+			return 0, 0, err
+		}
+	}
+	r0, r1 := bl.addRanges(start, u.addrSize)
+	return r0, r1, nil
+}
+
+func (bl *builder) readRangeList(u *unitInfo, v value) error {
+	var err error
+	if u.version >= 5 {
+		off := v.v
+		if v.cls == clsIndex {
+			off, err = rnglistOffset(u.rnglists, u.rnglistsBase, v.v, u.is64, u.be)
+			if err != nil {
+				return err
+			}
+		}
+		bl.ranges, err = readRngList(u.rnglists, off, u.lowPC, &u.addr, bl.ranges, bl.bud)
+		return err
+	}
+	if v.cls == clsIndex {
+		return &FormatError{Section: ".debug_info", Offset: u.off, Msg: "DW_FORM_rnglistx before DWARF 5"}
+	}
+	bl.ranges, err = readRanges(u.ranges, u.rangesBase+v.v, u.lowPC, &u.addr, bl.ranges, bl.bud)
+	return err
+}
+
+// readSource walks every compilation unit of src.
+func (bl *builder) readSource(si int32, skel *unitInfo) ([]*unitInfo, error) {
+	src := bl.sources[si]
+	src.ent0 = int32(len(bl.entries))
+	defer func() { src.ent1 = int32(len(bl.entries)) }()
+	headers, err := unitHeaders(src.sec.Info, src.be)
+	if err != nil {
+		return nil, err
+	}
+	if err := bl.bud.spend(len(headers)); err != nil {
+		return nil, err
+	}
+	var out []*unitInfo
+	for i := range headers {
+		h := &headers[i]
+		switch h.utype {
+		case utType, utSplitType:
+			continue
+		}
+		if skel != nil && skel.dwoID != 0 && h.id != 0 && h.id != skel.dwoID {
+			continue // another unit of a .dwo holding several
+		}
+		u, err := bl.walkUnit(si, h, skel)
+		if err != nil {
+			return nil, fmt.Errorf("unit at %#x: %w", h.off, err)
+		}
+		if u == nil {
+			continue
+		}
+		out = append(out, u)
+		if skel != nil {
+			break
+		}
+	}
+	return out, nil
+}
+
+// errSplitNeedsSections explains why Options.ResolveDWO cannot be honoured.
+var errSplitNeedsSections = errors.New("split DWARF needs Options.ResolveDWOSections: debug/dwarf cannot decode split units, so a *dwarf.Data from ResolveDWO is unusable")
+
+// readSplit resolves the split units of the skeletons in units.
+//
+// Work stays bounded when a hostile main object repeats skeletons: a DWO
+// name and id pair is resolved once, and split data earns its budget share
+// once per package (every unit of a .dwp comes from the same one) or per
+// distinct .debug_info.
+func (bl *builder) readSplit(units []*unitInfo) error {
+	resolved := map[string]bool{}
+	earned := map[any]bool{}
+	for _, u := range units {
+		if !u.skeleton {
+			continue
+		}
+		key := fmt.Sprintf("%s\x00%x", u.dwoName, u.dwoID)
+		if resolved[key] {
+			continue
+		}
+		resolved[key] = true
+		var sec *Sections
+		var err error
+		switch {
+		case bl.opts.ResolveDWOSections != nil:
+			sec, err = bl.opts.ResolveDWOSections(u.dwoName, u.compDir, u.dwoID)
+		case bl.opts.ResolveDWO != nil:
+			_, err = bl.opts.ResolveDWO(u.dwoName, u.compDir, u.dwoID)
+			if err == nil {
+				err = errSplitNeedsSections
+			}
+		default:
+			continue
+		}
+		if errors.Is(err, ErrNoDWO) || (err == nil && sec == nil) {
+			continue // the skeleton's line table stands in
+		}
+		if err != nil {
+			return fmt.Errorf("dwarf: unit at %#x: %s: %w", u.off, u.dwoName, err)
+		}
+		be, err := sniffBigEndian(sec.Info)
+		if err != nil {
+			return fmt.Errorf("dwarf: %s: %w", u.dwoName, err)
+		}
+		var origin any = &sec.Info[0]
+		if sec.pkg != nil {
+			origin = sec.pkg
+		}
+		if !earned[origin] {
+			earned[origin] = true
+			size := sec.size()
+			if sec.pkg != nil {
+				size = sec.pkg.sec.size()
+			}
+			bl.bud.left += budgetPerByte * int64(size)
+		}
+		bl.sources = append(bl.sources, &source{sec: sec, be: be, abbrevs: map[abbrevKey]*abbrevTable{}})
+		split, err := bl.readSource(int32(len(bl.sources)-1), u)
+		if err != nil {
+			return fmt.Errorf("dwarf: %s: %w", u.dwoName, err)
+		}
+		if len(split) > 0 {
+			u.replaced = true
+			if split[0].cu1 <= split[0].cu0 {
+				split[0].cu0, split[0].cu1 = u.cu0, u.cu1
+			}
+		}
+	}
+	return nil
+}

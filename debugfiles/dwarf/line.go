@@ -1,0 +1,415 @@
+package dwarf
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+)
+
+// noFile marks a row that ends a sequence: addresses from it up to the next
+// row have no line information.
+const noFile = ^uint32(0)
+
+// lineRow is one row of a line table: from addr up to the next row's
+// address, code belongs to line of file.
+type lineRow struct {
+	addr uint64
+	file uint32
+	line uint32
+}
+
+// lineFile is an entry of a line table's file list.
+type lineFile struct {
+	name string
+	dir  string
+	// dirIsCompDir is set for DWARF 5 entries using directory 0, which
+	// is the compilation directory itself: consumers (llvm-symbolizer)
+	// do not prepend DW_AT_comp_dir to it again.
+	dirIsCompDir bool
+}
+
+// lineTable is a unit's line program reduced to rows sorted by address,
+// with no two rows at the same address. Where sequences overlap (code the
+// linker discarded keeps its line program at address 0), the sequence
+// starting first wins; the rest are dropped so that rows stay sorted.
+type lineTable struct {
+	version uint16
+	rows    []lineRow
+	files   []lineFile
+}
+
+// find returns the index of the row covering addr, or -1.
+func (t *lineTable) find(addr uint64) int {
+	i := sort.Search(len(t.rows), func(i int) bool { return t.rows[i].addr > addr }) - 1
+	if i < 0 || t.rows[i].file == noFile {
+		return -1
+	}
+	return i
+}
+
+// lineSections are the sections a line program reads.
+type lineSections struct {
+	line, str, lineStr []byte
+	be                 bool
+}
+
+// parseLineTable reads the line program at off. addrSize is the unit's
+// address size, used by DWARF 2–4 programs whose header does not record it.
+func parseLineTable(sec lineSections, off uint64, addrSize uint8, bud *budget) (*lineTable, error) {
+	hb := at(".debug_line", sec.line, off, sec.be)
+	length, is64 := hb.unitLength()
+	b := hb.sub(".debug_line", length)
+	if hb.err != nil {
+		return nil, hb.err
+	}
+	t := &lineTable{}
+	t.version = b.u16()
+	if b.err == nil && (t.version < 2 || t.version > 5) {
+		return nil, &FormatError{Section: ".debug_line", Offset: off, Msg: fmt.Sprintf("unsupported line table version %d", t.version)}
+	}
+	if t.version >= 5 {
+		addrSize = b.u8()
+		if seg := b.u8(); seg != 0 {
+			return nil, &FormatError{Section: ".debug_line", Offset: off, Msg: "segment selectors are not supported"}
+		}
+	}
+	headerLength := b.offset(is64)
+	hdr := b.sub(".debug_line", headerLength)
+	prog := b // the program follows the header
+	if b.err != nil {
+		return nil, b.err
+	}
+
+	minInst := hdr.u8()
+	maxOps := uint8(1)
+	if t.version >= 4 {
+		maxOps = hdr.u8()
+	}
+	hdr.u8() // default_is_stmt
+	lineBase := int8(hdr.u8())
+	lineRange := hdr.u8()
+	opcodeBase := hdr.u8()
+	var opLens [256]uint8
+	for i := 1; i < int(opcodeBase); i++ {
+		opLens[i] = hdr.u8()
+	}
+	if hdr.err != nil {
+		return nil, hdr.err
+	}
+	if lineRange == 0 {
+		return nil, &FormatError{Section: ".debug_line", Offset: off, Msg: "line_range is 0"}
+	}
+	if maxOps == 0 {
+		maxOps = 1
+	}
+	if opcodeBase == 0 {
+		// Opcode 0 introduces extended opcodes; a base of 0 would make
+		// every opcode special. Treat it as the smallest sane base.
+		opcodeBase = 1
+	}
+
+	if t.version < 5 {
+		var dirs []string
+		for {
+			d := hdr.cstr()
+			if hdr.err != nil {
+				return nil, hdr.err
+			}
+			if len(d) == 0 {
+				break
+			}
+			dirs = append(dirs, string(d))
+		}
+		// File numbers start at 1 before DWARF 5; entry 0 stays empty.
+		t.files = append(t.files, lineFile{})
+		for {
+			name := hdr.cstr()
+			if hdr.err != nil {
+				return nil, hdr.err
+			}
+			if len(name) == 0 {
+				break
+			}
+			t.files = append(t.files, v4File(name, hdr.uleb(), dirs))
+			hdr.skipLEB() // mtime
+			hdr.skipLEB() // length
+		}
+	} else {
+		dirs, err := readEntries(&hdr, sec, is64, nil)
+		if err != nil {
+			return nil, err
+		}
+		dirNames := make([]string, len(dirs))
+		for i, d := range dirs {
+			dirNames[i] = d.name
+		}
+		files, err := readEntries(&hdr, sec, is64, dirNames)
+		if err != nil {
+			return nil, err
+		}
+		t.files = files
+	}
+	if hdr.err != nil {
+		return nil, hdr.err
+	}
+
+	// Run the program. Every row consumes at least one opcode byte, which
+	// bounds the row count by the program size.
+	if err := bud.spend(prog.left()); err != nil {
+		return nil, err
+	}
+	// Real programs take 3–6 bytes per row before rows at the same
+	// address collapse; a third of the program size rarely needs to grow.
+	rows := make([]lineRow, 0, prog.left()/3+16)
+	var seqs []seqSpan
+	seqStart := 0
+	var (
+		address uint64
+		opIndex uint64
+		file    uint64 = 1
+		line    int64  = 1
+	)
+	reset := func() {
+		address, opIndex, file, line = 0, 0, 1, 1
+	}
+	advance := func(op uint64) {
+		if maxOps == 1 {
+			address += uint64(minInst) * op
+			return
+		}
+		address += uint64(minInst) * ((opIndex + op) / uint64(maxOps))
+		opIndex = (opIndex + op) % uint64(maxOps)
+	}
+	emit := func() {
+		f := uint32(file)
+		if file >= uint64(noFile) {
+			f = noFile - 1
+		}
+		rows = append(rows, lineRow{addr: address, file: f, line: uint32(line)})
+	}
+	for prog.left() > 0 && prog.err == nil {
+		op := prog.u8()
+		if op >= opcodeBase {
+			adj := uint64(op - opcodeBase)
+			advance(adj / uint64(lineRange))
+			line += int64(lineBase) + int64(adj%uint64(lineRange))
+			emit()
+			continue
+		}
+		switch op {
+		case 0:
+			n := prog.uleb()
+			ext := prog.sub(".debug_line", n)
+			if prog.err != nil || n == 0 {
+				break
+			}
+			switch ext.u8() {
+			case lneEndSequence:
+				emit()
+				rows[len(rows)-1].file = noFile
+				seqs = append(seqs, seqSpan{seqStart, len(rows)})
+				seqStart = len(rows)
+				reset()
+			case lneSetAddress:
+				size := uint8(ext.left())
+				if size != 1 && size != 2 && size != 4 && size != 8 {
+					size = addrSize
+				}
+				address = ext.addr(size)
+				opIndex = 0
+			case lneDefineFile:
+				// DWARF 2–4 only: a file entry inside the program.
+				name := ext.cstr()
+				dir := ext.uleb()
+				if ext.err == nil && t.version < 5 && len(t.files) < 1<<16 {
+					t.files = append(t.files, v4File(name, dir, nil))
+				}
+			}
+			// Other extended opcodes (set_discriminator, vendor ones)
+			// carry their length, so they are skipped whole.
+		case lnsCopy:
+			emit()
+		case lnsAdvancePC:
+			advance(prog.uleb())
+		case lnsAdvanceLine:
+			line += prog.sleb()
+		case lnsSetFile:
+			file = prog.uleb()
+		case lnsSetColumn:
+			prog.skipLEB()
+		case lnsNegateStmt, lnsSetBasicBlock, lnsSetPrologueEnd, lnsSetEpilogueBegin:
+		case lnsConstAddPC:
+			advance(uint64(255-opcodeBase) / uint64(lineRange))
+		case lnsFixedAdvancePC:
+			address += uint64(prog.u16())
+			opIndex = 0
+		case lnsSetISA:
+			prog.skipLEB()
+		default:
+			// Unknown standard opcode: the header says how many LEB128
+			// operands it takes.
+			for range opLens[op] {
+				prog.skipLEB()
+			}
+		}
+	}
+	if prog.err != nil {
+		return nil, prog.err
+	}
+
+	t.rows = sortRows(rows, seqs)
+	return t, nil
+}
+
+// seqSpan is a sequence of a line program: rows[start:end], the last one
+// ending it.
+type seqSpan struct{ start, end int }
+
+// sortRows orders the sequences by start address and drops empty or
+// overlapping ones; rows sharing an address collapse to the last one, the
+// row llvm-symbolizer reports for such an address.
+func sortRows(rows []lineRow, seqs []seqSpan) []lineRow {
+	valid := seqs[:0]
+	for _, s := range seqs {
+		if s.end-s.start >= 2 && rows[s.start].addr < rows[s.end-1].addr {
+			valid = append(valid, s)
+		}
+	}
+	seqs = valid
+	byStart := func(a, b seqSpan) int { return cmpU64(rows[a.start].addr, rows[b.start].addr) }
+	// Compilers emit sequences in address order, and then the rows can be
+	// compacted in place: every write lands at or before the row just
+	// read.
+	out := rows[:0]
+	if !slices.IsSortedFunc(seqs, byStart) {
+		slices.SortStableFunc(seqs, byStart)
+		out = make([]lineRow, 0, len(rows))
+	}
+	byAddr := func(a, b lineRow) int { return cmpU64(a.addr, b.addr) }
+	for _, s := range seqs {
+		r := rows[s.start:s.end]
+		if len(out) > 0 && r[0].addr < out[len(out)-1].addr {
+			continue // overlaps the previous sequence
+		}
+		if !slices.IsSortedFunc(r, byAddr) {
+			// Addresses going backwards inside a sequence are invalid;
+			// keep the rows usable by ordering them.
+			end := r[len(r)-1]
+			r = slices.Clone(r[:len(r)-1])
+			slices.SortStableFunc(r, byAddr)
+			end.addr = max(end.addr, r[len(r)-1].addr)
+			r = append(r, end)
+		}
+		for _, row := range r {
+			if n := len(out); n > 0 && out[n-1].addr == row.addr {
+				out[n-1] = row
+				continue
+			}
+			out = append(out, row)
+		}
+	}
+	return slices.Clip(out)
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// v4File builds a DWARF 2–4 file entry: directory 0 is the compilation
+// directory, k > 0 the k-th include directory.
+func v4File(name []byte, dir uint64, dirs []string) lineFile {
+	f := lineFile{name: string(name)}
+	if dir > 0 && dir <= uint64(len(dirs)) {
+		f.dir = dirs[dir-1]
+	}
+	return f
+}
+
+// readEntries reads a DWARF 5 directory or file name table: a format
+// description, a count, then the entries. dirs is nil while reading the
+// directory table itself.
+func readEntries(b *buf, sec lineSections, is64 bool, dirs []string) ([]lineFile, error) {
+	type lnct struct{ kind, form uint64 }
+	nfmt := b.u8()
+	formats := make([]lnct, nfmt)
+	for i := range formats {
+		formats[i] = lnct{b.uleb(), b.uleb()}
+	}
+	count := b.uleb()
+	if b.err != nil {
+		return nil, b.err
+	}
+	// Each entry takes at least one byte unless the format is empty.
+	if count > uint64(b.left()) && (len(formats) > 0 || count > 1<<16) {
+		return nil, &FormatError{Section: ".debug_line", Offset: b.off(), Msg: fmt.Sprintf("%d entries in %d bytes", count, b.left())}
+	}
+	out := make([]lineFile, 0, count)
+	for range count {
+		var f lineFile
+		dirIdx := uint64(0)
+		hasDir := false
+		for _, fm := range formats {
+			var s []byte
+			var v uint64
+			switch fm.form {
+			case formString:
+				s = b.cstr()
+			case formLineStrp:
+				s, _ = cstrAt(sec.lineStr, b.offset(is64))
+			case formStrp:
+				s, _ = cstrAt(sec.str, b.offset(is64))
+			case formStrpSup, formGNUStrpAlt:
+				b.offset(is64)
+			case formStrx, formUdata:
+				v = b.uleb()
+			case formStrx1, formData1:
+				v = uint64(b.u8())
+			case formStrx2, formData2:
+				v = uint64(b.u16())
+			case formStrx3:
+				v = uint64(b.u24())
+			case formStrx4, formData4:
+				v = uint64(b.u32())
+			case formData8:
+				v = b.u64()
+			case formData16:
+				b.skip(16)
+			case formBlock:
+				b.skip(b.uleb())
+			case formBlock1:
+				b.skip(uint64(b.u8()))
+			case formBlock2:
+				b.skip(uint64(b.u16()))
+			case formBlock4:
+				b.skip(uint64(b.u32()))
+			case formSdata:
+				b.sleb()
+			default:
+				return nil, &FormatError{Section: ".debug_line", Offset: b.off(), Msg: fmt.Sprintf("unsupported form %#x in entry format", fm.form)}
+			}
+			switch fm.kind {
+			case lnctPath:
+				f.name = string(s)
+			case lnctDirectoryIndex:
+				dirIdx, hasDir = v, true
+			}
+		}
+		if b.err != nil {
+			return nil, b.err
+		}
+		if dirs != nil {
+			if hasDir && dirIdx < uint64(len(dirs)) {
+				f.dir = dirs[dirIdx]
+			}
+			f.dirIsCompDir = dirIdx == 0
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
