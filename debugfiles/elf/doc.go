@@ -62,11 +62,11 @@
 // read .dynsym only when there is no .symtab, add the .gnu_debugdata symbols
 // and clear the Thumb bit of 32-bit ARM function addresses.
 //
-// # Split DWARF
+// # DWARF
 //
-// The standard library reads DWARF 5 split units (DW_UT_skeleton and
-// DW_UT_split_compile) but not the pre-standard GNU forms of DWARF 4
-// -gsplit-dwarf (DW_FORM_GNU_str_index, DW_FORM_GNU_addr_index); those .dwo
-// files are not usable. For the .dwo data handed to the DWARF session, see
-// Object.DebugSession.
+// Debug sessions hand the decompressed (and, for ET_REL files, relocated)
+// sections to the dwarf package's own decoder; debug/dwarf is not used on
+// untrusted input because its Reader loops forever on some corrupt units.
+// Split DWARF (.dwo files and .dwp packages beside the binary) is resolved
+// only for objects opened from a path; see Object.DebugSession.
 package elf

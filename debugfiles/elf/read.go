@@ -39,6 +39,7 @@ type FormatError struct {
 	Msg string
 }
 
+// Error describes the problem and where it is.
 func (e *FormatError) Error() string {
 	return fmt.Sprintf("elf: %s at offset %#x", e.Msg, e.Off)
 }
