@@ -1,0 +1,102 @@
+package symoracle
+
+import (
+	"debug/elf"
+	"debug/macho"
+	"fmt"
+	"os"
+	"slices"
+)
+
+// symbol is one function symbol of an object's symbol table.
+type symbol struct {
+	name       string
+	start, end uint64 // end == start: size unknown
+}
+
+// SymbolTable reads the function symbols of an ELF or Mach-O file with the
+// standard library (not Cairn's readers) and returns a SymtabName function
+// for Options: it accepts a name when a symbol of that name covers the
+// absolute address. ELF symbols of size 0 and Mach-O symbols (which have no
+// size) cover the addresses up to the next symbol.
+func SymbolTable(file string) (func(name string, addr uint64) bool, error) {
+	syms, err := readSymbols(file)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(syms, func(a, b symbol) int {
+		switch {
+		case a.start < b.start:
+			return -1
+		case a.start > b.start:
+			return 1
+		}
+		return 0
+	})
+	byName := map[string][]int{}
+	for i, s := range syms {
+		byName[s.name] = append(byName[s.name], i)
+	}
+	return func(name string, addr uint64) bool {
+		for _, i := range byName[name] {
+			s := syms[i]
+			end := s.end
+			if end == s.start {
+				end = ^uint64(0)
+				for j := i + 1; j < len(syms); j++ {
+					if syms[j].start > s.start {
+						end = syms[j].start
+						break
+					}
+				}
+			}
+			if s.start <= addr && addr < end {
+				return true
+			}
+		}
+		return false
+	}, nil
+}
+
+func readSymbols(file string) ([]symbol, error) {
+	if f, err := elf.Open(file); err == nil {
+		defer f.Close()
+		var out []symbol
+		for _, read := range []func() ([]elf.Symbol, error){f.Symbols, f.DynamicSymbols} {
+			syms, _ := read()
+			for _, s := range syms {
+				if s.Section == elf.SHN_UNDEF || s.Value == 0 {
+					continue
+				}
+				switch elf.ST_TYPE(s.Info) {
+				case elf.STT_FUNC, elf.STT_GNU_IFUNC, elf.STT_NOTYPE:
+					out = append(out, symbol{name: s.Name, start: s.Value, end: s.Value + s.Size})
+				}
+			}
+		}
+		return out, nil
+	}
+	if f, err := macho.Open(file); err == nil {
+		defer f.Close()
+		var out []symbol
+		if f.Symtab != nil {
+			for _, s := range f.Symtab.Syms {
+				// N_SECT, not a debugging (stab) entry.
+				if s.Type&0xe0 != 0 || s.Type&0x0e != 0x0e || s.Value == 0 {
+					continue
+				}
+				out = append(out, symbol{name: s.Name, start: s.Value, end: s.Value})
+				// llvm-symbolizer prints C names without Mach-O's
+				// leading underscore.
+				if len(s.Name) > 1 && s.Name[0] == '_' {
+					out = append(out, symbol{name: s.Name[1:], start: s.Value, end: s.Value})
+				}
+			}
+		}
+		return out, nil
+	}
+	if _, err := os.Stat(file); err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("symoracle: %s is neither ELF nor Mach-O", file)
+}
