@@ -19,8 +19,11 @@ type symbol struct {
 // for Options: it accepts a name when a symbol of that name covers the
 // absolute address. ELF symbols of size 0 and Mach-O symbols (which have no
 // size) cover the addresses up to the next symbol.
-func SymbolTable(file string) (func(name string, addr uint64) bool, error) {
-	syms, err := readSymbols(file)
+//
+// For a fat Mach-O file, arch ("x86_64", "arm64") picks the slice; it is
+// ignored otherwise.
+func SymbolTable(file, arch string) (func(name string, addr uint64) bool, error) {
+	syms, err := readSymbols(file, arch)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +61,7 @@ func SymbolTable(file string) (func(name string, addr uint64) bool, error) {
 	}, nil
 }
 
-func readSymbols(file string) ([]symbol, error) {
+func readSymbols(file, arch string) ([]symbol, error) {
 	if f, err := elf.Open(file); err == nil {
 		defer f.Close()
 		var out []symbol
@@ -76,27 +79,40 @@ func readSymbols(file string) ([]symbol, error) {
 		}
 		return out, nil
 	}
-	if f, err := macho.Open(file); err == nil {
-		defer f.Close()
-		var out []symbol
-		if f.Symtab != nil {
-			for _, s := range f.Symtab.Syms {
-				// N_SECT, not a debugging (stab) entry.
-				if s.Type&0xe0 != 0 || s.Type&0x0e != 0x0e || s.Value == 0 {
-					continue
-				}
-				out = append(out, symbol{name: s.Name, start: s.Value, end: s.Value})
-				// llvm-symbolizer prints C names without Mach-O's
-				// leading underscore.
-				if len(s.Name) > 1 && s.Name[0] == '_' {
-					out = append(out, symbol{name: s.Name[1:], start: s.Value, end: s.Value})
-				}
+	if ff, err := macho.OpenFat(file); err == nil {
+		defer ff.Close()
+		for _, a := range ff.Arches {
+			if (arch == "x86_64" && a.Cpu == macho.CpuAmd64) || (arch == "arm64" && a.Cpu == macho.CpuArm64) {
+				return machoSymbols(a.File), nil
 			}
 		}
-		return out, nil
+		return nil, fmt.Errorf("symoracle: %s has no %s slice", file, arch)
+	}
+	if f, err := macho.Open(file); err == nil {
+		defer f.Close()
+		return machoSymbols(f), nil
 	}
 	if _, err := os.Stat(file); err != nil {
 		return nil, err
 	}
 	return nil, fmt.Errorf("symoracle: %s is neither ELF nor Mach-O", file)
+}
+
+func machoSymbols(f *macho.File) []symbol {
+	var out []symbol
+	if f.Symtab != nil {
+		for _, s := range f.Symtab.Syms {
+			// N_SECT, not a debugging (stab) entry.
+			if s.Type&0xe0 != 0 || s.Type&0x0e != 0x0e || s.Value == 0 {
+				continue
+			}
+			out = append(out, symbol{name: s.Name, start: s.Value, end: s.Value})
+			// llvm-symbolizer prints C names without Mach-O's
+			// leading underscore.
+			if len(s.Name) > 1 && s.Name[0] == '_' {
+				out = append(out, symbol{name: s.Name[1:], start: s.Value, end: s.Value})
+			}
+		}
+	}
+	return out
 }
