@@ -173,11 +173,28 @@ type converter struct {
 	files                  map[string]int64 // name -> provisional index
 	origins                map[string]int64
 	fileNames, originNames []string
+
+	demangled map[string]string
+
+	// The last file looked up, and its index.
+	lastFile debugfiles.FileInfo
+	lastID   int64
+	lastOK   bool
 }
 
 func (c *converter) name(s string) string {
 	if c.opts.Demangle != nil {
-		s = c.opts.Demangle(s)
+		// Inlined functions repeat their names thousands of times;
+		// demangling is the expensive part of converting them.
+		d, ok := c.demangled[s]
+		if !ok {
+			d = c.opts.Demangle(s)
+			if c.demangled == nil {
+				c.demangled = map[string]string{}
+			}
+			c.demangled[s] = d
+		}
+		s = d
 	}
 	if s == "" {
 		return nameOmitted
@@ -186,7 +203,18 @@ func (c *converter) name(s string) string {
 }
 
 func (c *converter) file(fi debugfiles.FileInfo) int64 {
-	p := fi.Path()
+	// Consecutive lines nearly always share a file, and debug sessions
+	// hand out the same strings for it: comparing them is cheaper than
+	// joining the path again.
+	if c.lastOK && fi == c.lastFile {
+		return c.lastID
+	}
+	id := c.filePath(fi.Path())
+	c.lastFile, c.lastID, c.lastOK = fi, id, true
+	return id
+}
+
+func (c *converter) filePath(p string) int64 {
 	if id, ok := c.files[p]; ok {
 		return id
 	}
@@ -268,37 +296,33 @@ func (c *converter) lines(f *debugfiles.Function) []Line {
 // descendants, depth first, merging siblings with one name and call site.
 func (c *converter) inlines(fn *Func, sibs []*debugfiles.Function, depth uint32) {
 	type group struct {
-		name    string
-		members []*debugfiles.Function
-	}
-	type site struct {
-		name, file string
-		line       uint32
+		origin, file int64
+		line         uint32
+		members      []*debugfiles.Function
 	}
 	var groups []group
-	index := map[site]int{}
+next:
 	for _, s := range sibs {
 		if s.Size == 0 || s.End() < s.Address {
 			continue
 		}
-		name := c.name(s.Name)
-		key := site{name, "", s.CallLine}
+		origin := c.origin(c.name(s.Name))
+		file := int64(-1)
 		if s.CallFile.Name != "" {
-			key.file = s.CallFile.Path()
+			file = c.file(s.CallFile)
 		}
-		if g, ok := index[key]; ok {
-			groups[g].members = append(groups[g].members, s)
-			continue
+		// Sibling lists are short: a scan beats a map.
+		for i := range groups {
+			if g := &groups[i]; g.origin == origin && g.file == file && g.line == s.CallLine {
+				g.members = append(g.members, s)
+				continue next
+			}
 		}
-		index[key] = len(groups)
-		groups = append(groups, group{name: name, members: []*debugfiles.Function{s}})
+		groups = append(groups, group{origin: origin, file: file, line: s.CallLine, members: []*debugfiles.Function{s}})
 	}
 	for _, g := range groups {
-		first := g.members[0]
-		in := Inline{Depth: depth, CallLine: first.CallLine, CallFile: -1, Origin: c.origin(g.name)}
-		if first.CallFile.Name != "" {
-			in.CallFile = c.file(first.CallFile)
-		}
+		in := Inline{Depth: depth, CallLine: g.line, CallFile: g.file, Origin: g.origin}
+		in.Ranges = make([]Range, 0, len(g.members))
 		var children []*debugfiles.Function
 		for _, mb := range g.members {
 			in.Ranges = append(in.Ranges, Range{Address: mb.Address, Size: mb.Size})
