@@ -51,19 +51,9 @@ unless -o is given; a symbol store expects it at
 			if obj, err = a.WithDebugFile(obj, debugDirs); err != nil {
 				return err
 			}
-			opts := breakpad.ConvertOptions{}
+			opts := breakpad.ConvertOptions{NoInlines: noInlines}
 			if !mangled {
 				opts.Demangle = func(s string) string { return demangle.Demangle(s, demangle.Full) }
-			}
-			m, err := breakpad.FromObject(obj, opts)
-			if err != nil {
-				return fmt.Errorf("dump-syms: %s: %w", args[0], err)
-			}
-			if noInlines {
-				m.InlineOrigins = nil
-				for i := range m.Funcs {
-					m.Funcs[i].Inlines = nil
-				}
 			}
 			out := cmd.OutOrStdout()
 			var f *os.File
@@ -74,7 +64,9 @@ unless -o is given; a symbol store expects it at
 				out = f
 			}
 			bw := bufio.NewWriterSize(out, 1<<20)
-			err = breakpad.WriteModule(bw, m)
+			if err = breakpad.WriteObject(bw, obj, opts); err != nil {
+				err = fmt.Errorf("dump-syms: %s: %w", args[0], err)
+			}
 			if ferr := bw.Flush(); err == nil {
 				err = ferr
 			}

@@ -3,6 +3,7 @@ package breakpad
 import (
 	"cmp"
 	"fmt"
+	"io"
 	"path"
 	"slices"
 	"sort"
@@ -53,6 +54,9 @@ type ConvertOptions struct {
 	Multiple bool
 	// Publics selects the symbols written as PUBLIC records.
 	Publics PublicFilter
+	// NoInlines leaves out INLINE and INLINE_ORIGIN records (and the files
+	// only call sites use), as dump_syms does without -d.
+	NoInlines bool
 }
 
 // FromObject converts an object's functions and symbol table into a Module
@@ -75,6 +79,71 @@ type ConvertOptions struct {
 // Parameter sizes are 0 and no STACK records are written; a caller with
 // unwind information appends them to Stack.
 func FromObject(obj debugfiles.Object, opts ConvertOptions) (*Module, error) {
+	m := header(obj, opts)
+	funcs, syms, err := readObject(obj)
+	if err != nil {
+		return nil, err
+	}
+	c := newConverter(m, opts)
+	for _, e := range c.order(funcs) {
+		var fn Func
+		c.convert(e, &fn)
+		m.Funcs = append(m.Funcs, fn)
+	}
+	c.publics(syms, funcSpans(m.Funcs))
+	fileMap, originMap := c.number()
+	for fi := range m.Funcs {
+		remap(&m.Funcs[fi], fileMap, originMap)
+	}
+	return m, nil
+}
+
+// WriteObject writes what WriteModule(FromObject(obj, opts)) would, but
+// converts each function twice instead of holding the converted module:
+// once to learn the file and origin names, which must be numbered in name
+// order before the first FUNC record, and once to write it. The converted
+// records of a large binary take more memory than its function trees.
+func WriteObject(out io.Writer, obj debugfiles.Object, opts ConvertOptions) error {
+	m := header(obj, opts)
+	funcs, syms, err := readObject(obj)
+	if err != nil {
+		return err
+	}
+	c := newConverter(m, opts)
+	es := c.order(funcs)
+	var fn Func
+	spans := make([]span, 0, len(es))
+	for _, e := range es {
+		c.convert(e, &fn)
+		spans = append(spans, span{fn.Address, fn.Size})
+	}
+	c.publics(syms, spans)
+	fileMap, originMap := c.number()
+
+	w := NewWriter(out)
+	w.Module(m.OS, m.Arch, m.ID, m.Name)
+	if m.CodeID != "" {
+		w.CodeID(m.CodeID, m.CodeFile)
+	}
+	for _, f := range m.Files {
+		w.File(f)
+	}
+	for _, o := range m.InlineOrigins {
+		w.InlineOrigin(o)
+	}
+	for _, e := range es {
+		c.convert(e, &fn)
+		remap(&fn, fileMap, originMap)
+		w.Func(&fn)
+	}
+	for _, p := range m.Publics {
+		w.Public(p)
+	}
+	return w.Flush()
+}
+
+// header fills the MODULE and INFO CODE_ID fields of a new Module.
+func header(obj debugfiles.Object, opts ConvertOptions) *Module {
 	m := &Module{
 		OS:     opts.OS,
 		Arch:   opts.Arch,
@@ -108,17 +177,22 @@ func FromObject(obj debugfiles.Object, opts ConvertOptions) (*Module, error) {
 			m.CodeFile = baseName(obj.Name())
 		}
 	}
+	return m
+}
 
+// readObject reads the named functions of obj's debug information (none
+// without FeatureDebug) and its symbol table.
+func readObject(obj debugfiles.Object) ([]*debugfiles.Function, []debugfiles.Symbol, error) {
 	var funcs []*debugfiles.Function
 	if obj.Features()&debugfiles.FeatureDebug != 0 {
 		sess, err := obj.DebugSession()
 		if err != nil {
-			return nil, fmt.Errorf("breakpad: %w", err)
+			return nil, nil, fmt.Errorf("breakpad: %w", err)
 		}
 		for f, err := range sess.Functions() {
 			if err != nil {
 				sess.Close()
-				return nil, fmt.Errorf("breakpad: %w", err)
+				return nil, nil, fmt.Errorf("breakpad: %w", err)
 			}
 			if f.Name == "" {
 				// Code no function covers (padding, assembler units): a
@@ -129,18 +203,14 @@ func FromObject(obj debugfiles.Object, opts ConvertOptions) (*Module, error) {
 			funcs = append(funcs, f)
 		}
 		if err := sess.Close(); err != nil {
-			return nil, fmt.Errorf("breakpad: %w", err)
+			return nil, nil, fmt.Errorf("breakpad: %w", err)
 		}
 	}
 	var syms []debugfiles.Symbol
 	for s := range obj.Symbols() {
 		syms = append(syms, s)
 	}
-	c := converter{m: m, opts: opts, files: map[string]int64{}, origins: map[string]int64{}}
-	c.functions(funcs)
-	c.publics(syms)
-	c.number()
-	return m, nil
+	return funcs, syms, nil
 }
 
 func defaultOS(obj debugfiles.Object) string {
@@ -180,6 +250,10 @@ type converter struct {
 	lastFile debugfiles.FileInfo
 	lastID   int64
 	lastOK   bool
+}
+
+func newConverter(m *Module, opts ConvertOptions) *converter {
+	return &converter{m: m, opts: opts, files: map[string]int64{}, origins: map[string]int64{}}
 }
 
 func (c *converter) name(s string) string {
@@ -234,44 +308,76 @@ func (c *converter) origin(name string) int64 {
 	return id
 }
 
-func (c *converter) functions(funcs []*debugfiles.Function) {
-	type entry struct {
-		f    *debugfiles.Function
-		name string
-	}
+// entry is a function to write, with its converted name.
+type entry struct {
+	f        *debugfiles.Function
+	name     string
+	multiple bool
+}
+
+// order sorts the functions by address, then name, and drops the ones
+// dump_syms drops: empty ones and exact duplicates (with opts.Multiple,
+// every later function at one address, marking the first "m").
+func (c *converter) order(funcs []*debugfiles.Function) []entry {
 	es := make([]entry, 0, len(funcs))
 	for _, f := range funcs {
 		if f.Size == 0 || f.End() < f.Address {
 			continue
 		}
-		es = append(es, entry{f, c.name(f.Name)})
+		es = append(es, entry{f: f, name: c.name(f.Name)})
 	}
 	slices.SortStableFunc(es, func(a, b entry) int {
 		return cmp.Or(cmp.Compare(a.f.Address, b.f.Address), strings.Compare(a.name, b.name))
 	})
-	for i, e := range es {
-		if i > 0 {
-			prev := &c.m.Funcs[len(c.m.Funcs)-1]
-			if prev.Address == e.f.Address && (prev.Name == e.name || c.opts.Multiple) {
-				if prev.Name != e.name {
-					prev.Multiple = true
+	out := es[:0]
+	for _, e := range es {
+		if n := len(out); n > 0 {
+			prev := &out[n-1]
+			if prev.f.Address == e.f.Address && (prev.name == e.name || c.opts.Multiple) {
+				if prev.name != e.name {
+					prev.multiple = true
 				}
 				continue
 			}
 		}
-		fn := Func{Address: e.f.Address, Size: e.f.Size, Name: e.name}
-		fn.Lines = c.lines(e.f)
-		c.inlines(&fn, e.f.Inlinees, 0)
-		c.m.Funcs = append(c.m.Funcs, fn)
+		out = append(out, e)
+	}
+	return out
+}
+
+// convert fills fn with the records of e, reusing fn's slices, with
+// provisional file and origin indexes.
+func (c *converter) convert(e entry, fn *Func) {
+	*fn = Func{Address: e.f.Address, Size: e.f.Size, Name: e.name, Multiple: e.multiple,
+		Lines: c.lines(e.f, fn.Lines[:0]), Inlines: fn.Inlines[:0]}
+	if !c.opts.NoInlines {
+		c.inlines(fn, e.f.Inlinees, 0)
+	}
+}
+
+// remap replaces provisional indexes with final ones.
+func remap(f *Func, fileMap, originMap []int64) {
+	for li := range f.Lines {
+		f.Lines[li].File = fileMap[f.Lines[li].File]
+	}
+	for ii := range f.Inlines {
+		in := &f.Inlines[ii]
+		if in.CallFile >= 0 {
+			in.CallFile = fileMap[in.CallFile]
+		}
+		in.Origin = originMap[in.Origin]
 	}
 }
 
 // lines converts a function's lines, clipped to the function, with sizes
 // of 0 ("up to the next line") resolved against the next line's address.
-func (c *converter) lines(f *debugfiles.Function) []Line {
-	ls := slices.Clone(f.Lines)
-	slices.SortStableFunc(ls, func(a, b debugfiles.LineInfo) int { return cmp.Compare(a.Address, b.Address) })
-	out := make([]Line, 0, len(ls))
+func (c *converter) lines(f *debugfiles.Function, out []Line) []Line {
+	ls := f.Lines
+	byAddr := func(a, b debugfiles.LineInfo) int { return cmp.Compare(a.Address, b.Address) }
+	if !slices.IsSortedFunc(ls, byAddr) {
+		ls = slices.Clone(ls)
+		slices.SortStableFunc(ls, byAddr)
+	}
 	for i, l := range ls {
 		start, end := l.Address, l.Address+l.Size
 		if l.Size == 0 || end < start {
@@ -333,9 +439,19 @@ next:
 	}
 }
 
-func (c *converter) publics(syms []debugfiles.Symbol) {
+// span is a written FUNC's address range.
+type span struct{ Address, Size uint64 }
+
+func funcSpans(fs []Func) []span {
+	out := make([]span, len(fs))
+	for i, f := range fs {
+		out[i] = span{f.Address, f.Size}
+	}
+	return out
+}
+
+func (c *converter) publics(syms []debugfiles.Symbol, funcs []span) {
 	slices.SortStableFunc(syms, func(a, b debugfiles.Symbol) int { return cmp.Compare(a.Address, b.Address) })
-	funcs := c.m.Funcs
 	// maxEnd[i] is the highest end among funcs[:i+1], so "is a covered by
 	// any FUNC starting at or below it" is one binary search.
 	maxEnd := make([]uint64, len(funcs))
@@ -373,10 +489,10 @@ func (c *converter) publics(syms []debugfiles.Symbol) {
 }
 
 // number sorts the file and origin tables by name, as dump_syms numbers
-// them, and rewrites the provisional indexes.
-func (c *converter) number() {
-	fileMap := renumber(c.fileNames)
-	originMap := renumber(c.originNames)
+// them, and returns the maps from provisional to final indexes.
+func (c *converter) number() (fileMap, originMap []int64) {
+	fileMap = renumber(c.fileNames)
+	originMap = renumber(c.originNames)
 	for _, n := range c.fileNames {
 		c.m.Files = append(c.m.Files, File{Name: n})
 	}
@@ -391,19 +507,7 @@ func (c *converter) number() {
 	for i := range c.m.InlineOrigins {
 		c.m.InlineOrigins[i].Index = int64(i)
 	}
-	for fi := range c.m.Funcs {
-		f := &c.m.Funcs[fi]
-		for li := range f.Lines {
-			f.Lines[li].File = fileMap[f.Lines[li].File]
-		}
-		for ii := range f.Inlines {
-			in := &f.Inlines[ii]
-			if in.CallFile >= 0 {
-				in.CallFile = fileMap[in.CallFile]
-			}
-			in.Origin = originMap[in.Origin]
-		}
-	}
+	return fileMap, originMap
 }
 
 // renumber maps provisional indexes (positions in names) to positions in
