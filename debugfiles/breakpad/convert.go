@@ -2,6 +2,7 @@ package breakpad
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"path"
@@ -98,27 +99,87 @@ func FromObject(obj debugfiles.Object, opts ConvertOptions) (*Module, error) {
 	return m, nil
 }
 
-// WriteObject writes what WriteModule(FromObject(obj, opts)) would, but
-// converts each function twice instead of holding the converted module:
-// once to learn the file and origin names, which must be numbered in name
-// order before the first FUNC record, and once to write it. The converted
-// records of a large binary take more memory than its function trees.
+// WriteObject writes what WriteModule(FromObject(obj, opts)) would, without
+// holding the object's function trees or the converted module: each
+// function is converted as the debug session yields it and kept as a
+// compact binary record (a few bytes per line) until the file and origin
+// tables, which precede the first FUNC and are numbered in name order, are
+// known; then the records are written in address order.
 func WriteObject(out io.Writer, obj debugfiles.Object, opts ConvertOptions) error {
 	m := header(obj, opts)
-	funcs, syms, err := readObject(obj)
-	if err != nil {
-		return err
-	}
 	c := newConverter(m, opts)
-	es := c.order(funcs)
-	var fn Func
-	spans := make([]span, 0, len(es))
-	for _, e := range es {
-		c.convert(e, &fn)
-		spans = append(spans, span{fn.Address, fn.Size})
+	var (
+		recs []record
+		buf  []byte
+		fn   Func
+	)
+	if obj.Features()&debugfiles.FeatureDebug != 0 {
+		err := eachFunction(obj, func(f *debugfiles.Function) {
+			if f.Name == "" || f.Size == 0 || f.End() < f.Address {
+				return
+			}
+			e := entry{f: f, name: c.name(f.Name)}
+			c.convert(e, &fn)
+			off := len(buf)
+			buf = encodeFunc(buf, &fn)
+			recs = append(recs, record{addr: f.Address, size: f.Size, name: e.name, off: off, end: len(buf)})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	var syms []debugfiles.Symbol
+	for s := range obj.Symbols() {
+		syms = append(syms, s)
+	}
+
+	// The order and duplicates of order(), on records.
+	slices.SortStableFunc(recs, func(a, b record) int {
+		return cmp.Or(cmp.Compare(a.addr, b.addr), strings.Compare(a.name, b.name))
+	})
+	kept := recs[:0]
+	for _, r := range recs {
+		if n := len(kept); n > 0 {
+			prev := &kept[n-1]
+			if prev.addr == r.addr && (prev.name == r.name || opts.Multiple) {
+				if prev.name != r.name {
+					prev.multiple = true
+				}
+				continue
+			}
+		}
+		kept = append(kept, r)
+	}
+	spans := make([]span, 0, len(kept))
+	for _, r := range kept {
+		spans = append(spans, span{r.addr, r.size})
+	}
+	dropped := len(kept) < len(recs)
+	var usedFiles, usedOrigins []bool
+	if dropped {
+		// Only the files and origins of kept functions are numbered, as
+		// FromObject registers them.
+		usedFiles = make([]bool, len(c.fileNames))
+		usedOrigins = make([]bool, len(c.originNames))
+		for _, r := range kept {
+			decodeFunc(buf[r.off:r.end], r.addr, &fn)
+			for _, l := range fn.Lines {
+				usedFiles[l.File] = true
+			}
+			for _, in := range fn.Inlines {
+				if in.CallFile >= 0 {
+					usedFiles[in.CallFile] = true
+				}
+				usedOrigins[in.Origin] = true
+			}
+		}
+		c.fileNames, c.originNames = keepUsed(c.fileNames, usedFiles), keepUsed(c.originNames, usedOrigins)
 	}
 	c.publics(syms, spans)
 	fileMap, originMap := c.number()
+	if dropped {
+		fileMap, originMap = spread(fileMap, usedFiles), spread(originMap, usedOrigins)
+	}
 
 	w := NewWriter(out)
 	w.Module(m.OS, m.Arch, m.ID, m.Name)
@@ -131,8 +192,9 @@ func WriteObject(out io.Writer, obj debugfiles.Object, opts ConvertOptions) erro
 	for _, o := range m.InlineOrigins {
 		w.InlineOrigin(o)
 	}
-	for _, e := range es {
-		c.convert(e, &fn)
+	for _, r := range kept {
+		decodeFunc(buf[r.off:r.end], r.addr, &fn)
+		fn.Address, fn.Size, fn.Name, fn.Multiple = r.addr, r.size, r.name, r.multiple
 		remap(&fn, fileMap, originMap)
 		w.Func(&fn)
 	}
@@ -140,6 +202,154 @@ func WriteObject(out io.Writer, obj debugfiles.Object, opts ConvertOptions) erro
 		w.Public(p)
 	}
 	return w.Flush()
+}
+
+// eachFunction runs obj's debug session in its own goroutine and hands the
+// functions to use in this one, in batches, so that reading the debug
+// information and converting it overlap.
+func eachFunction(obj debugfiles.Object, use func(*debugfiles.Function)) error {
+	sess, err := obj.DebugSession()
+	if err != nil {
+		return fmt.Errorf("breakpad: %w", err)
+	}
+	const batch = 64
+	batches := make(chan []*debugfiles.Function, 8)
+	done := make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(batches)
+		cur := make([]*debugfiles.Function, 0, batch)
+		for f, err := range sess.Functions() {
+			if err != nil {
+				readErr = err
+				return
+			}
+			if cur = append(cur, f); len(cur) == batch {
+				select {
+				case batches <- cur:
+				case <-done:
+					return
+				}
+				cur = make([]*debugfiles.Function, 0, batch)
+			}
+		}
+		if len(cur) > 0 {
+			select {
+			case batches <- cur:
+			case <-done:
+			}
+		}
+	}()
+	for b := range batches {
+		for _, f := range b {
+			use(f)
+		}
+	}
+	close(done)
+	cerr := sess.Close()
+	if readErr != nil {
+		return fmt.Errorf("breakpad: %w", readErr)
+	}
+	if cerr != nil {
+		return fmt.Errorf("breakpad: %w", cerr)
+	}
+	return nil
+}
+
+// record is a converted function held by WriteObject: its FUNC fields and
+// where its lines and inlines are encoded.
+type record struct {
+	addr, size uint64
+	name       string
+	multiple   bool
+	off, end   int
+}
+
+// encodeFunc appends fn's lines and inlines as unsigned varints, addresses
+// relative to the function.
+func encodeFunc(b []byte, fn *Func) []byte {
+	b = binary.AppendUvarint(b, uint64(len(fn.Lines)))
+	for _, l := range fn.Lines {
+		b = binary.AppendUvarint(b, l.Address-fn.Address)
+		b = binary.AppendUvarint(b, l.Size)
+		b = binary.AppendUvarint(b, uint64(l.Number))
+		b = binary.AppendUvarint(b, uint64(l.File))
+	}
+	b = binary.AppendUvarint(b, uint64(len(fn.Inlines)))
+	for _, in := range fn.Inlines {
+		b = binary.AppendUvarint(b, uint64(in.Depth))
+		b = binary.AppendUvarint(b, uint64(in.CallLine))
+		b = binary.AppendUvarint(b, uint64(in.CallFile+1))
+		b = binary.AppendUvarint(b, uint64(in.Origin))
+		b = binary.AppendUvarint(b, uint64(len(in.Ranges)))
+		for _, r := range in.Ranges {
+			// Inlinees are clipped to their function, but a zigzag
+			// delta costs nothing and survives any input.
+			b = binary.AppendVarint(b, int64(r.Address-fn.Address))
+			b = binary.AppendUvarint(b, r.Size)
+		}
+	}
+	return b
+}
+
+// decodeFunc reads what encodeFunc wrote for a function at base into fn's
+// lines and inlines, reusing their slices.
+func decodeFunc(b []byte, base uint64, fn *Func) {
+	u := func() uint64 {
+		v, n := binary.Uvarint(b)
+		b = b[n:]
+		return v
+	}
+	fn.Lines = fn.Lines[:0]
+	for range u() {
+		fn.Lines = append(fn.Lines, Line{Address: base + u(), Size: u(), Number: uint32(u()), File: int64(u())})
+	}
+	// Reuse the inline records and their range slices.
+	inl := fn.Inlines[:cap(fn.Inlines)]
+	n := int(u())
+	if len(inl) < n {
+		inl = append(inl, make([]Inline, n-len(inl))...)
+	}
+	inl = inl[:n]
+	for i := range inl {
+		in := &inl[i]
+		in.Depth, in.CallLine, in.CallFile, in.Origin = uint32(u()), uint32(u()), int64(u())-1, int64(u())
+		in.Legacy = false
+		rs := in.Ranges[:0]
+		for range u() {
+			v, k := binary.Varint(b)
+			b = b[k:]
+			rs = append(rs, Range{Address: base + uint64(v), Size: u()})
+		}
+		in.Ranges = rs
+	}
+	fn.Inlines = inl
+}
+
+// keepUsed returns the names whose used flag is set, in order.
+func keepUsed(names []string, used []bool) []string {
+	out := make([]string, 0, len(names))
+	for i, n := range names {
+		if used[i] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// spread turns a map over the used names back into one over all
+// provisional indexes; unused ones map to -1.
+func spread(m []int64, used []bool) []int64 {
+	out := make([]int64, len(used))
+	k := 0
+	for i, u := range used {
+		out[i] = -1
+		if u {
+			out[i] = m[k]
+			k++
+		}
+	}
+	return out
 }
 
 // header fills the MODULE and INFO CODE_ID fields of a new Module.
@@ -245,6 +455,7 @@ type converter struct {
 	fileNames, originNames []string
 
 	demangled map[string]string
+	byInfo    map[debugfiles.FileInfo]int64
 
 	// The last file looked up, and its index.
 	lastFile debugfiles.FileInfo
@@ -277,13 +488,19 @@ func (c *converter) name(s string) string {
 }
 
 func (c *converter) file(fi debugfiles.FileInfo) int64 {
-	// Consecutive lines nearly always share a file, and debug sessions
-	// hand out the same strings for it: comparing them is cheaper than
-	// joining the path again.
+	// Consecutive lines nearly always share a file, and a map keyed by
+	// the parts beats joining the path again for the others.
 	if c.lastOK && fi == c.lastFile {
 		return c.lastID
 	}
-	id := c.filePath(fi.Path())
+	id, ok := c.byInfo[fi]
+	if !ok {
+		id = c.filePath(fi.Path())
+		if c.byInfo == nil {
+			c.byInfo = map[debugfiles.FileInfo]int64{}
+		}
+		c.byInfo[fi] = id
+	}
 	c.lastFile, c.lastID, c.lastOK = fi, id, true
 	return id
 }

@@ -427,3 +427,41 @@ func symbolSet(s []debugfiles.Symbol) map[debugfiles.Symbol]int {
 	}
 	return m
 }
+
+// TestWriteObjectDropsUnusedFiles checks the streaming writer against
+// FromObject where a dropped duplicate is the only user of a file and an
+// inline origin.
+func TestWriteObjectDropsUnusedFiles(t *testing.T) {
+	src := func(n string) debugfiles.FileInfo { return debugfiles.FileInfo{CompDir: "/build", Name: n} }
+	obj := &fakeObject{
+		format: debugfiles.FormatELF, arch: "x86_64", name: "libdemo.so",
+		features: debugfiles.FeatureSymtab | debugfiles.FeatureDebug,
+		funcs: []*debugfiles.Function{
+			{Address: 0x1000, Size: 0x40, Name: "_Z5alphav", Lines: []debugfiles.LineInfo{{Address: 0x1000, File: src("a.cc"), Line: 3}}},
+			{Address: 0x1000, Size: 0x40, Name: "_Z5gammav",
+				Lines:    []debugfiles.LineInfo{{Address: 0x1000, File: src("only-gamma.h"), Line: 9}},
+				Inlinees: []*debugfiles.Function{{Address: 0x1004, Size: 4, Name: "_Z5deltav", CallFile: src("only-gamma.h"), CallLine: 9}}},
+			{Address: 0x2000, Size: 0x10, Name: "_Z4zetav", Lines: []debugfiles.LineInfo{{Address: 0x2000, File: src("z.cc"), Line: 1}}},
+		},
+		syms: []debugfiles.Symbol{{Name: "_start", Address: 0x800}},
+	}
+	for _, opts := range []ConvertOptions{{}, {Multiple: true}, {Multiple: true, NoInlines: true}} {
+		m, err := FromObject(obj, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got bytes.Buffer
+		if err := WriteModule(&want, m); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteObject(&got, obj, opts); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("%+v: WriteObject wrote\n%s\nFromObject+WriteModule\n%s", opts, got.String(), want.String())
+		}
+		if opts.Multiple && strings.Contains(got.String(), "only-gamma") {
+			t.Errorf("%+v: the dropped function's file is listed:\n%s", opts, got.String())
+		}
+	}
+}

@@ -422,11 +422,16 @@ func (u *unitInfo) file(i uint32) debugfiles.FileInfo {
 
 // lineSlab hands out LineInfo slices from large chunks: alloc reserves
 // room for at most n lines, commit gives back what the caller did not use.
-type lineSlab struct{ chunk []debugfiles.LineInfo }
+// minChunk sizes the chunks: large when a whole program is built at
+// once, small when one function is, lest every function cost a chunk.
+type lineSlab struct {
+	chunk    []debugfiles.LineInfo
+	minChunk int
+}
 
 func (s *lineSlab) alloc(n int) []debugfiles.LineInfo {
 	if cap(s.chunk)-len(s.chunk) < n {
-		s.chunk = make([]debugfiles.LineInfo, 0, max(n, 1<<15))
+		s.chunk = make([]debugfiles.LineInfo, 0, max(n, s.minChunk))
 	}
 	start := len(s.chunk)
 	return s.chunk[start : start : start+n]
@@ -534,22 +539,145 @@ func (bl *builder) gaps() []gap {
 	return out
 }
 
-// emit builds the function trees from the recorded nodes.
+// emit builds every function tree from the recorded nodes at once.
 func (bl *builder) emit() ([]*debugfiles.Function, error) {
+	bl.initNames()
+	return bl.emitNodes(0, len(bl.nodes), bl.gaps())
+}
+
+func (bl *builder) initNames() {
 	bl.names = make([]string, len(bl.entries))
 	bl.named = make([]bool, len(bl.entries))
 	bl.scopes = map[int32]string{}
+}
 
+// emitEach builds the function trees one top-level function at a time and
+// hands each to yield before building the next, so that a consumer that
+// converts and drops them holds one tree, not the whole program. A unit's
+// line table is released after its last function. It relies on the walk
+// recording each subprogram's inlinees right after it; where a node's
+// parent lies outside its group (which the walk never produces) it falls
+// back to building everything at once.
+func (bl *builder) emitEach(yield func(*debugfiles.Function) bool) error {
+	bl.initNames()
 	gaps := bl.gaps()
-	total := len(gaps)
+	if !bl.grouped() {
+		fns, err := bl.emitNodes(0, len(bl.nodes), gaps)
+		if err != nil {
+			return err
+		}
+		for _, f := range fns {
+			if !yield(f) {
+				return nil
+			}
+		}
+		return nil
+	}
+	gapsOf := make([][]gap, len(bl.units))
+	for _, g := range gaps {
+		gapsOf[g.unit] = append(gapsOf[g.unit], g)
+	}
+	lastNode := make([]int, len(bl.units))
+	for i := range lastNode {
+		lastNode[i] = -1
+	}
 	for i := range bl.nodes {
+		lastNode[bl.nodes[i].unit] = i
+	}
+	// users counts the units still to emit per shared line table.
+	users := map[uint64]int{}
+	for ui, u := range bl.units {
+		if u.hasStmt && (lastNode[ui] >= 0 || len(gapsOf[ui]) > 0) {
+			users[u.stmtList]++
+		}
+	}
+	release := func(ui int32) {
+		u := bl.units[ui]
+		if !u.hasStmt {
+			return
+		}
+		if users[u.stmtList]--; users[u.stmtList] == 0 {
+			delete(bl.lineCache, u.stmtList)
+		}
+		u.lines, u.files = nil, nil
+	}
+	send := func(fns []*debugfiles.Function) bool {
+		for _, f := range fns {
+			if !yield(f) {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i < len(bl.nodes); {
+		j := i + 1
+		for j < len(bl.nodes) && bl.nodes[j].parent >= 0 {
+			j++
+		}
+		fns, err := bl.emitNodes(i, j, nil)
+		if err != nil {
+			return err
+		}
+		if !send(fns) {
+			return nil
+		}
+		if ui := bl.nodes[i].unit; lastNode[ui] < j {
+			if fns, err = bl.emitNodes(j, j, gapsOf[ui]); err != nil {
+				return err
+			}
+			gapsOf[ui] = nil
+			release(ui)
+			if !send(fns) {
+				return nil
+			}
+		}
+		i = j
+	}
+	for ui, gs := range gapsOf {
+		if len(gs) == 0 {
+			continue
+		}
+		fns, err := bl.emitNodes(len(bl.nodes), len(bl.nodes), gs)
+		if err != nil {
+			return err
+		}
+		release(int32(ui))
+		if !send(fns) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// grouped reports whether every node's parent lies in the run of nodes
+// that starts at its top-level function, and all of a run is one unit.
+func (bl *builder) grouped() bool {
+	start := -1
+	for k := range bl.nodes {
+		n := &bl.nodes[k]
+		if n.parent < 0 {
+			start = k
+			continue
+		}
+		if start < 0 || int(n.parent) < start || int(n.parent) >= k || n.unit != bl.nodes[start].unit {
+			return false
+		}
+	}
+	return true
+}
+
+// emitNodes builds the function trees of nodes[lo:hi], which must hold
+// each inlinee's parent, and of the given gaps.
+func (bl *builder) emitNodes(lo, hi int, gaps []gap) ([]*debugfiles.Function, error) {
+	total := len(gaps)
+	for i := lo; i < hi; i++ {
 		total += int(bl.nodes[i].rng1 - bl.nodes[i].rng0)
 	}
 	slab := make([]debugfiles.Function, 0, total)
 	parentOf := make([]int32, 0, total)
 	unitOf := make([]int32, 0, total)
 	load := bl.opts.LoadAddress
-	for i := range bl.nodes {
+	for i := lo; i < hi; i++ {
 		n := &bl.nodes[i]
 		u := bl.units[n.unit]
 		if _, err := bl.loadLines(u); err != nil {
@@ -670,6 +798,9 @@ func (bl *builder) emit() ([]*debugfiles.Function, error) {
 		ls   lineSlab
 		cuts []uint64
 	)
+	if hi-lo > 1000 {
+		ls.minChunk = 1 << 15
+	}
 	for k, p := range parentOf {
 		if p >= 0 {
 			continue

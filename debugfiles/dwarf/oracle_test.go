@@ -516,3 +516,52 @@ func buildTwin(t testing.TB, v variant, bin string) string {
 	}
 	return twin
 }
+
+// TestFunctionsStreamsSameTrees checks that the streaming Functions yields
+// exactly the trees AllFunctions builds at once.
+func TestFunctionsStreamsSameTrees(t *testing.T) {
+	for _, v := range []variant{
+		{lang: "cxx", cc: "gcc", opt: "-O2", dwarf: 5},
+		{lang: "cxx", cc: "clang", opt: "-O2", dwarf: 4, split: "dwo"},
+		{lang: "c", cc: "gcc", opt: "-O2", dwarf: 5, lto: true},
+	} {
+		t.Run(v.String(), func(t *testing.T) {
+			needTools(t, v)
+			b := openBinary(t, build(t, v), v.split)
+			s, err := dwarf.NewSessionFromSections(b.sec, b.options())
+			if err != nil {
+				t.Fatal(err)
+			}
+			all, err := s.AllFunctions()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var streamed []*debugfiles.Function
+			for f, err := range s.Functions() {
+				if err != nil {
+					t.Fatal(err)
+				}
+				streamed = append(streamed, f)
+			}
+			print := func(fns []*debugfiles.Function) []string {
+				var out []string
+				var walk func(f *debugfiles.Function, depth int)
+				walk = func(f *debugfiles.Function, depth int) {
+					out = append(out, fmt.Sprintf("%d %#x+%#x %s %s:%d lines=%v", depth, f.Address, f.Size, f.Name, f.CallFile.Path(), f.CallLine, f.Lines))
+					for _, c := range f.Inlinees {
+						walk(c, depth+1)
+					}
+				}
+				for _, f := range fns {
+					walk(f, 0)
+				}
+				slices.Sort(out)
+				return out
+			}
+			a, st := print(all), print(streamed)
+			if !slices.Equal(a, st) {
+				t.Errorf("Functions yields %d entries, AllFunctions %d; they differ", len(st), len(a))
+			}
+		})
+	}
+}

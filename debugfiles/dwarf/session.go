@@ -128,20 +128,41 @@ func NewSessionFromSections(s *Sections, opts Options) (*Session, error) {
 }
 
 // Functions yields every top-level function with its lines and inlinees,
-// in the order of the debug information. It builds all of them first, so
-// that an error in any unit surfaces before the first function. Each call
-// builds new trees.
+// in the order of the debug information. It reads every unit's DIEs
+// first, so that a malformed unit surfaces before the first function, then
+// builds and yields one function tree at a time: a consumer that does not
+// keep the trees never holds the whole program (line tables are parsed as
+// they are needed, so an error in one comes after the functions before
+// it). Each call builds new trees.
 func (s *Session) Functions() iter.Seq2[*debugfiles.Function, error] {
 	return func(yield func(*debugfiles.Function, error) bool) {
-		fns, err := s.build()
+		if s.data != nil {
+			fns, err := s.buildStd()
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, f := range fns {
+				if !yield(f, nil) {
+					return
+				}
+			}
+			return
+		}
+		bl, err := s.read()
 		if err != nil {
 			yield(nil, err)
 			return
 		}
-		for _, f := range fns {
+		stopped := false
+		err = bl.emitEach(func(f *debugfiles.Function) bool {
 			if !yield(f, nil) {
-				return
+				stopped = true
 			}
+			return !stopped
+		})
+		if err != nil && !stopped {
+			yield(nil, fmt.Errorf("dwarf: %w", err))
 		}
 	}
 }
@@ -159,6 +180,23 @@ func (s *Session) build() ([]*debugfiles.Function, error) {
 	case s.sec == nil:
 		return nil, errClosed
 	}
+	bl, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	fns, err := bl.emit()
+	if err != nil {
+		return nil, fmt.Errorf("dwarf: %w", err)
+	}
+	return fns, nil
+}
+
+// read walks every unit of the session's sections (and their split units)
+// into a builder ready to emit.
+func (s *Session) read() (*builder, error) {
+	if s.sec == nil {
+		return nil, errClosed
+	}
 	bl := newBuilder(s.opts, s.sec.size())
 	bl.presize(len(s.sec.Info))
 	bl.sources = append(bl.sources, &source{sec: s.sec, be: s.be, abbrevs: map[abbrevKey]*abbrevTable{}})
@@ -169,11 +207,7 @@ func (s *Session) build() ([]*debugfiles.Function, error) {
 	if err := bl.readSplit(units); err != nil {
 		return nil, err
 	}
-	fns, err := bl.emit()
-	if err != nil {
-		return nil, fmt.Errorf("dwarf: %w", err)
-	}
-	return fns, nil
+	return bl, nil
 }
 
 // Close releases the session's data. Sessions hold no resources beyond
