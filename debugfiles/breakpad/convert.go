@@ -182,16 +182,7 @@ func WriteObject(out io.Writer, obj debugfiles.Object, opts ConvertOptions) erro
 	}
 
 	w := NewWriter(out)
-	w.Module(m.OS, m.Arch, m.ID, m.Name)
-	if m.CodeID != "" {
-		w.CodeID(m.CodeID, m.CodeFile)
-	}
-	for _, f := range m.Files {
-		w.File(f)
-	}
-	for _, o := range m.InlineOrigins {
-		w.InlineOrigin(o)
-	}
+	w.header(m)
 	for _, r := range kept {
 		decodeFunc(buf[r.off:r.end], r.addr, &fn)
 		fn.Address, fn.Size, fn.Name, fn.Multiple = r.addr, r.size, r.name, r.multiple

@@ -195,11 +195,9 @@ func (w *Writer) Stack(line string) {
 	w.put(append(appendName(w.begin(), line), '\n'))
 }
 
-// WriteModule writes m as a symbol file: MODULE, INFO, FILE, INLINE_ORIGIN,
-// FUNC (each with its INLINE and line records) and PUBLIC records, then
-// STACK records.
-func WriteModule(out io.Writer, m *Module) error {
-	w := NewWriter(out)
+// header writes the records before the first FUNC: MODULE, INFO, FILE and
+// INLINE_ORIGIN.
+func (w *Writer) header(m *Module) {
 	w.Module(m.OS, m.Arch, m.ID, m.Name)
 	if m.CodeID != "" {
 		w.CodeID(m.CodeID, m.CodeFile)
@@ -213,6 +211,14 @@ func WriteModule(out io.Writer, m *Module) error {
 	for _, o := range m.InlineOrigins {
 		w.InlineOrigin(o)
 	}
+}
+
+// WriteModule writes m as a symbol file: MODULE, INFO, FILE, INLINE_ORIGIN,
+// FUNC (each with its INLINE and line records) and PUBLIC records, then
+// STACK records.
+func WriteModule(out io.Writer, m *Module) error {
+	w := NewWriter(out)
+	w.header(m)
 	pubs := m.Publics
 	for i := range m.Funcs {
 		f := &m.Funcs[i]
