@@ -62,10 +62,39 @@ func TestNoParams(t *testing.T) {
 	}
 }
 
+// TestMSVC checks that decorated names reach the msvc package and that
+// names it rejects come back unchanged.
+func TestMSVC(t *testing.T) {
+	tests := []struct {
+		name  string
+		style Style
+		want  string
+	}{
+		{"?f@C@ns@@QEBAHH@Z", Full, "public: int __cdecl ns::C::f(int) const"},
+		{"?f@C@ns@@QEBAHH@Z", NoParams, "ns::C::f"},
+		{"??$max@H@@YAHHH@Z", NoParams, "max"},
+		{"?push_back@?$vector@HV?$allocator@H@std@@@std@@QEAAXAEBH@Z", NoParams,
+			"std::vector<int, class std::allocator<int>>::push_back"},
+		{"?x@@3HA", Full, "int x"},
+		{"??_7C@@6B@", NoParams, "const C::`vftable'"},
+		{"?f@@YAXH", Full, "?f@@YAXH"},
+		{"?garbage", NoParams, "?garbage"},
+	}
+	for _, tt := range tests {
+		if got := Demangle(tt.name, tt.style); got != tt.want {
+			t.Errorf("Demangle(%q, %d) = %q, want %q", tt.name, tt.style, got, tt.want)
+		}
+	}
+	if !IsMangled("??0C@@QEAA@XZ") || IsMangled("?") || IsMangled("main") {
+		t.Error("IsMangled does not recognise MSVC names")
+	}
+}
+
 func FuzzDemangle(f *testing.F) {
 	for _, s := range samples {
 		f.Add(s)
 	}
+	f.Add("?f@C@ns@@QEBAHH@Z")
 	f.Fuzz(func(t *testing.T, s string) {
 		Demangle(s, Full)
 		Demangle(s, NoParams)
