@@ -14,7 +14,7 @@ import (
 func newDifsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "difs",
-		Short: "Inspect debug information files (ELF, Mach-O, dSYM, Breakpad .sym)",
+		Short: "Inspect debug information files (ELF, Mach-O, dSYM, PE, Breakpad .sym)",
 	}
 	cmd.AddCommand(newDifsCheckCommand())
 	return cmd
@@ -50,10 +50,12 @@ and which kinds of debug information the file holds (symtab, debug, unwind,
 sources). A file is usable when it has a debug id and at least one of them.
 
 Files may be ELF binaries or .debug files, Mach-O binaries (thin or fat),
-dSYM bundle directories, or Breakpad .sym files. The command exits non-zero
+dSYM bundle directories, PE images (.exe, .dll; the debug id names their
+PDB), or Breakpad .sym files. The command exits non-zero
 when any file is unusable.`,
 		Example: `  cairn difs check build/game build/game.debug
-  cairn difs check Game.app.dSYM --json`,
+  cairn difs check Game.app.dSYM --json
+  cairn difs check Game.exe Engine.dll`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var reports []difReport

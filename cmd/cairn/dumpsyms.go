@@ -10,6 +10,7 @@ import (
 	"github.com/cairn-dev/cairn/debugfiles/breakpad"
 	"github.com/cairn-dev/cairn/debugfiles/demangle"
 	"github.com/cairn-dev/cairn/debugfiles/loader"
+	"github.com/cairn-dev/cairn/debugfiles/unwind"
 	"github.com/spf13/cobra"
 )
 
@@ -18,6 +19,7 @@ func newDumpSymsCommand() *cobra.Command {
 		output, arch string
 		debugDirs    []string
 		noInlines    bool
+		noCFI        bool
 		mangled      bool
 	)
 	cmd := &cobra.Command{
@@ -25,8 +27,10 @@ func newDumpSymsCommand() *cobra.Command {
 		Short: "Write a Breakpad .sym file for a binary or debug file",
 		Long: `Convert a debug file into Breakpad's text symbol format, as Breakpad's dump_syms
 does: MODULE and INFO CODE_ID lines, FILE and INLINE_ORIGIN tables, FUNC records
-with their line records and INLINE records, and PUBLIC records for symbols no
-FUNC covers. Names are demangled unless --mangled is given.
+with their line records and INLINE records, PUBLIC records for symbols no
+FUNC covers, and STACK CFI records from the DWARF call frame information
+(.debug_frame, .eh_frame) unless --no-cfi is given. Names are demangled unless
+--mangled is given.
 
 FILE may be an ELF binary or .debug file (a stripped binary's debug file is
 found through its build id or .gnu_debuglink), a Mach-O binary (use --arch to pick
@@ -51,7 +55,14 @@ unless -o is given; a symbol store expects it at
 			if obj, err = a.WithDebugFile(obj, debugDirs); err != nil {
 				return err
 			}
-			opts := breakpad.ConvertOptions{NoInlines: noInlines}
+			opts := breakpad.ConvertOptions{NoInlines: noInlines, CFI: !noCFI}
+			if c, ok := obj.(*loader.Companion); ok && opts.CFI {
+				// .eh_frame stays in the binary, .debug_frame goes to the
+				// debug file: use both.
+				if opts.UnwindTables, err = companionUnwind(c); err != nil {
+					return err
+				}
+			}
 			if !mangled {
 				opts.Demangle = func(s string) string { return demangle.Demangle(s, demangle.Full) }
 			}
@@ -82,8 +93,23 @@ unless -o is given; a symbol store expects it at
 	cmd.Flags().StringVar(&arch, "arch", "", "architecture to dump from a fat Mach-O file (x86_64, arm64, ...)")
 	cmd.Flags().StringArrayVar(&debugDirs, "debug-dir", nil, "where to look for a stripped binary's separate debug file (repeatable; default /usr/lib/debug; the binary's own directory is always searched)")
 	cmd.Flags().BoolVar(&noInlines, "no-inlines", false, "omit INLINE and INLINE_ORIGIN records (like dump_syms without -d)")
+	cmd.Flags().BoolVar(&noCFI, "no-cfi", false, "omit STACK CFI records (like dump_syms -c)")
 	cmd.Flags().BoolVar(&mangled, "mangled", false, "keep mangled (linkage) names")
 	return cmd
+}
+
+// companionUnwind returns the unwind tables of a binary and of its debug
+// file, the debug file's .debug_frame first as dump_syms prefers it.
+func companionUnwind(c *loader.Companion) ([]unwind.Table, error) {
+	dbg, err := unwind.Tables(c.Debug)
+	if err != nil {
+		return nil, err
+	}
+	bin, err := unwind.Tables(c.Object)
+	if err != nil {
+		return nil, err
+	}
+	return append(dbg, bin...), nil
 }
 
 // pickObject chooses the object to dump from a possibly multi-arch archive.

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -18,9 +21,10 @@ import (
 )
 
 // TestDifsCheckAgainstSentryCLI compares `cairn difs check --json` with the
-// real `sentry-cli debug-files check --json` on every default fixture: the
-// container type, every variant's debug id, code id and architecture, and
-// the feature list.
+// real `sentry-cli debug-files check --json` on every default fixture (ELF,
+// Mach-O and PE): the container type, every variant's debug id, code id and
+// architecture, and the feature list; for PE images also the kind, which
+// sentry-cli prints only in its text output.
 func TestDifsCheckAgainstSentryCLI(t *testing.T) {
 	cli := testtools.SentryCLI(t)
 	for _, name := range fixtures.Default() {
@@ -57,7 +61,67 @@ func TestDifsCheckAgainstSentryCLI(t *testing.T) {
 			if got.Usable != want.Usable {
 				t.Errorf("usable %v, sentry-cli %v", got.Usable, want.Usable)
 			}
+			if strings.HasPrefix(name, "pe-") {
+				// The kind (executable or library) is only in the text
+				// output: "Type: pe library".
+				text, err := exec.Command(cli, "debug-files", "check", path).Output()
+				if err != nil {
+					t.Fatalf("sentry-cli: %v", err)
+				}
+				if line := "Type: pe " + got.Kind + "\n"; !strings.Contains(string(text), line) {
+					t.Errorf("sentry-cli does not say %q:\n%s", line, text)
+				}
+			}
 		})
+	}
+}
+
+// TestDifsCheckNB10AgainstSentryCLI documents the one identifier Cairn
+// computes where Sentry has none: a PE image whose CodeView record is the
+// PDB 2.0 form (NB10, a 32-bit signature instead of a GUID). Sentry reads
+// only RSDS records and reports the nil debug id (so sentry-cli calls the
+// file unusable); Cairn puts the signature in the first four GUID bytes with
+// the record's age, the id minidump processors give such modules, so that
+// crashes of old images can still be matched with their PDB 2.0 files. The
+// test patches an RSDS fixture (no toolchain here writes NB10) and checks
+// that everything else agrees.
+func TestDifsCheckNB10AgainstSentryCLI(t *testing.T) {
+	cli := testtools.SentryCLI(t)
+	data, err := os.ReadFile(fixtures.Get(t, "pe-x86_64-clang-O2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(data, []byte("RSDS"))
+	if i < 0 {
+		t.Fatal("no RSDS record")
+	}
+	rec := append([]byte("NB10\x00\x00\x00\x00\x21\x9e\x5c\x3a\x07\x00\x00\x00"), "C:\\build\\old.pdb\x00"...)
+	copy(data[i:], rec)
+	path := filepath.Join(t.TempDir(), "nb10.exe")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(cli, "debug-files", "check", "--json", path).Output()
+	if err != nil && len(out) == 0 {
+		t.Fatalf("sentry-cli: %v", err)
+	}
+	var want difReport
+	if err := json.Unmarshal(out, &want); err != nil {
+		t.Fatalf("sentry-cli output: %v\n%s", err, out)
+	}
+	got := checkDif(path)
+	if len(got.Variants) != 1 || len(want.Variants) != 1 {
+		t.Fatalf("variants: cairn %v, sentry-cli %v", got.Variants, want.Variants)
+	}
+	g, w := got.Variants[0], want.Variants[0]
+	if g.DebugID != "3a5c9e21-0000-0000-0000-000000000000-7" || !got.Usable {
+		t.Errorf("cairn: debug id %s, usable %v", g.DebugID, got.Usable)
+	}
+	if w.DebugID != "00000000-0000-0000-0000-000000000000" || want.Usable {
+		t.Errorf("sentry-cli now reads NB10 records (debug id %s, usable %v): compare them directly", w.DebugID, want.Usable)
+	}
+	if g.CodeID != w.CodeID || g.Arch != w.Arch || got.Type != want.Type || got.Features != want.Features {
+		t.Errorf("cairn %+v %s %s, sentry-cli %+v %s %s", g, got.Type, got.Features, w, want.Type, want.Features)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cairn-dev/cairn/debugfiles"
+	"github.com/cairn-dev/cairn/debugfiles/unwind"
 )
 
 // PublicFilter selects the symbols that become PUBLIC records.
@@ -58,6 +59,29 @@ type ConvertOptions struct {
 	// NoInlines leaves out INLINE and INLINE_ORIGIN records (and the files
 	// only call sites use), as dump_syms does without -d.
 	NoInlines bool
+	// CFI adds STACK CFI records after everything else (see StackCFI), as
+	// dump_syms does without -c.
+	CFI bool
+	// UnwindTables are the tables CFI converts; nil means the object's own
+	// (when it is an unwind.Source). A caller pairing a binary with its
+	// debug file passes both files' tables.
+	UnwindTables []unwind.Table
+}
+
+// stackRecords returns the STACK CFI records opts asks for.
+func stackRecords(obj debugfiles.Object, opts ConvertOptions) ([]string, error) {
+	if !opts.CFI {
+		return nil, nil
+	}
+	tables := opts.UnwindTables
+	if tables == nil {
+		var err error
+		if tables, err = unwind.Tables(obj); err != nil {
+			return nil, fmt.Errorf("breakpad: %w", err)
+		}
+	}
+	lines, _ := StackCFI(tables)
+	return lines, nil
 }
 
 // FromObject converts an object's functions and symbol table into a Module
@@ -77,8 +101,8 @@ type ConvertOptions struct {
 //     information (no FeatureDebug) contributes only PUBLIC records, as
 //     dump_syms writes a stripped binary.
 //
-// Parameter sizes are 0 and no STACK records are written; a caller with
-// unwind information appends them to Stack.
+// Parameter sizes are 0. STACK CFI records are written when opts.CFI is
+// set.
 func FromObject(obj debugfiles.Object, opts ConvertOptions) (*Module, error) {
 	m := header(obj, opts)
 	funcs, syms, err := readObject(obj)
@@ -96,6 +120,11 @@ func FromObject(obj debugfiles.Object, opts ConvertOptions) (*Module, error) {
 	for fi := range m.Funcs {
 		remap(&m.Funcs[fi], fileMap, originMap)
 	}
+	stack, err := stackRecords(obj, opts)
+	if err != nil {
+		return nil, err
+	}
+	m.Stack = append(m.Stack, stack...)
 	return m, nil
 }
 
@@ -191,6 +220,13 @@ func WriteObject(out io.Writer, obj debugfiles.Object, opts ConvertOptions) erro
 	}
 	for _, p := range m.Publics {
 		w.Public(p)
+	}
+	stack, err := stackRecords(obj, opts)
+	if err != nil {
+		return err
+	}
+	for _, s := range stack {
+		w.Stack(s)
 	}
 	return w.Flush()
 }

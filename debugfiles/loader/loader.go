@@ -15,6 +15,7 @@ import (
 	"github.com/cairn-dev/cairn/debugfiles/breakpad"
 	"github.com/cairn-dev/cairn/debugfiles/elf"
 	"github.com/cairn-dev/cairn/debugfiles/macho"
+	"github.com/cairn-dev/cairn/debugfiles/pe"
 )
 
 // Archive is an opened debug file and the objects it contains.
@@ -45,7 +46,7 @@ func Sniff(head []byte) debugfiles.Format {
 		return debugfiles.FormatELF
 	case bytes.HasPrefix(head, []byte("MODULE ")):
 		return debugfiles.FormatBreakpad
-	case bytes.HasPrefix(head, []byte("Microsoft C/C++ MSF 7.00\r\n\x1aDS")):
+	case bytes.HasPrefix(head, []byte("Microsoft C/C++ MSF 7.00\r\n\x1aDS\x00\x00\x00")):
 		return debugfiles.FormatPDB
 	case bytes.HasPrefix(head, []byte("MZ")):
 		return debugfiles.FormatPE
@@ -97,7 +98,13 @@ func Open(path string) (*Archive, error) {
 			return nil, err
 		}
 		a.Objects, a.closers = []debugfiles.Object{o}, []io.Closer{o}
-	case debugfiles.FormatPE, debugfiles.FormatPDB:
+	case debugfiles.FormatPE:
+		o, err := pe.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		a.Objects, a.closers = []debugfiles.Object{o}, []io.Closer{o}
+	case debugfiles.FormatPDB:
 		return nil, fmt.Errorf("%s: %s files: %w", path, a.Format, ErrNotYetSupported)
 	default:
 		return nil, fmt.Errorf("%s: %w (not ELF, Mach-O, PE, PDB or a Breakpad .sym)", path, debugfiles.ErrUnknownFormat)

@@ -1,0 +1,244 @@
+package breakpad
+
+import (
+	"cmp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/cairn-dev/cairn/debugfiles/unwind"
+)
+
+// Names Breakpad gives the CFA and the return address in STACK CFI rules.
+const (
+	cfaName = ".cfa"
+	raName  = ".ra"
+)
+
+// StackCFI converts unwind tables into STACK CFI records, sorted by
+// address: for each entry a "STACK CFI INIT <addr> <size> <rules>" line
+// with every rule in effect at its start, then a "STACK CFI <addr> <rules>"
+// line at each address where rules change, with the changed rules only —
+// the records Breakpad's dump_syms writes, rules named and ordered as it
+// names and orders them.
+//
+// Entries the tables cannot decode are left out and counted in malformed,
+// as dump_syms reports and skips them. Tables are taken in order of
+// preference: an entry overlapping one of an
+// earlier table is left out, as Breakpad's processor would ignore it.
+// Rules Breakpad cannot express are treated as it treats them: a register
+// rule that is "undefined", or a DWARF expression outside the subset that
+// translates to a postfix expression, is left out. Where the CFA itself
+// cannot be expressed (the expression-based CFA of PLT stubs), the record
+// ends, so that a stack walker falls back to other methods there instead
+// of applying the previous rule; a new INIT record starts where the CFA
+// can be expressed again.
+func StackCFI(tables []unwind.Table) (lines []string, malformed int) {
+	type entry struct {
+		start uint64
+		lines []string
+	}
+	var (
+		out      []entry
+		accepted []unwind.Range // entries of earlier tables, sorted
+	)
+	overlaps := func(r unwind.Range) bool {
+		i := sort.Search(len(accepted), func(i int) bool { return accepted[i].End > r.Start })
+		return i < len(accepted) && accepted[i].Start < r.End
+	}
+	for _, t := range tables {
+		arch := t.Arch()
+		var (
+			mine    []unwind.Range
+			cur     unwind.Range
+			skip    bool
+			pending []cfiRow
+		)
+		flush := func() {
+			if len(pending) > 0 {
+				if lines := groupLines(pending); len(lines) > 0 {
+					out = append(out, entry{start: pending[0].start, lines: lines})
+				}
+			}
+			pending = pending[:0]
+		}
+		for row, err := range t.Rows() {
+			if err != nil {
+				// A malformed entry is left out, as dump_syms leaves it
+				// out; its rows so far are dropped.
+				malformed++
+				if row.Entry == cur {
+					pending = pending[:0]
+					skip = true
+				}
+				continue
+			}
+			if row.Entry != cur || len(mine) == 0 {
+				flush()
+				cur = row.Entry
+				skip = cur.End <= cur.Start || overlaps(cur)
+				if !skip {
+					mine = append(mine, cur)
+				}
+			}
+			if skip || row.Win != nil {
+				continue
+			}
+			pending = append(pending, cfiRow{start: row.Start, end: row.End, rules: ruleStrings(arch, &row), ra: arch.BreakpadName(row.RA)})
+		}
+		flush()
+		accepted = append(accepted, mine...)
+		slices.SortFunc(accepted, func(a, b unwind.Range) int { return cmp.Compare(a.Start, b.Start) })
+	}
+	slices.SortStableFunc(out, func(a, b entry) int { return cmp.Compare(a.start, b.start) })
+	for _, e := range out {
+		lines = append(lines, e.lines...)
+	}
+	return lines, malformed
+}
+
+// cfiRow is one row as named rules; rules[0] is the CFA's, "" when the
+// CFA cannot be expressed.
+type cfiRow struct {
+	start, end uint64
+	rules      []namedRule
+	// ra names the return address register, the value of .ra without a
+	// rule.
+	ra string
+}
+
+type namedRule struct{ name, expr string }
+
+// ruleStrings names and renders the rules of a row, sorted by name as
+// Breakpad's std::map orders them, the CFA first.
+func ruleStrings(arch unwind.Arch, row *unwind.Row) []namedRule {
+	rules := make([]namedRule, 0, len(row.Regs)+2)
+	cfa, _ := PostfixRule(arch, row.CFA, true)
+	rules = append(rules, namedRule{cfaName, cfa})
+	hasRA := false
+	for _, rr := range row.Regs {
+		name := arch.BreakpadName(rr.Reg)
+		if rr.Reg == row.RA {
+			name, hasRA = raName, true
+		}
+		switch rr.Rule.Kind {
+		case unwind.RuleSameValue:
+			rules = append(rules, namedRule{name, arch.BreakpadName(rr.Reg)})
+			continue
+		case unwind.RuleUndefined:
+			if rr.Reg == row.RA {
+				// The outermost frame (_start, thread entry points): a
+				// zero return address is where stack walkers stop.
+				rules = append(rules, namedRule{name, "0"})
+			}
+			// Other registers cannot be marked unrecoverable; a missing
+			// rule is the closest Breakpad has.
+			continue
+		}
+		if e, ok := PostfixRule(arch, rr.Rule, false); ok {
+			rules = append(rules, namedRule{name, e})
+		}
+	}
+	if !hasRA {
+		// The return address is still in its register (arm64 x30, arm lr).
+		rules = append(rules, namedRule{raName, arch.BreakpadName(row.RA)})
+	}
+	slices.SortFunc(rules[1:], func(a, b namedRule) int { return strings.Compare(a.name, b.name) })
+	return rules
+}
+
+// groupLines writes the records of one entry's rows.
+func groupLines(rows []cfiRow) []string {
+	var (
+		out  []string
+		prev []namedRule
+		// init is the index in out of the open INIT record, -1 when none;
+		// its size is known when it closes.
+		init      = -1
+		initStart uint64
+		initRules string
+	)
+	closeInit := func(end uint64) {
+		if init >= 0 {
+			out[init] = "STACK CFI INIT " + strconv.FormatUint(initStart, 16) + " " + strconv.FormatUint(end-initStart, 16) + initRules
+			init = -1
+		}
+	}
+	for _, r := range rows {
+		if r.rules[0].expr == "" {
+			closeInit(r.start)
+			prev = nil
+			continue
+		}
+		var b strings.Builder
+		if init < 0 {
+			writeRules(&b, r.rules, nil, r.ra)
+			init, initStart, initRules = len(out), r.start, b.String()
+			out = append(out, "")
+			prev = r.rules
+			continue
+		}
+		b.WriteString("STACK CFI ")
+		b.WriteString(strconv.FormatUint(r.start, 16))
+		if writeRules(&b, r.rules, prev, r.ra) {
+			out = append(out, b.String())
+		}
+		prev = r.rules
+	}
+	if n := len(rows); n > 0 {
+		closeInit(rows[n-1].end)
+	}
+	return out
+}
+
+// writeRules appends " name: expr" for each rule that differs from prev
+// (all of them when prev is nil), in name order as dump_syms writes them; a
+// register whose rule disappeared gets a same-value rule, as dump_syms
+// writes it. It reports whether anything was written.
+func writeRules(b *strings.Builder, rules, prev []namedRule, ra string) bool {
+	var changes []namedRule
+	switch {
+	case prev == nil:
+		changes = rules
+	default:
+		if rules[0].expr != prev[0].expr {
+			changes = append(changes, rules[0])
+		}
+		// Both are sorted by name after the CFA; merge.
+		i, j := 1, 1
+		for i < len(rules) || j < len(prev) {
+			switch {
+			case j >= len(prev) || (i < len(rules) && rules[i].name < prev[j].name):
+				changes = append(changes, rules[i])
+				i++
+			case i >= len(rules) || prev[j].name < rules[i].name:
+				// The register lost its rule: it keeps its value.
+				keep := prev[j].name
+				if keep == raName {
+					keep = ra
+				}
+				changes = append(changes, namedRule{prev[j].name, keep})
+				j++
+			default:
+				if rules[i].expr != prev[j].expr {
+					changes = append(changes, rules[i])
+				}
+				i++
+				j++
+			}
+		}
+	}
+	if len(changes) == 0 {
+		return false
+	}
+	// The CFA is first in rules; dump_syms orders it among the others.
+	sorted := slices.SortedFunc(slices.Values(changes), func(a, b namedRule) int { return strings.Compare(a.name, b.name) })
+	for _, c := range sorted {
+		b.WriteByte(' ')
+		b.WriteString(c.name)
+		b.WriteString(": ")
+		b.WriteString(c.expr)
+	}
+	return true
+}
