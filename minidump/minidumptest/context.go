@@ -11,17 +11,40 @@ const (
 )
 
 // AMD64Context builds a 1232-byte x86-64 context. regs are rax, rcx, rdx,
-// rbx, rsp, rbp, rsi, rdi, r8–r15 in that (CONTEXT) order, then rip.
+// rbx, rsp, rbp, rsi, rdi, r8–r15 in that (CONTEXT) order, then rip. The
+// segment registers, eflags and mxcsr hold typical user-mode values.
 func AMD64Context(flags uint32, regs [17]uint64) []byte {
+	c := AMD64ContextData{Flags: flags, MxCsr: 0x1f80, CS: 0x33, SS: 0x2b, EFlags: 0x246, Regs: regs}
+	return c.Bytes()
+}
+
+// AMD64ContextData is every field of an x86-64 context a writer fills from
+// a thread's registers; the vector and debug-control fields stay zero.
+type AMD64ContextData struct {
+	Flags                  uint32
+	MxCsr                  uint32
+	CS, DS, ES, FS, GS, SS uint16
+	EFlags                 uint32
+	// Regs are rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8–r15, rip.
+	Regs [17]uint64
+	// FltSave is the 512-byte FXSAVE area.
+	FltSave [512]byte
+}
+
+// Bytes lays the context out in its 1232 bytes.
+func (c *AMD64ContextData) Bytes() []byte {
 	p := make([]byte, 48) // home addresses
-	p = le32(p, flags)
-	p = le32(p, 0x1f80)                                     // mxcsr
-	p = append(p, 0x33, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x2b, 0) // cs, ds, es, fs, gs, ss
-	p = le32(p, 0x246)                                      // eflags
-	p = append(p, make([]byte, 48)...)                      // debug registers
-	for _, r := range regs {
+	p = le32(p, c.Flags)
+	p = le32(p, c.MxCsr)
+	for _, s := range []uint16{c.CS, c.DS, c.ES, c.FS, c.GS, c.SS} {
+		p = le16(p, s)
+	}
+	p = le32(p, c.EFlags)
+	p = append(p, make([]byte, 48)...) // debug registers
+	for _, r := range c.Regs {
 		p = le64(p, r)
 	}
+	p = append(p, c.FltSave[:]...)
 	return append(p, make([]byte, 1232-len(p))...)
 }
 
@@ -44,14 +67,33 @@ func X86Context(flags uint32, regs [9]uint32) []byte {
 // ARM64Context builds a 912-byte ARM64 context in the current layout.
 // x holds x0–x28, fp, lr, sp, pc.
 func ARM64Context(flags, cpsr uint32, x [33]uint64, fpcr, fpsr uint32) []byte {
-	p := le32(nil, flags)
-	p = le32(p, cpsr)
-	for _, r := range x {
+	c := ARM64ContextData{Flags: flags, CPSR: cpsr, X: x, FPCR: fpcr, FPSR: fpsr}
+	return c.Bytes()
+}
+
+// ARM64ContextData is every field of an ARM64 context (current layout) a
+// writer fills from a thread's registers; the debug registers stay zero.
+type ARM64ContextData struct {
+	Flags, CPSR uint32
+	// X holds x0–x28, fp, lr, sp, pc.
+	X [33]uint64
+	// V holds the 128-bit vector registers v0–v31.
+	V          [32][16]byte
+	FPCR, FPSR uint32
+}
+
+// Bytes lays the context out in its 912 bytes.
+func (c *ARM64ContextData) Bytes() []byte {
+	p := le32(nil, c.Flags)
+	p = le32(p, c.CPSR)
+	for _, r := range c.X {
 		p = le64(p, r)
 	}
-	p = append(p, make([]byte, 32*16)...)
-	p = le32(p, fpcr)
-	p = le32(p, fpsr)
+	for _, v := range c.V {
+		p = append(p, v[:]...)
+	}
+	p = le32(p, c.FPCR)
+	p = le32(p, c.FPSR)
 	return append(p, make([]byte, 912-len(p))...)
 }
 

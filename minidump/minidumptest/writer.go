@@ -82,28 +82,59 @@ func (b *Builder) Stream(typ uint32, data []byte) uint32 {
 	return rva
 }
 
-// SystemInfo adds a SystemInfo stream.
+// SystemInfo adds a SystemInfo stream with a fixed processor level (6),
+// revision (0x1234), four processors and product type 1.
 func (b *Builder) SystemInfo(arch uint16, platform uint32, major, minor, build uint32, csd string) {
+	b.SystemInfoEx(SystemInfoData{
+		Arch: arch, Level: 6, Revision: 0x1234, Processors: 4, ProductType: 1,
+		Major: major, Minor: minor, Build: build, Platform: platform, CSD: csd,
+	})
+}
+
+// SystemInfoData is every field of MINIDUMP_SYSTEM_INFO a writer fills.
+type SystemInfoData struct {
+	Arch, Level, Revision uint16
+	Processors            uint8
+	ProductType           uint8
+	Major, Minor, Build   uint32
+	Platform              uint32
+	// CSD is the service pack string (Windows) or the uname line (Linux);
+	// "" writes no string.
+	CSD string
+	// CPU is the 24-byte CPU_INFORMATION union: x86 vendor id, version and
+	// feature words, or two 64-bit processor feature words.
+	CPU [24]byte
+}
+
+// SystemInfoEx adds a SystemInfo stream with every field given.
+func (b *Builder) SystemInfoEx(s SystemInfoData) {
 	csdRVA := uint32(0)
-	if csd != "" {
-		csdRVA = b.String(csd)
+	if s.CSD != "" {
+		csdRVA = b.String(s.CSD)
 	}
-	p := le16(nil, arch)
-	p = le16(p, 6)      // processor level
-	p = le16(p, 0x1234) // revision
-	p = append(p, 4, 1) // processors, product type
-	p = le32(p, major)
-	p = le32(p, minor)
-	p = le32(p, build)
-	p = le32(p, platform)
+	p := le16(nil, s.Arch)
+	p = le16(p, s.Level)
+	p = le16(p, s.Revision)
+	p = append(p, s.Processors, s.ProductType)
+	p = le32(p, s.Major)
+	p = le32(p, s.Minor)
+	p = le32(p, s.Build)
+	p = le32(p, s.Platform)
 	p = le32(p, csdRVA)
-	p = append(p, make([]byte, 4+24)...) // suite mask, reserved, cpu info
+	p = append(p, make([]byte, 4)...) // suite mask, reserved
+	p = append(p, s.CPU[:]...)
 	b.Stream(SystemInfoStream, p)
 }
 
 // Thread adds a thread with its stack memory (also listed in the memory
-// list, as writers do) and its raw register context.
+// list, as writers do) and its raw register context. Its TEB is 0x7ffd0000.
 func (b *Builder) Thread(id uint32, stackBase uint64, stack, context []byte) {
+	b.ThreadTEB(id, 0x7ffd0000, stackBase, stack, context)
+}
+
+// ThreadTEB is Thread with the thread environment block address given;
+// Linux writers leave it 0.
+func (b *Builder) ThreadTEB(id uint32, teb, stackBase uint64, stack, context []byte) {
 	stackRVA := b.blob(stack)
 	ctxRVA := b.blob(context)
 	b.addMemoryDescriptor(stackBase, uint32(len(stack)), stackRVA)
@@ -111,7 +142,7 @@ func (b *Builder) Thread(id uint32, stackBase uint64, stack, context []byte) {
 	p = le32(p, 0)
 	p = le32(p, 0)
 	p = le32(p, 0)
-	p = le64(p, 0x7ffd0000) // teb
+	p = le64(p, teb)
 	p = le64(p, stackBase)
 	p = le32(p, uint32(len(stack)))
 	p = le32(p, stackRVA)
@@ -125,29 +156,52 @@ func (b *Builder) Thread(id uint32, stackBase uint64, stack, context []byte) {
 func (b *Builder) ThreadName(id uint32, name string) {
 	rva := b.String(name)
 	p := le32(nil, id)
-	b.names = le64(p, uint64(rva))
+	b.names = append(b.names, le64(p, uint64(rva))...)
 	b.nNames++
 }
 
-// Module adds a module; cv is its CodeView record (see CodeViewRSDS and
-// CodeViewELF) or nil.
+// Module adds a module with file version 1.2.3.4; cv is its CodeView record
+// (see CodeViewRSDS and CodeViewELF) or nil.
 func (b *Builder) Module(base uint64, size uint32, timestamp uint32, name string, cv []byte) {
-	nameRVA := b.String(name)
+	b.ModuleEx(ModuleData{Base: base, Size: size, Timestamp: timestamp, Name: name, CodeView: cv, Version: []uint16{1, 2, 3, 4}})
+}
+
+// ModuleData describes one MINIDUMP_MODULE for ModuleEx.
+type ModuleData struct {
+	Base      uint64
+	Size      uint32
+	Checksum  uint32
+	Timestamp uint32
+	Name      string
+	// CodeView is the module's CodeView record, or nil.
+	CodeView []byte
+	// Version is the file version a.b.c.d for VS_FIXEDFILEINFO; nil leaves
+	// that structure zero, as Linux writers do (ELF files carry no version).
+	Version []uint16
+}
+
+// ModuleEx adds a module with every field given.
+func (b *Builder) ModuleEx(m ModuleData) {
+	nameRVA := b.String(m.Name)
+	cv := m.CodeView
 	var cvRVA uint32
 	if cv != nil {
 		cvRVA = b.blob(cv)
 	}
-	p := le64(nil, base)
-	p = le32(p, size)
-	p = le32(p, 0) // checksum
-	p = le32(p, timestamp)
+	p := le64(nil, m.Base)
+	p = le32(p, m.Size)
+	p = le32(p, m.Checksum)
+	p = le32(p, m.Timestamp)
 	p = le32(p, nameRVA)
-	// VS_FIXEDFILEINFO with version 1.2.3.4
-	p = le32(p, 0xfeef04bd)
-	p = le32(p, 0x10000)
-	p = le32(p, 1<<16|2)
-	p = le32(p, 3<<16|4)
-	p = append(p, make([]byte, 52-16)...)
+	if v := m.Version; len(v) == 4 {
+		p = le32(p, 0xfeef04bd)
+		p = le32(p, 0x10000)
+		p = le32(p, uint32(v[0])<<16|uint32(v[1]))
+		p = le32(p, uint32(v[2])<<16|uint32(v[3]))
+		p = append(p, make([]byte, 52-16)...)
+	} else {
+		p = append(p, make([]byte, 52)...)
+	}
 	p = le32(p, uint32(len(cv)))
 	p = le32(p, cvRVA)
 	p = append(p, make([]byte, 8+16)...) // misc record, reserved
