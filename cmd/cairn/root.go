@@ -20,6 +20,6 @@ Start with:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newMinidumpCommand(), newDifsCommand(), newDumpSymsCommand())
+	root.AddCommand(newVersionCommand(), newMinidumpCommand(), newDifsCommand(), newDumpSymsCommand(), newServeCommand(), newTokenCommand())
 	return root
 }

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/cairn-dev/cairn/config"
+	"github.com/cairn-dev/cairn/ingest"
+	"github.com/cairn-dev/cairn/issues"
+	"github.com/cairn-dev/cairn/storage/fsblob"
+	"github.com/cairn-dev/cairn/storage/memcache"
+	"github.com/cairn-dev/cairn/storage/queue"
+	"github.com/cairn-dev/cairn/storage/sqlite"
+	"github.com/cairn-dev/cairn/web"
+	"github.com/spf13/cobra"
+)
+
+func newServeCommand() *cobra.Command {
+	cfg, cfgErr := config.Load()
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the all-in-one server: ingest, queue, worker, issues and the API",
+		Long: `Run every role of Cairn in one process on embedded storage: the Sentry ingest
+endpoints, a durable queue, the worker that groups events into issues, and the
+read API. Nothing needs configuring: on first start it creates the data
+directory, an organization and a project (both with slug "default") and a DSN
+key, and prints the DSN to give to your SDK or crash reporter.
+
+Storage lives in the data directory: SQLite databases (queue.db, meta.db,
+events.db, in WAL mode) and blobs/ for minidumps and attachments. An event is
+on disk before its client gets a 200, so killing the server loses nothing it
+acknowledged; SIGINT or SIGTERM stops it gracefully, finishing the requests and
+events in flight.
+
+Endpoints:
+  POST /api/{project}/store/ | envelope/ | minidump/ | unreal/{key}/   Sentry ingest
+  GET  /api/0/projects/{org}/{project}/issues/                         issues (API token)
+  GET  /api/0/issues/{id}/   /api/0/issues/{id}/events/                one issue, its events
+  GET  /api/0/projects/{org}/{project}/events/{event_id}/              one event
+  GET  /healthz                                                        liveness
+
+The API needs a token: cairn token create --data-dir DIR --org default
+
+Environment: CAIRN_DATA_DIR, CAIRN_ADDR, CAIRN_PUBLIC_URL, CAIRN_WORKERS and
+CAIRN_SHUTDOWN_TIMEOUT set the defaults of the flags below.`,
+		Example: `  cairn serve
+  cairn serve --data-dir /var/lib/cairn --addr 0.0.0.0:8000 --public-url https://crash.example.com
+  curl -X POST 'http://127.0.0.1:8000/api/1/store/?sentry_key=KEY&sentry_version=7' -d '{"message":"hello"}'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfgErr != nil {
+				return cfgErr
+			}
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			return serve(cmd.Context(), cfg, cmd.OutOrStdout(), log)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory holding the databases and blobs (created if missing; $CAIRN_DATA_DIR)")
+	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "HOST:PORT to listen on; port 0 picks a free one ($CAIRN_ADDR)")
+	f.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "URL clients reach the server at, for DSNs and links (default http://<addr>; $CAIRN_PUBLIC_URL)")
+	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "events processed at once (default one per CPU; $CAIRN_WORKERS)")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long a graceful stop may drain in-flight work ($CAIRN_SHUTDOWN_TIMEOUT)")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log every batch the worker handles")
+	return cmd
+}
+
+// stores are the embedded backends of one data directory.
+type stores struct {
+	blobs  *fsblob.Store
+	queue  *sqlite.Queue
+	meta   *sqlite.Meta
+	events *sqlite.Events
+}
+
+func openStores(ctx context.Context, cfg config.Config) (*stores, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	s := &stores{}
+	var err error
+	if s.blobs, err = fsblob.Open(cfg.BlobDir()); err != nil {
+		return nil, err
+	}
+	if s.meta, err = sqlite.OpenMeta(ctx, cfg.MetaPath()); err != nil {
+		return nil, err
+	}
+	if s.events, err = sqlite.OpenEvents(ctx, cfg.EventsPath()); err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.queue, err = sqlite.OpenQueue(ctx, cfg.QueuePath(), queue.Options{}); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *stores) close() error {
+	var errs []error
+	if s.queue != nil {
+		errs = append(errs, s.queue.Close())
+	}
+	if s.events != nil {
+		errs = append(errs, s.events.Close())
+	}
+	if s.meta != nil {
+		errs = append(errs, s.meta.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// server is a running all-in-one server.
+type server struct {
+	URL string // base URL, http://host:port
+	DSN string
+	// Key and ProjectID are the default project's DSN key and id.
+	Key       string
+	ProjectID int64
+
+	stores *stores
+	http   *http.Server
+	sink   *issues.Sink
+	worker *issues.Worker
+
+	stopWorker context.CancelFunc
+	workerDone chan struct{}
+	serveDone  chan error
+	log        *slog.Logger
+	timeout    time.Duration
+}
+
+// startServer opens the data directory, makes sure the default
+// organization, project and key exist, and starts every role (withWorker
+// false leaves the queue unconsumed: benchmarks measure ingest alone).
+func startServer(ctx context.Context, cfg config.Config, log *slog.Logger, withWorker bool) (*server, error) {
+	st, err := openStores(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	_, proj, key, err := web.EnsureDefaults(ctx, st.meta)
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	if n, err := st.queue.ReleaseLeases(ctx); err != nil {
+		st.close()
+		return nil, err
+	} else if n > 0 {
+		log.Info("resuming events a previous run was processing when it stopped", "events", n)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		st.close()
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	base := cfg.PublicURL
+	if base == "" {
+		base = "http://" + ln.Addr().String()
+	}
+	s := &server{URL: "http://" + ln.Addr().String(), DSN: web.DSN(base, key.Public, proj.ID),
+		Key: key.Public, ProjectID: proj.ID, stores: st, log: log,
+		workerDone: make(chan struct{}), serveDone: make(chan error, 1), timeout: cfg.ShutdownTimeout}
+
+	proc := &issues.Processor{Blobs: st.blobs, Symbolicator: issues.Unsymbolicated{}}
+	s.worker = issues.NewWorker(st.queue, st.meta, st.events, proc, issues.WorkerOptions{Concurrency: cfg.Workers, Log: log})
+	s.sink = issues.NewSink(st.blobs, st.queue, issues.SinkOptions{OnCommit: s.worker.Wake, Log: log})
+	keys := web.NewKeyStore(st.meta, memcache.New(10_000), 30*time.Second)
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/0/", web.NewAPI(st.meta, st.events, base, log))
+	mux.Handle("/api/", ingest.NewHandler(ingest.DefaultConfig(), keys, s.sink, log))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopWorker = stop
+	go func() {
+		defer close(s.workerDone)
+		if withWorker {
+			s.worker.Run(wctx)
+		}
+	}()
+	go func() { s.serveDone <- s.http.Serve(ln) }()
+	return s, nil
+}
+
+// shutdown stops accepting requests, lets the in-flight ones finish (each
+// waits for its event's commit), flushes the sink, lets the worker finish
+// the batches it holds, and closes the stores.
+func (s *server) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	herr := s.http.Shutdown(ctx)
+	s.sink.Close()
+	s.stopWorker()
+	select {
+	case <-s.workerDone:
+	case <-ctx.Done():
+		s.log.Warn("worker still busy at the shutdown deadline; its batch will be redelivered")
+	}
+	return errors.Join(herr, s.stores.close())
+}
+
+func serve(ctx context.Context, cfg config.Config, out io.Writer, log *slog.Logger) error {
+	s, err := startServer(ctx, cfg, log, true)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, `Cairn is running; data in %s
+
+  DSN:  %s
+  API:  %s/api/0/
+
+Send an event:   curl -X POST '%s/api/%d/store/?sentry_key=%s&sentry_version=7' -d '{"message":"hello"}'
+Get an API token: cairn token create --data-dir %s --org default
+List issues:     curl -H "Authorization: Bearer $TOKEN" %s/api/0/projects/default/default/issues/
+`, cfg.DataDir, s.DSN, s.URL, s.URL, s.ProjectID, s.Key, cfg.DataDir, s.URL)
+	log.Info("serving", "addr", s.URL, "data_dir", cfg.DataDir)
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: draining in-flight requests and events")
+	case err := <-s.serveDone:
+		log.Error("http server stopped", "err", err)
+	}
+	if err := s.shutdown(); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
