@@ -15,6 +15,7 @@ import (
 	"github.com/cairn-dev/cairn/debugfiles/breakpad"
 	"github.com/cairn-dev/cairn/debugfiles/elf"
 	"github.com/cairn-dev/cairn/debugfiles/macho"
+	"github.com/cairn-dev/cairn/debugfiles/pdb"
 	"github.com/cairn-dev/cairn/debugfiles/pe"
 )
 
@@ -105,7 +106,11 @@ func Open(path string) (*Archive, error) {
 		}
 		a.Objects, a.closers = []debugfiles.Object{o}, []io.Closer{o}
 	case debugfiles.FormatPDB:
-		return nil, fmt.Errorf("%s: %s files: %w", path, a.Format, ErrNotYetSupported)
+		o, err := pdb.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		a.Objects, a.closers = []debugfiles.Object{o}, []io.Closer{o}
 	default:
 		return nil, fmt.Errorf("%s: %w (not ELF, Mach-O, PE, PDB or a Breakpad .sym)", path, debugfiles.ErrUnknownFormat)
 	}

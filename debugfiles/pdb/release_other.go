@@ -1,0 +1,7 @@
+//go:build !linux
+
+package pdb
+
+// releasePages does nothing where the pages of a mapping are not released
+// explicitly.
+func releasePages(b []byte) {}
