@@ -2,9 +2,15 @@ package loader
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/cairn-dev/cairn/debugfiles"
 	"github.com/cairn-dev/cairn/debugfiles/elf"
+	"github.com/cairn-dev/cairn/debugfiles/pdb"
+	"github.com/cairn-dev/cairn/debugfiles/pe"
 )
 
 // Companion is a binary paired with its separate debug file: the binary's
@@ -31,7 +37,14 @@ func (c *Companion) DebugSession() (debugfiles.DebugSession, error) {
 // does) and pairs the two. Objects that need no companion, or whose
 // companion is not found, are returned unchanged; the archive of a found
 // debug file is added to a, so a.Close releases it.
+//
+// A PE image is paired with the PDB its CodeView record names: the file of
+// that name beside the image, then in each of dirs, accepted only when its
+// debug id matches the image's (a stale PDB of an older build is not).
 func (a *Archive) WithDebugFile(obj debugfiles.Object, dirs []string) (debugfiles.Object, error) {
+	if p, ok := obj.(*pe.Object); ok {
+		return a.withPDB(p, dirs)
+	}
 	e, ok := obj.(*elf.Object)
 	if !ok || obj.Features()&debugfiles.FeatureDebug != 0 {
 		return obj, nil
@@ -52,4 +65,42 @@ func (a *Archive) WithDebugFile(obj debugfiles.Object, dirs []string) (debugfile
 		return obj, nil
 	}
 	return &Companion{Object: obj, Debug: dbg}, nil
+}
+
+// withPDB pairs a PE image with its PDB; see WithDebugFile.
+func (a *Archive) withPDB(img *pe.Object, dirs []string) (debugfiles.Object, error) {
+	name := img.DebugFile()
+	if name == "" || !strings.EqualFold(filepath.Ext(pdbBase(name)), ".pdb") {
+		return img, nil
+	}
+	base := pdbBase(name)
+	candidates := []string{filepath.Join(filepath.Dir(a.Path), base)}
+	for _, d := range dirs {
+		candidates = append(candidates, filepath.Join(d, base))
+	}
+	for _, c := range candidates {
+		if _, err := os.Stat(c); err != nil {
+			continue
+		}
+		dbg, err := pdb.Open(c)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c, err)
+		}
+		if dbg.DebugID() != img.DebugID() {
+			dbg.Close()
+			continue
+		}
+		a.closers = append(a.closers, dbg)
+		return &Companion{Object: img, Debug: dbg}, nil
+	}
+	return img, nil
+}
+
+// pdbBase is the file name of a CodeView PDB path, which a Windows linker
+// writes with backslashes.
+func pdbBase(p string) string {
+	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
+		return p[i+1:]
+	}
+	return p
 }
