@@ -180,7 +180,11 @@ func startServer(ctx context.Context, cfg config.Config, log *slog.Logger, withW
 	keys := web.NewKeyStore(st.meta, memcache.New(10_000), 30*time.Second)
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/0/", web.NewAPI(st.meta, st.events, base, log))
+	api := web.NewAPI(st.meta, st.events, base, log)
+	// Debug-file uploads (sentry-cli, cairn upload, symupload); assembly
+	// temporaries live in the data directory, on the blobs' file system.
+	api.EnableDebugFiles(context.WithoutCancel(ctx), web.DebugFileConfig{Blobs: st.blobs, Index: st.meta, Tokens: st.meta, TempDir: cfg.DataDir})
+	mux.Handle("/api/0/", api)
 	mux.Handle("/api/", ingest.NewHandler(ingest.DefaultConfig(), keys, s.sink, log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
