@@ -77,9 +77,11 @@ func (id ID) String() string {
 }
 
 // Breakpad formats the id in Breakpad's form (MODULE lines, symbol store
-// paths): uppercase GUID hex and the age in uppercase hex.
+// paths): uppercase GUID hex and the age in lowercase hex, as Breakpad's
+// processor and dump_syms print it ("%08X%04X%04X…%x") and Symbolicator
+// builds store paths; the two spellings differ from age 10 on.
 func (id ID) Breakpad() string {
-	return strings.ToUpper(hex.EncodeToString(id.GUID[:])) + strings.ToUpper(strconv.FormatUint(uint64(id.Age), 16))
+	return strings.ToUpper(hex.EncodeToString(id.GUID[:])) + strconv.FormatUint(uint64(id.Age), 16)
 }
 
 // MarshalText implements encoding.TextMarshaler (Sentry form).
