@@ -7,6 +7,7 @@ import (
 
 	"github.com/cairn-dev/cairn/debugfiles"
 	"github.com/cairn-dev/cairn/debugfiles/pdb"
+	"github.com/cairn-dev/cairn/internal/symoracle"
 )
 
 // TestAgainstDWARFTwin settles the class llvm14-inline-row-ahead with an
@@ -50,8 +51,8 @@ func TestAgainstDWARFTwin(t *testing.T) {
 			for i, a := range addrs {
 				abs[i] = a + info.base
 			}
-			wantPDB := symbolize(t, img.exe, abs)
-			wantDWARF := symbolize(t, twin, abs)
+			wantPDB := symoracle.Symbolize(t, img.exe, abs)
+			wantDWARF := symoracle.Symbolize(t, twin, abs)
 			ix := debugfiles.NewIndex(fns)
 			nd := nodes(fns)
 			dups := duplicateRows(t, img)
@@ -69,10 +70,10 @@ func TestAgainstDWARFTwin(t *testing.T) {
 					line0++
 				case sameLines(llvmView(fr, nd, a), wantDWARF[i]):
 					theirs++
-					t.Errorf("%#x: DWARF agrees with llvm's PDB reader %s, not with us %s", abs[i], fmtLLVM(wantPDB[i]), fmtOurs(fr))
+					t.Errorf("%#x: DWARF agrees with llvm's PDB reader %s, not with us %s", abs[i], symoracle.FormatLLVM(wantPDB[i]), symoracle.FormatOurs(fr))
 				default:
 					other++
-					t.Errorf("%#x: DWARF %s agrees with neither us %s nor llvm's PDB reader %s", abs[i], fmtLLVM(wantDWARF[i]), fmtOurs(fr), fmtLLVM(wantPDB[i]))
+					t.Errorf("%#x: DWARF %s agrees with neither us %s nor llvm's PDB reader %s", abs[i], symoracle.FormatLLVM(wantDWARF[i]), symoracle.FormatOurs(fr), symoracle.FormatLLVM(wantPDB[i]))
 				}
 			}
 			t.Logf("%d addresses of class llvm14-inline-row-ahead: DWARF agrees with us at %d, has line 0 at %d, agrees with llvm's PDB reader at %d, with neither at %d",
@@ -82,7 +83,7 @@ func TestAgainstDWARFTwin(t *testing.T) {
 }
 
 // sameLines compares frame counts, files and lines.
-func sameLines(ours []debugfiles.Frame, want []oFrame) bool {
+func sameLines(ours []debugfiles.Frame, want []symoracle.Frame) bool {
 	if len(ours) != len(want) {
 		return false
 	}
@@ -94,7 +95,7 @@ func sameLines(ours []debugfiles.Frame, want []oFrame) bool {
 	return true
 }
 
-func hasLine0(fs []oFrame) bool {
+func hasLine0(fs []symoracle.Frame) bool {
 	for _, f := range fs {
 		if f.Line == 0 {
 			return true

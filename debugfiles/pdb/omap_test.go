@@ -8,6 +8,7 @@ import (
 
 	"github.com/cairn-dev/cairn/debugfiles"
 	"github.com/cairn-dev/cairn/debugfiles/pdb"
+	"github.com/cairn-dev/cairn/internal/symoracle"
 )
 
 // TestOMAP rewrites a PDB as a post-link optimizer leaves it: the two
@@ -92,7 +93,7 @@ func TestOMAP(t *testing.T) {
 		got := ixOMAP.Lookup(y)
 		checked++
 		if !sameFrames(got, want) {
-			t.Errorf("%#x (moved to %#x): got %s, want %s", x, y, fmtOurs(got), fmtOurs(want))
+			t.Errorf("%#x (moved to %#x): got %s, want %s", x, y, symoracle.FormatOurs(got), symoracle.FormatOurs(want))
 		}
 	}
 	t.Logf("%d addresses checked; %d functions, %d after the OMAP", checked, len(fnsOrig), len(fnsOMAP))

@@ -1,20 +1,15 @@
 package pdb_test
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os/exec"
 	"slices"
-	"sort"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/cairn-dev/cairn/debugfiles"
 	"github.com/cairn-dev/cairn/debugfiles/pdb"
+	"github.com/cairn-dev/cairn/internal/symoracle"
 )
 
 // The oracle test looks up 10,000 random addresses of each image's .text
@@ -62,44 +57,6 @@ const (
 	minAgreement = 0.995
 )
 
-// oFrame is one frame as llvm-symbolizer's JSON output gives it.
-type oFrame struct {
-	FunctionName string
-	FileName     string
-	Line         uint32
-}
-
-// symbolize runs llvm-symbolizer once over all addresses (absolute).
-func symbolize(t testing.TB, exe string, addrs []uint64) [][]oFrame {
-	t.Helper()
-	var in bytes.Buffer
-	for _, a := range addrs {
-		fmt.Fprintf(&in, "0x%x\n", a)
-	}
-	cmd := exec.Command(llvmSymbolizer, "--inlines", "--functions=linkage", "--no-demangle", "--output-style=JSON", "--obj="+exe)
-	cmd.Stdin = &in
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", llvmSymbolizer, err, stderr.Bytes())
-	}
-	var res [][]oFrame
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var r struct{ Symbol []oFrame }
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("%s output %q: %v", llvmSymbolizer, sc.Text(), err)
-		}
-		res = append(res, r.Symbol)
-	}
-	if len(res) != len(addrs) {
-		t.Fatalf("%s answered %d of %d addresses", llvmSymbolizer, len(res), len(addrs))
-	}
-	return res
-}
-
 // addresses picks random RVAs in .text and adds every function and
 // inlinee start inside it.
 func addresses(info peInfo, fns []*debugfiles.Function, seed string) []uint64 {
@@ -130,54 +87,6 @@ func addresses(info peInfo, fns []*debugfiles.Function, seed string) []uint64 {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// result sums up one comparison.
-type result struct {
-	total, agree int
-	classes      map[string]int
-	examples     map[string][]string
-}
-
-func (r *result) pct() float64 { return 100 * float64(r.agree) / float64(max(r.total, 1)) }
-
-func (r *result) explainedPct() float64 {
-	n := r.agree
-	for c, k := range r.classes {
-		if _, ok := knownClasses[c]; ok {
-			n += k
-		}
-	}
-	return 100 * float64(n) / float64(max(r.total, 1))
-}
-
-func (r *result) String() string {
-	s := fmt.Sprintf("%d/%d agree (%.3f%%, %.3f%% with known classes)", r.agree, r.total, r.pct(), r.explainedPct())
-	keys := make([]string, 0, len(r.classes))
-	for k := range r.classes {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		s += fmt.Sprintf("; %s: %d", k, r.classes[k])
-	}
-	return s
-}
-
-func fmtOurs(fs []debugfiles.Frame) string {
-	var parts []string
-	for _, f := range fs {
-		parts = append(parts, fmt.Sprintf("%s@%s:%d", f.Function, f.File.Path(), f.Line))
-	}
-	return "[" + strings.Join(parts, " | ") + "]"
-}
-
-func fmtLLVM(fs []oFrame) string {
-	var parts []string
-	for _, f := range fs {
-		parts = append(parts, fmt.Sprintf("%s@%s:%d", f.FunctionName, f.FileName, f.Line))
-	}
-	return "[" + strings.Join(parts, " | ") + "]"
 }
 
 // nodeKey finds the function (or inlined piece) a frame came from.
@@ -242,7 +151,7 @@ func llvmView(frames []debugfiles.Frame, nodes map[nodeKey]*debugfiles.Function,
 }
 
 // classify compares one lookup; an empty class means agreement.
-func classify(ours []debugfiles.Frame, want []oFrame, nodes map[nodeKey]*debugfiles.Function, dups map[uint64]rawRow, addr uint64) string {
+func classify(ours []debugfiles.Frame, want []symoracle.Frame, nodes map[nodeKey]*debugfiles.Function, dups map[uint64]rawRow, addr uint64) string {
 	c := classifyFrames(ours, want)
 	if c != "line" && c != "file" {
 		return c
@@ -264,7 +173,7 @@ func classify(ours []debugfiles.Frame, want []oFrame, nodes map[nodeKey]*debugfi
 	return c
 }
 
-func classifyFrames(ours []debugfiles.Frame, want []oFrame) string {
+func classifyFrames(ours []debugfiles.Frame, want []symoracle.Frame) string {
 	if len(ours) == 0 {
 		if len(want) == 1 && want[0].FunctionName == "" && want[0].Line == 0 {
 			return ""
@@ -289,23 +198,38 @@ func classifyFrames(ours []debugfiles.Frame, want []oFrame) string {
 	return ""
 }
 
-func compare(ix *debugfiles.Index, nodes map[nodeKey]*debugfiles.Function, dups map[uint64]rawRow, base uint64, addrs []uint64, want [][]oFrame) *result {
-	r := &result{classes: map[string]int{}, examples: map[string][]string{}}
-	var frames []debugfiles.Frame
+// compare looks every RVA up and compares it with llvm-symbolizer's answer
+// for the absolute address, explaining llvm 14's known PDB faults.
+func compare(ix *debugfiles.Index, nodes map[nodeKey]*debugfiles.Function, dups map[uint64]rawRow, base uint64, addrs []uint64, want [][]symoracle.Frame) *symoracle.Result {
+	abs := make([]uint64, len(addrs))
 	for i, a := range addrs {
-		r.total++
-		frames = ix.AppendLookup(frames[:0], a)
-		class := classify(frames, want[i], nodes, dups, a)
-		if class == "" {
-			r.agree++
-			continue
-		}
-		r.classes[class]++
-		if len(r.examples[class]) < 6 {
-			r.examples[class] = append(r.examples[class], fmt.Sprintf("%#x: ours %s; llvm %s", a+base, fmtOurs(frames), fmtLLVM(want[i])))
-		}
+		abs[i] = a + base
 	}
-	return r
+	allowed := map[string]bool{}
+	for c := range knownClasses {
+		allowed[c] = true
+	}
+	var frames []debugfiles.Frame
+	return symoracle.Compare(abs, want, func(a uint64) []debugfiles.Frame {
+		frames = ix.AppendLookup(frames[:0], a-base)
+		return frames
+	}, symoracle.Options{
+		Allowed: allowed,
+		Extra: func(a uint64, ours []debugfiles.Frame, want []symoracle.Frame) string {
+			return classify(ours, want, nodes, dups, a-base)
+		},
+	})
+}
+
+// logResult logs a comparison and fails below the required agreement.
+func logResult(t *testing.T, r *symoracle.Result) {
+	t.Helper()
+	for _, e := range r.Unexplained() {
+		t.Logf("(UNEXPLAINED) %s", e)
+	}
+	if r.ExplainedPct() < 100*minAgreement {
+		t.Errorf("%s, want at least %.1f%% agreement", r, 100*minAgreement)
+	}
 }
 
 func TestAgainstLLVMSymbolizer(t *testing.T) {
@@ -342,23 +266,13 @@ func TestAgainstLLVMSymbolizer(t *testing.T) {
 			for i, a := range addrs {
 				abs[i] = a + info.base
 			}
-			want := symbolize(t, img.exe, abs)
+			want := symoracle.Symbolize(t, img.exe, abs)
 			ix := debugfiles.NewIndex(fns)
 			r := compare(ix, nodes(fns), duplicateRows(t, img), info.base, addrs, want)
 			mu.Lock()
 			summary = append(summary, fmt.Sprintf("%-28s %s", img.name, r))
 			mu.Unlock()
-			for c, ex := range r.examples {
-				if _, known := knownClasses[c]; known {
-					continue
-				}
-				for _, e := range ex {
-					t.Logf("%s (UNEXPLAINED): %s", c, e)
-				}
-			}
-			if r.explainedPct() < 100*minAgreement {
-				t.Errorf("%s, want at least %.1f%% agreement", r, 100*minAgreement)
-			}
+			logResult(t, r)
 		})
 	}
 }
