@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/cairn-dev/cairn/storage/meta"
 )
@@ -133,7 +132,7 @@ func (m *Meta) RecordOccurrences(ctx context.Context, occs []meta.Occurrence) ([
 				issues[o.IssueID] = is
 				order = append(order, o.IssueID)
 			}
-			if applyOccurrence(is, o) {
+			if is.Apply(o) {
 				regressed[is.ID] = true
 			}
 		}
@@ -161,45 +160,6 @@ func (m *Meta) RecordOccurrences(ctx context.Context, occs []meta.Occurrence) ([
 	return out, nil
 }
 
-// applyOccurrence folds one occurrence into an issue and reports whether it
-// reopened a resolved issue.
-func applyOccurrence(is *meta.Issue, o meta.Occurrence) (regressed bool) {
-	first := is.TimesSeen == 0
-	is.TimesSeen++
-	if o.NewUser {
-		is.UserCount++
-	}
-	if first || o.Time.Before(is.FirstSeen) {
-		is.FirstSeen = o.Time
-	}
-	if first || !o.Time.Before(is.LastSeen) {
-		is.LastSeen = o.Time
-		is.LastEventID = o.EventID
-		if o.Level != "" {
-			is.Level = o.Level
-		}
-		if o.Title != "" {
-			is.Title, is.Culprit = o.Title, o.Culprit
-		}
-		if o.Metadata != nil {
-			is.Metadata = o.Metadata
-		}
-		if o.Release != "" {
-			is.LastRelease = o.Release
-		}
-	}
-	if is.FirstRelease == "" && o.Release != "" {
-		is.FirstRelease = o.Release
-	}
-	if o.Environment != "" && !slices.Contains(is.Environments, o.Environment) {
-		is.Environments = append(is.Environments, o.Environment)
-	}
-	if is.Status == meta.StatusResolved {
-		is.Status, is.Substatus = meta.StatusUnresolved, meta.SubstatusRegressed
-		return true
-	}
-	return false
-}
 
 // Issue implements meta.Issues.
 func (m *Meta) Issue(ctx context.Context, id int64) (meta.Issue, error) {
