@@ -160,7 +160,6 @@ func (m *Meta) RecordOccurrences(ctx context.Context, occs []meta.Occurrence) ([
 	return out, nil
 }
 
-
 // Issue implements meta.Issues.
 func (m *Meta) Issue(ctx context.Context, id int64) (meta.Issue, error) {
 	is, err := scanIssue(m.db.r.QueryRowContext(ctx, `SELECT `+issueColumns+` FROM issues WHERE id = ?`, id))
