@@ -20,6 +20,6 @@ Start with:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newMinidumpCommand(), newDifsCommand(), newDumpSymsCommand(), newServeCommand(), newTokenCommand(), newUploadCommand())
+	root.AddCommand(newVersionCommand(), newMinidumpCommand(), newDifsCommand(), newDumpSymsCommand(), newSymbolicateCommand(), newSymcacheCommand(), newServeCommand(), newTokenCommand(), newUploadCommand())
 	return root
 }

@@ -1,3 +1,60 @@
-// Package symcache writes and reads the symcache: a compact, versioned,
-// mmap-able map from address to function, file, line and inline chain.
+// Package symcache writes and reads the symcache: Cairn's compact,
+// versioned, memory-mappable map from a code address to the inline chain
+// at that address (function, symbol address, file and line of every frame).
+// Every frame of every crash is symbolicated through it, so it is built
+// once per debug file and looked up without parsing and without
+// allocating. SPEC.md beside this file documents every byte.
+//
+// # Building
+//
+// Write converts any debugfiles.Object: DWARF from ELF, Mach-O and mingw PE
+// files, PDB, Breakpad .sym files with INLINE records, and objects with a
+// symbol table only (functions without lines). One goroutine reads the
+// object's debug session while a Builder flattens each function tree it is
+// handed into address ranges and keeps only those (a tree can be freed once
+// flattened); the Builder then resolves overlaps between functions and
+// writes the file.
+//
+// The contract: a symcache answers exactly what debugfiles.NewIndex over
+// the same functions answers (Index.AppendLookup), for every address —
+// the same overlap rules between functions and between inlinees, the same
+// line-row fallback to outer frames, lines of size 0 reaching to the next
+// row, inline chains cut at 256 frames. The tests check it at 100,000
+// random code addresses and every boundary of every fixture.
+//
+// # Reading
+//
+// Open maps a file; New reads a byte slice; FromReaderAt copies from an
+// io.ReaderAt. Opening checks the fixed header and the bounds of every
+// section and nothing else, so its cost does not grow with the file:
+// the header's CRC-32C over the whole file is checked by Verify, which
+// callers run once on files that come from elsewhere (the CLI does).
+// Lookups are bounds-checked on every read, so a file damaged past its
+// header can give wrong answers but never a panic, a loop or an
+// allocation.
+//
+// Lookup takes an address relative to the object's load address (as
+// debugfiles reports addresses; a crash address minus the module base)
+// and appends the frames innermost first. Callers pass return addresses
+// already adjusted (PROTOCOL.md, "Caller frames"). Frame strings are
+// views of the mapped bytes (unsafe.String): they stay valid until Close,
+// and callers that keep them longer copy them. Names are raw; demangling is
+// the caller's choice (package demangle), and Frame.FunctionIndex lets a
+// caller cache the demangled name per function.
+//
+// # Lookup cost
+//
+// One lookup is a binary search over the regions (usually one), a page index
+// computed from the address, the decoding of the few entries of that page
+// (about 16 on average; the writer sizes pages for it), then one node and one
+// site record per frame. On a binary with 1.9 MB of gcc -O2 code this is
+// 160–200 ns with warm caches and about 250 ns at a million random addresses,
+// with no allocation; see BENCHMARKS.md ("SymCache").
+//
+// # Versions
+//
+// Version is stored in the header. A reader refuses any other version
+// with ErrVersion; symcaches are derived data, and a version bump makes
+// every cache key change (the CLI's cache file names carry it), so old
+// caches are rebuilt, never read.
 package symcache

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/cairn-dev/cairn/debugfiles/loader"
+	"github.com/cairn-dev/cairn/debugfiles/symcache"
+	"github.com/spf13/cobra"
+)
+
+func newSymcacheCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "symcache",
+		Short: "Build and inspect symcaches, the fast address → frames index",
+		Long: `A symcache is the compact, memory-mapped file Cairn answers symbolication
+lookups from: sorted address ranges pointing to functions, files, lines and
+inline chains, built once per debug file (format: debugfiles/symcache/SPEC.md).`,
+	}
+	cmd.AddCommand(newSymcacheBuildCommand(), newSymcacheInfoCommand())
+	return cmd
+}
+
+func newSymcacheBuildCommand() *cobra.Command {
+	var (
+		output, arch string
+		debugDirs    []string
+	)
+	cmd := &cobra.Command{
+		Use:   "build FILE -o OUT",
+		Short: "Convert a debug file into a symcache",
+		Long: `Read the functions, lines and inline chains of FILE and write them as a
+symcache. FILE may be an ELF binary or .debug file (a stripped binary's debug
+file is found by build id or .gnu_debuglink), a Mach-O binary (with its
+PATH.dSYM when present) or dSYM (--arch picks a slice of a fat file), a PE
+image (with the PDB it names) or PDB, or a Breakpad .sym file; a file without
+debug information contributes its symbol table, as functions without lines.
+The file is written through a temporary file and renamed into place, then
+verified and described.`,
+		Example: `  cairn symcache build build/game -o game.symcache
+  cairn symcache build Game.app.dSYM --arch arm64 -o Game-arm64.symcache
+  cairn symbolicate --obj game.symcache 0x4011a4`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output == "" {
+				return fmt.Errorf("symcache build: -o OUT is required")
+			}
+			a, err := loader.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			obj, err := pickObject(a, arch)
+			if err != nil {
+				return err
+			}
+			if obj, err = a.WithDebugFile(obj, debugDirs); err != nil {
+				return err
+			}
+			obj, companion, err := withCompanion(obj, args[0])
+			if err != nil {
+				return err
+			}
+			if companion != nil {
+				defer companion.Close()
+			}
+			if err := writeSymcacheFile(output, obj); err != nil {
+				return fmt.Errorf("symcache build: %s: %w", args[0], err)
+			}
+			return printSymcacheInfo(cmd, output)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "the symcache file to write")
+	cmd.Flags().StringVar(&arch, "arch", "", "architecture to convert from a fat Mach-O file (x86_64, arm64, ...)")
+	cmd.Flags().StringArrayVar(&debugDirs, "debug-dir", nil, "where to look for a stripped binary's separate debug file (repeatable)")
+	return cmd
+}
+
+func newSymcacheInfoCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "info FILE",
+		Short:   "Print a symcache's identity and table sizes, and verify its checksum",
+		Example: `  cairn symcache info game.symcache`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return printSymcacheInfo(cmd, args[0])
+		},
+	}
+}
+
+// printSymcacheInfo opens, verifies and describes a symcache file.
+func printSymcacheInfo(cmd *cobra.Command, path string) error {
+	c, err := symcache.Open(path)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Verify(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	st := c.Stats()
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "%s: symcache v%d, %d bytes, checksum ok\n", path, symcache.Version, st.Size)
+	fmt.Fprintf(w, "  debug id %s, arch %s, from %s, load address %#x\n", c.DebugID(), c.Arch(), c.Format(), c.LoadAddress())
+	fmt.Fprintf(w, "  %d functions, %d files, %d call sites, %d frame nodes\n", st.Functions, st.Files, st.Sites, st.Nodes)
+	fmt.Fprintf(w, "  %d address ranges in %d region(s), %d pages of %d bytes (%d bytes of ranges)\n", st.Entries, st.Regions, st.Pages, st.PageSize, st.RangeBytes)
+	return nil
+}

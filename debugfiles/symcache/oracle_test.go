@@ -1,0 +1,210 @@
+package symcache_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cairn-dev/cairn/debugfiles"
+	"github.com/cairn-dev/cairn/debugfiles/loader"
+	"github.com/cairn-dev/cairn/debugfiles/symcache"
+	"github.com/cairn-dev/cairn/fixtures"
+	"github.com/cairn-dev/cairn/internal/symoracle"
+)
+
+// oracleClasses explain disagreements that come from what llvm-symbolizer
+// 14 cannot read (the loader's oracle test names the same ones).
+var oracleClasses = map[string]string{
+	"llvm14-no-zstd":          "LLVM 14 cannot decompress ELFCOMPRESS_ZSTD sections; it answers from the symbol table alone",
+	"llvm14-no-minidebuginfo": "llvm-symbolizer does not read .gnu_debugdata, so on a fully stripped binary it knows no names",
+}
+
+var (
+	oracleMu      sync.Mutex
+	oracleSummary []string
+)
+
+// TestAgainstLLVMSymbolizer compares symcache lookups with
+// llvm-symbolizer-14 --inlines on every ELF and Mach-O default fixture, at
+// 100,000 random code addresses plus every function and inlinee start:
+// function, file, line and the whole inline chain must agree for at least
+// 99.5% of the addresses, counting only explained classes. The symcache is
+// built from the object Cairn's commands open (a Mach-O binary's dSYM, a
+// stripped binary's debug file, split DWARF through its .dwo/.dwp files);
+// llvm-symbolizer reads the binary. PE fixtures are compared too (the PDB,
+// or a mingw image's DWARF), and their agreement is reported: it belongs to
+// the PE and PDB readers, which the symcache reproduces exactly.
+func TestAgainstLLVMSymbolizer(t *testing.T) {
+	t.Cleanup(func() {
+		oracleMu.Lock()
+		defer oracleMu.Unlock()
+		slices.Sort(oracleSummary)
+		for _, s := range oracleSummary {
+			t.Log(s)
+		}
+	})
+	for _, name := range fixtures.Default() {
+		r, _ := fixtures.Lookup(name)
+		isPE := strings.HasPrefix(name, "pe-")
+		if r.Format != fixtures.FormatELF && r.Format != fixtures.FormatMachO && !isPE {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := fixtures.GetDir(t, name)
+			bin := filepath.Join(dir, r.Outputs[0])
+			objs := fixtureObjects(t, name)
+			for _, fo := range objs {
+				// The object symbolicating the binary: the dSYM's for
+				// Mach-O, the binary's own (with its companion) for ELF.
+				// For PE, the PDB's when there is one (llvm-symbolizer finds
+				// it through the image's CodeView record), else the image's
+				// own DWARF (mingw).
+				hasPDB := slices.ContainsFunc(r.Outputs, func(o string) bool { return strings.HasSuffix(o, ".pdb") })
+				if r.Format == fixtures.FormatMachO && !strings.Contains(fo.output, ".dSYM") ||
+					r.Format == fixtures.FormatELF && fo.output != bin ||
+					isPE && hasPDB && !strings.HasSuffix(fo.output, ".pdb") ||
+					isPE && !hasPDB && fo.output != bin {
+					continue
+				}
+				arch := fo.obj.Arch()
+				ranges, err := fixtures.TextRanges(bin)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(ranges) == 0 {
+					t.Fatalf("%s: no code range", bin)
+				}
+				var cr fixtures.CodeRange
+				for _, x := range ranges {
+					if len(ranges) == 1 || x.Arch == arch {
+						cr = x
+					}
+				}
+				c, _ := build(t, symcache.InfoOf(fo.obj), fo.fns, symcache.Options{})
+				load := fo.obj.LoadAddress()
+				if strings.HasSuffix(fo.output, ".pdb") {
+					// A PDB knows relative addresses only; the image
+					// gives the base llvm-symbolizer's addresses have.
+					load = imageBase(t, bin)
+				}
+				addrs := oracleAddrs(name+arch, cr, fo.fns, load)
+				var extra []string
+				if len(ranges) > 1 {
+					extra = append(extra, "--default-arch="+arch)
+				}
+				want := symoracle.Symbolize(t, bin, addrs, extra...)
+				symtab, err := symoracle.SymbolTable(bin, arch)
+				if err != nil && !isPE {
+					t.Fatal(err)
+				}
+				opts := symoracle.Options{
+					SymtabName: symtab,
+					Split:      strings.HasSuffix(name, "-split") || strings.HasSuffix(name, "-dwp"),
+					Allowed:    map[string]bool{"split-ranges-base": true},
+					Extra: func(addr uint64, ours []debugfiles.Frame, want []symoracle.Frame) string {
+						if len(ours) == 0 || len(want) != 1 || want[0].Line != 0 {
+							return ""
+						}
+						switch {
+						case strings.HasSuffix(name, "-zstd"):
+							return "llvm14-no-zstd"
+						case strings.HasSuffix(name, "-minidebuginfo") && want[0].FunctionName == "":
+							return "llvm14-no-minidebuginfo"
+						}
+						return ""
+					},
+				}
+				for k := range oracleClasses {
+					opts.Allowed[k] = true
+				}
+				var frames []symcache.Frame
+				var conv []debugfiles.Frame
+				res := symoracle.Compare(addrs, want, func(a uint64) []debugfiles.Frame {
+					frames = c.Lookup(a-load, frames[:0])
+					conv = conv[:0]
+					for _, f := range frames {
+						conv = append(conv, debugfiles.Frame{Function: f.Function, File: debugfiles.FileInfo{Name: f.Path()}, Line: f.Line, Address: f.Address, Inlined: f.Inlined})
+					}
+					return conv
+				}, opts)
+				label := name
+				if len(ranges) > 1 {
+					label += "/" + arch
+				}
+				oracleMu.Lock()
+				oracleSummary = append(oracleSummary, fmt.Sprintf("%-40s %s", label, res))
+				oracleMu.Unlock()
+				for _, e := range res.Unexplained() {
+					if !isPE || testing.Verbose() {
+						t.Logf("%s (UNEXPLAINED) %s", label, e)
+					}
+				}
+				switch {
+				case res.ExplainedPct() >= 99.5:
+				case isPE:
+					// The PE and PDB readers are younger than this test and
+					// their agreement with llvm-symbolizer is their own
+					// oracle tests' to require; the symcache reproduces their
+					// answers exactly (TestIdenticalToIndex), so here the
+					// figure is reported, not required.
+					t.Logf("%s: %s (PE/PDB reader agreement, reported only)", label, res)
+				default:
+					t.Errorf("%s: %s, want at least 99.5%%", label, res)
+				}
+			}
+		})
+	}
+}
+
+// oracleAddrs draws 100,000 random addresses of the code range and adds
+// every function and inlinee start inside it (absolute addresses).
+func oracleAddrs(seed string, cr fixtures.CodeRange, fns []*debugfiles.Function, load uint64) []uint64 {
+	var h uint64
+	for _, c := range seed {
+		h = h*131 + uint64(c)
+	}
+	rng := rand.New(rand.NewPCG(h, 11))
+	set := map[uint64]bool{}
+	for range randomAddrs {
+		set[cr.Start+rng.Uint64N(cr.End-cr.Start)] = true
+	}
+	var walk func(f *debugfiles.Function)
+	walk = func(f *debugfiles.Function) {
+		if a := f.Address + load; a >= cr.Start && a < cr.End {
+			set[a] = true
+		}
+		for _, c := range f.Inlinees {
+			if c != nil {
+				walk(c)
+			}
+		}
+	}
+	for _, f := range fns {
+		if f != nil {
+			walk(f)
+		}
+	}
+	out := make([]uint64, 0, len(set))
+	for a := range set {
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// imageBase is the preferred load address of a PE image, read through the
+// loader.
+func imageBase(t *testing.T, path string) uint64 {
+	t.Helper()
+	a, err := loader.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	return a.Objects[0].LoadAddress()
+}

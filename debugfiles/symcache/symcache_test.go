@@ -1,0 +1,287 @@
+package symcache_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cairn-dev/cairn/debugfiles"
+	"github.com/cairn-dev/cairn/debugfiles/debugid"
+	"github.com/cairn-dev/cairn/debugfiles/symcache"
+)
+
+func fn(name string, addr, size uint64, inlinees ...*debugfiles.Function) *debugfiles.Function {
+	return &debugfiles.Function{Name: name, Address: addr, Size: size, Inlinees: inlinees}
+}
+
+func line(addr, size uint64, file string, n uint32) debugfiles.LineInfo {
+	return debugfiles.LineInfo{Address: addr, Size: size, File: debugfiles.FileInfo{Name: file}, Line: n}
+}
+
+var testInfo = symcache.Info{Arch: "x86_64", LoadAddress: 0x400000, Format: debugfiles.FormatELF,
+	DebugID: debugid.ID{GUID: [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, Age: 3}}
+
+// trees returns the function trees of the debugfiles index tests and more
+// shapes: overlapping functions, twins, an inline chain with a line
+// fallback, lines of size 0, a chain deeper than the lookup bound, nil
+// inlinees, overlapping inlinees, an overflowing range, a far-away
+// function (a separate region), paths joined from compilation and
+// include directories.
+func trees() []*debugfiles.Function {
+	g := fn("g", 0x1120, 0x10)
+	g.CallFile, g.CallLine = debugfiles.FileInfo{Name: "f.h"}, 7
+	g.Lines = []debugfiles.LineInfo{line(0x1120, 0x10, "g.h", 3)}
+	f := fn("f", 0x1110, 0x30, g)
+	f.CallFile, f.CallLine = debugfiles.FileInfo{Name: "main.c", Dir: "src", CompDir: "/build"}, 42
+	f.Lines = []debugfiles.LineInfo{line(0x1120, 0, "f.h", 6), line(0x1110, 0x10, "f.h", 5)}
+	h := fn("h", 0x1130, 0x8)
+	f.Inlinees = append(f.Inlinees, h, nil)
+	top := fn("_ZN4main3runEv", 0x1100, 0x100, f)
+	top.Lines = []debugfiles.LineInfo{line(0x1100, 0x80, "main.c", 40), line(0x1190, 0x20, `C:\src\win.c`, 50)}
+
+	// Overlapping inlinees: the later start wins until its end, then
+	// nothing (the reference looks at the last one starting before).
+	ov := fn("ov", 0x1300, 0x100, fn("a", 0x1310, 0x80), fn("b", 0x1320, 0x10), fn("c", 0x1320, 0x20))
+	ov.Lines = []debugfiles.LineInfo{line(0x1300, 0, "ov.c", 1), line(0x1350, 4, "ov.c", 2)}
+
+	deep := fn("d299", 0x2000, 1)
+	for i := 298; i >= 0; i-- {
+		deep = fn(fmt.Sprintf("d%d", i), 0x2000, 0x10, nil, deep)
+	}
+	deep.Lines = []debugfiles.LineInfo{line(0x2000, 0x10, "deep.c", 9)}
+
+	wrap := fn("wrap", 0x3000, 0x100, fn("overflow", 0x3010, ^uint64(0)))
+	far := fn("far", 0x7000_0000_0000, 0x40)
+	far.Lines = []debugfiles.LineInfo{line(0x7000_0000_0000, 0x40, "/abs/far.c", 77)}
+	return []*debugfiles.Function{
+		top,
+		fn("outer", 0x1500, 0x100), fn("inner", 0x1550, 0x30), fn("partial", 0x15f0, 0x40),
+		fn("twin1", 0x1700, 0x10), fn("twin2", 0x1700, 0x10), fn("empty", 0x1800, 0), nil,
+		ov, deep, wrap, far, fn("", 0x4000, 0x10), fn("end", ^uint64(0)-0x10, 0x10),
+	}
+}
+
+func TestSyntheticIdenticalToIndex(t *testing.T) {
+	c, _ := build(t, testInfo, trees(), symcache.Options{})
+	ix := debugfiles.NewIndex(trees())
+	addrs := boundaryAddrs(trees())
+	for a := uint64(0x10f0); a < 0x4100; a++ {
+		addrs = append(addrs, a)
+	}
+	addrs = append(addrs, 0, 1, 0x7000_0000_0000, 0x7000_0000_003f, 0x7000_0000_0040, ^uint64(0), ^uint64(0)-1)
+	checkIdentical(t, "synthetic", c, ix, addrs)
+	for _, per := range []int{1, 3, 1 << 20} {
+		c, _ := build(t, testInfo, trees(), symcache.Options{PageEntries: per})
+		checkIdentical(t, fmt.Sprintf("synthetic/page%d", per), c, ix, addrs)
+	}
+}
+
+func TestLookupFrames(t *testing.T) {
+	c, _ := build(t, testInfo, trees(), symcache.Options{})
+	fr := c.Lookup(0x1124, nil)
+	var got []string
+	for _, f := range fr {
+		got = append(got, fmt.Sprintf("%s %#x %s:%d %v %s", f.Function, f.Address, f.Path(), f.Line, f.Inlined, f.Lang))
+	}
+	want := []string{
+		"g 0x1120 g.h:3 true unknown",
+		"f 0x1110 f.h:7 true unknown",
+		"_ZN4main3runEv 0x1100 /build/src/main.c:42 false cpp",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("frames:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if f := c.Lookup(0x1195, nil); len(f) != 1 || f[0].FileDir != `C:\src\` || f[0].FileName != "win.c" {
+		t.Errorf("windows path split: %+v", f)
+	}
+	if c.FunctionName(fr[2].FunctionIndex) != "_ZN4main3runEv" {
+		t.Errorf("FunctionName(%d) = %q", fr[2].FunctionIndex, c.FunctionName(fr[2].FunctionIndex))
+	}
+	if f := c.Lookup(0x2000, nil); len(f) != 256 || f[0].Function != "d255" || f[255].Function != "d0" {
+		t.Errorf("deep chain: %d frames", len(f))
+	}
+	if c.DebugID() != testInfo.DebugID || c.Arch() != "x86_64" || c.LoadAddress() != 0x400000 || c.Format() != debugfiles.FormatELF {
+		t.Errorf("identity: %v %q %#x %v", c.DebugID(), c.Arch(), c.LoadAddress(), c.Format())
+	}
+	if st := c.Stats(); st.Regions < 2 {
+		t.Errorf("the far function should start a region of its own: %+v", st)
+	}
+}
+
+func TestLookupDoesNotAllocate(t *testing.T) {
+	c, _ := build(t, testInfo, trees(), symcache.Options{})
+	buf := make([]symcache.Frame, 0, 300)
+	addrs := []uint64{0x1124, 0x1195, 0x2000, 0x1330, 0x7000_0000_0010, 5}
+	if n := testing.AllocsPerRun(100, func() {
+		for _, a := range addrs {
+			buf = c.Lookup(a, buf[:0])
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations per lookup", n)
+	}
+}
+
+func TestEmpty(t *testing.T) {
+	c, data := build(t, testInfo, nil, symcache.Options{})
+	if f := c.Lookup(0x1000, nil); len(f) != 0 {
+		t.Errorf("empty cache answered %+v", f)
+	}
+	if len(data) > 200 {
+		t.Errorf("empty cache is %d bytes", len(data))
+	}
+}
+
+func TestOpenFile(t *testing.T) {
+	_, data := build(t, testInfo, trees(), symcache.Options{})
+	path := filepath.Join(t.TempDir(), "x.symcache")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := symcache.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := c.Lookup(0x1124, nil); len(f) != 3 {
+		t.Errorf("mapped lookup: %+v", f)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := symcache.FromReaderAt(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := c2.Lookup(0x1124, nil); len(f) != 3 {
+		t.Errorf("FromReaderAt lookup: %+v", f)
+	}
+	if _, err := symcache.Open(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("missing file opened")
+	}
+}
+
+// TestCorrupt checks the typed errors of Open on damaged files and that
+// lookups on a file damaged past its header never panic.
+func TestCorrupt(t *testing.T) {
+	_, data := build(t, testInfo, trees(), symcache.Options{})
+	mut := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(data)) }
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"empty", nil, symcache.ErrCorrupt},
+		{"magic", mut(func(b []byte) []byte { b[0] = 'X'; return b }), symcache.ErrCorrupt},
+		{"version", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[8:], symcache.Version+1); return b }), symcache.ErrVersion},
+		{"header only", data[:20], symcache.ErrCorrupt},
+		{"truncated", data[:len(data)-1], symcache.ErrCorrupt},
+		{"extended", append(bytes.Clone(data), 0), symcache.ErrCorrupt},
+		{"section past end", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[76:], 1<<30); return b }), symcache.ErrCorrupt},
+		{"count past end", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[104:], 1<<30); return b }), symcache.ErrCorrupt},
+		{"width", mut(func(b []byte) []byte { b[55] = 9; return b }), symcache.ErrCorrupt},
+	} {
+		_, err := symcache.New(tc.data)
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
+		}
+		var fe *symcache.FormatError
+		if tc.want == symcache.ErrCorrupt && !errors.As(err, &fe) {
+			t.Errorf("%s: %v is not a *FormatError", tc.name, err)
+		}
+	}
+	// A flipped body byte: Open accepts it (the header is intact), Verify
+	// does not, and lookups stay safe.
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 2000; i++ {
+		b := bytes.Clone(data)
+		for k := 0; k < 1+i%4; k++ {
+			b[160+rng.IntN(len(b)-160)] ^= byte(1 + rng.IntN(255))
+		}
+		c, err := symcache.New(b)
+		if err != nil {
+			continue
+		}
+		if c.Verify() == nil {
+			t.Fatalf("round %d: Verify accepted a damaged body", i)
+		}
+		lookupAll(c)
+	}
+}
+
+// lookupAll looks up addresses around everything the tests build.
+func lookupAll(c *symcache.Cache) int {
+	var buf []symcache.Frame
+	n := 0
+	for _, a := range []uint64{0, 0x10ff, 0x1100, 0x1124, 0x1195, 0x1330, 0x1555, 0x2000, 0x3020, 0x4000, 0x7000_0000_0010, ^uint64(0) - 1} {
+		for d := uint64(0); d < 4; d++ {
+			buf = c.Lookup(a+d, buf[:0])
+			n += len(buf)
+		}
+	}
+	return n
+}
+
+func TestLanguage(t *testing.T) {
+	for name, want := range map[string]symcache.Language{
+		"main": symcache.LangUnknown, "_ZN3foo3barEv": symcache.LangCPlusPlus, "__ZN3foo3barEv": symcache.LangCPlusPlus,
+		"_RNvCs1234_7mycrate3foo": symcache.LangRust, "_ZN7mycrate3foo17h0123456789abcdefE": symcache.LangRust,
+		"$s4main3fooyyF": symcache.LangSwift,
+	} {
+		c, _ := build(t, testInfo, []*debugfiles.Function{fn(name, 0x10, 4)}, symcache.Options{})
+		if f := c.Lookup(0x10, nil); len(f) != 1 || f[0].Lang != want {
+			t.Errorf("%s: %+v, want %v", name, f, want)
+		}
+	}
+}
+
+// FuzzSymcache opens mutated symcaches and looks addresses up: no input
+// may panic, loop, or allocate more than the input's size.
+func FuzzSymcache(f *testing.F) {
+	for _, per := range []int{0, 1} {
+		b := symcache.NewBuilder(testInfo, symcache.Options{PageEntries: per})
+		for _, fn := range trees() {
+			b.Add(fn)
+		}
+		var buf bytes.Buffer
+		if _, err := b.WriteTo(&buf); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(buf.Bytes(), uint64(0x1124))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, addr uint64) {
+		c, err := symcache.New(data)
+		if err != nil {
+			return
+		}
+		_ = c.Verify()
+		buf := make([]symcache.Frame, 0, 8)
+		buf = c.Lookup(addr, buf[:0])
+		if len(buf) > 256 {
+			t.Fatalf("%d frames", len(buf))
+		}
+		lookupAll(c)
+	})
+}
+
+// TestOpenConstantHeap checks that opening costs the same few allocations
+// whatever the size of the cache: nothing is parsed beyond the header.
+func TestOpenConstantHeap(t *testing.T) {
+	_, small := build(t, testInfo, trees(), symcache.Options{})
+	fo := fixtureObjects(t, "elf-x86_64-gcc-O2-large")[0]
+	_, large := build(t, symcache.InfoOf(fo.obj), fo.fns, symcache.Options{})
+	count := func(data []byte) float64 {
+		return testing.AllocsPerRun(50, func() {
+			if _, err := symcache.New(data); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if s, l := count(small), count(large); s != l || l > 3 {
+		t.Errorf("New allocates %v times for %d bytes and %v times for %d bytes", s, len(small), l, len(large))
+	}
+}
