@@ -21,5 +21,6 @@ Start with:
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCommand(), newMinidumpCommand(), newDifsCommand(), newDumpSymsCommand(), newSymbolicateCommand(), newSymcacheCommand(), newServeCommand(), newTokenCommand(), newUploadCommand())
+	root.AddCommand(newUserCommand())
 	return root
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/cairn-dev/cairn/config"
@@ -19,6 +20,7 @@ import (
 	"github.com/cairn-dev/cairn/storage/queue"
 	"github.com/cairn-dev/cairn/storage/sqlite"
 	"github.com/cairn-dev/cairn/web"
+	"github.com/cairn-dev/cairn/web/ui"
 	"github.com/spf13/cobra"
 )
 
@@ -187,6 +189,15 @@ func startServer(ctx context.Context, cfg config.Config, log *slog.Logger, withW
 	mux.Handle("/api/0/", api)
 	mux.Handle("/api/", ingest.NewHandler(ingest.DefaultConfig(), keys, s.sink, log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	// The web interface takes every other path; Secure cookies follow the
+	// public URL, since TLS usually ends at a proxy in front of the server.
+	pages, err := ui.New(ui.Config{Meta: st.meta, Events: st.events, Log: log, SecureCookies: strings.HasPrefix(base, "https://")})
+	if err != nil {
+		ln.Close()
+		st.close()
+		return nil, err
+	}
+	mux.Handle("/", pages)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))

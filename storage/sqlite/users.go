@@ -1,0 +1,188 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cairn-dev/cairn/storage/meta"
+)
+
+var (
+	_ meta.Users         = (*Meta)(nil)
+	_ meta.IssueSearcher = (*Meta)(nil)
+)
+
+// CreateUser implements meta.Users.
+func (m *Meta) CreateUser(ctx context.Context, u meta.User) (meta.User, error) {
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = m.now().UTC()
+	}
+	u.Email = strings.ToLower(strings.TrimSpace(u.Email))
+	err := m.db.w.QueryRowContext(ctx, `INSERT INTO users (email, password_hash, admin, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+		u.Email, u.PasswordHash, u.Admin, micros(u.CreatedAt)).Scan(&u.ID)
+	if isUnique(err) {
+		return u, fmt.Errorf("meta: create user %q: %w", u.Email, meta.ErrExists)
+	}
+	if err != nil {
+		return u, fmt.Errorf("meta: create user %q: %w", u.Email, err)
+	}
+	u.CreatedAt = fromMicros(micros(u.CreatedAt))
+	return u, nil
+}
+
+func scanUser(s scanner) (meta.User, error) {
+	var u meta.User
+	var created int64
+	err := s.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Admin, &created)
+	u.CreatedAt = fromMicros(created)
+	return u, notFound(err)
+}
+
+const userColumns = `id, email, password_hash, admin, created_at`
+
+// User implements meta.Users.
+func (m *Meta) User(ctx context.Context, id int64) (meta.User, error) {
+	u, err := scanUser(m.db.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	if err != nil {
+		return u, fmt.Errorf("meta: user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// UserByEmail implements meta.Users; emails compare case-insensitively.
+func (m *Meta) UserByEmail(ctx context.Context, email string) (meta.User, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	u, err := scanUser(m.db.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
+	if err != nil {
+		return u, fmt.Errorf("meta: user %q: %w", email, err)
+	}
+	return u, nil
+}
+
+// CountUsers implements meta.Users.
+func (m *Meta) CountUsers(ctx context.Context) (int64, error) {
+	var n int64
+	if err := m.db.r.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("meta: count users: %w", err)
+	}
+	return n, nil
+}
+
+// AddMember implements meta.Users.
+func (m *Meta) AddMember(ctx context.Context, userID, orgID int64) error {
+	if _, err := m.db.w.ExecContext(ctx, `INSERT OR IGNORE INTO org_members (user_id, org_id) VALUES (?, ?)`, userID, orgID); err != nil {
+		return fmt.Errorf("meta: add member: %w", err)
+	}
+	return nil
+}
+
+// UserOrgs implements meta.Users.
+func (m *Meta) UserOrgs(ctx context.Context, userID int64) ([]int64, error) {
+	rows, err := m.db.r.QueryContext(ctx, `SELECT org_id FROM org_members WHERE user_id = ? ORDER BY org_id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("meta: user orgs: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("meta: user orgs: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// CreateSession implements meta.Users.
+func (m *Meta) CreateSession(ctx context.Context, s meta.Session) error {
+	if s.CreatedAt.IsZero() {
+		s.CreatedAt = m.now().UTC()
+	}
+	if _, err := m.db.w.ExecContext(ctx, `INSERT INTO sessions (hash, user_id, csrf, expires_at, created_at) VALUES (?, ?, ?, ?, ?)`,
+		s.Hash, s.UserID, s.CSRF, micros(s.ExpiresAt), micros(s.CreatedAt)); err != nil {
+		return fmt.Errorf("meta: create session: %w", err)
+	}
+	return nil
+}
+
+// SessionByHash implements meta.Users.
+func (m *Meta) SessionByHash(ctx context.Context, hash string, now time.Time) (meta.Session, error) {
+	var s meta.Session
+	var exp, created int64
+	err := m.db.r.QueryRowContext(ctx, `SELECT hash, user_id, csrf, expires_at, created_at FROM sessions WHERE hash = ? AND expires_at > ?`,
+		hash, micros(now)).Scan(&s.Hash, &s.UserID, &s.CSRF, &exp, &created)
+	s.ExpiresAt, s.CreatedAt = fromMicros(exp), fromMicros(created)
+	if err != nil {
+		return s, fmt.Errorf("meta: session: %w", notFound(err))
+	}
+	return s, nil
+}
+
+// DeleteSession implements meta.Users; expired sessions go with it, so the
+// table does not grow without bound.
+func (m *Meta) DeleteSession(ctx context.Context, hash string) error {
+	if _, err := m.db.w.ExecContext(ctx, `DELETE FROM sessions WHERE hash = ? OR expires_at <= ?`, hash, micros(m.now())); err != nil {
+		return fmt.Errorf("meta: delete session: %w", err)
+	}
+	return nil
+}
+
+// SearchIssues implements meta.IssueSearcher.
+func (m *Meta) SearchIssues(ctx context.Context, q meta.IssueSearch) ([]meta.Issue, bool, error) {
+	order := "last_seen DESC, id DESC"
+	switch q.Sort {
+	case "", "date":
+	case "new":
+		order = "first_seen DESC, id DESC"
+	case "freq":
+		order = "times_seen DESC, id DESC"
+	case "user":
+		order = "user_count DESC, id DESC"
+	default:
+		return nil, false, fmt.Errorf("meta: search issues: unknown sort %q", q.Sort)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	where, args := "project_id = ? AND times_seen > 0", []any{q.ProjectID}
+	if q.Status != "" {
+		where += " AND status = ?"
+		args = append(args, string(q.Status))
+	}
+	if q.Level != "" {
+		where += " AND level = ?"
+		args = append(args, q.Level)
+	}
+	if q.Text != "" {
+		// instr on lowercased text rather than LIKE, so % and _ typed by
+		// the user match themselves.
+		where += " AND instr(lower(title), ?) > 0"
+		args = append(args, strings.ToLower(q.Text))
+	}
+	args = append(args, limit+1, max(q.Offset, 0))
+	rows, err := m.db.r.QueryContext(ctx, `SELECT `+issueColumns+` FROM issues WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`, args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("meta: search issues: %w", err)
+	}
+	defer rows.Close()
+	var out []meta.Issue
+	for rows.Next() {
+		is, err := scanIssue(rows)
+		if err != nil {
+			return nil, false, fmt.Errorf("meta: search issues: %w", err)
+		}
+		out = append(out, is)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("meta: search issues: %w", err)
+	}
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
+	}
+	return out, more, nil
+}
