@@ -20,7 +20,7 @@ Start with:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newMinidumpCommand(), newDifsCommand(), newDumpSymsCommand(), newSymbolicateCommand(), newSymcacheCommand(), newServeCommand(), newTokenCommand(), newUploadCommand())
+	root.AddCommand(newVersionCommand(), newMinidumpCommand(), newDifsCommand(), newDumpSymsCommand(), newSymbolicateCommand(), newSymcacheCommand(), newServeCommand(), newTokenCommand(), newStackwalkCommand(), newUploadCommand())
 	root.AddCommand(newUserCommand())
 	return root
 }

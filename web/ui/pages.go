@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/cairn-dev/cairn/issues"
 	"github.com/cairn-dev/cairn/storage/events"
@@ -82,8 +83,13 @@ func (u *UI) loginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 // dummyHash is compared against when the email is unknown, so a sign-in
-// takes as long for unknown accounts as for known ones.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("cairn-timing-equalizer"), bcrypt.DefaultCost)
+// takes as long for unknown accounts as for known ones. It is made on the
+// first sign-in: a bcrypt hash costs ~50 ms, which every cairn command
+// would otherwise pay at start-up.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("cairn-timing-equalizer"), bcrypt.DefaultCost)
+	return h
+})
 
 func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	if !u.checkPreCSRF(r) {
@@ -92,7 +98,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	}
 	email, pw, next := r.PostFormValue("email"), r.PostFormValue("password"), safeNext(r.PostFormValue("next"))
 	user, err := u.cfg.Meta.UserByEmail(r.Context(), email)
-	hash := dummyHash
+	hash := dummyHash()
 	if err == nil {
 		hash = []byte(user.PasswordHash)
 	} else if !errors.Is(err, meta.ErrNotFound) {

@@ -1,0 +1,101 @@
+package cficache
+
+import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cairn-dev/cairn/debugfiles/unwind"
+	"github.com/cairn-dev/cairn/internal/testtools"
+)
+
+const fuzzSym = `MODULE windows x86 0123456789ABCDEF0123456789ABCDEF1 a.pdb
+FUNC 100 100 8 f
+STACK WIN 4 100 100 0 0 4 8 0 0 1 $T0 $ebp = $eip $T0 4 + ^ = $ebx $T0 8 - ^ =
+STACK WIN 0 110 10 0 0 4 8 0 0 0 1
+STACK CFI INIT 300 20 .cfa: $esp 4 + .ra: .cfa -4 + ^
+STACK CFI 304 .cfa: $esp 8 + $ebp: .cfa -8 + ^
+`
+
+// FuzzSymbolFile feeds STACK records (the CFI parser's input) through the
+// builder and checks every lookup stays inside its row, never panics and
+// never loops.
+func FuzzSymbolFile(f *testing.F) {
+	f.Add([]byte(fuzzSym))
+	f.Add([]byte("MODULE Linux x86_64 0123456789ABCDEF0123456789ABCDEF0 a\nSTACK CFI INIT 0 ffffffffffffffff .cfa: $rsp 8 + .ra: .cfa -8 + ^\nSTACK CFI 5 .cfa: x: y:\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, arch := range []unwind.Arch{unwind.ArchX86, unwind.ArchAMD64, unwind.ArchARM64} {
+			b := NewBuilder(Info{Arch: arch})
+			b.AddSymbolFile(data)
+			out, err := b.Bytes()
+			if err != nil {
+				return
+			}
+			c, err := New(out)
+			if err != nil {
+				t.Fatalf("builder output does not open: %v", err)
+			}
+			var row unwind.Row
+			for _, addr := range []uint64{0, 0x100, 0x104, 0x110, 0x300, 0x305, 0xffffffff, 1 << 40} {
+				if c.Lookup(addr, &row) && (addr < row.Start || addr >= row.End) {
+					t.Fatalf("%#x: row [%#x, %#x)", addr, row.Start, row.End)
+				}
+				c.LookupWin(addr)
+				c.ParamSize(addr)
+			}
+		}
+	})
+}
+
+// FuzzCache opens arbitrary bytes as a cficache and looks addresses up:
+// a damaged file must give errors or wrong answers, never a panic.
+func FuzzCache(f *testing.F) {
+	b := NewBuilder(Info{Arch: unwind.ArchX86})
+	b.AddSymbolFile([]byte(fuzzSym))
+	seed, err := b.Bytes()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	// A cficache of a real symbol file, when the peers are present.
+	if dir := peersNoSkip(); dir != "" {
+		if data, err := os.ReadFile(filepath.Join(dir, "breakpad", "symbols", "test_app.pdb", "5A9832E5287241C1838ED98914E9B7FF1", "test_app.sym")); err == nil {
+			b := NewBuilder(Info{Arch: unwind.ArchX86})
+			b.AddSymbolFile(data)
+			if out, err := b.Bytes(); err == nil {
+				f.Add(out)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := New(data)
+		if err != nil {
+			return
+		}
+		_ = c.Verify()
+		row := unwind.Row{Regs: make([]unwind.RegRule, 0, 8)}
+		for _, addr := range []uint64{0, 1, 0x100, 0x110, 0x304, 0x4000, 0xffffffff} {
+			c.Lookup(addr, &row)
+			c.LookupWin(addr)
+			c.ParamSize(addr)
+		}
+		if len(data) >= headerSize {
+			// Lookups inside every entry the index names.
+			idx := c.cfi
+			for i := 0; i+indexRecord <= len(idx) && i < 64*indexRecord; i += indexRecord {
+				c.Lookup(uint64(binary.LittleEndian.Uint32(idx[i:])), &row)
+			}
+		}
+	})
+}
+
+// peersNoSkip returns the peer fixture directory when it exists, without
+// skipping (a fuzz seed is optional).
+func peersNoSkip() string {
+	dir := filepath.Join(testtools.RepoRoot(), "..", "shared", "fixtures", "peers")
+	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		return dir
+	}
+	return ""
+}
