@@ -2,10 +2,8 @@ package loader_test
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 
@@ -14,16 +12,6 @@ import (
 	"github.com/cairn-dev/cairn/fixtures"
 	"github.com/cairn-dev/cairn/internal/symoracle"
 )
-
-// fixtureClasses explains the disagreements with llvm-symbolizer-14 that
-// come from what that version cannot read; Cairn's answer is the right one
-// in each (the fixtures' own tests check the files are what they claim).
-var fixtureClasses = map[string]string{
-	"llvm14-no-zstd": "LLVM 14 cannot decompress ELFCOMPRESS_ZSTD sections (zstd support arrived in " +
-		"LLVM 16), so llvm-symbolizer answers from the symbol table alone; Cairn reads the DWARF",
-	"llvm14-no-minidebuginfo": "llvm-symbolizer does not read .gnu_debugdata (MiniDebugInfo), so on a " +
-		"fully stripped binary it knows no names; Cairn names the function from the embedded symbol table",
-}
 
 const (
 	fixtureAddrs     = 10000
@@ -42,7 +30,7 @@ var (
 // addresses plus every function and inlinee start with llvm-symbolizer-14
 // run on the fixture's binary: function, file, line and the whole inline
 // chain must agree for at least 99.5% of the addresses, counting only the
-// explained classes of symoracle.KnownClasses and fixtureClasses.
+// explained classes of symoracle.KnownClasses and symoracle.FixtureClasses.
 func TestFixturesAgainstLLVMSymbolizer(t *testing.T) {
 	t.Cleanup(func() {
 		fixtureSummaryMu.Lock()
@@ -101,7 +89,7 @@ func compareFixture(t *testing.T, r fixtures.Recipe, dir, bin string, cr fixture
 		}
 		fns = append(fns, f)
 	}
-	addrs := fixtureAddresses(r.Name+cr.Arch, cr, fns, load)
+	addrs := symoracle.Addresses(r.Name+cr.Arch, cr.Start, cr.End, fixtureAddrs, fns, load)
 	var extra []string
 	if fat {
 		extra = append(extra, "--default-arch="+cr.Arch)
@@ -113,27 +101,7 @@ func compareFixture(t *testing.T, r fixtures.Recipe, dir, bin string, cr fixture
 	}
 	ix := debugfiles.NewIndex(fns)
 	var frames []debugfiles.Frame
-	opts := symoracle.Options{
-		SymtabName: symtab,
-		Split:      strings.HasSuffix(r.Name, "-split") || strings.HasSuffix(r.Name, "-dwp"),
-		Allowed:    map[string]bool{"split-ranges-base": true},
-		Extra: func(addr uint64, ours []debugfiles.Frame, want []symoracle.Frame) string {
-			// Only the symbol table's answer (or none) from llvm.
-			if len(ours) == 0 || len(want) != 1 || want[0].Line != 0 {
-				return ""
-			}
-			switch {
-			case strings.HasSuffix(r.Name, "-zstd"):
-				return "llvm14-no-zstd"
-			case strings.HasSuffix(r.Name, "-minidebuginfo") && want[0].FunctionName == "":
-				return "llvm14-no-minidebuginfo"
-			}
-			return ""
-		},
-	}
-	for c := range fixtureClasses {
-		opts.Allowed[c] = true
-	}
+	opts := symoracle.FixtureOptions(r.Name, symtab)
 	return symoracle.Compare(addrs, want, func(a uint64) []debugfiles.Frame {
 		frames = ix.AppendLookup(frames[:0], a-load)
 		return frames
@@ -169,37 +137,4 @@ func openFixtureObject(t *testing.T, r fixtures.Recipe, dir, bin, arch string) (
 		t.Fatal(err)
 	}
 	return obj, obj.LoadAddress()
-}
-
-// fixtureAddresses draws fixtureAddrs random addresses from the code range
-// and adds every function and inlinee start (absolute), so that range
-// boundaries are covered.
-func fixtureAddresses(seed string, cr fixtures.CodeRange, fns []*debugfiles.Function, load uint64) []uint64 {
-	var h uint64
-	for _, c := range seed {
-		h = h*131 + uint64(c)
-	}
-	rng := rand.New(rand.NewPCG(h, 7))
-	set := map[uint64]bool{}
-	for range fixtureAddrs {
-		set[cr.Start+rng.Uint64N(cr.End-cr.Start)] = true
-	}
-	var walk func(f *debugfiles.Function)
-	walk = func(f *debugfiles.Function) {
-		if a := f.Address + load; a >= cr.Start && a < cr.End {
-			set[a] = true
-		}
-		for _, c := range f.Inlinees {
-			walk(c)
-		}
-	}
-	for _, f := range fns {
-		walk(f)
-	}
-	out := make([]uint64, 0, len(set))
-	for a := range set {
-		out = append(out, a)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -2,7 +2,6 @@ package symcache_test
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,13 +14,6 @@ import (
 	"github.com/cairn-dev/cairn/fixtures"
 	"github.com/cairn-dev/cairn/internal/symoracle"
 )
-
-// oracleClasses explain disagreements that come from what llvm-symbolizer
-// 14 cannot read (the loader's oracle test names the same ones).
-var oracleClasses = map[string]string{
-	"llvm14-no-zstd":          "LLVM 14 cannot decompress ELFCOMPRESS_ZSTD sections; it answers from the symbol table alone",
-	"llvm14-no-minidebuginfo": "llvm-symbolizer does not read .gnu_debugdata, so on a fully stripped binary it knows no names",
-}
 
 var (
 	oracleMu      sync.Mutex
@@ -92,7 +84,7 @@ func TestAgainstLLVMSymbolizer(t *testing.T) {
 					// gives the base llvm-symbolizer's addresses have.
 					load = imageBase(t, bin)
 				}
-				addrs := oracleAddrs(name+arch, cr, fo.fns, load)
+				addrs := symoracle.Addresses(name+arch, cr.Start, cr.End, randomAddrs, fo.fns, load)
 				var extra []string
 				if len(ranges) > 1 {
 					extra = append(extra, "--default-arch="+arch)
@@ -102,26 +94,7 @@ func TestAgainstLLVMSymbolizer(t *testing.T) {
 				if err != nil && !isPE {
 					t.Fatal(err)
 				}
-				opts := symoracle.Options{
-					SymtabName: symtab,
-					Split:      strings.HasSuffix(name, "-split") || strings.HasSuffix(name, "-dwp"),
-					Allowed:    map[string]bool{"split-ranges-base": true},
-					Extra: func(addr uint64, ours []debugfiles.Frame, want []symoracle.Frame) string {
-						if len(ours) == 0 || len(want) != 1 || want[0].Line != 0 {
-							return ""
-						}
-						switch {
-						case strings.HasSuffix(name, "-zstd"):
-							return "llvm14-no-zstd"
-						case strings.HasSuffix(name, "-minidebuginfo") && want[0].FunctionName == "":
-							return "llvm14-no-minidebuginfo"
-						}
-						return ""
-					},
-				}
-				for k := range oracleClasses {
-					opts.Allowed[k] = true
-				}
+				opts := symoracle.FixtureOptions(name, symtab)
 				var frames []symcache.Frame
 				var conv []debugfiles.Frame
 				res := symoracle.Compare(addrs, want, func(a uint64) []debugfiles.Frame {
@@ -159,42 +132,6 @@ func TestAgainstLLVMSymbolizer(t *testing.T) {
 			}
 		})
 	}
-}
-
-// oracleAddrs draws 100,000 random addresses of the code range and adds
-// every function and inlinee start inside it (absolute addresses).
-func oracleAddrs(seed string, cr fixtures.CodeRange, fns []*debugfiles.Function, load uint64) []uint64 {
-	var h uint64
-	for _, c := range seed {
-		h = h*131 + uint64(c)
-	}
-	rng := rand.New(rand.NewPCG(h, 11))
-	set := map[uint64]bool{}
-	for range randomAddrs {
-		set[cr.Start+rng.Uint64N(cr.End-cr.Start)] = true
-	}
-	var walk func(f *debugfiles.Function)
-	walk = func(f *debugfiles.Function) {
-		if a := f.Address + load; a >= cr.Start && a < cr.End {
-			set[a] = true
-		}
-		for _, c := range f.Inlinees {
-			if c != nil {
-				walk(c)
-			}
-		}
-	}
-	for _, f := range fns {
-		if f != nil {
-			walk(f)
-		}
-	}
-	out := make([]uint64, 0, len(set))
-	for a := range set {
-		out = append(out, a)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // imageBase is the preferred load address of a PE image, read through the
