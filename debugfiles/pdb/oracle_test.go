@@ -2,7 +2,6 @@ package pdb_test
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
@@ -60,33 +59,7 @@ const (
 // addresses picks random RVAs in .text and adds every function and
 // inlinee start inside it.
 func addresses(info peInfo, fns []*debugfiles.Function, seed string) []uint64 {
-	var h uint64
-	for _, c := range seed {
-		h = h*131 + uint64(c)
-	}
-	rng := rand.New(rand.NewPCG(h, 42))
-	set := map[uint64]bool{}
-	for range randomAddrs {
-		set[info.textStart+rng.Uint64N(info.textEnd-info.textStart)] = true
-	}
-	var walk func(f *debugfiles.Function)
-	walk = func(f *debugfiles.Function) {
-		if f.Address >= info.textStart && f.Address < info.textEnd {
-			set[f.Address] = true
-		}
-		for _, c := range f.Inlinees {
-			walk(c)
-		}
-	}
-	for _, f := range fns {
-		walk(f)
-	}
-	out := make([]uint64, 0, len(set))
-	for a := range set {
-		out = append(out, a)
-	}
-	slices.Sort(out)
-	return out
+	return symoracle.Addresses(seed, info.textStart, info.textEnd, randomAddrs, fns, 0)
 }
 
 // nodeKey finds the function (or inlined piece) a frame came from.
