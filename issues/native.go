@@ -25,6 +25,22 @@ type Symbolicator interface {
 	Symbolicate(ctx context.Context, stacks []*Stacktrace, images []*DebugImage) ([]EventError, error)
 }
 
+// projectKey carries the event's project to a Symbolicator.
+type projectKey struct{}
+
+// WithProject returns ctx carrying the project of the event being
+// processed, so that a Symbolicator can look for the debug files uploaded
+// to that project.
+func WithProject(ctx context.Context, projectID int64) context.Context {
+	return context.WithValue(ctx, projectKey{}, projectID)
+}
+
+// ProjectOf returns the project WithProject put in ctx.
+func ProjectOf(ctx context.Context) (int64, bool) {
+	id, ok := ctx.Value(projectKey{}).(int64)
+	return id, ok
+}
+
 // NativeCrash is what a minidump says about a crash, in event form.
 type NativeCrash struct {
 	// Exception is nil when the dump records no exception (a dump taken

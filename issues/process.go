@@ -36,7 +36,7 @@ func (p *Processor) Process(ctx context.Context, m *Message) (*Event, error) {
 	for _, a := range m.Attachments {
 		ev.Attachments = append(ev.Attachments, AttachmentInfo{Name: a.Name, ContentType: a.ContentType, Type: a.Type, Size: a.Size, Key: a.Key})
 	}
-	if err := p.native(ctx, ev, m); err != nil {
+	if err := p.native(WithProject(ctx, m.ProjectID), ev, m); err != nil {
 		return nil, err
 	}
 	hash, g := Group(ev)

@@ -176,7 +176,7 @@ func startServer(ctx context.Context, cfg config.Config, log *slog.Logger, withW
 		Key: key.Public, ProjectID: proj.ID, stores: st, log: log,
 		workerDone: make(chan struct{}), serveDone: make(chan error, 1), timeout: cfg.ShutdownTimeout}
 
-	proc := &issues.Processor{Blobs: st.blobs, Symbolicator: issues.Unsymbolicated{}}
+	proc := &issues.Processor{Blobs: st.blobs, Symbolicator: nativeSymbolicator(st, cfg, proj.ID)}
 	s.worker = issues.NewWorker(st.queue, st.meta, st.events, proc, issues.WorkerOptions{Concurrency: cfg.Workers, Log: log})
 	s.sink = issues.NewSink(st.blobs, st.queue, issues.SinkOptions{OnCommit: s.worker.Wake, Log: log})
 	keys := web.NewKeyStore(st.meta, memcache.New(10_000), 30*time.Second)
