@@ -40,6 +40,9 @@ func startProcess(t *testing.T, bin, dir, addr string, logf io.Writer) *serverPr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// A failing test must not leave its server running; killing one that
+	// has already exited does nothing.
+	t.Cleanup(func() { cmd.Process.Kill() })
 	p := &serverProcess{cmd: cmd, stdout: bufio.NewScanner(out), done: make(chan error, 1)}
 	go func() {
 		// Keep reading so a full pipe never blocks the server.
