@@ -192,28 +192,7 @@ func (m *Meta) ListIssues(ctx context.Context, q meta.IssueQuery) ([]meta.Issue,
 		where += " AND status = ?"
 		args = append(args, string(q.Status))
 	}
-	args = append(args, limit+1, max(q.Offset, 0))
-	rows, err := m.db.r.QueryContext(ctx, `SELECT `+issueColumns+` FROM issues WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`, args...)
-	if err != nil {
-		return nil, false, fmt.Errorf("meta: list issues: %w", err)
-	}
-	defer rows.Close()
-	var out []meta.Issue
-	for rows.Next() {
-		is, err := scanIssue(rows)
-		if err != nil {
-			return nil, false, fmt.Errorf("meta: list issues: %w", err)
-		}
-		out = append(out, is)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("meta: list issues: %w", err)
-	}
-	more := len(out) > limit
-	if more {
-		out = out[:limit]
-	}
-	return out, more, nil
+	return m.issuePage(ctx, "list issues", where, order, args, limit, q.Offset)
 }
 
 // SetIssueStatus implements meta.Issues.
@@ -238,4 +217,31 @@ func (m *Meta) SetIssueStatus(ctx context.Context, id int64, status meta.IssueSt
 		return meta.Issue{}, fmt.Errorf("meta: set issue %d status: %w", id, meta.ErrNotFound)
 	}
 	return m.Issue(ctx, id)
+}
+
+// issuePage runs one page of an issue query: at most limit issues after
+// offset, and whether more follow. what names the query in errors.
+func (m *Meta) issuePage(ctx context.Context, what, where, order string, args []any, limit, offset int) ([]meta.Issue, bool, error) {
+	args = append(args, limit+1, max(offset, 0))
+	rows, err := m.db.r.QueryContext(ctx, `SELECT `+issueColumns+` FROM issues WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`, args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("meta: %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []meta.Issue
+	for rows.Next() {
+		is, err := scanIssue(rows)
+		if err != nil {
+			return nil, false, fmt.Errorf("meta: %s: %w", what, err)
+		}
+		out = append(out, is)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("meta: %s: %w", what, err)
+	}
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
+	}
+	return out, more, nil
 }

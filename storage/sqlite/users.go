@@ -163,26 +163,5 @@ func (m *Meta) SearchIssues(ctx context.Context, q meta.IssueSearch) ([]meta.Iss
 		where += " AND instr(lower(title), ?) > 0"
 		args = append(args, strings.ToLower(q.Text))
 	}
-	args = append(args, limit+1, max(q.Offset, 0))
-	rows, err := m.db.r.QueryContext(ctx, `SELECT `+issueColumns+` FROM issues WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`, args...)
-	if err != nil {
-		return nil, false, fmt.Errorf("meta: search issues: %w", err)
-	}
-	defer rows.Close()
-	var out []meta.Issue
-	for rows.Next() {
-		is, err := scanIssue(rows)
-		if err != nil {
-			return nil, false, fmt.Errorf("meta: search issues: %w", err)
-		}
-		out = append(out, is)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("meta: search issues: %w", err)
-	}
-	more := len(out) > limit
-	if more {
-		out = out[:limit]
-	}
-	return out, more, nil
+	return m.issuePage(ctx, "search issues", where, order, args, limit, q.Offset)
 }
