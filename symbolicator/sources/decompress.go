@@ -45,6 +45,13 @@ func Sniff(head []byte) Compression {
 // not compressed. A cabinet's first file is extracted: symbol server
 // cabinets hold exactly one.
 func Decompress(src, dst string) (bool, error) {
+	return DecompressLimited(src, dst, 0)
+}
+
+// DecompressLimited is Decompress with the unwrapped output capped at
+// maxBytes when maxBytes is positive: decompression stops at the first byte
+// beyond the cap, dst is removed and the error matches ErrTooLarge.
+func DecompressLimited(src, dst string, maxBytes int64) (bool, error) {
 	f, err := os.Open(src)
 	if err != nil {
 		return false, fmt.Errorf("sources: decompress: %w", err)
@@ -63,7 +70,7 @@ func Decompress(src, dst string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("sources: decompress: %w", err)
 	}
-	err = decompressInto(kind, f, out)
+	err = decompressInto(kind, f, &cappedWriter{w: out, max: maxBytes}, maxBytes)
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
@@ -74,7 +81,12 @@ func Decompress(src, dst string) (bool, error) {
 	return true, nil
 }
 
-func decompressInto(kind Compression, f *os.File, out io.Writer) error {
+// zstdMinWindow is the smallest window a capped zstd decoder accepts, so
+// that a small cap does not refuse ordinary frames whose declared window
+// exceeds their content.
+const zstdMinWindow = 8 << 20
+
+func decompressInto(kind Compression, f *os.File, out io.Writer, maxBytes int64) error {
 	switch kind {
 	case CompressionGzip:
 		zr, err := gzip.NewReader(f)
@@ -86,7 +98,13 @@ func decompressInto(kind Compression, f *os.File, out io.Writer) error {
 			return fmt.Errorf("sources: gzip: %w", err)
 		}
 	case CompressionZstd:
-		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
+		opts := []zstd.DOption{zstd.WithDecoderConcurrency(1)}
+		if maxBytes > 0 {
+			// A frame header may declare a huge window; do not let it
+			// drive the allocation beyond what the cap could need.
+			opts = append(opts, zstd.WithDecoderMaxMemory(uint64(max(maxBytes, zstdMinWindow))))
+		}
+		zr, err := zstd.NewReader(f, opts...)
 		if err != nil {
 			return fmt.Errorf("sources: zstd: %w", err)
 		}
@@ -105,6 +123,9 @@ func decompressInto(kind Compression, f *os.File, out io.Writer) error {
 		}
 		if len(c.Files) == 0 {
 			return &CABFormatError{0, "no files"}
+		}
+		if maxBytes > 0 && int64(c.Files[0].Size) > maxBytes {
+			return fmt.Errorf("sources: cabinet: %q is %d bytes: %w (over %d bytes)", c.Files[0].Name, c.Files[0].Size, ErrTooLarge, maxBytes)
 		}
 		return c.Extract(0, out)
 	}

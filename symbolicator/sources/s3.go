@@ -26,6 +26,10 @@ type S3Config struct {
 	// AccessKey and SecretKey are static credentials; empty means the
 	// usual AWS environment and instance credentials chain.
 	AccessKey, SecretKey string
+	// AllowPrivate lets the client reach loopback, private and link-local
+	// addresses (a MinIO next to Cairn); off by default so request-supplied
+	// endpoints cannot probe the internal network.
+	AllowPrivate bool
 }
 
 // S3 is a bucket of debug files.
@@ -47,7 +51,14 @@ func NewS3(cfg S3Config) (*S3, error) {
 			&credentials.EnvAWS{}, &credentials.FileAWSCredentials{}, &credentials.IAM{Client: &http.Client{Transport: http.DefaultTransport}},
 		})
 	}
-	c, err := minio.New(cfg.Endpoint, &minio.Options{Creds: creds, Secure: !cfg.Insecure, Region: cfg.Region})
+	tr, err := minio.DefaultTransport(!cfg.Insecure)
+	if err != nil {
+		return nil, fmt.Errorf("sources: %s: s3 transport: %w", cfg.ID, err)
+	}
+	// As for HTTP sources: no proxy, and every dialled address checked.
+	tr.Proxy = nil
+	tr.DialContext = NewDialer(cfg.AllowPrivate).DialContext
+	c, err := minio.New(cfg.Endpoint, &minio.Options{Creds: creds, Secure: !cfg.Insecure, Region: cfg.Region, Transport: tr})
 	if err != nil {
 		return nil, fmt.Errorf("sources: %s: s3 client: %w", cfg.ID, err)
 	}
@@ -66,6 +77,8 @@ type GCSConfig struct {
 	Layout               DirectoryLayout
 	Filters              Filters
 	AccessKey, SecretKey string
+	// AllowPrivate is S3Config.AllowPrivate.
+	AllowPrivate bool
 }
 
 // NewGCS returns a GCS source: an S3 source pointed at
@@ -74,6 +87,7 @@ func NewGCS(cfg GCSConfig) (*S3, error) {
 	return NewS3(S3Config{
 		ID: cfg.ID, Bucket: cfg.Bucket, Prefix: cfg.Prefix, Layout: cfg.Layout, Filters: cfg.Filters,
 		Endpoint: "storage.googleapis.com", Region: "auto", AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey,
+		AllowPrivate: cfg.AllowPrivate,
 	})
 }
 

@@ -114,7 +114,7 @@ func TestS3SourceMinIO(t *testing.T) {
 	put(pdbKey, cab, int64(len(cab)))
 	put("prefix/"+Paths(layout, FileELFDebug, elf)[0], gzipped(debug), -1)
 
-	src, err := NewS3(S3Config{ID: "bucket", Bucket: "symbols", Prefix: "prefix", Layout: layout, Endpoint: addr, Insecure: true, AccessKey: user, SecretKey: pass})
+	src, err := NewS3(S3Config{ID: "bucket", Bucket: "symbols", Prefix: "prefix", Layout: layout, Endpoint: addr, Insecure: true, AllowPrivate: true, AccessKey: user, SecretKey: pass})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestS3SourceMinIO(t *testing.T) {
 	if b, err := download(t, src, ec[0]); err != nil || !bytes.Equal(b, debug) {
 		t.Errorf("gzip from S3: %d bytes, %v", len(b), err)
 	}
-	wrong, _ := NewS3(S3Config{ID: "bucket", Bucket: "symbols", Prefix: "prefix", Layout: layout, Endpoint: addr, Insecure: true, AccessKey: user, SecretKey: "wrong-secret"})
+	wrong, _ := NewS3(S3Config{ID: "bucket", Bucket: "symbols", Prefix: "prefix", Layout: layout, Endpoint: addr, Insecure: true, AllowPrivate: true, AccessKey: user, SecretKey: "wrong-secret"})
 	if _, err := download(t, wrong, cands[1]); StatusOf(err) != StatusDenied {
 		t.Errorf("wrong secret: %v", err)
 	}

@@ -21,6 +21,10 @@ var ErrNotFound = errors.New("sources: not found")
 // means wrong credentials in the source's configuration.
 var ErrDenied = errors.New("sources: access denied")
 
+// ErrTooLarge reports that a download, or the file unwrapped from it,
+// exceeded the size cap given to DownloadLimited.
+var ErrTooLarge = errors.New("sources: file too large")
+
 // Location is one place a source may hold a file: the source, the file
 // type looked for and the path under the source's root.
 type Location struct {
@@ -43,9 +47,11 @@ const (
 	StatusNotFound
 	StatusDenied
 	StatusError
+	// StatusTooLarge is a file refused for exceeding the download cap.
+	StatusTooLarge
 )
 
-var statusNames = [...]string{"unknown", "ok", "notfound", "permissiondenied", "error"}
+var statusNames = [...]string{"unknown", "ok", "notfound", "permissiondenied", "error", "toolarge"}
 
 // String is the status name of Symbolicator's candidate lists.
 func (s Status) String() string {
@@ -64,6 +70,8 @@ func StatusOf(err error) Status {
 		return StatusNotFound
 	case errors.Is(err, ErrDenied):
 		return StatusDenied
+	case errors.Is(err, ErrTooLarge):
+		return StatusTooLarge
 	}
 	return StatusError
 }
@@ -160,24 +168,41 @@ func layoutCandidates(sourceID string, l DirectoryLayout, f Filters, prefix stri
 }
 
 // Download fetches loc from src into a new file at dst, unwrapping gzip,
-// zstd and cabinet downloads. It writes to dst+".download" first so that a
-// failed or cancelled download never leaves a partial dst; the caller moves
-// dst into place (the cache renames it atomically).
+// zstd and cabinet downloads, without a size cap; see DownloadLimited.
 func Download(ctx context.Context, src Source, loc Location, dst string) error {
+	return DownloadLimited(ctx, src, loc, dst, 0)
+}
+
+// DownloadLimited fetches loc from src into a new file at dst, unwrapping
+// gzip, zstd and cabinet downloads. It writes to dst+".download" first so
+// that a failed or cancelled download never leaves a partial dst; the
+// caller moves dst into place (the cache renames it atomically).
+//
+// When maxBytes is positive, both the raw download and the unwrapped file
+// are capped at maxBytes: the download stops at the first byte beyond the
+// cap, and so does decompression, so a small compressed bomb cannot fill
+// the disk. Exceeding the cap returns an error matching ErrTooLarge.
+func DownloadLimited(ctx context.Context, src Source, loc Location, dst string, maxBytes int64) error {
 	raw := dst + ".download"
 	f, err := os.OpenFile(raw, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("sources: download %s: %w", loc, err)
 	}
 	defer os.Remove(raw)
-	err = src.Fetch(ctx, loc, f)
+	cw := &cappedWriter{w: f, max: maxBytes}
+	err = src.Fetch(ctx, loc, cw)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("sources: download %s: %w", loc, cerr)
+	}
+	if cw.over && !errors.Is(err, ErrTooLarge) {
+		// A source that dropped the writer's error still must not pass
+		// a truncated file on.
+		err = fmt.Errorf("sources: download %s: %w (over %d bytes)", loc, ErrTooLarge, maxBytes)
 	}
 	if err != nil {
 		return err
 	}
-	unwrapped, err := Decompress(raw, dst)
+	unwrapped, err := DecompressLimited(raw, dst, maxBytes)
 	if err != nil {
 		return fmt.Errorf("sources: download %s: %w", loc, err)
 	}
@@ -187,6 +212,27 @@ func Download(ctx context.Context, src Source, loc Location, dst string) error {
 		}
 	}
 	return nil
+}
+
+// cappedWriter passes writes on until max bytes (when positive) have been
+// written; a write that would go beyond fails with ErrTooLarge and writes
+// nothing, so the underlying file never exceeds the cap.
+type cappedWriter struct {
+	w    io.Writer
+	max  int64
+	n    int64
+	over bool
+}
+
+// Write implements io.Writer.
+func (c *cappedWriter) Write(p []byte) (int, error) {
+	if c.max > 0 && c.n+int64(len(p)) > c.max {
+		c.over = true
+		return 0, fmt.Errorf("%w (over %d bytes)", ErrTooLarge, c.max)
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // FetchFunc downloads one location and returns the local file; the
