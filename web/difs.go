@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -375,17 +376,29 @@ func (a *assembler) dropChunks(k jobKey, chunks []string) {
 }
 
 // listDsyms lists a project's debug files, optionally those matching
-// ?query= (a debug id, code id or SHA-1) or ?id=.
+// ?query= (a debug id, code id or SHA-1) or ?debug_id= and ?code_id= (as
+// Symbolicator's sentry source asks); ?id=N downloads file N, as Sentry
+// serves it to Symbolicator.
 func (d *DebugFiles) listDsyms(w http.ResponseWriter, r *http.Request, tok meta.Token) error {
 	p, err := d.projectFor(r, tok)
 	if err != nil {
 		return err
 	}
+	params := r.URL.Query()
+	if params.Has("id") {
+		return d.downloadDsym(w, r, p.ID, params.Get("id"))
+	}
 	q := meta.DebugFileQuery{Limit: maxPage}
-	if n, err := strconv.Atoi(r.URL.Query().Get("per_page")); err == nil && n > 0 && n < maxPage {
+	if n, err := strconv.Atoi(params.Get("per_page")); err == nil && n > 0 && n < maxPage {
 		q.Limit = n
 	}
-	files, err := d.query(r.Context(), p.ID, strings.TrimSpace(r.URL.Query().Get("query")), q)
+	var files []meta.DebugFile
+	debugID, codeID := strings.TrimSpace(params.Get("debug_id")), strings.TrimSpace(params.Get("code_id"))
+	if debugID != "" || codeID != "" {
+		files, err = d.lookupIDs(r.Context(), p.ID, debugID, codeID, q)
+	} else {
+		files, err = d.query(r.Context(), p.ID, strings.TrimSpace(params.Get("query")), q)
+	}
 	if err != nil {
 		return err
 	}
@@ -417,6 +430,71 @@ func (d *DebugFiles) query(ctx context.Context, projectID int64, query string, q
 	}
 	q.CodeID = strings.ToLower(query)
 	return d.cfg.Index.ListDebugFiles(ctx, projectID, q)
+}
+
+// lookupIDs lists the files matching a debug id, then those matching a
+// code id, each file once.
+func (d *DebugFiles) lookupIDs(ctx context.Context, projectID int64, debugID, codeID string, q meta.DebugFileQuery) ([]meta.DebugFile, error) {
+	var out []meta.DebugFile
+	seen := map[int64]bool{}
+	if debugID != "" {
+		id, err := debugid.Parse(debugID)
+		if err != nil {
+			return nil, &httpError{http.StatusBadRequest, "debug_id: " + err.Error()}
+		}
+		q.DebugID = id.String()
+		files, err := d.cfg.Index.ListDebugFiles(ctx, projectID, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			seen[f.ID] = true
+			out = append(out, f)
+		}
+		q.DebugID = ""
+	}
+	if codeID != "" {
+		q.CodeID = strings.ToLower(codeID)
+		files, err := d.cfg.Index.ListDebugFiles(ctx, projectID, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			if !seen[f.ID] {
+				out = append(out, f)
+			}
+		}
+	}
+	return out, nil
+}
+
+// downloadDsym sends the content of one debug file of the project.
+func (d *DebugFiles) downloadDsym(w http.ResponseWriter, r *http.Request, projectID int64, idParam string) error {
+	id, err := strconv.ParseInt(idParam, 10, 64)
+	if err != nil {
+		return &httpError{http.StatusBadRequest, "id: want the numeric id the list gives"}
+	}
+	files, err := d.cfg.Index.ListDebugFiles(r.Context(), projectID, meta.DebugFileQuery{ID: id})
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return errNotFound
+	}
+	f := files[0]
+	rc, err := d.store.Open(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", path.Base(f.Name)))
+	if f.Size > 0 {
+		w.Header().Set("Content-Length", strconv.FormatInt(f.Size, 10))
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.Copy(w, rc)
+	return nil
 }
 
 // deleteDsym deletes ?id=N (Sentry's API), freeing the bytes when no other
