@@ -67,7 +67,7 @@ func startProcess(t *testing.T, bin, dir, addr string, logf io.Writer) *serverPr
 	return nil
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

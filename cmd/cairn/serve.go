@@ -51,11 +51,19 @@ Endpoints:
 
 The API needs a token: cairn token create --data-dir DIR --org default
 
+With --role symbolicator the process serves Sentry Symbolicator's HTTP API
+alone (POST /symbolicate, /minidump, /applecrashreport; GET /requests/{id},
+/healthcheck, /metrics), so a Sentry installation or any client of that API
+can point at it. Debug files come from the sources each request names, or
+from --sources; downloads and converted caches live in --cache-dir, bounded by
+--cache-size.
+
 Environment: CAIRN_DATA_DIR, CAIRN_ADDR, CAIRN_PUBLIC_URL, CAIRN_WORKERS and
 CAIRN_SHUTDOWN_TIMEOUT set the defaults of the flags below.`,
 		Example: `  cairn serve
   cairn serve --data-dir /var/lib/cairn --addr 0.0.0.0:8000 --public-url https://crash.example.com
-  curl -X POST 'http://127.0.0.1:8000/api/1/store/?sentry_key=KEY&sentry_version=7' -d '{"message":"hello"}'`,
+  curl -X POST 'http://127.0.0.1:8000/api/1/store/?sentry_key=KEY&sentry_version=7' -d '{"message":"hello"}'
+  cairn serve --role symbolicator --addr 0.0.0.0:3021 --cache-size 20GiB --sources sources.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfgErr != nil {
@@ -66,6 +74,12 @@ CAIRN_SHUTDOWN_TIMEOUT set the defaults of the flags below.`,
 				level = slog.LevelDebug
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			if cfg.Role == config.RoleSymbolicator {
+				return serveSymbolicator(cmd.Context(), cfg, cmd.OutOrStdout(), log)
+			}
 			return serve(cmd.Context(), cfg, cmd.OutOrStdout(), log)
 		},
 	}
@@ -76,6 +90,14 @@ CAIRN_SHUTDOWN_TIMEOUT set the defaults of the flags below.`,
 	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "events processed at once (default one per CPU; $CAIRN_WORKERS)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long a graceful stop may drain in-flight work ($CAIRN_SHUTDOWN_TIMEOUT)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log every batch the worker handles")
+	f.StringVar(&cfg.Role, "role", cfg.Role, "what to run: all (every role, embedded storage) or symbolicator (Sentry Symbolicator's API alone) ($CAIRN_ROLE)")
+	sf := &cfg.Symbolicator
+	f.StringVar(&sf.CacheDir, "cache-dir", sf.CacheDir, "symbolicator cache of downloaded and converted debug files (default <data-dir>/symbolicator; $CAIRN_SYMBOLICATOR_CACHE_DIR)")
+	f.Var(sizeFlag{&sf.CacheSize}, "cache-size", "bound of the symbolicator cache, e.g. 10GiB; least recently used files go first (default unbounded; $CAIRN_SYMBOLICATOR_CACHE_SIZE)")
+	f.StringVar(&sf.SourcesFile, "sources", sf.SourcesFile, "JSON file of symbol sources in Sentry Symbolicator's format, for requests that name none ($CAIRN_SYMBOLICATOR_SOURCES)")
+	f.BoolVar(&sf.AllowPrivate, "allow-private-sources", sf.AllowPrivate, "let sources sent with a request reach loopback and private addresses (off: SSRF guard)")
+	f.BoolVar(&sf.AllowFilesystem, "allow-filesystem-sources", sf.AllowFilesystem, "let sources sent with a request read this machine's files")
+	f.IntVar(&sf.MaxConcurrent, "max-concurrent", sf.MaxConcurrent, "symbolication requests processed at once; more get 503 (default 4 per CPU)")
 	return cmd
 }
 
