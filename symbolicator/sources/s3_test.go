@@ -3,13 +3,6 @@ package sources
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"go/build"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,76 +12,9 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
-const minioInstall = "go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
-
-// minioBinary finds the MinIO server: $CAIRN_MINIO, the Go bin directory
-// (where .ci/run installs it), then $PATH.
-func minioBinary(t *testing.T) string {
-	t.Helper()
-	cands := []string{os.Getenv("CAIRN_MINIO")}
-	if gobin := os.Getenv("GOBIN"); gobin != "" {
-		cands = append(cands, filepath.Join(gobin, "minio"))
-	}
-	cands = append(cands, filepath.Join(build.Default.GOPATH, "bin", "minio"))
-	if p, err := exec.LookPath("minio"); err == nil {
-		cands = append(cands, p)
-	}
-	for _, p := range cands {
-		if st, err := os.Stat(p); p != "" && err == nil && !st.IsDir() {
-			return p
-		}
-	}
-	testtools.Missing(t, "MinIO server", minioInstall)
-	return ""
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startMinIO runs a MinIO server on a temporary directory for the test and
-// returns its host:port.
-func startMinIO(t *testing.T, user, pass string) string {
-	t.Helper()
-	bin := minioBinary(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	console := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(bin, "server", t.TempDir(), "--address", addr, "--console-address", console, "--quiet")
-	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+user, "MINIO_ROOT_PASSWORD="+pass, "MINIO_BROWSER=off")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/minio/health/live")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("MinIO did not become healthy: %v\n%s", err, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func TestS3SourceMinIO(t *testing.T) {
 	const user, pass = "cairnadmin", "cairnsecret123"
-	addr := startMinIO(t, user, pass)
+	addr := testtools.StartMinIO(t, user, pass)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	admin, err := minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4(user, pass, ""), Secure: false})
