@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/cairn-dev/cairn/debugfiles/debugid"
 	"github.com/cairn-dev/cairn/debugfiles/unwind"
 	"github.com/cairn-dev/cairn/minidump"
@@ -28,7 +30,8 @@ func (s *Service) Minidump(ctx context.Context, data []byte, srcs []sources.Sour
 	if si, err := f.SystemInfo(); err == nil {
 		objType, arch = objectTypeOf(si.PlatformID), archOf(si)
 	}
-	dm := &dumpModules{r: r, objType: objType, arch: arch, byMod: map[*stackwalk.Module]*lookup{}}
+	dm := &dumpModules{r: r, objType: objType, arch: arch, byMod: map[moduleKey]*lookup{}}
+	dm.prefetch(ctx, f)
 	res, err := stackwalk.ProcessFile(ctx, f, data, dm, s.cfg.Walk)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -78,23 +81,84 @@ type dumpModules struct {
 	arch    string
 
 	mu    sync.Mutex
-	byMod map[*stackwalk.Module]*lookup
+	byMod map[moduleKey]*lookup
+}
+
+// moduleKey identifies a module of the dump across the prefetch and the
+// walk, which read the module list separately.
+type moduleKey struct {
+	base uint64
+	file string
 }
 
 func (d *dumpModules) lookupFor(m *stackwalk.Module) *lookup {
+	return d.lookupOf(m.Base, m.Size, m.CodeFile, m.DebugFile, m.DebugID, m.CodeID)
+}
+
+// lookupOf returns the lookup of a module, creating it on first use;
+// breakpadID is the debug id in Breakpad's form.
+func (d *dumpModules) lookupOf(base, size uint64, codeFile, debugFile, breakpadID, codeID string) *lookup {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if l := d.byMod[m]; l != nil {
+	k := moduleKey{base, codeFile}
+	if l := d.byMod[k]; l != nil {
 		return l
 	}
-	info := ModuleInfo{Type: d.objType, CodeID: m.CodeID, CodeFile: m.CodeFile, DebugFile: m.DebugFile,
-		Arch: d.arch, ImageAddr: Addr(m.Base), ImageSize: m.Size}
-	if id, err := debugid.Parse(m.DebugID); err == nil && !id.IsZero() {
+	info := ModuleInfo{Type: d.objType, CodeID: codeID, CodeFile: codeFile, DebugFile: debugFile,
+		Arch: d.arch, ImageAddr: Addr(base), ImageSize: size}
+	if id, err := debugid.Parse(breakpadID); err == nil && !id.IsZero() {
 		info.DebugID = id.String()
 	}
 	l := newLookup(info)
-	d.byMod[m] = l
+	d.byMod[k] = l
 	return l
+}
+
+// prefetch looks up, concurrently, the modules every thread's instruction
+// pointer is in: the walk needs them first, and one at a time it would
+// wait for each download in turn. Modules only the walk discovers are
+// looked up when it reaches them.
+func (d *dumpModules) prefetch(ctx context.Context, f *minidump.File) {
+	si, err := f.SystemInfo()
+	if err != nil {
+		return
+	}
+	mods, err := f.Modules()
+	if err != nil {
+		return
+	}
+	var pcs []uint64
+	if threads, err := f.Threads(); err == nil {
+		for i := range threads {
+			if c, err := f.ThreadContext(&threads[i], si); err == nil {
+				pcs = append(pcs, c.PC())
+			}
+		}
+	}
+	if e, err := f.Exception(); err == nil {
+		if c, err := f.ExceptionContext(e, si); err == nil {
+			pcs = append(pcs, c.PC())
+		}
+	}
+	want := map[int]bool{}
+	for _, pc := range pcs {
+		for i := range mods {
+			if m := &mods[i]; pc >= m.BaseOfImage && pc-m.BaseOfImage < uint64(m.SizeOfImage) {
+				want[i] = true
+			}
+		}
+	}
+	if len(want) < 2 {
+		return // nothing to overlap
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(d.r.s.cfg.ModuleParallel)
+	for i := range want {
+		m := &mods[i]
+		l := d.lookupOf(m.BaseOfImage, uint64(m.SizeOfImage), m.Name, m.DebugFile(), m.BreakpadDebugID(), m.CodeID(si.PlatformID))
+		g.Go(func() error { d.r.resolve(gctx, l, true); return nil })
+	}
+	_ = g.Wait()
 }
 
 // Find implements stackwalk.Modules.
@@ -196,7 +260,7 @@ func (d *dumpModules) frames(st *Stacktrace, in []stackwalk.Frame) {
 		default:
 			out.Package = f.Module.CodeFile
 			out.Status = frameMissingSymbol
-			if l := d.byMod[f.Module]; l == nil || l.sym == nil {
+			if l := d.byMod[moduleKey{f.Module.Base, f.Module.CodeFile}]; l == nil || l.sym == nil {
 				out.Status = frameMissing
 				if l != nil && l.symStatus == statusMalformed {
 					out.Status = frameMalformed
