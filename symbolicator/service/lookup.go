@@ -291,11 +291,21 @@ func failureStatus(ctx context.Context, cands []Candidate, unwind bool) string {
 			return statusMalformed
 		case c.Download.Status == "toolarge":
 			status = statusTooLarge
+		case c.Download.Status == "error" && timedOut(c.Download.Details) && (status == statusMissing || status == statusFetchingFailed):
+			status = statusTimeout
 		case (c.Download.Status == "error" || c.Download.Status == "noperm") && status == statusMissing:
 			status = statusFetchingFailed
 		}
 	}
 	return status
+}
+
+// timedOut reports whether a download failure was a timeout: the source's
+// own download deadline (the request's is caught before) or the HTTP
+// client's, in a fresh error or one the cache remembered as text.
+func timedOut(details string) bool {
+	return strings.Contains(details, context.DeadlineExceeded.Error()) || strings.Contains(details, "Client.Timeout exceeded") ||
+		strings.Contains(details, "i/o timeout")
 }
 
 func cfiUseful(c *cficache.Cache) bool {
