@@ -57,7 +57,7 @@ func startSymbolicator(ctx context.Context, cfg config.Config, log *slog.Logger)
 			return nil, fmt.Errorf("sources: %w", err)
 		}
 		// The operator's own sources may reach anything the server can.
-		configured, err = sources.ParseConfigs(raw, sources.ConfigOptions{AllowPrivate: true, AllowFilesystem: true})
+		configured, err = sources.ParseConfigs(raw, sources.ConfigOptions{AllowPrivate: true, AllowFilesystem: true, AllowServerCredentials: true})
 		if err != nil {
 			return nil, fmt.Errorf("sources file %s: %w", cfg.Symbolicator.SourcesFile, err)
 		}

@@ -20,6 +20,10 @@ type ConfigOptions struct {
 	AllowPrivate bool
 	// AllowFilesystem permits "filesystem" sources; request-supplied sources must not read the server's disk unless the operator allows it.
 	AllowFilesystem bool
+	// AllowServerCredentials permits s3 sources with aws_credentials_provider
+	// "container", which sign with the server's own AWS credentials: a source
+	// a request supplies must not read whatever buckets the server can.
+	AllowServerCredentials bool
 	// Uploaded, when set, is the store behind "sentry" sources whose url is empty or "internal" (Cairn's own uploads).
 	Uploaded UploadStore
 	// HTTPTimeout bounds one download (zero: the sources' default).
@@ -239,6 +243,9 @@ func (c *sourceJSON) s3(layout DirectoryLayout, filters Filters, opts ConfigOpti
 			return nil, configError(c.ID, "access_key and secret_key are required (or aws_credentials_provider \"container\" for the server's own credentials)")
 		}
 	case "container":
+		if !opts.AllowServerCredentials {
+			return nil, configError(c.ID, "aws_credentials_provider \"container\" would sign with this server's own credentials; give access_key and secret_key, or configure the source on the server")
+		}
 		cfg.AccessKey, cfg.SecretKey = "", ""
 	default:
 		return nil, configError(c.ID, "aws_credentials_provider %q: want static or container", c.AWSCredentialsProvider)

@@ -88,7 +88,10 @@ func TestParseConfig(t *testing.T) {
 					t.Errorf("s3 %+v", c)
 				}
 			}},
-		{name: "s3 container credentials", json: `{"type":"s3","id":"b","bucket":"syms","aws_credentials_provider":"container"}`},
+		{name: "s3 container credentials", json: `{"type":"s3","id":"b","bucket":"syms","aws_credentials_provider":"container"}`,
+			opts: ConfigOptions{AllowServerCredentials: true}},
+		{name: "s3 container credentials from a request", json: `{"type":"s3","id":"b","bucket":"syms","aws_credentials_provider":"container"}`,
+			wantErr: `would sign with this server's own credentials`},
 		{name: "s3 bad region", json: `{"type":"s3","id":"b","bucket":"syms","region":["a"],"access_key":"a","secret_key":"s"}`,
 			wantErr: `region ["a"]: want an AWS region name or ["name", "http(s)://host:port"]`},
 		{name: "s3 bad endpoint", json: `{"type":"s3","id":"b","bucket":"syms","region":["r","gopher://x"],"access_key":"a","secret_key":"s"}`,
