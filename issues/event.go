@@ -111,6 +111,10 @@ type Mechanism struct {
 type Stacktrace struct {
 	Frames    []*Frame        `json:"frames"`
 	Registers map[string]Addr `json:"registers,omitempty"`
+	// InstructionAddrAdjustment says which frames' addresses are return
+	// addresses ("auto", "all_but_first", "all", "none"); SDKs that
+	// capture stacks themselves know better than the default.
+	InstructionAddrAdjustment string `json:"instruction_addr_adjustment,omitempty"`
 }
 
 // Frame is one stack frame. Native frames carry an instruction address and
@@ -174,6 +178,27 @@ type DebugImage struct {
 	UnwindStatus string `json:"unwind_status,omitempty"`
 	// UUID is the legacy Apple spelling of the debug id.
 	UUID string `json:"uuid,omitempty"`
+	// Candidates are the places the symbolicator looked for the image's
+	// debug files and what each gave, so a missing file can be explained.
+	Candidates []ImageCandidate `json:"candidates,omitempty"`
+}
+
+// ImageCandidate is one place a debug file of an image was looked for,
+// spelled as Sentry's Symbolicator reports candidates.
+type ImageCandidate struct {
+	// Source names the configured source ("sentry:project", "microsoft").
+	Source string `json:"source"`
+	// Location is the path or URL tried.
+	Location string            `json:"location,omitempty"`
+	Download CandidateDownload `json:"download"`
+}
+
+// CandidateDownload is the outcome of fetching one candidate.
+type CandidateDownload struct {
+	// Status is "ok", "notfound", "noperm", "malformed" or "error".
+	Status string `json:"status"`
+	// Details explains a failure in words.
+	Details string `json:"details,omitempty"`
 }
 
 // Contains reports whether addr falls inside the image.

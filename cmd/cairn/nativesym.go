@@ -1,16 +1,85 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
 	"github.com/cairn-dev/cairn/config"
 	"github.com/cairn-dev/cairn/issues"
+	"github.com/cairn-dev/cairn/symbolicator/cache"
+	"github.com/cairn-dev/cairn/symbolicator/service"
+	"github.com/cairn-dev/cairn/symbolicator/sources"
 	"github.com/cairn-dev/cairn/symbolicator/store"
 )
 
-// nativeSymbolicator is the worker's symbolicator: minidumps are
-// stackwalked and symbolicated from the debug files uploaded to the
-// event's project (projectID when the context names none), and a dump the stack walker rejects keeps the unsymbolicated
+// uploadsSourceID names the uploaded-files source in candidate lists and
+// cache keys. It is the same for every project: the store's keys name file
+// contents, so projects holding the same file share its cached download
+// and derived caches, while each project's lookups only ever yield its own
+// files.
+const uploadsSourceID = "sentry:project"
+
+// nativeSymbolication is the worker's in-process symbolicator and what it
+// owns: the service with its cache, and the cache's cleanup loop.
+type nativeSymbolication struct {
+	sym  *issues.ServiceSymbolicator
+	svc  *service.Service
+	stop context.CancelFunc
+}
+
+// newNativeSymbolication builds the worker's symbolicator: minidumps and
+// native frames are symbolicated by the symbolicator service from the
+// debug files uploaded to the event's project (projectID when the context
+// names none), then from the configured sources; what the service
+// converts is kept in the data directory's symbolicator cache for the
+// next events. A dump the stack walker rejects keeps the unsymbolicated
 // reading with a processing error on the event.
-func nativeSymbolicator(st *stores, cfg config.Config, projectID int64) issues.Symbolicator {
+func newNativeSymbolication(ctx context.Context, st *stores, cfg config.Config, projectID int64, log *slog.Logger) (*nativeSymbolication, error) {
+	var configured []sources.Source
+	if cfg.Symbolicator.SourcesFile != "" {
+		raw, err := os.ReadFile(cfg.Symbolicator.SourcesFile)
+		if err != nil {
+			return nil, fmt.Errorf("sources: %w", err)
+		}
+		// The operator's own sources may reach anything the server can.
+		configured, err = sources.ParseConfigs(raw, sources.ConfigOptions{AllowPrivate: true, AllowFilesystem: true})
+		if err != nil {
+			return nil, fmt.Errorf("sources file %s: %w", cfg.Symbolicator.SourcesFile, err)
+		}
+	}
+	c, err := cache.New(cache.Config{Dir: cfg.SymbolicatorCacheDir(), MaxBytes: cfg.Symbolicator.CacheSize, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("symbolicator cache: %w", err)
+	}
+	svc, err := service.New(service.Config{Cache: c, Sources: configured, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("symbolicator: %w", err)
+	}
 	ds := &store.Store{Blobs: st.blobs, Index: st.meta}
-	return &issues.Stackwalker{Lookup: issues.StoreLookup(ds, cfg.BlobDir(), projectID), Fallback: issues.Unsymbolicated{}}
+	project := func(ctx context.Context) []sources.Source {
+		id := projectID
+		if p, ok := issues.ProjectOf(ctx); ok {
+			id = p
+		}
+		return append([]sources.Source{sources.NewUploaded(uploadsSourceID, ds.Source(id), sources.Filters{})}, configured...)
+	}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	go c.Run(bg, cacheCleanupInterval)
+	return &nativeSymbolication{
+		sym:  &issues.ServiceSymbolicator{Service: svc, Sources: project, Fallback: issues.Unsymbolicated{}},
+		svc:  svc,
+		stop: stop,
+	}, nil
+}
+
+// close stops the cache cleanup and releases the caches the service holds
+// open; the worker must be done with it.
+func (n *nativeSymbolication) close() error {
+	n.stop()
+	if err := n.svc.Close(); err != nil {
+		return fmt.Errorf("symbolicator: %w", err)
+	}
+	return nil
 }

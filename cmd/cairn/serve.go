@@ -155,6 +155,7 @@ type server struct {
 	ProjectID int64
 
 	stores *stores
+	native *nativeSymbolication
 	http   *http.Server
 	sink   *issues.Sink
 	worker *issues.Worker
@@ -198,7 +199,12 @@ func startServer(ctx context.Context, cfg config.Config, log *slog.Logger, withW
 		Key: key.Public, ProjectID: proj.ID, stores: st, log: log,
 		workerDone: make(chan struct{}), serveDone: make(chan error, 1), timeout: cfg.ShutdownTimeout}
 
-	proc := &issues.Processor{Blobs: st.blobs, Symbolicator: nativeSymbolicator(st, cfg, proj.ID)}
+	if s.native, err = newNativeSymbolication(ctx, st, cfg, proj.ID, log); err != nil {
+		ln.Close()
+		st.close()
+		return nil, err
+	}
+	proc := &issues.Processor{Blobs: st.blobs, Symbolicator: s.native.sym}
 	s.worker = issues.NewWorker(st.queue, st.meta, st.events, proc, issues.WorkerOptions{Concurrency: cfg.Workers, Log: log})
 	s.sink = issues.NewSink(st.blobs, st.queue, issues.SinkOptions{OnCommit: s.worker.Wake, Log: log})
 	keys := web.NewKeyStore(st.meta, memcache.New(10_000), 30*time.Second)
@@ -216,6 +222,7 @@ func startServer(ctx context.Context, cfg config.Config, log *slog.Logger, withW
 	pages, err := ui.New(ui.Config{Meta: st.meta, Events: st.events, Log: log, SecureCookies: strings.HasPrefix(base, "https://")})
 	if err != nil {
 		ln.Close()
+		s.native.close()
 		st.close()
 		return nil, err
 	}
@@ -248,7 +255,7 @@ func (s *server) shutdown() error {
 	case <-ctx.Done():
 		s.log.Warn("worker still busy at the shutdown deadline; its batch will be redelivered")
 	}
-	return errors.Join(herr, s.stores.close())
+	return errors.Join(herr, s.native.close(), s.stores.close())
 }
 
 func serve(ctx context.Context, cfg config.Config, out io.Writer, log *slog.Logger) error {
