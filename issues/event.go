@@ -191,6 +191,10 @@ type ImageCandidate struct {
 	// Location is the path or URL tried.
 	Location string            `json:"location,omitempty"`
 	Download CandidateDownload `json:"download"`
+	// Debug and Unwind say whether a downloaded file served as debug or
+	// unwind information ("ok", or "malformed" with details).
+	Debug  *CandidateDownload `json:"debug,omitempty"`
+	Unwind *CandidateDownload `json:"unwind,omitempty"`
 }
 
 // CandidateDownload is the outcome of fetching one candidate.

@@ -140,6 +140,7 @@ func appendStatus(errs []EventError, im *DebugImage, m *service.Module) []EventE
 		return errs
 	}
 	im.DebugStatus, im.UnwindStatus = m.DebugStatus, m.UnwindStatus
+	im.Candidates = candidates(m.Candidates)
 	var typ string
 	switch m.DebugStatus {
 	case "missing":
@@ -158,6 +159,27 @@ func appendStatus(errs []EventError, im *DebugImage, m *service.Module) []EventE
 		return errs
 	}
 	return append(errs, EventError{Type: typ, ImagePath: im.CodeFile, ImageUUID: im.DebugID, ImageArch: im.Arch})
+}
+
+// candidates keeps the locations the service tried for an image, so the
+// issue page can explain a missing debug file.
+func candidates(in []service.Candidate) []ImageCandidate {
+	if len(in) == 0 {
+		return nil
+	}
+	processing := func(p *service.ProcessingOK) *CandidateDownload {
+		if p == nil {
+			return nil
+		}
+		return &CandidateDownload{Status: p.Status, Details: p.Details}
+	}
+	out := make([]ImageCandidate, 0, len(in))
+	for _, c := range in {
+		out = append(out, ImageCandidate{Source: c.Source, Location: c.Location,
+			Download: CandidateDownload{Status: c.Download.Status, Details: c.Download.Details},
+			Debug:    processing(c.Debug), Unwind: processing(c.Unwind)})
+	}
+	return out
 }
 
 // Symbolicate implements Symbolicator: the frames of images without a

@@ -344,8 +344,16 @@ func TestWorkerNativeFramesMissingDebugFile(t *testing.T) {
 			t.Errorf("frame %+v symbolicated without a debug file", f)
 		}
 	}
-	if img := ev.DebugMeta.Images[0]; img.DebugStatus != "missing" {
+	img := ev.DebugMeta.Images[0]
+	if img.DebugStatus != "missing" {
 		t.Errorf("image status %s, want missing", img.DebugStatus)
+	}
+	// Nothing was uploaded, so the project's source lists no location;
+	// any candidate stored must be a named, failed lookup.
+	for _, c := range img.Candidates {
+		if c.Source == "" || c.Download.Status != "notfound" {
+			t.Errorf("candidate %+v, want a notfound location of a named source", c)
+		}
 	}
 	if len(ev.Errors) != 1 || ev.Errors[0].Type != "native_missing_dsym" || ev.Errors[0].ImagePath != "/opt/app/demo" {
 		t.Errorf("errors %+v", ev.Errors)
@@ -451,6 +459,9 @@ func TestServiceSymbolicatorInlinedFrames(t *testing.T) {
 		}
 		if img.DebugStatus != "found" {
 			t.Errorf("image status %s", img.DebugStatus)
+		}
+		if n := len(img.Candidates); n == 0 || img.Candidates[n-1].Download.Status != "ok" || img.Candidates[n-1].Debug == nil || img.Candidates[n-1].Debug.Status != "ok" {
+			t.Errorf("candidates %+v, want the uploaded file last, downloaded and used", img.Candidates)
 		}
 		// The service answers innermost first; the event reads outer first.
 		no := false
