@@ -37,17 +37,9 @@ type nativeSymbolication struct {
 // next events. A dump the stack walker rejects keeps the unsymbolicated
 // reading with a processing error on the event.
 func newNativeSymbolication(ctx context.Context, st *stores, cfg config.Config, projectID int64, log *slog.Logger) (*nativeSymbolication, error) {
-	var configured []sources.Source
-	if cfg.Symbolicator.SourcesFile != "" {
-		raw, err := os.ReadFile(cfg.Symbolicator.SourcesFile)
-		if err != nil {
-			return nil, fmt.Errorf("sources: %w", err)
-		}
-		// The operator's own sources may reach anything the server can.
-		configured, err = sources.ParseConfigs(raw, sources.ConfigOptions{AllowPrivate: true, AllowFilesystem: true})
-		if err != nil {
-			return nil, fmt.Errorf("sources file %s: %w", cfg.Symbolicator.SourcesFile, err)
-		}
+	configured, err := configuredSources(cfg)
+	if err != nil {
+		return nil, err
 	}
 	c, err := cache.New(cache.Config{Dir: cfg.SymbolicatorCacheDir(), MaxBytes: cfg.Symbolicator.CacheSize, Logger: log})
 	if err != nil {
@@ -72,6 +64,24 @@ func newNativeSymbolication(ctx context.Context, st *stores, cfg config.Config, 
 		svc:  svc,
 		stop: stop,
 	}, nil
+}
+
+// configuredSources reads the sources file of the configuration (none
+// when it names no file).
+func configuredSources(cfg config.Config) ([]sources.Source, error) {
+	if cfg.Symbolicator.SourcesFile == "" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(cfg.Symbolicator.SourcesFile)
+	if err != nil {
+		return nil, fmt.Errorf("sources: %w", err)
+	}
+	// The operator's own sources may reach anything the server can.
+	srcs, err := sources.ParseConfigs(raw, sources.ConfigOptions{AllowPrivate: true, AllowFilesystem: true, AllowServerCredentials: true})
+	if err != nil {
+		return nil, fmt.Errorf("sources file %s: %w", cfg.Symbolicator.SourcesFile, err)
+	}
+	return srcs, nil
 }
 
 // close stops the cache cleanup and releases the caches the service holds

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,17 +49,9 @@ func startSymbolicator(ctx context.Context, cfg config.Config, log *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("symbolicator cache: %w", err)
 	}
-	var configured []sources.Source
-	if cfg.Symbolicator.SourcesFile != "" {
-		raw, err := os.ReadFile(cfg.Symbolicator.SourcesFile)
-		if err != nil {
-			return nil, fmt.Errorf("sources: %w", err)
-		}
-		// The operator's own sources may reach anything the server can.
-		configured, err = sources.ParseConfigs(raw, sources.ConfigOptions{AllowPrivate: true, AllowFilesystem: true, AllowServerCredentials: true})
-		if err != nil {
-			return nil, fmt.Errorf("sources file %s: %w", cfg.Symbolicator.SourcesFile, err)
-		}
+	configured, err := configuredSources(cfg)
+	if err != nil {
+		return nil, err
 	}
 	svc, err := service.New(service.Config{Cache: c, Sources: configured, Logger: log})
 	if err != nil {
