@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/cairn-dev/cairn/config"
 	"github.com/cairn-dev/cairn/issues"
+	"github.com/cairn-dev/cairn/storage/meta"
 	"github.com/cairn-dev/cairn/symbolicator/cache"
 	"github.com/cairn-dev/cairn/symbolicator/service"
 	"github.com/cairn-dev/cairn/symbolicator/sources"
@@ -27,7 +29,16 @@ type nativeSymbolication struct {
 	sym  *issues.ServiceSymbolicator
 	svc  *service.Service
 	stop context.CancelFunc
+	// ahead queues uploaded debug files whose caches are built before a
+	// crash needs them.
+	ahead chan meta.DebugFile
+	done  chan struct{}
+	log   *slog.Logger
 }
+
+// aheadQueue bounds the uploaded files waiting for their caches; past it a
+// file is converted when the first crash needs it instead.
+const aheadQueue = 1024
 
 // newNativeSymbolication builds the worker's symbolicator: minidumps and
 // native frames are symbolicated by the symbolicator service from the
@@ -59,11 +70,58 @@ func newNativeSymbolication(ctx context.Context, st *stores, cfg config.Config, 
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	go c.Run(bg, cacheCleanupInterval)
-	return &nativeSymbolication{
-		sym:  &issues.ServiceSymbolicator{Service: svc, Sources: project, Fallback: issues.Unsymbolicated{}},
-		svc:  svc,
-		stop: stop,
-	}, nil
+	n := &nativeSymbolication{
+		sym:   &issues.ServiceSymbolicator{Service: svc, Sources: project, Fallback: issues.Unsymbolicated{}},
+		svc:   svc,
+		stop:  stop,
+		ahead: make(chan meta.DebugFile, aheadQueue),
+		done:  make(chan struct{}),
+		log:   log,
+	}
+	go n.buildAhead(bg)
+	return n, nil
+}
+
+// prepare queues newly stored debug files for their caches to be built in
+// the background (the upload server's OnStored hook); it never blocks an
+// upload.
+func (n *nativeSymbolication) prepare(_ context.Context, files []meta.DebugFile) {
+	for _, f := range files {
+		select {
+		case n.ahead <- f:
+		default:
+			n.log.Debug("cache build queue full; the file is converted on first use", "debug_id", f.DebugID)
+		}
+	}
+}
+
+// buildAhead converts queued files one at a time, so uploads never compete
+// with crashes for more than one core.
+func (n *nativeSymbolication) buildAhead(ctx context.Context) {
+	defer close(n.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case f := <-n.ahead:
+			start := time.Now()
+			info := service.ModuleInfo{Type: objectTypeOf(f.Format), DebugID: f.DebugID, CodeID: f.CodeID, CodeFile: f.Name, Arch: f.Arch}
+			m := n.svc.Prepare(ctx, info, n.sym.Sources(issues.WithProject(ctx, f.ProjectID)))
+			n.log.Debug("caches built ahead", "debug_id", f.DebugID, "debug_status", m.DebugStatus, "unwind_status", m.UnwindStatus, "seconds", time.Since(start).Seconds())
+		}
+	}
+}
+
+// objectTypeOf is the symbolicator's object type of an uploaded file's
+// format: a PDB belongs to a PE module; a Breakpad file to any.
+func objectTypeOf(format string) string {
+	switch format {
+	case "pdb":
+		return "pe"
+	case "elf", "macho", "pe", "wasm":
+		return format
+	}
+	return "unknown"
 }
 
 // configuredSources reads the sources file of the configuration (none
@@ -88,6 +146,7 @@ func configuredSources(cfg config.Config) ([]sources.Source, error) {
 // open; the worker must be done with it.
 func (n *nativeSymbolication) close() error {
 	n.stop()
+	<-n.done
 	if err := n.svc.Close(); err != nil {
 		return fmt.Errorf("symbolicator: %w", err)
 	}

@@ -213,7 +213,10 @@ func startServer(ctx context.Context, cfg config.Config, log *slog.Logger, withW
 	api := web.NewAPI(st.meta, st.events, base, log)
 	// Debug-file uploads (sentry-cli, cairn upload, symupload); assembly
 	// temporaries live in the data directory, on the blobs' file system.
-	api.EnableDebugFiles(context.WithoutCancel(ctx), web.DebugFileConfig{Blobs: st.blobs, Index: st.meta, Tokens: st.meta, TempDir: cfg.DataDir})
+	// Each stored file's caches are built in the background, before the
+	// first crash needs them.
+	api.EnableDebugFiles(context.WithoutCancel(ctx), web.DebugFileConfig{Blobs: st.blobs, Index: st.meta, Tokens: st.meta, TempDir: cfg.DataDir,
+		OnStored: s.native.prepare})
 	mux.Handle("/api/0/", api)
 	mux.Handle("/api/", ingest.NewHandler(ingest.DefaultConfig(), keys, s.sink, log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })

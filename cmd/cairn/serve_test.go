@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cairn-dev/cairn/config"
+	"github.com/cairn-dev/cairn/fixtures"
 	"github.com/cairn-dev/cairn/internal/testtools"
 	"github.com/getsentry/sentry-go"
 )
@@ -292,4 +293,39 @@ func TestServeHelp(t *testing.T) {
 	if _, err := run(t, "token", "create", "--data-dir", t.TempDir(), "--scopes", "bogus:scope"); err == nil {
 		t.Error("a token was created with an unknown scope")
 	}
+}
+
+// Uploading a debug file builds its symbolicator caches in the background,
+// before any crash needs them.
+func TestServeBuildsCachesAhead(t *testing.T) {
+	s, dir := startTestServer(t)
+	tok := createToken(t, dir)
+	bin := fixtures.Get(t, "elf-x86_64-gcc-O2")
+	if out, err := run(t, "upload", "--url", s.URL, "--token", tok, "--org", "default", "--project", "default", "--wait", bin); err != nil {
+		t.Fatalf("upload: %v\n%s", err, out)
+	}
+	cacheDir := filepath.Join(dir, "symbolicator")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		sym, cfi := countCacheFiles(filepath.Join(cacheDir, "symcache")), countCacheFiles(filepath.Join(cacheDir, "cficache"))
+		if sym > 0 && cfi > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the upload: %d symcaches, %d cficaches in %s; want both built ahead", sym, cfi, cacheDir)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// countCacheFiles counts the data files (not sidecars) under dir.
+func countCacheFiles(dir string) int {
+	n := 0
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.HasSuffix(p, ".meta") {
+			n++
+		}
+		return nil
+	})
+	return n
 }

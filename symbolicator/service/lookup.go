@@ -340,8 +340,13 @@ func (r *session) derive(ctx context.Context, c sources.Candidate, id sources.Fi
 	if unwind {
 		kind, version = kindCficache, cficache.Version
 	}
-	key := cache.Key{Kind: kind, Version: version, Source: c.SourceID,
-		ID: c.Type.String() + ":" + c.Path + "#" + id.DebugID.String() + "#" + id.Arch}
+	// The object is picked by debug id; only without one does the
+	// architecture choose (a fat file), so only then is it part of the key.
+	pick := id.DebugID.String()
+	if id.DebugID.IsZero() {
+		pick = "arch:" + id.Arch
+	}
+	key := cache.Key{Kind: kind, Version: version, Source: c.SourceID, ID: c.Type.String() + ":" + c.Path + "#" + pick}
 	e, err := r.s.cfg.Cache.Get(detach(ctx), key, func(ctx context.Context, path string) (map[string]string, error) {
 		r.s.builds <- struct{}{}
 		defer func() { <-r.s.builds }()

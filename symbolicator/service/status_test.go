@@ -193,3 +193,49 @@ func TestModuleStatuses(t *testing.T) {
 		})
 	}
 }
+
+// TestPrepare converts a module's files ahead of its first crash: the
+// next request finds the derived caches and builds nothing.
+func TestPrepare(t *testing.T) {
+	bin := fixtures.Get(t, "elf-x86_64-gcc-O2")
+	a, err := loader.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	obj := a.Objects[0]
+	id := sources.FileID{DebugID: obj.DebugID(), CodeID: obj.CodeID(), CodeFile: "/usr/bin/demo", Object: sources.ObjectELF}
+	root := t.TempDir()
+	native := sources.DirectoryLayout{Type: sources.LayoutNative}
+	place(t, root, native, sources.FileELFCode, id, bin)
+	dir := t.TempDir()
+	c, err := cache.New(cache.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Cache: c, Sources: []sources.Source{sources.NewFilesystem("fs", root, native, sources.Filters{})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := s.Prepare(context.Background(), ModuleInfo{Type: "elf", DebugID: id.DebugID.String(), CodeID: id.CodeID, CodeFile: id.CodeFile}, nil)
+	if m.DebugStatus != "found" || m.UnwindStatus != "found" {
+		t.Fatalf("prepared module: debug %s unwind %s", m.DebugStatus, m.UnwindStatus)
+	}
+	for _, kind := range []string{kindSymcache, kindCficache} {
+		if n := countFiles(t, filepath.Join(dir, kind)); n == 0 {
+			t.Errorf("no %s built ahead", kind)
+		}
+	}
+}
+
+func countFiles(t *testing.T, dir string) int {
+	n := 0
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.HasSuffix(p, ".meta") {
+			n++
+		}
+		return nil
+	})
+	return n
+}
