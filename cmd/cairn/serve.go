@@ -222,7 +222,7 @@ func startServer(ctx context.Context, cfg config.Config, log *slog.Logger, withW
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	// The web interface takes every other path; Secure cookies follow the
 	// public URL, since TLS usually ends at a proxy in front of the server.
-	pages, err := ui.New(ui.Config{Meta: st.meta, Events: st.events, Log: log, SecureCookies: strings.HasPrefix(base, "https://")})
+	pages, err := ui.New(ui.Config{Meta: st.meta, Events: st.events, Blobs: st.blobs, Log: log, SecureCookies: strings.HasPrefix(base, "https://")})
 	if err != nil {
 		ln.Close()
 		s.native.close()

@@ -58,6 +58,14 @@ type IssueSearch struct {
 	Level string
 	// Text matches a substring of the title, case-insensitively.
 	Text string
+	// Release matches the issue's first or last release; Environment
+	// any environment the issue was seen in. Both are what the issue
+	// store records: exact per-event matching goes through the events
+	// store (events.IssueMatcher) and arrives here as IssueIDs.
+	Release     string
+	Environment string
+	// IssueIDs, when not empty, restricts the search to these issues.
+	IssueIDs []int64
 	// Sort is "date" (last seen, the default), "new" (first seen), "freq"
 	// (events) or "user" (users), newest or largest first.
 	Sort   string
@@ -70,4 +78,14 @@ type IssueSearch struct {
 type IssueSearcher interface {
 	// SearchIssues returns the matching issues and whether more follow.
 	SearchIssues(ctx context.Context, q IssueSearch) (issues []Issue, more bool, err error)
+}
+
+// IssueDeleter is implemented by stores that can delete issues.
+type IssueDeleter interface {
+	// DeleteIssues deletes the project's issues among ids, with their
+	// grouping hashes, so that a later event of the same kind opens a new
+	// issue; ids of other projects are ignored. It returns how many issues
+	// were deleted. Events live in the events store and are deleted there
+	// first.
+	DeleteIssues(ctx context.Context, projectID int64, ids []int64) (int, error)
 }

@@ -14,7 +14,14 @@ type Events struct {
 	db *db
 }
 
-var _ events.Store = (*Events)(nil)
+var (
+	_ events.Store              = (*Events)(nil)
+	_ events.Histogrammer       = (*Events)(nil)
+	_ events.IssueHistogrammer  = (*Events)(nil)
+	_ events.TagCounter         = (*Events)(nil)
+	_ events.IssueMatcher       = (*Events)(nil)
+	_ events.IssueEventsDeleter = (*Events)(nil)
+)
 
 // OpenEvents opens (creating and migrating) the events database at path.
 func OpenEvents(ctx context.Context, path string) (*Events, error) {
@@ -48,6 +55,12 @@ func (e *Events) Put(ctx context.Context, evs []*events.Event) ([]events.PutResu
 			return err
 		}
 		defer user.Close()
+		tag, err := tx.PrepareContext(ctx, `INSERT INTO event_tags (project_id, event_id, issue_id, key, value) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (project_id, event_id, key) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer tag.Close()
 		for i, ev := range evs {
 			res, err := ins.ExecContext(ctx, ev.ProjectID, ev.EventID, ev.IssueID, micros(ev.Timestamp), micros(ev.ReceivedAt),
 				ev.Level, ev.Platform, ev.Release, ev.Environment, ev.Title, ev.UserKey, compress(ev.Data))
@@ -59,6 +72,13 @@ func (e *Events) Put(ctx context.Context, evs []*events.Event) ([]events.PutResu
 				return err
 			}
 			out[i].Inserted = n == 1
+			if n == 1 {
+				for _, kv := range eventTags(ev) {
+					if _, err := tag.ExecContext(ctx, ev.ProjectID, ev.EventID, ev.IssueID, kv[0], kv[1]); err != nil {
+						return fmt.Errorf("event %s: tag: %w", ev.EventID, err)
+					}
+				}
+			}
 			if n == 1 && ev.UserKey != "" {
 				res, err := user.ExecContext(ctx, ev.IssueID, ev.UserKey)
 				if err != nil {

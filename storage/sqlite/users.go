@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 var (
 	_ meta.Users         = (*Meta)(nil)
 	_ meta.IssueSearcher = (*Meta)(nil)
+	_ meta.IssueDeleter  = (*Meta)(nil)
 )
 
 // CreateUser implements meta.Users.
@@ -163,5 +166,50 @@ func (m *Meta) SearchIssues(ctx context.Context, q meta.IssueSearch) ([]meta.Iss
 		where += " AND instr(lower(title), ?) > 0"
 		args = append(args, strings.ToLower(q.Text))
 	}
+	if q.Release != "" {
+		where += " AND (first_release = ? OR last_release = ?)"
+		args = append(args, q.Release, q.Release)
+	}
+	if q.Environment != "" {
+		where += " AND EXISTS (SELECT 1 FROM json_each(issues.environments) WHERE value = ?)"
+		args = append(args, q.Environment)
+	}
+	if len(q.IssueIDs) > 0 {
+		// One JSON parameter instead of one per id: the list may hold
+		// thousands, past SQLite's bound-parameter limit.
+		b, _ := json.Marshal(q.IssueIDs)
+		where += " AND id IN (SELECT value FROM json_each(?))"
+		args = append(args, string(b))
+	}
 	return m.issuePage(ctx, "search issues", where, order, args, limit, q.Offset)
+}
+
+// DeleteIssues implements meta.IssueDeleter.
+func (m *Meta) DeleteIssues(ctx context.Context, projectID int64, ids []int64) (int, error) {
+	n := 0
+	err := m.db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		n = 0
+		for _, id := range ids {
+			// Hashes reference the issue, so they go first; the project
+			// condition on every statement keeps other projects' rows.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM issue_hashes WHERE project_id = ? AND issue_id = ?`, projectID, id); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM issue_events WHERE issue_id = ? AND project_id = ?`, id, projectID); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `DELETE FROM issues WHERE id = ? AND project_id = ?`, id, projectID)
+			if err != nil {
+				return err
+			}
+			if k, _ := res.RowsAffected(); k > 0 {
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("meta: delete issues: %w", err)
+	}
+	return n, nil
 }

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-dev/cairn/storage/blob"
 	"github.com/cairn-dev/cairn/storage/events"
 	"github.com/cairn-dev/cairn/storage/meta"
 	"golang.org/x/crypto/bcrypt"
@@ -44,7 +45,10 @@ type Store interface {
 type Config struct {
 	Meta   Store
 	Events events.Store
-	Log    *slog.Logger
+	// Blobs holds event attachments (minidumps); without it the issue
+	// page offers no downloads.
+	Blobs blob.Store
+	Log   *slog.Logger
 	// SecureCookies marks cookies Secure even when the request did not
 	// arrive over TLS, for servers behind a TLS-terminating proxy.
 	SecureCookies bool
@@ -82,7 +86,7 @@ func New(cfg Config) (*UI, error) {
 		cfg.Now = time.Now
 	}
 	u := &UI{cfg: cfg, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
-	for _, name := range []string{"login", "setup", "projects", "issues", "issue"} {
+	for _, name := range []string{"login", "setup", "projects", "issues", "issue", "confirm"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -100,6 +104,7 @@ func New(cfg Config) (*UI, error) {
 	u.mux.HandleFunc("GET /o/{org}/{project}/{$}", u.authed(u.issueList))
 	u.mux.HandleFunc("POST /o/{org}/{project}/bulk", u.authed(u.bulk))
 	u.mux.HandleFunc("GET /o/{org}/{project}/issues/{id}/{$}", u.authed(u.issueDetail))
+	u.mux.HandleFunc("GET /o/{org}/{project}/issues/{id}/events/{event}/attachments/{n}", u.authed(u.download))
 	return u, nil
 }
 
