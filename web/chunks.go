@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/cairn-dev/cairn/storage/blob"
 	"github.com/cairn-dev/cairn/storage/meta"
@@ -43,6 +44,14 @@ type DebugFileConfig struct {
 	// OnStored is called after a file is indexed, to build derived caches
 	// ahead of the first crash that needs them; nil does nothing.
 	OnStored func(ctx context.Context, files []meta.DebugFile)
+	// ChunkCleanupInterval is how often chunks that were uploaded but
+	// never assembled (a client died mid-upload) are looked for, and
+	// ChunkMaxAge how long such a chunk is kept; defaults 10 minutes and 24
+	// hours. A negative interval turns the periodic cleanup off.
+	ChunkCleanupInterval time.Duration
+	ChunkMaxAge          time.Duration
+	// Now is the clock chunk ages are measured by; nil is time.Now.
+	Now func() time.Time
 }
 
 func (c *DebugFileConfig) defaults() {
@@ -64,24 +73,39 @@ func (c *DebugFileConfig) defaults() {
 	if c.Assemblers == 0 {
 		c.Assemblers = 4
 	}
+	if c.ChunkCleanupInterval == 0 {
+		c.ChunkCleanupInterval = 10 * time.Minute
+	}
+	if c.ChunkMaxAge == 0 {
+		c.ChunkMaxAge = 24 * time.Hour
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 }
 
 // DebugFiles serves the debug-file endpoints beside the API, sharing its
 // token authentication.
 type DebugFiles struct {
-	api   *API
-	cfg   DebugFileConfig
-	store *store.Store
-	asm   *assembler
-	log   *slog.Logger
+	api    *API
+	cfg    DebugFileConfig
+	store  *store.Store
+	asm    *assembler
+	chunks chunkLedger
+	log    *slog.Logger
 }
 
 // EnableDebugFiles mounts the debug-file endpoints on the API. ctx bounds
-// the background assembly jobs: when it ends they stop.
+// the background work: when it ends, assembly jobs and the periodic
+// cleanup of abandoned chunks stop.
 func (a *API) EnableDebugFiles(ctx context.Context, cfg DebugFileConfig) *DebugFiles {
 	cfg.defaults()
 	d := &DebugFiles{api: a, cfg: cfg, store: &store.Store{Blobs: cfg.Blobs, Index: cfg.Index}, log: a.log}
+	d.chunks.seen = map[string]time.Time{}
 	d.asm = newAssembler(ctx, d)
+	if cfg.ChunkCleanupInterval > 0 {
+		go d.cleanChunksEvery(ctx)
+	}
 	a.mux.HandleFunc("GET /api/0/organizations/{org}/chunk-upload/", a.authed("project:write", d.chunkOptions))
 	a.mux.HandleFunc("POST /api/0/organizations/{org}/chunk-upload/", a.authed("project:write", d.chunkUpload))
 	a.mux.HandleFunc("POST /api/0/projects/{org}/{project}/files/difs/assemble/", a.authed("project:write", d.assemble))
@@ -245,14 +269,27 @@ func (d *DebugFiles) chunkUpload(w http.ResponseWriter, r *http.Request, tok met
 		if got := hex.EncodeToString(h.Sum(nil)); got != want {
 			return &httpError{http.StatusBadRequest, fmt.Sprintf("chunk checksum mismatch: named %s, content hashes to %s", want, got)}
 		}
-		if _, err := c.Blobs.Size(r.Context(), chunkKey(want)); err == nil {
-			continue // content-addressed: already here
-		}
-		if err := c.Blobs.Put(r.Context(), chunkKey(want), bytes.NewReader(buf.Bytes())); err != nil {
-			return fmt.Errorf("web: store chunk %s: %w", want, err)
+		if err := d.storeChunk(r.Context(), want, buf.Bytes()); err != nil {
+			return err
 		}
 	}
 	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// storeChunk keeps a verified chunk unless it is already here (chunks are
+// content-addressed). Marking it first, under the ledger's shared lock,
+// keeps cleanup from deleting a stored chunk the client now counts on.
+func (d *DebugFiles) storeChunk(ctx context.Context, sum string, data []byte) error {
+	d.chunks.mu.RLock()
+	defer d.chunks.mu.RUnlock()
+	d.chunks.mark(d.cfg.Now(), sum)
+	if _, err := d.cfg.Blobs.Size(ctx, chunkKey(sum)); err == nil {
+		return nil
+	}
+	if err := d.cfg.Blobs.Put(ctx, chunkKey(sum), bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("web: store chunk %s: %w", sum, err)
+	}
 	return nil
 }
 

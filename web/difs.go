@@ -129,6 +129,11 @@ func (d *DebugFiles) assembleOne(ctx context.Context, p meta.Project, sum string
 	if int64(len(f.Chunks)) > d.cfg.MaxFileSize/d.cfg.ChunkSize+1 {
 		return errorResult("file is larger than the maximum of %d bytes", d.cfg.MaxFileSize), nil
 	}
+	// From the chunk check to the start of the job, cleanup must not take
+	// chunks the client was told are here.
+	d.chunks.mu.RLock()
+	defer d.chunks.mu.RUnlock()
+	d.chunks.mark(d.cfg.Now(), f.Chunks...)
 	key := jobKey{p.ID, sum}
 	if st, ok := d.asm.status(key); ok {
 		switch st.state {
@@ -284,9 +289,92 @@ func (a *assembler) finish(k jobKey, err error) {
 
 func (a *assembler) wait() { a.wg.Wait() }
 
-// run joins the chunks into a temporary file, checks the file's SHA-1,
-// identifies it and stores it.
+// run checks that the chunks join to a file with the announced SHA-1,
+// identifies the file and stores it. Where the blob store can compose
+// blobs and read them in place, the file is read and stored as its chunks,
+// so its bytes are written to disk once (as chunks) rather than twice.
 func (a *assembler) run(k jobKey, j job) error {
+	parts := make([]string, len(j.chunks))
+	for i, c := range j.chunks {
+		parts[i] = chunkKey(c)
+	}
+	if j.fromBlob {
+		parts = []string{store.BlobKey(k.checksum)}
+	}
+	if _, ok := a.d.cfg.Blobs.(blob.Composer); ok || j.fromBlob {
+		if done, err := a.runInPlace(k, j, parts); done {
+			return err
+		}
+	}
+	return a.runCopy(k, j)
+}
+
+// runInPlace assembles the file without writing it: it is hashed and
+// identified through a ReaderAt over its parts and stored by composing
+// them. done is false when the store's readers cannot read at offsets, and
+// the caller copies instead.
+func (a *assembler) runInPlace(k jobKey, j job, parts []string) (done bool, err error) {
+	ctx := a.ctx
+	cfg := a.d.cfg
+	readers := make([]io.ReaderAt, 0, len(parts))
+	sizes := make([]int64, 0, len(parts))
+	var size int64
+	defer func() {
+		for _, r := range readers {
+			r.(io.Closer).Close()
+		}
+	}()
+	for i, key := range parts {
+		rc, err := cfg.Blobs.Open(ctx, key)
+		if errors.Is(err, blob.ErrNotFound) && !j.fromBlob {
+			return true, fmt.Errorf("chunk %s vanished before assembly; upload it again", j.chunks[i])
+		} else if err != nil {
+			return true, fmt.Errorf("internal error: %w", err)
+		}
+		ra, ok := rc.(io.ReaderAt)
+		if !ok {
+			rc.Close()
+			return false, nil
+		}
+		readers = append(readers, ra)
+		n, err := cfg.Blobs.Size(ctx, key)
+		if err != nil {
+			return true, fmt.Errorf("internal error: %w", err)
+		}
+		sizes = append(sizes, n)
+		if size += n; size > cfg.MaxFileSize {
+			return true, fmt.Errorf("file is larger than the maximum of %d bytes", cfg.MaxFileSize)
+		}
+	}
+	cat, err := blob.NewConcat(readers, sizes)
+	if err != nil {
+		return true, fmt.Errorf("internal error: %w", err)
+	}
+	h := sha1.New()
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(cat, 0, size), make([]byte, 1<<20)); err != nil {
+		return true, fmt.Errorf("internal error: reading chunks: %w", err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != k.checksum {
+		return true, fmt.Errorf("checksum mismatch: the chunks join to a file with SHA-1 %s, not %s", got, k.checksum)
+	}
+	if err := a.checkQuota(k, size); err != nil {
+		return true, err
+	}
+	objs, err := store.IdentifyReaderAt(cat, size, j.name)
+	if err != nil {
+		return true, err
+	}
+	files, err := a.d.store.AddParts(ctx, k.project, j.name, k.checksum, size, parts, objs)
+	if err != nil {
+		return true, fmt.Errorf("internal error: %w", err)
+	}
+	return true, a.stored(k, j, files, size)
+}
+
+// runCopy joins the chunks into a temporary file, checks the file's SHA-1,
+// identifies it and stores it: the way for blob stores that cannot compose
+// blobs or read them at offsets.
+func (a *assembler) runCopy(k jobKey, j job) error {
 	ctx := a.ctx
 	cfg := a.d.cfg
 	tmp, err := os.CreateTemp(cfg.TempDir, "cairn-dif-*")
@@ -329,14 +417,8 @@ func (a *assembler) run(k jobKey, j job) error {
 	if got := hex.EncodeToString(h.Sum(nil)); got != k.checksum {
 		return fmt.Errorf("checksum mismatch: the chunks join to a file with SHA-1 %s, not %s", got, k.checksum)
 	}
-	if cfg.ProjectQuota > 0 {
-		used, err := cfg.Index.DebugFileBytes(ctx, k.project)
-		if err != nil {
-			return fmt.Errorf("internal error: %w", err)
-		}
-		if used+size > cfg.ProjectQuota {
-			return fmt.Errorf("project debug-file quota of %d bytes exceeded (%d bytes used, the file has %d)", cfg.ProjectQuota, used, size)
-		}
+	if err := a.checkQuota(k, size); err != nil {
+		return err
 	}
 	objs, err := store.Identify(tmp.Name())
 	if err != nil {
@@ -346,10 +428,32 @@ func (a *assembler) run(k jobKey, j job) error {
 	if err != nil {
 		return fmt.Errorf("internal error: %w", err)
 	}
+	return a.stored(k, j, files, size)
+}
+
+// checkQuota refuses a file that would take the project over its quota.
+func (a *assembler) checkQuota(k jobKey, size int64) error {
+	cfg := a.d.cfg
+	if cfg.ProjectQuota <= 0 {
+		return nil
+	}
+	used, err := cfg.Index.DebugFileBytes(a.ctx, k.project)
+	if err != nil {
+		return fmt.Errorf("internal error: %w", err)
+	}
+	if used+size > cfg.ProjectQuota {
+		return fmt.Errorf("project debug-file quota of %d bytes exceeded (%d bytes used, the file has %d)", cfg.ProjectQuota, used, size)
+	}
+	return nil
+}
+
+// stored finishes a job whose file is indexed: the chunks are no longer
+// needed (a composed file holds its own links to their bytes).
+func (a *assembler) stored(k jobKey, j job, files []meta.DebugFile, size int64) error {
 	a.d.log.Info("debug file stored", "project", k.project, "name", files[0].Name, "debug_id", files[0].DebugID, "objects", len(files), "bytes", size)
 	a.dropChunks(k, j.chunks)
-	if cfg.OnStored != nil {
-		cfg.OnStored(ctx, files)
+	if a.d.cfg.OnStored != nil {
+		a.d.cfg.OnStored(a.ctx, files)
 	}
 	return nil
 }

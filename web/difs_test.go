@@ -32,6 +32,8 @@ type difServer struct {
 	chunkPosts atomic.Int64
 	org        meta.Organization
 	proj       meta.Project
+	// dir holds the server's storage.
+	dir string
 }
 
 func newDifServer(t *testing.T, cfg web.DebugFileConfig) *difServer {
@@ -62,7 +64,7 @@ func newDifServer(t *testing.T, cfg web.DebugFileConfig) *difServer {
 	cfg.Blobs, cfg.Index, cfg.Tokens, cfg.TempDir = blobs, m, m, dir
 	jobs, cancel := context.WithCancel(ctx)
 	d := api.EnableDebugFiles(jobs, cfg)
-	s := &difServer{meta: m, blobs: blobs, difs: d, token: tok, org: org, proj: p}
+	s := &difServer{meta: m, blobs: blobs, difs: d, token: tok, org: org, proj: p, dir: dir}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/chunk-upload/") {
 			s.chunkPosts.Add(1)

@@ -17,9 +17,10 @@ import (
 )
 
 // Store is a blob.Store over a directory tree: key "a/b/c" is the file
-// DIR/a/b/c. Temporary files live in DIR/.tmp, which keys cannot name
-// (segments starting with a dot are allowed, but ".tmp" at the top level is
-// reserved and refused).
+// DIR/a/b/c, or, when composed from other blobs (Compose), the directory
+// DIR/a/b/c~ of links to their files. Temporary files live in DIR/.tmp,
+// which keys cannot name (segments starting with a dot are allowed, but
+// ".tmp" at the top level is reserved and refused).
 type Store struct {
 	dir string
 	tmp string
@@ -86,6 +87,11 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
 	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("fsblob: put %s: sync dir: %w", key, err)
 	}
+	// The new file shadows an older composition of the key, which would
+	// only hold its parts' bytes from now on.
+	if err := s.removeComposed(p); err != nil {
+		return fmt.Errorf("fsblob: put %s: %w", key, err)
+	}
 	return nil
 }
 
@@ -100,7 +106,14 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	}
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("fsblob: open %s: %w", key, blob.ErrNotFound)
+		c, err := openComposed(p + composedSuffix)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("fsblob: open %s: %w", key, blob.ErrNotFound)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("fsblob: open %s: %w", key, err)
+		}
+		return c, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("fsblob: open %s: %w", key, err)
@@ -118,7 +131,17 @@ func (s *Store) Size(ctx context.Context, key string) (int64, error) {
 		return 0, fmt.Errorf("fsblob: size %s: %w", key, err)
 	}
 	st, err := os.Stat(p)
-	if errors.Is(err, fs.ErrNotExist) || err == nil && st.IsDir() {
+	if errors.Is(err, fs.ErrNotExist) {
+		n, _, err := composedSize(p + composedSuffix)
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("fsblob: size %s: %w", key, blob.ErrNotFound)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("fsblob: size %s: %w", key, err)
+		}
+		return n, nil
+	}
+	if err == nil && st.IsDir() {
 		return 0, fmt.Errorf("fsblob: size %s: %w", key, blob.ErrNotFound)
 	}
 	if err != nil {
@@ -137,6 +160,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("fsblob: delete %s: %w", key, err)
 	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("fsblob: delete %s: %w", key, err)
+	}
+	if err := s.removeComposed(p); err != nil {
 		return fmt.Errorf("fsblob: delete %s: %w", key, err)
 	}
 	return nil

@@ -49,5 +49,8 @@ func (s *Store) PutFile(ctx context.Context, key, path string) error {
 	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("fsblob: put %s: sync dir: %w", key, err)
 	}
+	if err := s.removeComposed(p); err != nil {
+		return fmt.Errorf("fsblob: put %s: %w", key, err)
+	}
 	return nil
 }

@@ -51,8 +51,14 @@ func Identify(p string) ([]Object, error) {
 		return nil, fmt.Errorf("%w: %v", ErrNotDebugFile, err)
 	}
 	defer a.Close()
+	return describe(a.Objects)
+}
+
+// describe lists what the index records of each object, refusing objects
+// nothing could use.
+func describe(objs []debugfiles.Object) ([]Object, error) {
 	var out []Object
-	for _, o := range a.Objects {
+	for _, o := range objs {
 		if o.DebugID().IsZero() {
 			return nil, fmt.Errorf("%w: the %s object has no debug identifier (stripped build id?)", ErrNotDebugFile, o.Arch())
 		}
@@ -87,25 +93,31 @@ func identifySourceBundle(p string) ([]Object, bool, error) {
 		return nil, true, fmt.Errorf("%w: broken zip archive: %v", ErrNotDebugFile, err)
 	}
 	defer z.Close()
+	objs, err := sourceBundleObjects(&z.Reader)
+	return objs, true, err
+}
+
+// sourceBundleObjects reads the debug id a source bundle's manifest names.
+func sourceBundleObjects(z *zip.Reader) ([]Object, error) {
 	for _, zf := range z.File {
 		if zf.Name != "manifest.json" {
 			continue
 		}
 		m, err := readManifest(zf)
 		if err != nil {
-			return nil, true, fmt.Errorf("%w: source bundle manifest: %v", ErrNotDebugFile, err)
+			return nil, fmt.Errorf("%w: source bundle manifest: %v", ErrNotDebugFile, err)
 		}
 		id, err := debugid.Parse(m.Attributes.DebugID)
 		if err != nil || id.IsZero() {
-			return nil, true, fmt.Errorf("%w: source bundle without a debug_id attribute", ErrNotDebugFile)
+			return nil, fmt.Errorf("%w: source bundle without a debug_id attribute", ErrNotDebugFile)
 		}
 		arch := m.Attributes.Arch
 		if arch == "" {
 			arch = "unknown"
 		}
-		return []Object{{DebugID: id.String(), Arch: arch, Format: "sourcebundle", Kind: "src", Features: []string{"sources"}}}, true, nil
+		return []Object{{DebugID: id.String(), Arch: arch, Format: "sourcebundle", Kind: "src", Features: []string{"sources"}}}, nil
 	}
-	return nil, true, fmt.Errorf("%w: zip archive without a source bundle manifest.json", ErrNotDebugFile)
+	return nil, fmt.Errorf("%w: zip archive without a source bundle manifest.json", ErrNotDebugFile)
 }
 
 // BlobKey is where a file with this SHA-1 lives in the blob store.
