@@ -58,11 +58,17 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Minute
 	}
+	return &HTTP{cfg: cfg, base: u, client: newClient(cfg.AllowPrivate, cfg.Timeout)}, nil
+}
+
+// newClient is the HTTP client of the sources that download over HTTP,
+// with the SSRF guard unless allowPrivate.
+func newClient(allowPrivate bool, timeout time.Duration) *http.Client {
 	tr := &http.Transport{
 		// No proxy: a proxy would make the connect-time address check
 		// see the proxy, not the symbol server.
 		Proxy:                 nil,
-		DialContext:           NewDialer(cfg.AllowPrivate).DialContext,
+		DialContext:           NewDialer(allowPrivate).DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConnsPerHost:   16,
 		IdleConnTimeout:       90 * time.Second,
@@ -72,7 +78,7 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 		// decompression is decided by the bytes instead.
 		DisableCompression: true,
 	}
-	return &HTTP{cfg: cfg, base: u, client: &http.Client{Transport: tr, Timeout: cfg.Timeout}}, nil
+	return &http.Client{Transport: tr, Timeout: timeout}
 }
 
 // ID implements Source.

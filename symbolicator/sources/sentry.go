@@ -61,18 +61,7 @@ func NewSentry(cfg SentryConfig) (*Sentry, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Minute
 	}
-	tr := &http.Transport{
-		// No proxy, as for HTTP sources: the dialler must see the server.
-		Proxy:                 nil,
-		DialContext:           NewDialer(cfg.AllowPrivate).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConnsPerHost:   16,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
-		DisableCompression:    true,
-	}
-	return &Sentry{cfg: cfg, base: u, client: &http.Client{Transport: tr, Timeout: cfg.Timeout}}, nil
+	return &Sentry{cfg: cfg, base: u, client: newClient(cfg.AllowPrivate, cfg.Timeout)}, nil
 }
 
 // ID implements Source.
