@@ -563,3 +563,7 @@ func BenchmarkCountsByInterval(b *testing.B) {
 	}
 	reportP95(b, lat)
 }
+
+// The web interface finds the histogram through the events package's
+// optional interface.
+var _ events.Histogrammer = (*Store)(nil)

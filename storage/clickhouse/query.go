@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"github.com/cairn-dev/cairn/storage/events"
 	"slices"
 	"time"
 )
@@ -16,16 +17,9 @@ import (
 // over a long range cannot make it allocate without limit.
 const maxBuckets = 10_000
 
-// Bucket is one interval of an issue's histogram.
-type Bucket struct {
-	// Start is the inclusive start of the interval; it ends at the next
-	// bucket's Start (or at the requested end, for the last bucket).
-	Start time.Time
-	// Events is the number of events with a timestamp in the interval.
-	Events int64
-	// Users is the number of distinct non-empty user keys among them.
-	Users int64
-}
+// Bucket is the count of an interval; the store's histograms use the
+// events package's type so the web interface reads any backend alike.
+type Bucket = events.Bucket
 
 // CountsByInterval returns the events and distinct users per
 // interval over [from, to), one bucket per interval starting at from, empty
