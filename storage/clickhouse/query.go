@@ -3,9 +3,10 @@ package clickhouse
 import (
 	"context"
 	"fmt"
-	"github.com/cairn-dev/cairn/storage/events"
 	"slices"
 	"time"
+
+	"github.com/cairn-dev/cairn/storage/events"
 )
 
 // The issue pages' queries read events_by_issue, whose sort key starts with
