@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cairn-dev/cairn/internal/testtools"
+	"github.com/cairn-dev/cairn/internal/testtools/chtest"
 	"github.com/cairn-dev/cairn/storage/events"
 	"github.com/cairn-dev/cairn/storage/storagetest"
 )
@@ -22,14 +23,14 @@ import (
 // server is the test binary's ClickHouse, nil with serverErr set when it
 // could not be started; serverMissing tells a missing binary from a failure.
 var (
-	server        *testServer
+	server        *chtest.Server
 	serverErr     error
 	serverMissing bool
 )
 
 func TestMain(m *testing.M) {
 	code := func() int {
-		bin, args, ok := findServer()
+		bin, args, ok := chtest.Find()
 		if !ok {
 			serverMissing = true
 			return m.Run()
@@ -40,13 +41,13 @@ func TestMain(m *testing.M) {
 			return m.Run()
 		}
 		defer os.RemoveAll(dir)
-		if server, serverErr = newTestServer(bin, args, dir); serverErr == nil {
-			if serverErr = server.start(); serverErr != nil {
+		if server, serverErr = chtest.New(bin, args, dir); serverErr == nil {
+			if serverErr = server.Start(); serverErr != nil {
 				server = nil
 			}
 		}
 		if server != nil {
-			defer server.stop()
+			defer server.Stop()
 		}
 		return m.Run()
 	}()
@@ -55,10 +56,10 @@ func TestMain(m *testing.M) {
 
 // needServer skips (fails under CI) without a server binary, and fails when
 // the server would not start.
-func needServer(t testing.TB) *testServer {
+func needServer(t testing.TB) *chtest.Server {
 	t.Helper()
 	if serverMissing {
-		testtools.Missing(t, "clickhouse-server", installCommand)
+		testtools.Missing(t, "clickhouse-server", chtest.Install)
 	}
 	if server == nil {
 		t.Fatalf("clickhouse-server: %v", serverErr)
@@ -74,7 +75,7 @@ func newStore(t testing.TB) *Store {
 	b := make([]byte, 6)
 	rand.Read(b)
 	ctx := context.Background()
-	s, err := Open(ctx, Config{Addr: srv.addr, Database: "t_" + hex.EncodeToString(b)})
+	s, err := Open(ctx, Config{Addr: srv.Addr, Database: "t_" + hex.EncodeToString(b)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +221,7 @@ func TestConcurrentWriters(t *testing.T) {
 		ev.Data = []byte(`{"tags":{"os":"linux"}}`)
 		batch = append(batch, ev)
 	}
-	other, err := Open(ctx, Config{Addr: server.addr, Database: strings.Trim(s.db, "`")})
+	other, err := Open(ctx, Config{Addr: server.Addr, Database: strings.Trim(s.db, "`")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +410,7 @@ func TestExtractTags(t *testing.T) {
 func TestOpenMigratesOnce(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	again, err := Open(ctx, Config{Addr: server.addr, Database: strings.Trim(s.db, "`")})
+	again, err := Open(ctx, Config{Addr: server.Addr, Database: strings.Trim(s.db, "`")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,7 +418,7 @@ func TestOpenMigratesOnce(t *testing.T) {
 	if n := rawCount(t, s, "schema_migrations"); n != uint64(len(migrations)) {
 		t.Fatalf("%d migration records, want %d", n, len(migrations))
 	}
-	if _, err := Open(ctx, Config{Addr: server.addr, Database: "x; DROP"}); err == nil {
+	if _, err := Open(ctx, Config{Addr: server.Addr, Database: "x; DROP"}); err == nil {
 		t.Fatal("invalid database name accepted")
 	}
 }
@@ -430,8 +431,8 @@ func TestReconnect(t *testing.T) {
 	if _, err := s.Put(ctx, []*events.Event{testEvent(1, "before", 1, t0, "u")}); err != nil {
 		t.Fatal(err)
 	}
-	server.stop()
-	if err := server.start(); err != nil {
+	server.Stop()
+	if err := server.Start(); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.Put(ctx, []*events.Event{testEvent(1, "after", 1, t0.Add(time.Second), "u")})
@@ -487,7 +488,7 @@ func loadBig(b *testing.B) *Store {
 	}
 	srv := needServer(b)
 	ctx := context.Background()
-	s, err := Open(ctx, Config{Addr: srv.addr, Database: "bench_1m"})
+	s, err := Open(ctx, Config{Addr: srv.Addr, Database: "bench_1m"})
 	if err != nil {
 		b.Fatal(err)
 	}

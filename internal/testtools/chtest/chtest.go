@@ -1,4 +1,7 @@
-package clickhouse
+// Package chtest runs a ClickHouse server for tests: Debian's
+// clickhouse-server as a plain process on a temporary directory and free
+// loopback ports, from a copy of the packaged configuration.
+package chtest
 
 import (
 	"bytes"
@@ -12,30 +15,34 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/cairn-dev/cairn/internal/testtools"
 )
 
-// installCommand installs the server the tests start.
-const installCommand = "apt-get install -y clickhouse-server"
+// Install installs the server the tests start.
+const Install = "apt-get install -y clickhouse-server"
 
-// testServer is a ClickHouse server run as a plain process on a temporary
-// directory and free loopback ports, for the whole test binary.
-type testServer struct {
+// Server is a ClickHouse server run as a plain process on a temporary
+// directory and free loopback ports.
+type Server struct {
+	// Addr is the native protocol's host:port.
+	Addr   string
 	bin    string
 	args   []string
 	dir    string
 	config string
-	addr   string // native protocol host:port
 	cmd    *exec.Cmd
 	logs   bytes.Buffer
 }
 
-// findServer returns the server binary and the arguments that select its
+// Find returns the server binary and the arguments that select its
 // server mode: $CAIRN_CLICKHOUSE_SERVER, then Debian's clickhouse-server,
 // then the single clickhouse binary of the upstream packages.
-func findServer() (string, []string, bool) {
+func Find() (string, []string, bool) {
 	if p := os.Getenv("CAIRN_CLICKHOUSE_SERVER"); p != "" {
 		return p, nil, true
 	}
@@ -75,9 +82,10 @@ func ipv6Loopback() bool {
 	return true
 }
 
-// newTestServer writes a config for a server under dir, from the packaged
-// one: data, logs and temporary paths moved into dir and ports replaced.
-func newTestServer(bin string, args []string, dir string) (*testServer, error) {
+// New writes a config for a server under dir, from the packaged one: data,
+// logs and temporary paths moved into dir and ports replaced. bin and args
+// are what Find returned.
+func New(bin string, args []string, dir string) (*Server, error) {
 	const etc = "/etc/clickhouse-server"
 	cfg, err := os.ReadFile(filepath.Join(etc, "config.xml"))
 	if err != nil {
@@ -114,11 +122,11 @@ func newTestServer(bin string, args []string, dir string) (*testServer, error) {
 	if err := os.WriteFile(filepath.Join(dir, "users.xml"), users, 0o644); err != nil {
 		return nil, err
 	}
-	return &testServer{bin: bin, args: args, dir: dir, config: conf, addr: "127.0.0.1:" + ports["tcp_port"]}, nil
+	return &Server{bin: bin, args: args, dir: dir, config: conf, Addr: "127.0.0.1:" + ports["tcp_port"]}, nil
 }
 
-// start runs the server and waits until it answers a ping.
-func (s *testServer) start() error {
+// Start runs the server and waits until it answers a ping.
+func (s *Server) Start() error {
 	s.logs.Reset()
 	cmd := exec.Command(s.bin, append(slices.Clone(s.args), "--config-file="+s.config)...)
 	cmd.Dir = s.dir
@@ -142,17 +150,17 @@ func (s *testServer) start() error {
 		default:
 		}
 		if time.Now().After(deadline) {
-			s.stop()
+			s.Stop()
 			return fmt.Errorf("clickhouse-server did not answer: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 }
 
-func (s *testServer) ping() error {
+func (s *Server) ping() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	conn, err := ch.Open(&ch.Options{Addr: []string{s.addr}, DialTimeout: time.Second})
+	conn, err := ch.Open(&ch.Options{Addr: []string{s.Addr}, DialTimeout: time.Second})
 	if err != nil {
 		return err
 	}
@@ -160,8 +168,8 @@ func (s *testServer) ping() error {
 	return conn.Ping(ctx)
 }
 
-// stop terminates the server and waits until its port is free again.
-func (s *testServer) stop() {
+// Stop terminates the server and waits until its port is free again.
+func (s *Server) Stop() {
 	if s.cmd == nil {
 		return
 	}
@@ -177,11 +185,30 @@ func (s *testServer) stop() {
 	}
 	_ = p.Kill()
 	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", s.addr, 200*time.Millisecond)
+		c, err := net.DialTimeout("tcp", s.Addr, 200*time.Millisecond)
 		if err != nil {
 			return
 		}
 		c.Close()
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// Start is a server for one test, stopped when it ends. A missing server
+// binary skips the test naming the install command (fails it under CI).
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin, args, ok := Find()
+	if !ok {
+		testtools.Missing(t, "clickhouse-server", Install)
+	}
+	s, err := New(bin, args, t.TempDir())
+	if err != nil {
+		t.Fatalf("clickhouse-server: %v", err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatalf("clickhouse-server: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
 }
