@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -33,6 +34,36 @@ type Config struct {
 	Role string
 	// Symbolicator configures the symbolicator.
 	Symbolicator Symbolicator
+	// Notify configures the delivery of alert notifications.
+	Notify Notify
+	// Storage selects production backends instead of the embedded ones.
+	Storage Storage
+}
+
+// Notify configures how notifications leave the server. Slack webhooks
+// are per rule and need nothing here.
+type Notify struct {
+	// SMTPHost is the mail relay; empty disables email actions. The
+	// connection upgrades with STARTTLS when the relay offers it.
+	SMTPHost string
+	// SMTPPort defaults to 25.
+	SMTPPort int
+	// SMTPFrom is the sender address of notification emails.
+	SMTPFrom string
+	// SMTPUsername and SMTPPassword, when set, authenticate with AUTH PLAIN.
+	SMTPUsername string
+	SMTPPassword string
+	// GitHubToken authorizes issue creation and commit lookups; empty
+	// disables GitHub actions and release commits.
+	GitHubToken string
+	// GitHubAPIURL is GitHub's REST API root (default https://api.github.com;
+	// GitHub Enterprise: https://HOST/api/v3).
+	GitHubAPIURL string
+	// Backoff is the wait after a delivery's first failed attempt, doubled
+	// after each further one (0: 30s); MaxAttempts bounds the attempts
+	// before a delivery is marked failed (0: 6).
+	Backoff     time.Duration
+	MaxAttempts int
 }
 
 // Roles.
@@ -82,6 +113,15 @@ var Env = map[string]string{
 	"CAIRN_SYMBOLICATOR_CACHE_DIR":  "symbolicator cache directory",
 	"CAIRN_SYMBOLICATOR_CACHE_SIZE": "symbolicator cache limit, e.g. 10GiB",
 	"CAIRN_SYMBOLICATOR_SOURCES":    "JSON file of symbol sources",
+	"CAIRN_SMTP_HOST":               "SMTP relay for notification emails",
+	"CAIRN_SMTP_PORT":               "SMTP relay port (default 25)",
+	"CAIRN_SMTP_FROM":               "sender address of notification emails",
+	"CAIRN_SMTP_USERNAME":           "SMTP AUTH PLAIN user name",
+	"CAIRN_SMTP_PASSWORD":           "SMTP AUTH PLAIN password",
+	"CAIRN_GITHUB_TOKEN":            "GitHub token for issues and release commits",
+	"CAIRN_GITHUB_API_URL":          "GitHub REST API root (GitHub Enterprise)",
+	"CAIRN_NOTIFY_BACKOFF":          "wait after a failed notification, doubled per retry",
+	"CAIRN_NOTIFY_MAX_ATTEMPTS":     "attempts before a notification is marked failed",
 }
 
 // FromEnv overrides c with the CAIRN_* variables that are set. getenv is
@@ -126,6 +166,50 @@ func FromEnv(c Config, getenv func(string) string) (Config, error) {
 	if v := getenv("CAIRN_SYMBOLICATOR_SOURCES"); v != "" {
 		c.Symbolicator.SourcesFile = v
 	}
+	return notifyFromEnv(c, getenv)
+}
+
+func notifyFromEnv(c Config, getenv func(string) string) (Config, error) {
+	n := &c.Notify
+	if v := getenv("CAIRN_SMTP_HOST"); v != "" {
+		n.SMTPHost = v
+	}
+	if v := getenv("CAIRN_SMTP_PORT"); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil {
+			return c, fmt.Errorf("config: CAIRN_SMTP_PORT=%q: want a port number", v)
+		}
+		n.SMTPPort = p
+	}
+	if v := getenv("CAIRN_SMTP_FROM"); v != "" {
+		n.SMTPFrom = v
+	}
+	if v := getenv("CAIRN_SMTP_USERNAME"); v != "" {
+		n.SMTPUsername = v
+	}
+	if v := getenv("CAIRN_SMTP_PASSWORD"); v != "" {
+		n.SMTPPassword = v
+	}
+	if v := getenv("CAIRN_GITHUB_TOKEN"); v != "" {
+		n.GitHubToken = v
+	}
+	if v := getenv("CAIRN_GITHUB_API_URL"); v != "" {
+		n.GitHubAPIURL = v
+	}
+	if v := getenv("CAIRN_NOTIFY_BACKOFF"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return c, fmt.Errorf("config: CAIRN_NOTIFY_BACKOFF=%q: want a duration", v)
+		}
+		n.Backoff = d
+	}
+	if v := getenv("CAIRN_NOTIFY_MAX_ATTEMPTS"); v != "" {
+		k, err := strconv.Atoi(v)
+		if err != nil || k < 0 {
+			return c, fmt.Errorf("config: CAIRN_NOTIFY_MAX_ATTEMPTS=%q: want a count", v)
+		}
+		n.MaxAttempts = k
+	}
 	return c, nil
 }
 
@@ -133,6 +217,22 @@ func FromEnv(c Config, getenv func(string) string) (Config, error) {
 func (c Config) Validate() error {
 	if !slices.Contains(Roles, c.Role) {
 		return fmt.Errorf("config: role %q: want one of %s", c.Role, strings.Join(Roles, ", "))
+	}
+	return c.Notify.validate()
+}
+
+func (n Notify) validate() error {
+	if n.SMTPPort < 0 || n.SMTPPort > 65535 {
+		return fmt.Errorf("config: SMTP port %d: want 1-65535", n.SMTPPort)
+	}
+	if n.SMTPHost != "" && !strings.Contains(n.SMTPFrom, "@") {
+		return fmt.Errorf("config: SMTP relay %q needs a sender address (CAIRN_SMTP_FROM)", n.SMTPHost)
+	}
+	if (n.SMTPUsername == "") != (n.SMTPPassword == "") {
+		return errors.New("config: SMTP username and password go together")
+	}
+	if u := n.GitHubAPIURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		return fmt.Errorf("config: GitHub API URL %q: want http(s)://", u)
 	}
 	return nil
 }
@@ -164,8 +264,18 @@ func ParseSize(s string) (int64, error) {
 	return int64(f * mult), nil
 }
 
-// Load is Default with the process environment applied.
-func Load() (Config, error) { return FromEnv(Default(), os.Getenv) }
+// Load is Default with the file named by CAIRN_CONFIG, then the process
+// environment, applied.
+func Load() (Config, error) {
+	c := Default()
+	if path := os.Getenv("CAIRN_CONFIG"); path != "" {
+		var err error
+		if c, err = FromFile(c, path); err != nil {
+			return c, err
+		}
+	}
+	return FromEnv(c, os.Getenv)
+}
 
 // QueuePath is the queue database.
 func (c Config) QueuePath() string { return filepath.Join(c.DataDir, "queue.db") }
