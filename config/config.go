@@ -29,8 +29,10 @@ type Config struct {
 	// ShutdownTimeout bounds the draining of in-flight requests and
 	// events on SIGINT/SIGTERM.
 	ShutdownTimeout time.Duration
-	// Role is what the process runs: RoleAll (every role on embedded
-	// storage) or RoleSymbolicator (the symbolicator's HTTP API alone).
+	// Role is what the process runs: RoleAll (every role in one process),
+	// one of the production roles (RoleIngest, RoleWorker, RoleSnuba,
+	// RoleWeb), which need the shared storage of Storage, or
+	// RoleSymbolicator (the symbolicator's HTTP API alone).
 	Role string
 	// Symbolicator configures the symbolicator.
 	Symbolicator Symbolicator
@@ -68,12 +70,28 @@ type Notify struct {
 
 // Roles.
 const (
-	RoleAll          = "all"
+	// RoleAll runs every role in one process: on embedded storage without
+	// Storage.Postgres, else on the configured production backends.
+	RoleAll = "all"
+	// RoleIngest serves the Sentry ingest endpoints and enqueues events.
+	RoleIngest = "ingest"
+	// RoleWorker consumes the ingest queue: symbolicates, groups, stores.
+	RoleWorker = "worker"
+	// RoleSnuba writes processed events into ClickHouse in batches.
+	RoleSnuba = "snuba"
+	// RoleWeb serves the API, debug-file uploads and the web interface.
+	RoleWeb = "web"
+	// RoleSymbolicator serves Sentry Symbolicator's HTTP API alone.
 	RoleSymbolicator = "symbolicator"
 )
 
 // Roles lists the roles in the order --help shows them.
-var Roles = []string{RoleAll, RoleSymbolicator}
+var Roles = []string{RoleAll, RoleIngest, RoleWorker, RoleSnuba, RoleWeb, RoleSymbolicator}
+
+// Production reports whether the configuration names shared production
+// storage (PostgreSQL); without it every role runs on the embedded
+// SQLite databases of one data directory.
+func (c Config) Production() bool { return c.Storage.Postgres != "" }
 
 // Symbolicator configures the symbolicator role.
 type Symbolicator struct {
@@ -109,7 +127,7 @@ var Env = map[string]string{
 	"CAIRN_PUBLIC_URL":              "URL clients use to reach the server",
 	"CAIRN_WORKERS":                 "events processed at once",
 	"CAIRN_SHUTDOWN_TIMEOUT":        "drain time on shutdown, e.g. 30s",
-	"CAIRN_ROLE":                    "role to run: all or symbolicator",
+	"CAIRN_ROLE":                    "role to run: all, ingest, worker, snuba, web or symbolicator",
 	"CAIRN_SYMBOLICATOR_CACHE_DIR":  "symbolicator cache directory",
 	"CAIRN_SYMBOLICATOR_CACHE_SIZE": "symbolicator cache limit, e.g. 10GiB",
 	"CAIRN_SYMBOLICATOR_SOURCES":    "JSON file of symbol sources",
@@ -218,7 +236,38 @@ func (c Config) Validate() error {
 	if !slices.Contains(Roles, c.Role) {
 		return fmt.Errorf("config: role %q: want one of %s", c.Role, strings.Join(Roles, ", "))
 	}
+	if err := c.Storage.validate(c.Role); err != nil {
+		return err
+	}
 	return c.Notify.validate()
+}
+
+// validate checks that the role has the storage it needs. The embedded
+// SQLite stores belong to one process: its queue hands out leases that
+// live in that process's memory of what it holds, and a starting server
+// releases every lease it finds, so a second process on the same files
+// would redeliver the first one's in-flight events. The split roles
+// therefore need PostgreSQL, and the production backends all hang off it.
+func (s Storage) validate(role string) error {
+	switch role {
+	case RoleIngest, RoleWorker, RoleSnuba, RoleWeb:
+		if s.Postgres == "" {
+			return fmt.Errorf("config: role %s runs beside other processes and needs shared storage: set storage.postgres (the embedded SQLite stores belong to one process; use role all for a single-process server)", role)
+		}
+	}
+	if s.Postgres == "" {
+		if len(s.Kafka) > 0 || s.ClickHouse != "" || s.S3.Bucket != "" {
+			return errors.New("config: storage.kafka, storage.clickhouse and storage.s3 need storage.postgres: production backends replace the embedded stores together")
+		}
+		return nil
+	}
+	if s.ClickHouse != "" && len(s.Kafka) == 0 {
+		return errors.New("config: storage.clickhouse needs storage.kafka: processed events reach ClickHouse through the Kafka topic the snuba role consumes")
+	}
+	if role == RoleSnuba && (s.ClickHouse == "" || len(s.Kafka) == 0) {
+		return errors.New("config: role snuba needs storage.clickhouse and storage.kafka: it moves processed events from Kafka into ClickHouse")
+	}
+	return nil
 }
 
 func (n Notify) validate() error {

@@ -2,6 +2,7 @@ package issues
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -136,8 +137,23 @@ func TestMessageRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.ProjectID != 3 || got.EventID != m.EventID || !got.ReceivedAt.Equal(fixedNow) || string(got.Event) != string(m.Event) ||
-		len(got.Attachments) != 1 || got.Attachments[0] != m.Attachments[0] {
+		!reflect.DeepEqual(got.Attachments, m.Attachments) {
 		t.Errorf("round trip: %+v", got)
+	}
+	// Inline attachments follow the event, whatever bytes either holds.
+	m.Attachments = append(m.Attachments, AttachmentRef{Name: "b.dmp", Type: "event.minidump", Size: 6, Key: "events/3/x/1", Inline: true, Data: []byte("MDMP\n\x00")},
+		AttachmentRef{Name: "empty", Size: 0, Key: "events/3/x/2", Inline: true, Data: []byte{}})
+	if b, err = EncodeMessage(m); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = DecodeMessage(b); err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Event) != string(m.Event) || len(got.Attachments) != 3 || string(got.Attachments[1].Data) != "MDMP\n\x00" || !got.Attachments[2].Inline {
+		t.Errorf("inline round trip: %+v", got)
+	}
+	if _, err := DecodeMessage(b[:len(b)-1]); err == nil {
+		t.Error("a truncated inline attachment decoded")
 	}
 	if _, err := DecodeMessage([]byte(`{"v":99}` + "\n{}")); err == nil {
 		t.Error("a message from a newer version decoded")

@@ -73,6 +73,9 @@ func (p *Processor) native(ctx context.Context, ev *Event, m *Message) error {
 }
 
 func (p *Processor) minidump(ctx context.Context, ev *Event, a AttachmentRef) error {
+	if a.Inline {
+		return p.readMinidump(ctx, ev, a, a.Data)
+	}
 	rc, err := p.Blobs.Open(ctx, a.Key)
 	if errors.Is(err, blob.ErrNotFound) {
 		ev.Errors = append(ev.Errors, EventError{Type: "native_internal_failure", Name: a.Name, Message: "the minidump is missing from the blob store"})
@@ -89,7 +92,12 @@ func (p *Processor) minidump(ctx context.Context, ev *Event, a AttachmentRef) er
 	if _, err := buf.ReadFrom(rc); err != nil {
 		return fmt.Errorf("issues: read minidump: %w", err)
 	}
-	crash, err := p.Symbolicator.Minidump(ctx, bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	return p.readMinidump(ctx, ev, a, buf.Bytes())
+}
+
+// readMinidump stackwalks and symbolicates a dump into the event.
+func (p *Processor) readMinidump(ctx context.Context, ev *Event, a AttachmentRef, data []byte) error {
+	crash, err := p.Symbolicator.Minidump(ctx, bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		if ctx.Err() != nil {
 			return err

@@ -25,24 +25,34 @@ type SinkOptions struct {
 	MaxBatch int
 	// CommitTimeout bounds one commit (default 30s).
 	CommitTimeout time.Duration
+	// InlineMax is the total attachment size up to which a request's
+	// attachments travel inside its queue message instead of being
+	// written to the blob store one file each before the 200; the worker
+	// writes them to the blob store before processing the event
+	// (default 256 KiB; negative: always write them first).
+	InlineMax int64
 	// OnCommit, when set, runs after every commit that succeeded: the
 	// all-in-one server uses it to wake the worker.
 	OnCommit func()
 	Log      *slog.Logger
 }
 
-// Sink is the durable ingest.Sink: attachments are written (and synced)
-// to the blob store, then the event is committed to the queue. Commits
+// Sink is the durable ingest.Sink: large attachments are written (and
+// synced) to the blob store, then the event is committed to the queue;
+// small ones (SinkOptions.InlineMax) are committed inside the event's
+// message and written to the blob store by the worker. Standalone items
+// (sessions, user and client reports) are messages of their own in the
+// same commit, keyed by a digest of their bytes (ItemID). Commits
 // are grouped: while one transaction is being written, the events that
 // arrive queue up and go together in the next one, so the cost of a
 // synced commit is shared by every request waiting for it. Each Accept
 // returns once the commit holding its event is durable.
 //
-// A client retrying an event it already sent (its first attempt timed out,
-// say) is answered from the set of recently accepted events without a
-// second enqueue. Past that set (after a restart, or on another server),
-// the retry is enqueued again and the worker, idempotent by event id,
-// stores and counts the event once.
+// A client retrying an event or item it already sent (its first attempt
+// timed out, say) is answered from the set of recently accepted keys
+// without a second enqueue. Past that set (after a restart, or on another server),
+// the retry is enqueued again and the worker, idempotent by event id and
+// item digest, stores and counts it once.
 type Sink struct {
 	blobs blob.Store
 	q     queue.Queue
@@ -58,8 +68,8 @@ type Sink struct {
 }
 
 type sinkReq struct {
-	msg queue.Message
-	err chan error
+	msgs []queue.Message
+	err  chan error
 }
 
 var _ ingest.Sink = (*Sink)(nil)
@@ -72,6 +82,9 @@ func NewSink(blobs blob.Store, q queue.Queue, o SinkOptions) *Sink {
 	if o.CommitTimeout <= 0 {
 		o.CommitTimeout = 30 * time.Second
 	}
+	if o.InlineMax == 0 {
+		o.InlineMax = 256 << 10
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -80,45 +93,91 @@ func NewSink(blobs blob.Store, q queue.Queue, o SinkOptions) *Sink {
 	return s
 }
 
-// Accept implements ingest.Sink. Requests that carry only standalone items
-// (sessions, client reports) are acknowledged without being kept: nothing
-// in Cairn reads them yet.
+// Accept implements ingest.Sink. The event and every standalone item
+// (sessions, user reports, client reports) of the request are committed
+// together, each as its own queue message, before Accept returns.
 func (s *Sink) Accept(ctx context.Context, a *ingest.Accepted) error {
-	if a.EventID == "" {
+	if a.EventID == "" && len(a.Items) == 0 {
 		return nil
 	}
-	if !validEventID(a.EventID) {
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return ErrSinkClosed
+	}
+	if a.EventID != "" && !validEventID(a.EventID) {
 		return fmt.Errorf("issues: accept: event id %q is not 32 lowercase hex digits", a.EventID)
 	}
-	m := &Message{ProjectID: a.ProjectID, EventID: a.EventID, ReceivedAt: a.ReceivedAt.UTC(),
-		RemoteAddr: a.RemoteAddr, UserAgent: a.UserAgent, Event: a.Event}
-	if m.ReceivedAt.IsZero() {
-		m.ReceivedAt = time.Now().UTC()
+	received := a.ReceivedAt.UTC()
+	if received.IsZero() {
+		received = time.Now().UTC()
 	}
-	// Blobs are keyed by event, so a client retrying the same event
-	// rewrites the same keys instead of storing its dump twice.
-	for i, att := range a.Attachments {
-		key := fmt.Sprintf("events/%d/%s/%d", a.ProjectID, a.EventID, i)
-		if err := s.blobs.Put(ctx, key, bytes.NewReader(att.Data)); err != nil {
-			return fmt.Errorf("issues: accept %s: %w", a.EventID, err)
+	var msgs []queue.Message
+	var keys []string
+	forget := func() {
+		for _, k := range keys {
+			s.recent.remove(k)
 		}
-		m.Attachments = append(m.Attachments, AttachmentRef{Name: att.Name, ContentType: att.ContentType,
-			Type: att.Type, Size: int64(len(att.Data)), Key: key})
 	}
-	key := QueueKey(a.ProjectID, a.EventID)
-	if !s.recent.add(key) {
-		return nil // accepted moments ago
+	// An envelope header's event id comes with items that are about that
+	// event (a user report sent after the crash), not with an event: only
+	// an event payload or attachments make an event, or the real event,
+	// arriving with the same id, would be taken for a retry of an empty one.
+	if a.EventID != "" && (a.Event != nil || len(a.Attachments) > 0) {
+		m := &Message{ProjectID: a.ProjectID, EventID: a.EventID, ReceivedAt: received,
+			RemoteAddr: a.RemoteAddr, UserAgent: a.UserAgent, Event: a.Event}
+		var total int64
+		for _, att := range a.Attachments {
+			total += int64(len(att.Data))
+		}
+		inline := total <= s.opts.InlineMax
+		// Blobs are keyed by event, so a client retrying the same event
+		// rewrites the same keys instead of storing its dump twice.
+		for i, att := range a.Attachments {
+			key := fmt.Sprintf("events/%d/%s/%d", a.ProjectID, a.EventID, i)
+			ref := AttachmentRef{Name: att.Name, ContentType: att.ContentType, Type: att.Type, Size: int64(len(att.Data)), Key: key}
+			if inline {
+				ref.Inline, ref.Data = true, att.Data
+			} else if err := s.blobs.Put(ctx, key, bytes.NewReader(att.Data)); err != nil {
+				return fmt.Errorf("issues: accept %s: %w", a.EventID, err)
+			}
+			m.Attachments = append(m.Attachments, ref)
+		}
+		key := QueueKey(a.ProjectID, a.EventID)
+		if s.recent.add(key) { // else accepted moments ago
+			keys = append(keys, key)
+			body, err := EncodeMessage(m)
+			if err != nil {
+				forget()
+				return err
+			}
+			msgs = append(msgs, queue.Message{Key: key, Body: body})
+		}
 	}
-	body, err := EncodeMessage(m)
-	if err != nil {
-		s.recent.remove(key)
-		return err
+	for _, it := range a.Items {
+		id := ItemID(a.ProjectID, a.EventID, it.Type, it.Payload)
+		key := ItemQueueKey(a.ProjectID, id)
+		if !s.recent.add(key) {
+			continue
+		}
+		keys = append(keys, key)
+		body, err := EncodeMessage(&Message{ProjectID: a.ProjectID, EventID: a.EventID, ReceivedAt: received,
+			RemoteAddr: a.RemoteAddr, UserAgent: a.UserAgent, Kind: it.Type, ItemID: id, Event: it.Payload})
+		if err != nil {
+			forget()
+			return err
+		}
+		msgs = append(msgs, queue.Message{Key: key, Body: body})
 	}
-	r := &sinkReq{msg: queue.Message{Key: key, Body: body}, err: make(chan error, 1)}
+	if len(msgs) == 0 {
+		return nil
+	}
+	r := &sinkReq{msgs: msgs, err: make(chan error, 1)}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
-		s.recent.remove(key)
+		forget()
 		return ErrSinkClosed
 	}
 	select {
@@ -126,25 +185,26 @@ func (s *Sink) Accept(ctx context.Context, a *ingest.Accepted) error {
 		s.mu.RUnlock()
 	case <-ctx.Done():
 		s.mu.RUnlock()
-		s.recent.remove(key)
+		forget()
 		return fmt.Errorf("issues: accept %s: %w", a.EventID, ctx.Err())
 	}
 	select {
 	case err := <-r.err:
 		if err != nil {
-			s.recent.remove(key)
+			forget()
 		}
 		return err
 	case <-ctx.Done():
-		// The commit may still succeed or fail; forget the key so that
+		// The commit may still succeed or fail; forget the keys so that
 		// the client's retry is enqueued (once more, at worst).
-		s.recent.remove(key)
+		forget()
 		return fmt.Errorf("issues: accept %s: %w", a.EventID, ctx.Err())
 	}
 }
 
 // SinkStats counts what a sink committed.
 type SinkStats struct {
+	// Events counts queue messages: events and standalone items.
 	Commits, Events int64
 }
 
@@ -187,7 +247,7 @@ func (s *Sink) loop() {
 		}
 		msgs = msgs[:0]
 		for _, r := range batch {
-			msgs = append(msgs, r.msg)
+			msgs = append(msgs, r.msgs...)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.opts.CommitTimeout)
 		err := s.q.Enqueue(ctx, msgs)
@@ -198,7 +258,7 @@ func (s *Sink) loop() {
 		}
 		if err == nil {
 			s.commits.Add(1)
-			s.events.Add(int64(len(batch)))
+			s.events.Add(int64(len(msgs)))
 		}
 		for _, r := range batch {
 			r.err <- err

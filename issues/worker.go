@@ -1,6 +1,7 @@
 package issues
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +32,9 @@ type WorkerOptions struct {
 	// Idle is how long to wait before asking an empty queue again when
 	// nobody calls Wake (default 250ms).
 	Idle time.Duration
+	// OnIssue, when set, hears what the events of a batch did to their
+	// issues, once their counts are committed (see IssueChange).
+	OnIssue func(context.Context, IssueChange)
 	// DrainTimeout bounds the finishing of in-flight batches after Run's
 	// context ends (default 30s).
 	DrainTimeout time.Duration
@@ -150,14 +154,24 @@ type item struct {
 }
 
 func (w *Worker) handle(ctx context.Context, ds []queue.Delivery) error {
-	var items []*item
+	var items, standalone []*item
 	for _, d := range ds {
 		m, err := DecodeMessage(d.Body)
 		if err != nil {
 			w.nack(ctx, d, err)
 			continue
 		}
+		if m.Kind != "" {
+			standalone = append(standalone, &item{d: d, msg: m})
+			continue
+		}
 		items = append(items, &item{d: d, msg: m})
+	}
+	if err := w.handleItems(ctx, standalone); err != nil {
+		w.opts.Log.Error("standalone items failed; will retry", "err", err)
+	}
+	if len(items) == 0 {
+		return nil
 	}
 	refs := make([]events.Ref, len(items))
 	for i, it := range items {
@@ -184,7 +198,9 @@ func (w *Worker) handle(ctx context.Context, ds []queue.Delivery) error {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			it.ev, failed[i] = w.proc.Process(ctx, it.msg)
+			if failed[i] = w.storeInline(ctx, it.msg); failed[i] == nil {
+				it.ev, failed[i] = w.proc.Process(ctx, it.msg)
+			}
 		})
 	}
 	wg.Wait()
@@ -243,17 +259,21 @@ func (w *Worker) handle(ctx context.Context, ds []queue.Delivery) error {
 		} else {
 			occs = append(occs, more...)
 		}
-		if _, err := w.issues.RecordOccurrences(ctx, occs); err != nil {
+		recs, err := w.issues.RecordOccurrences(ctx, occs)
+		if err != nil {
 			return w.fail(ctx, items, err)
 		}
+		w.changed(ctx, occs, recs, fresh)
 	} else if len(known) > 0 {
 		occs, err := w.knownOccurrences(ctx, known)
 		if err != nil {
 			return w.fail(ctx, items, err)
 		}
-		if _, err := w.issues.RecordOccurrences(ctx, occs); err != nil {
+		recs, err := w.issues.RecordOccurrences(ctx, occs)
+		if err != nil {
 			return w.fail(ctx, items, err)
 		}
+		w.changed(ctx, occs, recs, nil)
 	}
 	done := make([]queue.Delivery, 0, len(fresh)+len(known))
 	for _, it := range fresh {
@@ -274,6 +294,22 @@ func (w *Worker) handle(ctx context.Context, ds []queue.Delivery) error {
 		return fmt.Errorf("issues: ack: %w", err)
 	}
 	w.opts.Log.Debug("batch done", "events", len(fresh), "redelivered", len(known))
+	return nil
+}
+
+// storeInline writes the attachments that travelled in the message to the
+// blob store, where the event's readers find them. It runs before the
+// event is stored, so a stored event's attachments are always in the blob
+// store; a redelivery writes them again under the same keys.
+func (w *Worker) storeInline(ctx context.Context, m *Message) error {
+	for _, a := range m.Attachments {
+		if !a.Inline {
+			continue
+		}
+		if err := w.proc.Blobs.Put(ctx, a.Key, bytes.NewReader(a.Data)); err != nil {
+			return fmt.Errorf("issues: store attachment %s: %w", a.Key, err)
+		}
+	}
 	return nil
 }
 

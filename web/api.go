@@ -51,6 +51,7 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /api/0/issues/{id}/", a.authed("event:write", a.updateIssue))
 	mux.HandleFunc("GET /api/0/issues/{id}/events/", a.authed("event:read", a.issueEvents))
 	mux.HandleFunc("GET /api/0/issues/{id}/events/{which}/", a.authed("event:read", a.issueEvent))
+	a.healthRoutes(mux)
 	mux.HandleFunc("/api/0/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "The requested resource does not exist")
 	})
@@ -137,7 +138,10 @@ func (a *API) project(ctx context.Context, tok meta.Token, orgSlug, projectSlug 
 		return org, meta.Project{}, errNotFound
 	}
 	p, err := a.meta.ProjectBySlug(ctx, org.ID, projectSlug)
-	return org, p, err
+	if err != nil {
+		return org, p, err
+	}
+	return org, p, a.canRead(ctx, tok, p)
 }
 
 // issueFor loads {id} and checks the token's organization owns it.
@@ -156,6 +160,9 @@ func (a *API) issueFor(r *http.Request, tok meta.Token) (meta.Issue, meta.Organi
 	}
 	if p.OrgID != tok.OrgID {
 		return is, meta.Organization{}, p, errNotFound
+	}
+	if err := a.canRead(r.Context(), tok, p); err != nil {
+		return is, meta.Organization{}, p, err
 	}
 	if slug := r.PathValue("org"); slug != "" {
 		if org, err := a.meta.OrgBySlug(r.Context(), slug); err != nil || org.ID != p.OrgID {

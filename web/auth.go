@@ -99,5 +99,8 @@ func (a *API) authenticate(r *http.Request) (meta.Token, error) {
 	if err != nil {
 		return meta.Token{}, err
 	}
+	if err := a.checkUserToken(r.Context(), t); err != nil {
+		return meta.Token{}, err
+	}
 	return t, nil
 }

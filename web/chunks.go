@@ -158,6 +158,9 @@ func (d *DebugFiles) projectFor(r *http.Request, tok meta.Token) (meta.Project, 
 	if err != nil {
 		return p, err
 	}
+	if err := d.api.canRead(r.Context(), tok, p); err != nil {
+		return p, err
+	}
 	if d.cfg.Tokens != nil {
 		ids, err := d.cfg.Tokens.TokenProjects(r.Context(), tok.ID)
 		if err != nil {

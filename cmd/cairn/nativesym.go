@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/cairn-dev/cairn/config"
 	"github.com/cairn-dev/cairn/issues"
+	"github.com/cairn-dev/cairn/storage/blob"
 	"github.com/cairn-dev/cairn/storage/meta"
 	"github.com/cairn-dev/cairn/symbolicator/cache"
 	"github.com/cairn-dev/cairn/symbolicator/service"
@@ -36,6 +38,14 @@ type nativeSymbolication struct {
 	log   *slog.Logger
 }
 
+// debugFileIndex is what the in-process symbolicator needs of the metadata
+// store: the index of uploaded debug files and the projects' own symbol
+// sources.
+type debugFileIndex interface {
+	meta.DebugFiles
+	ProjectSources(ctx context.Context, projectID int64) ([]byte, error)
+}
+
 // aheadQueue bounds the uploaded files waiting for their caches; past it a
 // file is converted when the first crash needs it instead.
 const aheadQueue = 1024
@@ -46,13 +56,15 @@ const aheadQueue = 1024
 // names none), then from the configured sources; what the service
 // converts is kept in the data directory's symbolicator cache for the
 // next events. A dump the stack walker rejects keeps the unsymbolicated
-// reading with a processing error on the event.
-func newNativeSymbolication(ctx context.Context, st *stores, cfg config.Config, projectID int64, log *slog.Logger) (*nativeSymbolication, error) {
+// reading with a processing error on the event. blobs hold the uploaded
+// files and index finds them, so the embedded and the production stores
+// serve alike; metrics may be nil.
+func newNativeSymbolication(ctx context.Context, blobs blob.Store, index debugFileIndex, cfg config.Config, projectID int64, metrics *cache.Metrics, log *slog.Logger) (*nativeSymbolication, error) {
 	configured, err := configuredSources(cfg)
 	if err != nil {
 		return nil, err
 	}
-	c, err := cache.New(cache.Config{Dir: cfg.SymbolicatorCacheDir(), MaxBytes: cfg.Symbolicator.CacheSize, Logger: log})
+	c, err := cache.New(cache.Config{Dir: cfg.SymbolicatorCacheDir(), MaxBytes: cfg.Symbolicator.CacheSize, Metrics: metrics, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("symbolicator cache: %w", err)
 	}
@@ -60,13 +72,16 @@ func newNativeSymbolication(ctx context.Context, st *stores, cfg config.Config, 
 	if err != nil {
 		return nil, fmt.Errorf("symbolicator: %w", err)
 	}
-	ds := &store.Store{Blobs: st.blobs, Index: st.meta}
+	ds := &store.Store{Blobs: blobs, Index: index}
+	own := newProjectSources(index, projectSourcesTTL, log)
 	project := func(ctx context.Context) []sources.Source {
 		id := projectID
 		if p, ok := issues.ProjectOf(ctx); ok {
 			id = p
 		}
-		return append([]sources.Source{sources.NewUploaded(uploadsSourceID, ds.Source(id), sources.Filters{})}, configured...)
+		list := []sources.Source{sources.NewUploaded(uploadsSourceID, ds.Source(id), sources.Filters{})}
+		list = append(list, own.get(ctx, id)...)
+		return append(list, configured...)
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	go c.Run(bg, cacheCleanupInterval)
@@ -151,4 +166,61 @@ func (n *nativeSymbolication) close() error {
 		return fmt.Errorf("symbolicator: %w", err)
 	}
 	return nil
+}
+
+// projectSourcesTTL is how long a project's parsed symbol sources are
+// reused: an edit in the settings reaches crashes within it, and a busy
+// project does not read and parse its sources for every module.
+const projectSourcesTTL = 30 * time.Second
+
+// projectSources are the symbol sources projects configure in the web
+// interface, parsed with the SSRF guard on, since users entered them.
+type projectSources struct {
+	store interface {
+		ProjectSources(ctx context.Context, projectID int64) ([]byte, error)
+	}
+	ttl time.Duration
+	log *slog.Logger
+
+	mu      sync.Mutex
+	entries map[int64]projectSourcesEntry
+}
+
+type projectSourcesEntry struct {
+	srcs    []sources.Source
+	expires time.Time
+}
+
+func newProjectSources(st interface {
+	ProjectSources(ctx context.Context, projectID int64) ([]byte, error)
+}, ttl time.Duration, log *slog.Logger) *projectSources {
+	return &projectSources{store: st, ttl: ttl, log: log, entries: map[int64]projectSourcesEntry{}}
+}
+
+// get returns the project's sources. A list that fails to load or parse
+// counts as empty (and is logged): a broken source must not stop the
+// crash from being symbolicated with the others.
+func (ps *projectSources) get(ctx context.Context, projectID int64) []sources.Source {
+	now := time.Now()
+	ps.mu.Lock()
+	e, ok := ps.entries[projectID]
+	ps.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.srcs
+	}
+	raw, err := ps.store.ProjectSources(ctx, projectID)
+	var srcs []sources.Source
+	if err == nil {
+		// Filesystem sources can only be saved by owners, who are trusted
+		// with the server's disk; private addresses stay out of reach.
+		srcs, err = sources.ParseConfigs(raw, sources.ConfigOptions{AllowPrivate: false, AllowFilesystem: true})
+	}
+	if err != nil {
+		ps.log.Warn("project symbol sources ignored", "project", projectID, "err", err)
+		srcs = nil
+	}
+	ps.mu.Lock()
+	ps.entries[projectID] = projectSourcesEntry{srcs: srcs, expires: now.Add(ps.ttl)}
+	ps.mu.Unlock()
+	return srcs
 }

@@ -21,6 +21,6 @@ Start with:
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCommand(), newMinidumpCommand(), newDifsCommand(), newDumpSymsCommand(), newSymbolicateCommand(), newSymcacheCommand(), newServeCommand(), newTokenCommand(), newStackwalkCommand(), newUploadCommand())
-	root.AddCommand(newUserCommand())
+	root.AddCommand(newUserCommand(), newMigrateCommand())
 	return root
 }

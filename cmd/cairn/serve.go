@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cairn-dev/cairn/config"
 	"github.com/cairn-dev/cairn/ingest"
 	"github.com/cairn-dev/cairn/issues"
+	"github.com/cairn-dev/cairn/notify"
 	"github.com/cairn-dev/cairn/storage/fsblob"
 	"github.com/cairn-dev/cairn/storage/memcache"
 	"github.com/cairn-dev/cairn/storage/queue"
@@ -27,6 +29,7 @@ import (
 func newServeCommand() *cobra.Command {
 	cfg, cfgErr := config.Load()
 	var verbose bool
+	var configPath string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the all-in-one server: ingest, queue, worker, issues and the API",
@@ -58,14 +61,26 @@ can point at it. Debug files come from the sources each request names, or
 from --sources; downloads and converted caches live in --cache-dir, bounded by
 --cache-size.
 
-Environment: CAIRN_DATA_DIR, CAIRN_ADDR, CAIRN_PUBLIC_URL, CAIRN_WORKERS and
+Production: with --config FILE naming storage.postgres (and optionally Kafka,
+ClickHouse, S3, Memcached), --role picks one part of the topology, run as many
+processes as needed: ingest (the Sentry endpoints, onto the queue), worker
+(symbolicate, group, store), snuba (processed events into ClickHouse), web
+(API, debug-file uploads, web interface), or all of them in one process. Each
+serves /healthz, /readyz (its backends answer) and /metrics (Prometheus). Run
+cairn migrate --config FILE once before starting them.
+
+Environment: CAIRN_CONFIG, CAIRN_ROLE, CAIRN_DATA_DIR, CAIRN_ADDR, CAIRN_PUBLIC_URL, CAIRN_WORKERS and
 CAIRN_SHUTDOWN_TIMEOUT set the defaults of the flags below.`,
 		Example: `  cairn serve
   cairn serve --data-dir /var/lib/cairn --addr 0.0.0.0:8000 --public-url https://crash.example.com
   curl -X POST 'http://127.0.0.1:8000/api/1/store/?sentry_key=KEY&sentry_version=7' -d '{"message":"hello"}'
-  cairn serve --role symbolicator --addr 0.0.0.0:3021 --cache-size 20GiB --sources sources.json`,
+  cairn serve --role symbolicator --addr 0.0.0.0:3021 --cache-size 20GiB --sources sources.json
+  cairn serve --config /etc/cairn/cairn.yaml --role ingest --addr 0.0.0.0:8000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if configPath != "" {
+				cfgErr = configFile(cmd, &cfg, configPath, serveFlagNames)
+			}
 			if cfgErr != nil {
 				return cfgErr
 			}
@@ -77,8 +92,11 @@ CAIRN_SHUTDOWN_TIMEOUT set the defaults of the flags below.`,
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			if cfg.Role == config.RoleSymbolicator {
+			switch {
+			case cfg.Role == config.RoleSymbolicator:
 				return serveSymbolicator(cmd.Context(), cfg, cmd.OutOrStdout(), log)
+			case cfg.Production():
+				return serveRole(cmd.Context(), cfg, cmd.OutOrStdout(), log)
 			}
 			return serve(cmd.Context(), cfg, cmd.OutOrStdout(), log)
 		},
@@ -90,7 +108,8 @@ CAIRN_SHUTDOWN_TIMEOUT set the defaults of the flags below.`,
 	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "events processed at once (default one per CPU; $CAIRN_WORKERS)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long a graceful stop may drain in-flight work ($CAIRN_SHUTDOWN_TIMEOUT)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log every batch the worker handles")
-	f.StringVar(&cfg.Role, "role", cfg.Role, "what to run: all (every role, embedded storage) or symbolicator (Sentry Symbolicator's API alone) ($CAIRN_ROLE)")
+	f.StringVar(&cfg.Role, "role", cfg.Role, "what to run: all (every role in one process), ingest, worker, snuba or web (production storage from --config), or symbolicator (Sentry Symbolicator's API alone) ($CAIRN_ROLE)")
+	f.StringVar(&configPath, "config", "", "YAML configuration file (see deploy/cairn.yaml); flags given beside it win ($CAIRN_CONFIG)")
 	sf := &cfg.Symbolicator
 	f.StringVar(&sf.CacheDir, "cache-dir", sf.CacheDir, "symbolicator cache of downloaded and converted debug files (default <data-dir>/symbolicator; $CAIRN_SYMBOLICATOR_CACHE_DIR)")
 	f.Var(sizeFlag{&sf.CacheSize}, "cache-size", "bound of the symbolicator cache, e.g. 10GiB; least recently used files go first (default unbounded; $CAIRN_SYMBOLICATOR_CACHE_SIZE)")
@@ -100,6 +119,11 @@ CAIRN_SHUTDOWN_TIMEOUT set the defaults of the flags below.`,
 	f.IntVar(&sf.MaxConcurrent, "max-concurrent", sf.MaxConcurrent, "symbolication requests processed at once; more get 503 (default 4 per CPU)")
 	return cmd
 }
+
+// serveFlagNames are the serve flags bound to the configuration, which
+// --config must not override when given on the command line.
+var serveFlagNames = []string{"data-dir", "addr", "public-url", "workers", "shutdown-timeout", "role",
+	"cache-dir", "cache-size", "sources", "allow-private-sources", "allow-filesystem-sources", "max-concurrent"}
 
 // stores are the embedded backends of one data directory.
 type stores struct {
@@ -159,6 +183,7 @@ type server struct {
 	http   *http.Server
 	sink   *issues.Sink
 	worker *issues.Worker
+	notify *notify.Service
 
 	stopWorker context.CancelFunc
 	workerDone chan struct{}
@@ -199,13 +224,17 @@ func startServer(ctx context.Context, cfg config.Config, log *slog.Logger, withW
 		Key: key.Public, ProjectID: proj.ID, stores: st, log: log,
 		workerDone: make(chan struct{}), serveDone: make(chan error, 1), timeout: cfg.ShutdownTimeout}
 
-	if s.native, err = newNativeSymbolication(ctx, st, cfg, proj.ID, log); err != nil {
+	if s.native, err = newNativeSymbolication(ctx, st.blobs, st.meta, cfg, proj.ID, nil, log); err != nil {
 		ln.Close()
 		st.close()
 		return nil, err
 	}
 	proc := &issues.Processor{Blobs: st.blobs, Symbolicator: s.native.sym}
-	s.worker = issues.NewWorker(st.queue, st.meta, st.events, proc, issues.WorkerOptions{Concurrency: cfg.Workers, Log: log})
+	n := cfg.Notify
+	s.notify = notify.New(st.meta, notify.Options{PublicURL: base, Events: st.events, Log: log, Backoff: n.Backoff, MaxAttempts: n.MaxAttempts,
+		SMTP:   notify.SMTP{Host: n.SMTPHost, Port: n.SMTPPort, From: n.SMTPFrom, Username: n.SMTPUsername, Password: n.SMTPPassword},
+		GitHub: notify.GitHub{Token: n.GitHubToken, APIURL: n.GitHubAPIURL}})
+	s.worker = issues.NewWorker(st.queue, st.meta, st.events, proc, issues.WorkerOptions{Concurrency: cfg.Workers, Log: log, OnIssue: s.notify.OnIssue})
 	s.sink = issues.NewSink(st.blobs, st.queue, issues.SinkOptions{OnCommit: s.worker.Wake, Log: log})
 	keys := web.NewKeyStore(st.meta, memcache.New(10_000), 30*time.Second)
 
@@ -217,12 +246,14 @@ func startServer(ctx context.Context, cfg config.Config, log *slog.Logger, withW
 	// first crash needs them.
 	api.EnableDebugFiles(context.WithoutCancel(ctx), web.DebugFileConfig{Blobs: st.blobs, Index: st.meta, Tokens: st.meta, TempDir: cfg.DataDir,
 		OnStored: s.native.prepare})
+	api.EnableReleases(web.ReleaseConfig{Store: st.meta, Commits: s.notify, IsRepo: notify.IsRepo})
 	mux.Handle("/api/0/", api)
 	mux.Handle("/api/", ingest.NewHandler(ingest.DefaultConfig(), keys, s.sink, log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	// The web interface takes every other path; Secure cookies follow the
 	// public URL, since TLS usually ends at a proxy in front of the server.
-	pages, err := ui.New(ui.Config{Meta: st.meta, Events: st.events, Blobs: st.blobs, Log: log, SecureCookies: strings.HasPrefix(base, "https://")})
+	pages, err := ui.New(ui.Config{Meta: st.meta, Events: st.events, Blobs: st.blobs, Log: log, SecureCookies: strings.HasPrefix(base, "https://"), Notifier: s.notify,
+		BaseURL: base, Keys: keys})
 	if err != nil {
 		ln.Close()
 		s.native.close()
@@ -237,7 +268,10 @@ func startServer(ctx context.Context, cfg config.Config, log *slog.Logger, withW
 	go func() {
 		defer close(s.workerDone)
 		if withWorker {
+			var wg sync.WaitGroup
+			wg.Go(func() { s.notify.Run(wctx) })
 			s.worker.Run(wctx)
+			wg.Wait()
 		}
 	}()
 	go func() { s.serveDone <- s.http.Serve(ln) }()

@@ -182,6 +182,10 @@ func TestServeWithSentryGo(t *testing.T) {
 func TestServeMinidumpUploads(t *testing.T) {
 	peers := testtools.PeersDir(t)
 	s, dir := startTestServer(t)
+	// The token is made before the uploads: the command opens the data
+	// directory's blob store, which clears its temporary files, and the
+	// worker writes the dumps there while it processes them.
+	tok := createToken(t, dir)
 	dumps := map[string]string{ // dump → the module+offset Breakpad's stackwalker reports for frame 0
 		"linux_null_dereference.dmp": "driver@0x1f26",
 		"minidump2.dmp":              "test_app.exe@0x429e",
@@ -213,7 +217,6 @@ func TestServeMinidumpUploads(t *testing.T) {
 			t.Fatalf("%s: HTTP %d %s", name, resp.StatusCode, b)
 		}
 	}
-	tok := createToken(t, dir)
 	list := waitIssues(t, s.URL, tok, func(l []apiIssue) bool { return len(l) == len(dumps)-1 && totalCount(l) == len(dumps) })
 	culprits := map[string]bool{}
 	for _, is := range list {

@@ -100,6 +100,10 @@ type Recorded struct {
 	IssueID int64
 	// Regressed is true when the occurrence reopened a resolved issue.
 	Regressed bool
+	// New is true when these were the issue's first occurrences, and Count
+	// is how many occurrences of the issue this call recorded.
+	New   bool
+	Count int
 }
 
 // IssueQuery selects and orders issues of one project.

@@ -39,7 +39,8 @@ type Users interface {
 	// CountUsers tells whether the first administrator still needs creating.
 	CountUsers(ctx context.Context) (int64, error)
 	// AddMember makes the user a member of the organization; adding twice
-	// is not an error.
+	// is not an error. Backends with Access make the organization's first
+	// member its owner and later ones members.
 	AddMember(ctx context.Context, userID, orgID int64) error
 	// UserOrgs lists the ids of the organizations the user belongs to.
 	UserOrgs(ctx context.Context, userID int64) ([]int64, error)

@@ -265,3 +265,14 @@ func BenchmarkQueueEnqueueLeaseAck(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "msgs/s")
 }
+
+func TestAccountsConformance(t *testing.T) {
+	storagetest.TestAccounts(t, func(t *testing.T) storagetest.AccountsStore {
+		m, err := postgres.OpenMeta(context.Background(), dsn(), opts(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	})
+}

@@ -112,6 +112,7 @@ func (m *Meta) RecordOccurrences(ctx context.Context, occs []meta.Occurrence) ([
 		issues := map[int64]*meta.Issue{}
 		var order []int64
 		regressed := map[int64]bool{}
+		fresh, counted := map[int64]bool{}, map[int64]int{}
 		for _, o := range occs {
 			res, err := mark.ExecContext(ctx, o.ProjectID, o.EventID, o.IssueID)
 			if err != nil {
@@ -131,7 +132,9 @@ func (m *Meta) RecordOccurrences(ctx context.Context, occs []meta.Occurrence) ([
 				is = &v
 				issues[o.IssueID] = is
 				order = append(order, o.IssueID)
+				fresh[o.IssueID] = is.TimesSeen == 0
 			}
+			counted[o.IssueID]++
 			if is.Apply(o) {
 				regressed[is.ID] = true
 			}
@@ -150,7 +153,7 @@ func (m *Meta) RecordOccurrences(ctx context.Context, occs []meta.Occurrence) ([
 				jsonList(is.Environments), is.LastEventID, id); err != nil {
 				return err
 			}
-			out = append(out, meta.Recorded{IssueID: id, Regressed: regressed[id]})
+			out = append(out, meta.Recorded{IssueID: id, Regressed: regressed[id], New: fresh[id], Count: counted[id]})
 		}
 		return nil
 	})

@@ -75,7 +75,10 @@ func (m *Meta) CountUsers(ctx context.Context) (int64, error) {
 
 // AddMember implements meta.Users.
 func (m *Meta) AddMember(ctx context.Context, userID, orgID int64) error {
-	if _, err := m.db.w.ExecContext(ctx, `INSERT OR IGNORE INTO org_members (user_id, org_id) VALUES (?, ?)`, userID, orgID); err != nil {
+	// The first member of an organization owns it, so a new organization
+	// always has someone who can manage it.
+	if _, err := m.db.w.ExecContext(ctx, `INSERT OR IGNORE INTO org_members (user_id, org_id, role)
+		VALUES (?, ?, CASE WHEN EXISTS (SELECT 1 FROM org_members WHERE org_id = ?) THEN 'member' ELSE 'owner' END)`, userID, orgID, orgID); err != nil {
 		return fmt.Errorf("meta: add member: %w", err)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cairn-dev/cairn/storage/meta"
 	"github.com/cairn-dev/cairn/storage/sqlite"
+	"github.com/cairn-dev/cairn/storage/storagetest"
 )
 
 func TestUsersSessionsMembers(t *testing.T) {
@@ -60,4 +61,15 @@ func TestUsersSessionsMembers(t *testing.T) {
 	if _, err := m.SessionByHash(ctx, "live", now); !errors.Is(err, meta.ErrNotFound) {
 		t.Errorf("deleted session: %v", err)
 	}
+}
+
+func TestAccountsConformance(t *testing.T) {
+	storagetest.TestAccounts(t, func(t *testing.T) storagetest.AccountsStore {
+		m, err := sqlite.OpenMeta(context.Background(), filepath.Join(t.TempDir(), "meta.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	})
 }

@@ -531,6 +531,10 @@ func (u *UI) issueDetail(w http.ResponseWriter, r *http.Request) {
 		}
 		data["Modes"] = modes
 	}
+	if err := u.addFeedback(ctx, data, base, p, is); err != nil {
+		u.fail(w, err)
+		return
+	}
 	u.render(w, "issue", http.StatusOK, data)
 }
 

@@ -125,6 +125,8 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 type orgProjects struct {
 	Org      meta.Organization
 	Projects []meta.Project
+	// Role is the viewer's role, which decides the settings links shown.
+	Role meta.Role
 }
 
 func (u *UI) projects(w http.ResponseWriter, r *http.Request) {
@@ -141,7 +143,16 @@ func (u *UI) projects(w http.ResponseWriter, r *http.Request) {
 			u.fail(w, err)
 			return
 		}
-		list = append(list, orgProjects{o, ps})
+		if ps, err = u.visible(r.Context(), v, ps); err != nil {
+			u.fail(w, err)
+			return
+		}
+		role, err := u.role(r.Context(), v, id)
+		if err != nil {
+			u.fail(w, err)
+			return
+		}
+		list = append(list, orgProjects{o, ps, role})
 	}
 	u.render(w, "projects", http.StatusOK, map[string]any{"V": v, "Orgs": list})
 }
@@ -158,6 +169,13 @@ func (u *UI) project(w http.ResponseWriter, r *http.Request) (meta.Organization,
 	var p meta.Project
 	if err == nil {
 		p, err = u.cfg.Meta.ProjectBySlug(ctx, o.ID, r.PathValue("project"))
+	}
+	if err == nil {
+		// A project of another team answers like a missing one, too.
+		var ok bool
+		if ok, err = u.canSee(ctx, viewerOf(r), p); err == nil && !ok {
+			err = meta.ErrNotFound
+		}
 	}
 	if errors.Is(err, meta.ErrNotFound) {
 		http.NotFound(w, r)

@@ -56,6 +56,22 @@ type Config struct {
 	SessionTTL time.Duration
 	// Now returns the current time; tests set it.
 	Now func() time.Time
+	// Notifier, with a store implementing meta.Alerts, enables the Alerts
+	// settings page and the issue page's GitHub button.
+	Notifier Notifier
+	// BaseURL is the address SDKs reach the server at, for the DSNs the
+	// project settings show; "" uses the address of the request.
+	BaseURL string
+	// Keys, when set, forgets cached DSN keys after an edit in the
+	// settings, so a disabled key is refused at once by this node's
+	// ingest; other nodes follow within their cache's lifetime.
+	Keys KeyCache
+	// InviteTTL is how long an invitation link works; zero means 7 days.
+	InviteTTL time.Duration
+	// AllowPrivateSources lets "Test connection" reach symbol sources on
+	// loopback and private addresses. Tests set it; the worker always
+	// applies the SSRF guard to project sources.
+	AllowPrivateSources bool
 }
 
 // UI is the web interface's http.Handler, meant to be mounted at "/".
@@ -86,7 +102,7 @@ func New(cfg Config) (*UI, error) {
 		cfg.Now = time.Now
 	}
 	u := &UI{cfg: cfg, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
-	for _, name := range []string{"login", "setup", "projects", "issues", "issue", "confirm"} {
+	for _, name := range []string{"login", "setup", "projects", "issues", "issue", "confirm", "releases"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -104,7 +120,14 @@ func New(cfg Config) (*UI, error) {
 	u.mux.HandleFunc("GET /o/{org}/{project}/{$}", u.authed(u.issueList))
 	u.mux.HandleFunc("POST /o/{org}/{project}/bulk", u.authed(u.bulk))
 	u.mux.HandleFunc("GET /o/{org}/{project}/issues/{id}/{$}", u.authed(u.issueDetail))
+	u.mux.HandleFunc("GET /o/{org}/{project}/releases/{$}", u.authed(u.releases))
 	u.mux.HandleFunc("GET /o/{org}/{project}/issues/{id}/events/{event}/attachments/{n}", u.authed(u.download))
+	if err := u.alertRoutes(); err != nil {
+		return nil, err
+	}
+	if err := u.settingsRoutes(); err != nil {
+		return nil, err
+	}
 	return u, nil
 }
 
@@ -266,6 +289,7 @@ func (u *UI) startSession(w http.ResponseWriter, r *http.Request, user meta.User
 func (u *UI) render(w http.ResponseWriter, page string, status int, data map[string]any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	u.decorate(page, data)
 	var b strings.Builder
 	if err := u.pages[page].Execute(&b, data); err != nil {
 		u.fail(w, err)
