@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/cairn-dev/cairn/storage/blob"
 )
@@ -28,15 +29,28 @@ type Store struct {
 
 var _ blob.Store = (*Store)(nil)
 
+// staleTemp is how old a temporary file must be before Open removes it:
+// another process (a running server, while a command such as `cairn token
+// create` opens the same directory) may be writing the younger ones.
+const staleTemp = time.Hour
+
 // Open prepares dir (creating it when missing) and removes temporary files
-// a crash may have left behind.
+// a crash left behind, once they are older than any write in progress.
 func Open(dir string) (*Store, error) {
 	tmp := filepath.Join(dir, ".tmp")
-	if err := os.RemoveAll(tmp); err != nil {
-		return nil, fmt.Errorf("fsblob: clean %s: %w", tmp, err)
-	}
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("fsblob: %w", err)
+	}
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("fsblob: clean %s: %w", tmp, err)
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleTemp {
+			if err := os.RemoveAll(filepath.Join(tmp, e.Name())); err != nil {
+				return nil, fmt.Errorf("fsblob: clean %s: %w", tmp, err)
+			}
+		}
 	}
 	return &Store{dir: dir, tmp: tmp}, nil
 }

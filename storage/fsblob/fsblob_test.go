@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/cairn-dev/cairn/storage/blob"
 	"github.com/cairn-dev/cairn/storage/fsblob"
@@ -20,21 +21,33 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// Temporary files of a Put interrupted by a crash are removed on open.
+// Temporary files of a Put interrupted by a crash are removed on open,
+// once they are old; a young one may be another process's write in
+// progress and is left alone.
 func TestOpenCleansTemporaries(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, ".tmp"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	leftover := filepath.Join(dir, ".tmp", "put-123")
-	if err := os.WriteFile(leftover, []byte("half"), 0o644); err != nil {
+	writing := filepath.Join(dir, ".tmp", "put-456")
+	for _, p := range []string{leftover, writing} {
+		if err := os.WriteFile(p, []byte("half"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(leftover, old, old); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := fsblob.Open(dir); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
-		t.Fatalf("leftover temporary still present: %v", err)
+		t.Fatalf("old leftover temporary still present: %v", err)
+	}
+	if _, err := os.Stat(writing); err != nil {
+		t.Fatalf("a write in progress was removed: %v", err)
 	}
 }
 
