@@ -206,7 +206,7 @@ func TestIssueDetailHistogramViewsAndDetails(t *testing.T) {
 		"The debug file of gdi32.dll", "native_missing_dsym",
 		// Candidates and the fix.
 		"Why, and how to fix it", "sentry:project", "https://msdl.microsoft.com/download/symbols/ntdll.pdb/", "connection refused",
-		"Upload ntdll.pdb (debug id b3a2c1d0-0000-4000-8000-000000000001-1) with `cairn upload --org acme --project acme-app path/to/ntdll.pdb` or `sentry-cli debug-files upload",
+		"Upload ntdll.pdb (debug id b3a2c1d0-0000-4000-8000-000000000001-1) with either command:", "cairn upload --org acme --project acme-app path/to/ntdll.pdb", "sentry-cli debug-files upload --org acme",
 		`<span class="st st-found">found</span>`, `<span class="st st-missing">missing</span>`, `<span class="st st-malformed">malformed</span>`,
 		// Tag distribution over 42 events, 41 of them with an os tag: windows on
 		// i%4==0 of 40 (10) + the rich event (1) = 11 → 27%; linux 30 → 73%.

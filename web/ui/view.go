@@ -112,6 +112,8 @@ type imageView struct {
 	Why        string
 	Candidates []candidateView
 	Upload     string
+	// UploadCommands are the commands that upload the missing file.
+	UploadCommands []string
 }
 
 // candidateView is one place the symbolicator looked for a debug file.
@@ -580,8 +582,11 @@ func newImageView(im *issues.DebugImage, org, project string) imageView {
 	if id == "" {
 		id = im.CodeID
 	}
-	v.Upload = fmt.Sprintf("Upload %s (debug id %s) with `cairn upload --org %s --project %s path/to/%s` or `sentry-cli debug-files upload --org %s --project %s path/to/%s`.",
-		file, id, org, project, file, org, project, file)
+	v.Upload = fmt.Sprintf("Upload %s (debug id %s) with either command:", file, id)
+	v.UploadCommands = []string{
+		fmt.Sprintf("cairn upload --org %s --project %s path/to/%s", org, project, file),
+		fmt.Sprintf("sentry-cli debug-files upload --org %s --project %s path/to/%s", org, project, file),
+	}
 	switch {
 	case im.DebugStatus == "malformed":
 		v.Advice = fmt.Sprintf("The uploaded debug file for %s could not be read; upload %s (debug id %s) again.", v.Name, file, id)
