@@ -52,6 +52,12 @@ type Config struct {
 	// (cairn_ingest_*).
 	Metrics prometheus.Registerer
 
+	// SharedLimiter, when set, keeps the DSN keys' rate-limit counters
+	// where every ingest process sees them (Redis), so that N processes
+	// together allow a key's limit rather than N times it. Without it, or
+	// while it fails, each process limits on its own.
+	SharedLimiter SharedLimiter
+
 	// Now is the clock; nil means time.Now. Tests set it.
 	Now func() time.Time
 }

@@ -238,7 +238,7 @@ func (h *handler) envelope(rq *request) (*result, error) {
 		return &result{eventID: acc.EventID}, nil
 	}
 	if acc.Event != nil || len(acc.Attachments) > 0 {
-		if wait, ok := h.limiters.take(rq.key, h.cfg.Now()); !ok {
+		if wait, ok := h.limiters.take(rq.r.Context(), rq.key, h.cfg.Now()); !ok {
 			limited := rateLimited(retrySeconds(wait))
 			if len(acc.Items) == 0 {
 				return nil, limited

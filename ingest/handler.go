@@ -52,7 +52,7 @@ func NewHandler(cfg Config, keys KeyStore, sink Sink, log *slog.Logger) http.Han
 		keys:     keys,
 		sink:     sink,
 		log:      log,
-		limiters: newKeyLimiters(),
+		limiters: newKeyLimiters(cfg.SharedLimiter, log),
 		budget:   &memBudget{max: cfg.MemoryBudget},
 		metrics:  newMetrics(cfg.Metrics, log),
 		zstdPool: newZstdPool(maxOut),
@@ -301,7 +301,7 @@ func (h *handler) authRequest(rq *request) error {
 
 // checkRate spends one token of the request's key, or refuses with 429.
 func (h *handler) checkRate(rq *request) error {
-	if wait, ok := h.limiters.take(rq.key, h.cfg.Now()); !ok {
+	if wait, ok := h.limiters.take(rq.r.Context(), rq.key, h.cfg.Now()); !ok {
 		return rateLimited(retrySeconds(wait))
 	}
 	return nil

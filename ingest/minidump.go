@@ -124,7 +124,7 @@ func (h *handler) minidump(rq *request) (*result, error) {
 	if err := h.authRequest(rq); err != nil {
 		return nil, err
 	}
-	if wait, ok := h.limiters.take(rq.key, h.cfg.Now()); !ok {
+	if wait, ok := h.limiters.take(rq.r.Context(), rq.key, h.cfg.Now()); !ok {
 		// Crashpad and Breakpad retry anything but 200 and would keep
 		// resending the dump, so Sentry answers 200 and drops the crash;
 		// the rate-limit headers still tell SDKs that read them.

@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"context"
+	"log/slog"
 	"math"
 	"sync"
 	"time"
@@ -15,6 +17,19 @@ import (
 type keyLimiters struct {
 	mu sync.Mutex
 	m  map[string]*keyLimiter
+	// shared, when set, is asked first; the local buckets answer while it
+	// fails.
+	shared SharedLimiter
+	log    *slog.Logger
+}
+
+// SharedLimiter is a rate limiter whose counters all ingest processes
+// share.
+type SharedLimiter interface {
+	// Allow takes n events of key's allowance of count per window, or
+	// reports how long until the request would pass; a refused request
+	// takes nothing.
+	Allow(ctx context.Context, key string, count int, window time.Duration, n int) (ok bool, retryAfter time.Duration, err error)
 }
 
 type keyLimiter struct {
@@ -22,8 +37,8 @@ type keyLimiter struct {
 	lim   *rate.Limiter
 }
 
-func newKeyLimiters() *keyLimiters {
-	return &keyLimiters{m: make(map[string]*keyLimiter)}
+func newKeyLimiters(shared SharedLimiter, log *slog.Logger) *keyLimiters {
+	return &keyLimiters{m: make(map[string]*keyLimiter), shared: shared, log: log}
 }
 
 // limiter returns the bucket of k, or nil when k is unlimited.
@@ -45,8 +60,12 @@ func (l *keyLimiters) limiter(k Key) *rate.Limiter {
 // peek reports whether k could send one event now, without spending a
 // token, and otherwise how long until it can. Requests whose body must be
 // read before ingest knows whether they carry an event use it to refuse
-// early without reading the body.
+// early without reading the body. With a shared limiter it lets the
+// request through: take decides once the body is read.
 func (l *keyLimiters) peek(k Key, now time.Time) (time.Duration, bool) {
+	if l.shared != nil {
+		return 0, true
+	}
 	lim := l.limiter(k)
 	if lim == nil {
 		return 0, true
@@ -59,7 +78,14 @@ func (l *keyLimiters) peek(k Key, now time.Time) (time.Duration, bool) {
 }
 
 // take spends one token of k, or reports how long until one is available.
-func (l *keyLimiters) take(k Key, now time.Time) (time.Duration, bool) {
+func (l *keyLimiters) take(ctx context.Context, k Key, now time.Time) (time.Duration, bool) {
+	if l.shared != nil && k.RateLimit.Count > 0 && k.RateLimit.Window > 0 {
+		ok, wait, err := l.shared.Allow(ctx, k.Public, k.RateLimit.Count, k.RateLimit.Window, 1)
+		if err == nil {
+			return wait, ok
+		}
+		l.log.Warn("shared rate limiter failed; limiting in this process", "err", err)
+	}
 	lim := l.limiter(k)
 	if lim == nil {
 		return 0, true

@@ -22,7 +22,7 @@ func (h *handler) unrealReport(rq *request) (*result, error) {
 	if err := h.authenticate(rq.r.Context(), rq, public); err != nil {
 		return nil, err
 	}
-	if wait, ok := h.limiters.take(rq.key, h.cfg.Now()); !ok {
+	if wait, ok := h.limiters.take(rq.r.Context(), rq.key, h.cfg.Now()); !ok {
 		return &result{text: dashedEventID(newEventID()), limitedSeconds: retrySeconds(wait)}, nil
 	}
 	raw, err := h.readBody(rq, "unreal crash report", h.cfg.MaxAttachmentSize)

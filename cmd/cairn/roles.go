@@ -171,7 +171,14 @@ func (s *roleServer) wire(ctx context.Context, cfg config.Config, base string) (
 		s.sink = issues.NewSink(b.blobs, b.ingested, opts)
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cairn_ingest_events_committed_total",
 			Help: "Events ingest committed to the queue."}, func() float64 { return float64(s.sink.Stats().Events) }))
-		mux.Handle("/api/", ingest.NewHandler(ingest.DefaultConfig(), keys, s.sink, s.log))
+		icfg := ingest.DefaultConfig()
+		if cfg.Storage.Redis != "" {
+			// Every ingest process takes from the same allowance.
+			var closeRedis func() error
+			icfg.SharedLimiter, closeRedis = openRedisLimiter(cfg.Storage.Redis)
+			s.b.closers = append(s.b.closers, closeRedis)
+		}
+		mux.Handle("/api/", ingest.NewHandler(icfg, keys, s.sink, s.log))
 	}
 
 	if s.runs(config.RoleWeb) {
