@@ -307,12 +307,18 @@ func startServe(t *testing.T, bin, data, smtpAddr string) server {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	// The DSN is printed before the server listens, so it is in the log now.
+	// The server prints its DSN once it listens; wait for the line.
 	var dsn string
-	for l := range strings.Lines(logs.String()) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "DSN:"); ok {
-			dsn = strings.TrimSpace(v)
+	for dsn == "" {
+		for l := range strings.Lines(logs.String()) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "DSN:"); ok {
+				dsn = strings.TrimSpace(v)
+			}
 		}
+		if dsn == "" && time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	u, err := url.Parse(dsn)
 	if dsn == "" || err != nil || u.User == nil {
