@@ -62,21 +62,25 @@ func (u *UI) membersData(r *http.Request, a adminStore, c orgCtx) (map[string]an
 	return data, nil
 }
 
-func (u *UI) members(w http.ResponseWriter, r *http.Request) {
-	a, ok := u.admin(w)
-	if !ok {
-		return
+// orgPage serves one page of an organization's settings: the page's data
+// for the signed-in member, rendered with its template.
+func (u *UI) orgPage(page string, data func(*http.Request, adminStore, orgCtx) (map[string]any, error)) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		a, ok := u.admin(w)
+		if !ok {
+			return
+		}
+		c, ok := u.org(w, r, false)
+		if !ok {
+			return
+		}
+		d, err := data(r, a, c)
+		if err != nil {
+			u.fail(w, err)
+			return
+		}
+		u.render(w, page, http.StatusOK, d)
 	}
-	c, ok := u.org(w, r, false)
-	if !ok {
-		return
-	}
-	data, err := u.membersData(r, a, c)
-	if err != nil {
-		u.fail(w, err)
-		return
-	}
-	u.render(w, "members", http.StatusOK, data)
 }
 
 func (u *UI) membersError(w http.ResponseWriter, r *http.Request, a adminStore, c orgCtx, field, msg string) {
@@ -462,23 +466,6 @@ func (u *UI) teamsData(r *http.Request, a adminStore, c orgCtx) (map[string]any,
 		rows[i] = teamRow{t, len(ms), len(ps)}
 	}
 	return map[string]any{"V": viewerOf(r), "C": c, "Teams": rows, "Notice": noticeOf(r), "Tab": "teams"}, nil
-}
-
-func (u *UI) teams(w http.ResponseWriter, r *http.Request) {
-	a, ok := u.admin(w)
-	if !ok {
-		return
-	}
-	c, ok := u.org(w, r, false)
-	if !ok {
-		return
-	}
-	data, err := u.teamsData(r, a, c)
-	if err != nil {
-		u.fail(w, err)
-		return
-	}
-	u.render(w, "teams", http.StatusOK, data)
 }
 
 func (u *UI) createTeam(w http.ResponseWriter, r *http.Request) {
