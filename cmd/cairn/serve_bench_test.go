@@ -62,14 +62,10 @@ func benchmarkServeStore(b *testing.B, withWorker bool) {
 	}
 	defer s.shutdown()
 	url := fmt.Sprintf("%s/api/%d/store/?sentry_key=%s&sentry_version=7", s.URL, s.ProjectID, s.Key)
-	const clients = 128
-	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	bodies := make([][]byte, 64)
 	for i := range bodies {
 		bodies[i] = storeEvent(int64(i))
 	}
-	var next atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
@@ -79,29 +75,7 @@ func benchmarkServeStore(b *testing.B, withWorker bool) {
 		st := s.sink.Stats()
 		b.ReportMetric(float64(st.Events)/float64(max(st.Commits, 1)), "events/commit")
 	}()
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Go(func() {
-			for {
-				n := next.Add(1)
-				if n > int64(b.N) {
-					return
-				}
-				resp, err := client.Post(url, "application/json", bytes.NewReader(bodies[n%int64(len(bodies))]))
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					b.Errorf("HTTP %d", resp.StatusCode)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	postEach(b, url, "application/json", func(n int64) []byte { return bodies[n%int64(len(bodies))] }, b.N, 128)
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
 
@@ -125,13 +99,23 @@ func minidumpUpload(b *testing.B, c fixtures.CrashFixture) ([]byte, string) {
 // postConcurrently posts n copies of body from clients goroutines and
 // returns when every one was answered 200.
 func postConcurrently(b *testing.B, url, ctype string, body []byte, n, clients int) {
+	postEach(b, url, ctype, func(int64) []byte { return body }, n, clients)
+}
+
+// postEach posts body(1) … body(n) from clients goroutines and returns
+// when every one was answered 200.
+func postEach(b *testing.B, url, ctype string, body func(int64) []byte, n, clients int) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}, Timeout: time.Minute}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range clients {
 		wg.Go(func() {
-			for next.Add(1) <= int64(n) {
-				resp, err := client.Post(url, ctype, bytes.NewReader(body))
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				resp, err := client.Post(url, ctype, bytes.NewReader(body(i)))
 				if err != nil {
 					b.Error(err)
 					return
