@@ -216,8 +216,12 @@ type AttachmentInfo struct {
 	ContentType string `json:"content_type,omitempty"`
 	Type        string `json:"type"`
 	Size        int64  `json:"size"`
-	// Key is where the blob store keeps it.
+	// Key is where the blob store keeps it; empty once Dropped.
 	Key string `json:"key"`
+	// Dropped marks a minidump deleted after processing, as its project
+	// asks (meta.Project.DropMinidumps): the event keeps what was read
+	// from it, the blob store no longer has it.
+	Dropped bool `json:"dropped,omitempty"`
 }
 
 // EventError is a processing error shown with the event, spelled as

@@ -38,7 +38,11 @@ type WorkerOptions struct {
 	// DrainTimeout bounds the finishing of in-flight batches after Run's
 	// context ends (default 30s).
 	DrainTimeout time.Duration
-	Log          *slog.Logger
+	// Projects tells the worker which projects drop their minidumps after
+	// processing; nil uses the issues store when it also stores projects,
+	// as a meta.Store does, and otherwise keeps every dump.
+	Projects ProjectLookup
+	Log      *slog.Logger
 }
 
 func (o WorkerOptions) withDefaults() WorkerOptions {
@@ -87,6 +91,9 @@ type Worker struct {
 
 // NewWorker returns a worker; Run starts it.
 func NewWorker(q queue.Queue, issues meta.Issues, evs events.Store, proc *Processor, o WorkerOptions) *Worker {
+	if o.Projects == nil {
+		o.Projects, _ = issues.(ProjectLookup)
+	}
 	return &Worker{q: q, issues: issues, events: evs, proc: proc, opts: o.withDefaults(), wake: make(chan struct{}, 1)}
 }
 
@@ -226,6 +233,9 @@ func (w *Worker) handle(ctx context.Context, ds []queue.Delivery) error {
 		if err != nil {
 			return w.fail(ctx, items, err)
 		}
+		if err := w.markDropped(ctx, fresh); err != nil {
+			return w.fail(ctx, items, err)
+		}
 		rows := make([]*events.Event, len(fresh))
 		for i, it := range fresh {
 			it.issue = issues[i]
@@ -277,10 +287,12 @@ func (w *Worker) handle(ctx context.Context, ds []queue.Delivery) error {
 	}
 	done := make([]queue.Delivery, 0, len(fresh)+len(known))
 	for _, it := range fresh {
-		done = append(done, it.d)
+		if w.dropStored(ctx, it) {
+			done = append(done, it.d)
+		}
 	}
 	for _, it := range known {
-		if it.ev == nil {
+		if it.ev == nil && w.dropStored(ctx, it) {
 			done = append(done, it.d)
 		}
 	}
@@ -323,6 +335,7 @@ func (w *Worker) knownOccurrences(ctx context.Context, known []*item) ([]meta.Oc
 		if err != nil {
 			return nil, err
 		}
+		it.stored = ev
 		occs = append(occs, meta.Occurrence{IssueID: ev.IssueID, ProjectID: ev.ProjectID, EventID: ev.EventID,
 			Time: ev.Timestamp, Level: ev.Level, Release: ev.Release, Environment: ev.Environment})
 	}

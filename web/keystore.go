@@ -83,7 +83,7 @@ func (ks *KeyStore) Key(ctx context.Context, public string) (ingest.Key, error) 
 
 // Project implements ingest.KeyStore.
 func (ks *KeyStore) Project(ctx context.Context, id int64) (ingest.Project, error) {
-	return lookup(ctx, ks, "project:"+strconv.FormatInt(id, 10), func() (ingest.Project, error) {
+	return lookup(ctx, ks, projectCacheKey(id), func() (ingest.Project, error) {
 		p, err := ks.meta.Project(ctx, id)
 		if err != nil {
 			return ingest.Project{}, err
@@ -96,9 +96,20 @@ func (ks *KeyStore) Project(ctx context.Context, id int64) (ingest.Project, erro
 // API, so the change applies at once on this node.
 func (ks *KeyStore) Invalidate(ctx context.Context, public string, projectID int64) error {
 	err1 := ks.cache.Delete(ctx, "dsnkey:"+public)
-	err2 := ks.cache.Delete(ctx, "project:"+strconv.FormatInt(projectID, 10))
+	err2 := ks.cache.Delete(ctx, projectCacheKey(projectID))
 	if err := errors.Join(err1, err2); err != nil {
 		return fmt.Errorf("web: invalidate key: %w", err)
 	}
 	return nil
 }
+
+// InvalidateProject drops the cached project, after its settings changed,
+// so this node's ingest scrubs the next event by the new ones.
+func (ks *KeyStore) InvalidateProject(ctx context.Context, projectID int64) error {
+	if err := ks.cache.Delete(ctx, projectCacheKey(projectID)); err != nil {
+		return fmt.Errorf("web: invalidate project %d: %w", projectID, err)
+	}
+	return nil
+}
+
+func projectCacheKey(id int64) string { return "project:" + strconv.FormatInt(id, 10) }

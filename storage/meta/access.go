@@ -205,4 +205,8 @@ type ProjectSettings interface {
 	ProjectSources(ctx context.Context, projectID int64) ([]byte, error)
 	// SetProjectSources replaces that array; callers validate it.
 	SetProjectSources(ctx context.Context, projectID int64, sources []byte) error
+	// UpdateProjectSettings stores p's data handling settings (Scrub,
+	// ScrubFields, DropMinidumps) for the project p.ID; ErrNotFound when
+	// there is none.
+	UpdateProjectSettings(ctx context.Context, p Project) error
 }

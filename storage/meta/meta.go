@@ -39,7 +39,11 @@ type Project struct {
 	// names to filter.
 	Scrub       bool
 	ScrubFields []string
-	CreatedAt   time.Time
+	// DropMinidumps makes the worker delete a minidump's blob once the
+	// event read from it is stored: the dump's raw memory may hold what
+	// scrubbing cannot reach, and the processed event keeps its stack.
+	DropMinidumps bool
+	CreatedAt     time.Time
 }
 
 // Key is a DSN key of a project.

@@ -90,9 +90,9 @@ func (m *Meta) CreateProject(ctx context.Context, p meta.Project) (meta.Project,
 		p.CreatedAt = m.now()
 	}
 	p.CreatedAt = stamp(p.CreatedAt)
-	err := m.db.pool.QueryRow(ctx, `INSERT INTO projects (org_id, slug, name, platform, disabled, scrub, scrub_fields, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		p.OrgID, p.Slug, p.Name, p.Platform, p.Disabled, p.Scrub, nonNil(p.ScrubFields), p.CreatedAt).Scan(&p.ID)
+	err := m.db.pool.QueryRow(ctx, `INSERT INTO projects (org_id, slug, name, platform, disabled, scrub, scrub_fields, drop_minidumps, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		p.OrgID, p.Slug, p.Name, p.Platform, p.Disabled, p.Scrub, nonNil(p.ScrubFields), p.DropMinidumps, p.CreatedAt).Scan(&p.ID)
 	if isUnique(err) {
 		return p, fmt.Errorf("meta: create project %q: %w", p.Slug, meta.ErrExists)
 	}
@@ -102,11 +102,11 @@ func (m *Meta) CreateProject(ctx context.Context, p meta.Project) (meta.Project,
 	return p, nil
 }
 
-const projectColumns = `id, org_id, slug, name, platform, disabled, scrub, scrub_fields, created_at`
+const projectColumns = `id, org_id, slug, name, platform, disabled, scrub, scrub_fields, drop_minidumps, created_at`
 
 func scanProject(row pgx.Row) (meta.Project, error) {
 	var p meta.Project
-	err := row.Scan(&p.ID, &p.OrgID, &p.Slug, &p.Name, &p.Platform, &p.Disabled, &p.Scrub, &p.ScrubFields, &p.CreatedAt)
+	err := row.Scan(&p.ID, &p.OrgID, &p.Slug, &p.Name, &p.Platform, &p.Disabled, &p.Scrub, &p.ScrubFields, &p.DropMinidumps, &p.CreatedAt)
 	p.CreatedAt = p.CreatedAt.UTC()
 	return p, notFound(err)
 }

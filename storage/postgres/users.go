@@ -553,6 +553,15 @@ func (m *Meta) UpdateKey(ctx context.Context, k meta.Key) error {
 	return nil
 }
 
+// UpdateProjectSettings implements meta.ProjectSettings.
+func (m *Meta) UpdateProjectSettings(ctx context.Context, p meta.Project) error {
+	if err := changed(m.db.pool.Exec(ctx, `UPDATE projects SET scrub = $1, scrub_fields = $2, drop_minidumps = $3 WHERE id = $4`,
+		p.Scrub, nonNil(p.ScrubFields), p.DropMinidumps, p.ID)); err != nil {
+		return fmt.Errorf("meta: update settings of project %d: %w", p.ID, err)
+	}
+	return nil
+}
+
 // DeleteKey implements meta.ProjectSettings.
 func (m *Meta) DeleteKey(ctx context.Context, projectID, id int64) error {
 	if err := changed(m.db.pool.Exec(ctx, `DELETE FROM project_keys WHERE id = $1 AND project_id = $2`, id, projectID)); err != nil {

@@ -491,6 +491,15 @@ func (m *Meta) UpdateKey(ctx context.Context, k meta.Key) error {
 	return nil
 }
 
+// UpdateProjectSettings implements meta.ProjectSettings.
+func (m *Meta) UpdateProjectSettings(ctx context.Context, p meta.Project) error {
+	if err := affected(m.db.w.ExecContext(ctx, `UPDATE projects SET scrub = ?, scrub_fields = ?, drop_minidumps = ? WHERE id = ?`,
+		p.Scrub, jsonList(p.ScrubFields), p.DropMinidumps, p.ID)); err != nil {
+		return fmt.Errorf("meta: update settings of project %d: %w", p.ID, err)
+	}
+	return nil
+}
+
 // DeleteKey implements meta.ProjectSettings.
 func (m *Meta) DeleteKey(ctx context.Context, projectID, id int64) error {
 	if err := affected(m.db.w.ExecContext(ctx, `DELETE FROM project_keys WHERE id = ? AND project_id = ?`, id, projectID)); err != nil {

@@ -112,9 +112,9 @@ func (m *Meta) CreateProject(ctx context.Context, p meta.Project) (meta.Project,
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = m.now().UTC()
 	}
-	err := m.db.w.QueryRowContext(ctx, `INSERT INTO projects (org_id, slug, name, platform, disabled, scrub, scrub_fields, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		p.OrgID, p.Slug, p.Name, p.Platform, p.Disabled, p.Scrub, jsonList(p.ScrubFields), micros(p.CreatedAt)).Scan(&p.ID)
+	err := m.db.w.QueryRowContext(ctx, `INSERT INTO projects (org_id, slug, name, platform, disabled, scrub, scrub_fields, drop_minidumps, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		p.OrgID, p.Slug, p.Name, p.Platform, p.Disabled, p.Scrub, jsonList(p.ScrubFields), p.DropMinidumps, micros(p.CreatedAt)).Scan(&p.ID)
 	if isUnique(err) {
 		return p, fmt.Errorf("meta: create project %q: %w", p.Slug, meta.ErrExists)
 	}
@@ -125,7 +125,7 @@ func (m *Meta) CreateProject(ctx context.Context, p meta.Project) (meta.Project,
 	return p, nil
 }
 
-const projectColumns = `id, org_id, slug, name, platform, disabled, scrub, scrub_fields, created_at`
+const projectColumns = `id, org_id, slug, name, platform, disabled, scrub, scrub_fields, drop_minidumps, created_at`
 
 type scanner interface{ Scan(...any) error }
 
@@ -133,7 +133,7 @@ func scanProject(s scanner) (meta.Project, error) {
 	var p meta.Project
 	var fields string
 	var created int64
-	err := s.Scan(&p.ID, &p.OrgID, &p.Slug, &p.Name, &p.Platform, &p.Disabled, &p.Scrub, &fields, &created)
+	err := s.Scan(&p.ID, &p.OrgID, &p.Slug, &p.Name, &p.Platform, &p.Disabled, &p.Scrub, &fields, &p.DropMinidumps, &created)
 	p.ScrubFields = parseList(fields)
 	p.CreatedAt = fromMicros(created)
 	return p, notFound(err)

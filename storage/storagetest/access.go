@@ -399,5 +399,33 @@ func TestAccounts(t *testing.T, newStore func(t *testing.T) AccountsStore) {
 		if raw, _ := s.ProjectSources(ctx, f.q.ID); string(raw) != "[]" {
 			t.Errorf("another project's sources = %s", raw)
 		}
+
+		if got, err := s.Project(ctx, f.p.ID); err != nil || got.Scrub || got.DropMinidumps || len(got.ScrubFields) != 0 {
+			t.Errorf("data settings of a new project = %+v, %v", got, err)
+		}
+		// Only the data settings change: a name or slug in the argument
+		// is not a rename.
+		edit := meta.Project{ID: f.p.ID, Slug: "renamed", Name: "Renamed", Scrub: true, ScrubFields: []string{"ssn", "license_key"}, DropMinidumps: true}
+		for range 2 {
+			if err := s.UpdateProjectSettings(ctx, edit); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Project(ctx, f.p.ID)
+		if err != nil || !got.Scrub || !got.DropMinidumps || !slices.Equal(got.ScrubFields, edit.ScrubFields) || got.Slug != "game" || got.Name != "game" {
+			t.Errorf("project after UpdateProjectSettings = %+v, %v", got, err)
+		}
+		if other, _ := s.Project(ctx, f.q.ID); other.Scrub || other.DropMinidumps || len(other.ScrubFields) != 0 {
+			t.Errorf("another project's settings changed: %+v", other)
+		}
+		if err := s.UpdateProjectSettings(ctx, meta.Project{ID: f.p.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Project(ctx, f.p.ID); err != nil || got.Scrub || got.DropMinidumps || len(got.ScrubFields) != 0 {
+			t.Errorf("project after clearing its settings = %+v, %v", got, err)
+		}
+		if err := s.UpdateProjectSettings(ctx, meta.Project{ID: 987654, Scrub: true}); !errors.Is(err, meta.ErrNotFound) {
+			t.Errorf("settings of a missing project: %v", err)
+		}
 	})
 }

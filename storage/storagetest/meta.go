@@ -20,7 +20,7 @@ func TestMeta(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := s.CreateProject(ctx, meta.Project{OrgID: o.ID, Slug: "game", Name: "Game", Platform: "native", Scrub: true, ScrubFields: []string{"secret"}})
+		p, err := s.CreateProject(ctx, meta.Project{OrgID: o.ID, Slug: "game", Name: "Game", Platform: "native", Scrub: true, ScrubFields: []string{"secret"}, DropMinidumps: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +42,7 @@ func TestMeta(t *testing.T, newStore func(t *testing.T) meta.Store) {
 			t.Fatalf("missing org: %v", err)
 		}
 		got, err := s.Project(ctx, p.ID)
-		if err != nil || got.Slug != "game" || !got.Scrub || !slices.Equal(got.ScrubFields, []string{"secret"}) || got.Platform != "native" {
+		if err != nil || got.Slug != "game" || !got.Scrub || !slices.Equal(got.ScrubFields, []string{"secret"}) || !got.DropMinidumps || got.Platform != "native" {
 			t.Fatalf("Project = %+v, %v", got, err)
 		}
 		if got, err := s.ProjectBySlug(ctx, o.ID, "game"); err != nil || got.ID != p.ID {
@@ -54,7 +54,7 @@ func TestMeta(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		if _, err := s.Project(ctx, 9999); !errors.Is(err, meta.ErrNotFound) {
 			t.Fatalf("missing project: %v", err)
 		}
-		if ps, err := s.ListProjects(ctx, o.ID); err != nil || len(ps) != 1 {
+		if ps, err := s.ListProjects(ctx, o.ID); err != nil || len(ps) != 1 || !ps[0].DropMinidumps || !ps[0].Scrub {
 			t.Fatalf("ListProjects = %+v, %v", ps, err)
 		}
 

@@ -76,7 +76,7 @@ func (u *UI) settingsRoutes() error {
 	m.HandleFunc("POST /o/{org}/{project}/settings/sources", u.authed(u.editSources))
 	m.HandleFunc("GET /o/{org}/{project}/settings/debug-files", u.authed(u.debugFiles))
 	m.HandleFunc("POST /o/{org}/{project}/settings/debug-files/{id}/delete", u.authed(u.deleteDebugFile))
-	return nil
+	return u.dataRoutes()
 }
 
 // admin returns the settings store, answering 501 when the backend has

@@ -161,6 +161,9 @@ type attachmentView struct {
 	Index            int
 	Name, Type, Size string
 	Minidump         bool
+	// Dropped files are listed without a download: their project deletes
+	// minidumps once processed.
+	Dropped bool
 }
 
 func newEventView(ev *issues.Event, org, project string) *eventView {
@@ -252,7 +255,7 @@ func newEventView(ev *issues.Event, org, project string) *eventView {
 		v.ErrorTexts = append(v.ErrorTexts, errorText(e))
 	}
 	for i, a := range ev.Attachments {
-		v.Attachments = append(v.Attachments, attachmentView{Index: i, Name: a.Name, Type: a.Type, Size: byteSize(a.Size), Minidump: a.Type == "event.minidump"})
+		v.Attachments = append(v.Attachments, attachmentView{Index: i, Name: a.Name, Type: a.Type, Size: byteSize(a.Size), Minidump: a.Type == "event.minidump", Dropped: a.Dropped})
 	}
 	v.Text = v.text()
 	return v
