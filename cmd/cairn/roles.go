@@ -140,7 +140,11 @@ func (s *roleServer) wire(ctx context.Context, cfg config.Config, base string) (
 			opts.OnIssue = notifier.OnIssue
 			run(func(ctx context.Context) { notifier.Run(ctx) })
 		}
-		worker = issues.NewWorker(countingQueue{Queue: b.ingested, acked: processed}, b.meta, evs,
+		q := queue.Queue(countingQueue{Queue: b.ingested, acked: processed})
+		if b.metaPing != nil {
+			q = gatedQueue{Queue: q, ready: b.metaPing}
+		}
+		worker = issues.NewWorker(q, b.meta, evs,
 			&issues.Processor{Blobs: b.blobs, Symbolicator: s.native.sym}, opts)
 		run(func(ctx context.Context) { worker.Run(ctx) })
 	}
@@ -373,6 +377,26 @@ func (q countingQueue) Ack(ctx context.Context, ds []queue.Delivery) error {
 		q.acked.Add(float64(len(ds)))
 	}
 	return err
+}
+
+// gatedQueue leases nothing while the database does not answer. Every
+// delivery the worker fails costs its message one of its attempts
+// (queue.Options.MaxAttempts), so a worker leasing from Kafka through a
+// PostgreSQL outage would fail each batch it took and dead-letter
+// acknowledged events once the outage outlasted the retry backoffs
+// (about 15 s by default). Held back, the messages wait in the topic and
+// the worker's loop asks again after its idle wait.
+type gatedQueue struct {
+	queue.Queue
+	ready func(context.Context) error
+}
+
+// Lease implements queue.Queue.
+func (q gatedQueue) Lease(ctx context.Context, n int, lease time.Duration) ([]queue.Delivery, error) {
+	if err := q.ready(ctx); err != nil {
+		return nil, fmt.Errorf("worker: not leasing while PostgreSQL does not answer: %w", err)
+	}
+	return q.Queue.Lease(ctx, n, lease)
 }
 
 // configFile applies --config: the file over the defaults, the

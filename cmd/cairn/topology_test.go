@@ -166,6 +166,78 @@ func (w *prefixWriter) Write(b []byte) (int, error) {
 
 var dsnPattern = regexp.MustCompile(`DSN (https?)://([0-9a-f]+)@[^/]+/(\d+)`)
 
+// buildTopology builds the cairn binary and the kfake broker into dir.
+func buildTopology(t testing.TB, dir string) (bin, kfakeBin string) {
+	t.Helper()
+	bin, kfakeBin = filepath.Join(dir, "cairn"), filepath.Join(dir, "kfake")
+	for _, b := range [][]string{{"-o", bin, "."}, {"-o", kfakeBin, "../../internal/cmd/kfake"}} {
+		if out, err := exec.Command("go", append([]string{"build"}, b...)...).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", b[len(b)-1], err, out)
+		}
+	}
+	return bin, kfakeBin
+}
+
+// processLog creates the file the role processes log to; its tail is
+// logged when the test fails, after the processes are gone.
+func processLog(t testing.TB, path string) *os.File {
+	t.Helper()
+	logf, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(path)
+			if len(b) > 200_000 {
+				b = b[len(b)-200_000:]
+			}
+			t.Logf("process logs (tail):\n%s", b)
+		}
+	})
+	return logf
+}
+
+// startKfake runs the kfake broker for the test and returns the address
+// it printed.
+func startKfake(t testing.TB, kfakeBin string) string {
+	t.Helper()
+	kaddr := freeAddr(t)
+	_, kport, _ := strings.Cut(kaddr, ":")
+	kf := exec.Command(kfakeBin, "-port", kport)
+	kout, _ := kf.StdoutPipe()
+	if err := kf.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kf.Process.Kill(); kf.Wait() })
+	line, err := bufio.NewReader(kout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("kfake: %v", err)
+	}
+	return strings.TrimSpace(line)
+}
+
+// migrateTopology runs `cairn migrate` on the config and returns the
+// default project's DSN key and id; a second run must change nothing and
+// keep the key.
+func migrateTopology(t testing.TB, bin, cfgPath string) (key, projectID string) {
+	t.Helper()
+	out, err := exec.Command(bin, "migrate", "--config", cfgPath).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cairn migrate: %v\n%s", err, out)
+	}
+	m := dsnPattern.FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("cairn migrate printed no DSN:\n%s", out)
+	}
+	key, projectID = m[2], m[3]
+	if again, err := exec.Command(bin, "migrate", "--config", cfgPath).CombinedOutput(); err != nil || !strings.Contains(string(again), key) {
+		t.Fatalf("second cairn migrate: %v\n%s", err, again)
+	}
+	return key, projectID
+}
+
 // TestTopology runs the production topology as separate processes — two
 // ingest, two workers, snuba and web on PostgreSQL, a Kafka broker
 // (kfake), ClickHouse and MinIO — sends JSON events and minidumps spread
@@ -205,40 +277,9 @@ func TestTopology(t *testing.T) {
 	}
 
 	work := t.TempDir()
-	bin, kfakeBin := filepath.Join(work, "cairn"), filepath.Join(work, "kfake")
-	for _, b := range [][]string{{"-o", bin, "."}, {"-o", kfakeBin, "../../internal/cmd/kfake"}} {
-		if out, err := exec.Command("go", append([]string{"build"}, b...)...).CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", b[len(b)-1], err, out)
-		}
-	}
-	logf, err := os.Create(filepath.Join(work, "topology.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	defer func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			if len(b) > 200_000 {
-				b = b[len(b)-200_000:]
-			}
-			t.Logf("process logs (tail):\n%s", b)
-		}
-	}()
-
-	kaddr := freeAddr(t)
-	_, kport, _ := strings.Cut(kaddr, ":")
-	kf := exec.Command(kfakeBin, "-port", kport)
-	kout, _ := kf.StdoutPipe()
-	if err := kf.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { kf.Process.Kill(); kf.Wait() })
-	if line, err := bufio.NewReader(kout).ReadString('\n'); err != nil {
-		t.Fatalf("kfake: %v", err)
-	} else {
-		kaddr = strings.TrimSpace(line)
-	}
+	bin, kfakeBin := buildTopology(t, work)
+	logf := processLog(t, filepath.Join(work, "topology.log"))
+	kaddr := startKfake(t, kfakeBin)
 
 	cfgPath := filepath.Join(work, "cairn.yaml")
 	cfgText := fmt.Sprintf(`shutdown_timeout: 10s
@@ -256,19 +297,7 @@ storage:
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(bin, "migrate", "--config", cfgPath).CombinedOutput()
-	if err != nil {
-		t.Fatalf("cairn migrate: %v\n%s", err, out)
-	}
-	m := dsnPattern.FindStringSubmatch(string(out))
-	if m == nil {
-		t.Fatalf("cairn migrate printed no DSN:\n%s", out)
-	}
-	key, projectID := m[2], m[3]
-	// Migrating again changes nothing and keeps the key.
-	if again, err := exec.Command(bin, "migrate", "--config", cfgPath).CombinedOutput(); err != nil || !strings.Contains(string(again), key) {
-		t.Fatalf("second cairn migrate: %v\n%s", err, again)
-	}
+	key, projectID := migrateTopology(t, bin, cfgPath)
 
 	tp := &topology{t: t, bin: bin, cfg: cfgPath, work: work, logs: logf}
 	procs := []*roleProcess{
