@@ -249,29 +249,7 @@ func testPGRestart(t *testing.T, bin, kfakeBin string, down time.Duration) {
 	if err := stored.Err(); err != nil {
 		t.Fatal(err)
 	}
-	wantGroups := map[string]int64{}
-	for _, g := range accepted {
-		wantGroups[g]++
-	}
-	if len(issueGroup) != len(wantGroups) {
-		t.Errorf("%d issues, want %d (one per message)", len(issueGroup), len(wantGroups))
-	}
-	counts, err := conn.Query(ctx, `SELECT id, times_seen FROM issues`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for counts.Next() {
-		var id, seen int64
-		if err := counts.Scan(&id, &seen); err != nil {
-			t.Fatal(err)
-		}
-		if g := issueGroup[id]; seen != wantGroups[g] || seen != perIssue[id] {
-			t.Errorf("issue %d (%s): times seen %d, events %d, accepted %d", id, g, seen, perIssue[id], wantGroups[g])
-		}
-	}
-	if err := counts.Err(); err != nil {
-		t.Fatal(err)
-	}
+	checkIssueCounts(t, ctx, conn, accepted, issueGroup, perIssue)
 
 	// Every role is still running and ready again.
 	for _, p := range procs {

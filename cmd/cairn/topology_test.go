@@ -467,30 +467,7 @@ storage:
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	wantGroups := map[string]int64{}
-	for _, g := range accepted {
-		wantGroups[g]++
-	}
-	if len(issueGroup) != len(wantGroups) {
-		t.Errorf("%d issues, want %d (one per message and one for the crash)", len(issueGroup), len(wantGroups))
-	}
-	irows, err := pg.Query(ctx, `SELECT id, times_seen FROM issues`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for irows.Next() {
-		var id, seen int64
-		if err := irows.Scan(&id, &seen); err != nil {
-			t.Fatal(err)
-		}
-		g := issueGroup[id]
-		if seen != wantGroups[g] || seen != perIssue[id] {
-			t.Errorf("issue %d (%s): times seen %d, events %d, accepted %d", id, g, seen, perIssue[id], wantGroups[g])
-		}
-	}
-	if err := irows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	wantGroups := checkIssueCounts(t, ctx, pg, accepted, issueGroup, perIssue)
 	if nativeDumps != int(wantGroups["minidump"]) {
 		t.Errorf("%d of %d minidump events processed as native crashes", nativeDumps, wantGroups["minidump"])
 	}
@@ -513,4 +490,37 @@ storage:
 			t.Errorf("%s metrics lack its role's series", p.name)
 		}
 	}
+}
+
+// checkIssueCounts compares the issues PostgreSQL holds with what was
+// accepted: one issue per group, and each issue's times seen equal to its
+// stored events and to the events of its group that got a 200. It returns
+// the accepted events per group.
+func checkIssueCounts(t *testing.T, ctx context.Context, pg *pgx.Conn, accepted map[string]string, issueGroup map[int64]string, perIssue map[int64]int64) map[string]int64 {
+	t.Helper()
+	wantGroups := map[string]int64{}
+	for _, g := range accepted {
+		wantGroups[g]++
+	}
+	if len(issueGroup) != len(wantGroups) {
+		t.Errorf("%d issues, want %d (one per group)", len(issueGroup), len(wantGroups))
+	}
+	rows, err := pg.Query(ctx, `SELECT id, times_seen FROM issues`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, seen int64
+		if err := rows.Scan(&id, &seen); err != nil {
+			t.Fatal(err)
+		}
+		if g := issueGroup[id]; seen != wantGroups[g] || seen != perIssue[id] {
+			t.Errorf("issue %d (%s): times seen %d, events %d, accepted %d", id, g, seen, perIssue[id], wantGroups[g])
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return wantGroups
 }
