@@ -11,7 +11,10 @@
 // before inserting the rest, and the tables are ReplacingMergeTrees keyed by
 // (project, event id), so rows that concurrent writers both inserted collapse
 // on merge; until then every read takes one row per (project, event id), so
-// a duplicate is never visible. Put is not atomic: a failed Put may have
+// a duplicate is never visible. Materialized views also keep per-minute and
+// per-hour aggregates of each issue (issue_minutes, issue_hours), from
+// which the issue pages' histogram and list window are read; those count
+// duplicates too, and the reads detect and discount them. Put is not atomic: a failed Put may have
 // stored part of its batch, which the at-least-once queue's retry completes.
 package clickhouse
 
@@ -20,6 +23,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -64,6 +68,12 @@ var validDatabase = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // Open connects, creates the database and its tables if missing and brings
 // the schema up to date.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
+	return open(ctx, cfg, migrations)
+}
+
+// open is Open bringing the schema up to the given steps, so tests can
+// create a database as an older version left it.
+func open(ctx context.Context, cfg Config, steps []migration) (*Store, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:9000"
 	}
@@ -101,7 +111,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		conn.Close()
 		return nil, fmt.Errorf("clickhouse: open %s: %w", cfg.Addr, err)
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, steps); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("clickhouse: open: %w", err)
 	}
@@ -312,27 +322,47 @@ func (s *Store) Exists(ctx context.Context, refs []events.Ref) (map[events.Ref]b
 // ListByIssue implements events.Store. Events of equal timestamp are
 // ordered by event id, descending.
 //
-// The page is chosen in events_by_issue, then read whole from events. The
-// choice takes the first offset+limit+1 rows in order and drops duplicates
-// client-side, widening the window in the rare case duplicates made it
-// short: a top-k sort is much cheaper than the full sort that deduplicating
-// server-side (LIMIT 1 BY) would force over a large issue.
+// The page is chosen in events_by_issue, then read whole from events. 18.16
+// cannot read a table in sort order, so choosing among all of an issue's
+// rows would read and sort them all; instead issue_minutes tells from which
+// minute on the newest offset+limit+1 rows lie, and only that window is
+// read and sorted. Its counts include rows not yet merged away, so the
+// window can hold fewer events than it promised; duplicates are dropped
+// client-side and a short window is widened until it holds enough or is the
+// whole issue. Every event at or after the window's start is read, so the
+// newest events of the window are the newest of the issue.
 func (s *Store) ListByIssue(ctx context.Context, issueID int64, offset, limit int) ([]*events.Event, bool, error) {
 	if limit <= 0 {
 		limit = 100
 	}
 	offset = max(offset, 0)
 	need := offset + limit + 1
+	target, window := need, need
+	from, err := s.windowStart(ctx, issueID, target)
+	if err != nil {
+		return nil, false, fmt.Errorf("clickhouse: list: %w", err)
+	}
 	var refs []events.Ref
-	for window := need; ; window *= 2 {
+	for {
 		var raw int
-		var err error
-		refs, raw, err = s.issueRefs(ctx, issueID, window)
+		refs, raw, err = s.issueRefs(ctx, issueID, from, window)
 		if err != nil {
 			return nil, false, fmt.Errorf("clickhouse: list: %w", err)
 		}
-		if len(refs) >= need || raw < window {
+		if len(refs) >= need {
 			break
+		}
+		if raw == window {
+			// Duplicates used up the read; more rows lie in the window.
+			window *= 2
+			continue
+		}
+		if from == math.MinInt64 {
+			break // the whole issue was read
+		}
+		target *= 2
+		if from, err = s.windowStart(ctx, issueID, target); err != nil {
+			return nil, false, fmt.Errorf("clickhouse: list: %w", err)
 		}
 	}
 	more := len(refs) > offset+limit
@@ -353,11 +383,66 @@ func (s *Store) ListByIssue(ctx context.Context, issueID int64, offset, limit in
 	return out, more, nil
 }
 
+// windowStart returns the start of the newest minute from which on
+// issue_minutes counts at least target rows of the issue, or math.MinInt64
+// when all its minutes together count fewer. It walks back from the newest
+// minute over spans growing eightfold, so an issue with a long history
+// costs one more short query rather than a read of all its minutes.
+func (s *Store) windowStart(ctx context.Context, issueID int64, target int) (int64, error) {
+	var n uint64
+	var first, last int64
+	if err := s.conn.QueryRow(ctx, `SELECT count(), min(minute), max(minute) FROM `+s.db+`.issue_minutes
+		WHERE issue_id = ?`, issueID).Scan(&n, &first, &last); err != nil {
+		return 0, fmt.Errorf("window: %w", err)
+	}
+	// Without minutes there is nothing to narrow by; minutes at the ends
+	// of Int64 (hostile timestamps) would overflow the walk.
+	if n == 0 || first < math.MinInt64+minuteMicros || last > math.MaxInt64-minuteMicros {
+		return math.MinInt64, nil
+	}
+	covered := uint64(0)
+	upper := last + minuteMicros // exclusive
+	for span := int64(hourMicros); ; span = min(span, 1<<59) * 8 {
+		lower := upper - span
+		if lower <= first || lower > upper { // reached the oldest minute, or wrapped
+			lower = first
+		}
+		rows, err := s.conn.Query(ctx, `SELECT minute, countMerge(row_count) FROM `+s.db+`.issue_minutes
+			WHERE issue_id = ? AND minute >= ? AND minute < ?
+			GROUP BY minute ORDER BY minute DESC`, issueID, lower, upper)
+		if err != nil {
+			return 0, fmt.Errorf("window: %w", err)
+		}
+		for rows.Next() {
+			var minute int64
+			var c uint64
+			if err := rows.Scan(&minute, &c); err != nil {
+				rows.Close()
+				return 0, fmt.Errorf("window: %w", err)
+			}
+			if covered += c; covered >= uint64(target) {
+				rows.Close()
+				return minute, nil
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return 0, fmt.Errorf("window: %w", err)
+		}
+		if lower == first {
+			return math.MinInt64, nil
+		}
+		upper = lower
+	}
+}
+
 // issueRefs returns the distinct refs among the newest window rows of the
-// issue, in order, and how many rows it read.
-func (s *Store) issueRefs(ctx context.Context, issueID int64, window int) ([]events.Ref, int, error) {
+// issue at or after from, in order, and how many rows it read.
+func (s *Store) issueRefs(ctx context.Context, issueID, from int64, window int) ([]events.Ref, int, error) {
 	rows, err := s.conn.Query(ctx, `SELECT project_id, event_id FROM `+s.db+`.events_by_issue
-		WHERE issue_id = ? ORDER BY timestamp DESC, event_id DESC, project_id DESC LIMIT ?`, issueID, window)
+		WHERE issue_id = ? AND timestamp >= ?
+		ORDER BY timestamp DESC, event_id DESC, project_id DESC LIMIT ?`, issueID, from, window)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"slices"
@@ -160,6 +161,16 @@ func assertVisibleOnce(t *testing.T, s *Store, n int) {
 	if total != int64(n) {
 		t.Fatalf("CountsByInterval counts %d events, want %d", total, n)
 	}
+	raw := make([]Bucket, len(buckets))
+	for i := range raw {
+		raw[i].Start = buckets[i].Start
+	}
+	if err := s.countsRaw(ctx, raw, 1, 1, micros(t0), micros(t0.Add(24*time.Hour)), hourMicros); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(buckets, raw) {
+		t.Fatalf("aggregated counts\n%+v\ndiffer from the raw rows'\n%+v", buckets, raw)
+	}
 	facets, err := s.TagFacets(ctx, 1, 1, 5)
 	if err != nil || len(facets) == 0 || facets[0].Key != "level" || facets[0].Values[0].Count != int64(n) {
 		t.Fatalf("TagFacets = %+v, %v", facets, err)
@@ -246,20 +257,7 @@ func TestConcurrentWriters(t *testing.T) {
 
 	// The lost race: rows inserted as if the existence check had run before
 	// the other writer's insert.
-	b, err := s.conn.PrepareBatch(ctx, `INSERT INTO `+s.db+`.events (project_id, event_id, issue_id, timestamp,
-		received_at, level, platform, release, environment, title, user_key, tags.key, tags.value, data)`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ev := range batch {
-		if err := b.Append(ev.ProjectID, ev.EventID, ev.IssueID, micros(ev.Timestamp), micros(ev.ReceivedAt), ev.Level,
-			ev.Platform, ev.Release, ev.Environment, ev.Title, ev.UserKey, []string{"os"}, []string{"linux"}, ev.Data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := b.Send(); err != nil {
-		t.Fatal(err)
-	}
+	insertCopies(t, s, batch)
 	if raw := rawCount(t, s, "events_by_issue"); raw <= n {
 		t.Fatalf("%d rows: the duplicates were not written", raw)
 	}
@@ -286,6 +284,36 @@ func TestConcurrentWriters(t *testing.T) {
 		if raw := rawCount(t, s, table); raw != n {
 			t.Fatalf("%s: %d rows after merge, want %d", table, raw, n)
 		}
+	}
+	// Merging the aggregates combines the copies' states but keeps their
+	// rows counted: the minutes must still be caught as holding duplicates.
+	for _, table := range []string{"issue_minutes", "issue_hours"} {
+		if err := s.conn.Exec(ctx, `OPTIMIZE TABLE `+s.db+`.`+table+` FINAL`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	assertVisibleOnce(t, s, n)
+}
+
+// insertCopies inserts evs into events bypassing Put, as a writer that lost
+// the race between the existence check and the insert would.
+func insertCopies(t *testing.T, s *Store, evs []*events.Event) {
+	t.Helper()
+	ctx := context.Background()
+	b, err := s.conn.PrepareBatch(ctx, `INSERT INTO `+s.db+`.events (project_id, event_id, issue_id, timestamp,
+		received_at, level, platform, release, environment, title, user_key, tags.key, tags.value, data)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		keys, values := extractTags(ev.Data)
+		if err := b.Append(ev.ProjectID, ev.EventID, ev.IssueID, micros(ev.Timestamp), micros(ev.ReceivedAt), ev.Level,
+			ev.Platform, ev.Release, ev.Environment, ev.Title, ev.UserKey, keys, values, ev.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -501,7 +529,7 @@ func loadBig(b *testing.B) *Store {
 		if err := s.conn.Exec(ctx, `TRUNCATE TABLE `+s.db+`.events`); err != nil {
 			b.Fatal(err)
 		}
-		for _, tbl := range []string{"events_by_issue", "issue_users"} {
+		for _, tbl := range []string{"events_by_issue", "issue_users", "issue_minutes", "issue_hours"} {
 			if err := s.conn.Exec(ctx, `TRUNCATE TABLE `+s.db+`.`+tbl); err != nil {
 				b.Fatal(err)
 			}
@@ -521,8 +549,30 @@ func loadBig(b *testing.B) *Store {
 		}
 		b.Logf("loaded %d events in %v", bigEvents, time.Since(start))
 	}
+	// The load leaves the server merging parts for a while; timing reads
+	// during that would measure the merges.
+	waitMerges(b, s)
 	bigStore.s = s
 	return s
+}
+
+// waitMerges waits until the server runs no merge on the store's tables.
+func waitMerges(b *testing.B, s *Store) {
+	ctx := context.Background()
+	db := strings.Trim(s.db, "`")
+	start := time.Now()
+	for time.Since(start) < 5*time.Minute {
+		var n uint64
+		if err := s.conn.QueryRow(ctx, `SELECT count() FROM system.merges WHERE database = ?`, db).Scan(&n); err != nil {
+			b.Fatal(err)
+		}
+		if n == 0 {
+			b.Logf("merges done after %v", time.Since(start))
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	b.Log("merges still running after 5 minutes")
 }
 
 // reportP95 reports the 95th percentile of the recorded latencies.
@@ -568,3 +618,358 @@ func BenchmarkCountsByInterval(b *testing.B) {
 // The web interface finds the histogram through the events package's
 // optional interface.
 var _ events.Histogrammer = (*Store)(nil)
+
+// wantCounts is the oracle of CountsByInterval: the distinct events and
+// users of project 1, issue 1 per interval, computed here.
+func wantCounts(evs []*events.Event, from, to time.Time, interval time.Duration) []Bucket {
+	lo, hi, step := micros(from), micros(to), interval.Microseconds()
+	n := (hi - lo + step - 1) / step
+	out := make([]Bucket, n)
+	seen := make([]map[string]bool, n)
+	users := make([]map[string]bool, n)
+	for i := range out {
+		out[i].Start = fromMicros(lo + int64(i)*step)
+		seen[i], users[i] = map[string]bool{}, map[string]bool{}
+	}
+	for _, ev := range evs {
+		ts := micros(ev.Timestamp)
+		if ev.ProjectID != 1 || ev.IssueID != 1 || ts < lo || ts >= hi {
+			continue
+		}
+		b := (ts - lo) / step
+		if !seen[b][ev.EventID] {
+			seen[b][ev.EventID] = true
+			out[b].Events++
+		}
+		if ev.UserKey != "" && !users[b][ev.UserKey] {
+			users[b][ev.UserKey] = true
+			out[b].Users++
+		}
+	}
+	return out
+}
+
+// histogramEvents are spread over five hours, bunched at minute and hour
+// edges, with users repeating within and across hours, anonymous events,
+// and events of other projects and issues.
+func histogramEvents() []*events.Event {
+	var evs []*events.Event
+	const us = time.Microsecond
+	for i := range 300 {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		switch i % 3 {
+		case 1:
+			at = at.Add(-us) // the last instant of the minute before
+		case 2:
+			at = at.Add(time.Duration(i) * time.Second % time.Minute)
+		}
+		user := fmt.Sprintf("u%d", i%23)
+		if i%11 == 0 {
+			user = ""
+		}
+		evs = append(evs, testEvent(1, fmt.Sprintf("h%04d", i), 1, at, user))
+	}
+	evs = append(evs, testEvent(2, "h0000", 1, t0, "other-project"), testEvent(1, "other-issue", 2, t0, "x"))
+	return evs
+}
+
+func TestCountsAggregated(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	evs := histogramEvents()
+	if _, err := s.Put(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	check := func(stage string) {
+		t.Helper()
+		for _, tc := range []struct {
+			from, to time.Time
+			interval time.Duration
+			agg      bool
+		}{
+			{t0, t0.Add(5 * time.Hour), time.Hour, true},
+			{t0.Add(-time.Hour), t0.Add(5 * time.Hour), 2 * time.Hour, true}, // short last bucket
+			{t0, t0.Add(24 * time.Hour), 24 * time.Hour, true},
+			{t0, t0.Add(5 * time.Hour), 30 * time.Minute, false},                // finer than an hour
+			{t0.Add(30 * time.Minute), t0.Add(5 * time.Hour), time.Hour, false}, // from off the hour
+			{t0, t0.Add(5*time.Hour + time.Microsecond), time.Hour, false},      // to off the hour
+			{t0, t0.Add(5 * time.Hour), 90 * time.Minute, false},                // not whole hours
+		} {
+			lo, hi, step := micros(tc.from), micros(tc.to), tc.interval.Microseconds()
+			if got := aggregable(lo, hi, step); got != tc.agg {
+				t.Fatalf("aggregable(%v, %v, %v) = %v", tc.from, tc.to, tc.interval, got)
+			}
+			got, err := s.CountsByInterval(ctx, 1, 1, tc.from, tc.to, tc.interval)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := wantCounts(evs, tc.from, tc.to, tc.interval); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: CountsByInterval(%v, %v, %v) =\n%+v\nwant\n%+v", stage, tc.from, tc.to, tc.interval,
+					got, want)
+			}
+		}
+	}
+	check("distinct")
+	// Copies of some events, as a lost race leaves them: their minutes
+	// must be counted from the raw rows.
+	insertCopies(t, s, []*events.Event{evs[0], evs[1], evs[150], evs[299]})
+	check("copies")
+	for _, table := range []string{"events", "events_by_issue", "issue_minutes", "issue_hours"} {
+		if err := s.conn.Exec(ctx, `OPTIMIZE TABLE `+s.db+`.`+table+` FINAL`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("merged")
+}
+
+// TestCountsBeforeEpoch checks that buckets round down, not towards zero,
+// for timestamps before 1970.
+func TestCountsBeforeEpoch(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	epoch := time.Unix(0, 0).UTC()
+	const us = time.Microsecond
+	evs := []*events.Event{
+		testEvent(1, "a", 1, epoch.Add(-time.Hour), "u1"),
+		testEvent(1, "b", 1, epoch.Add(-us), "u2"),
+		testEvent(1, "c", 1, epoch, "u3"),
+		testEvent(1, "d", 1, epoch.Add(time.Hour-us), "u3"),
+	}
+	if _, err := s.Put(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.CountsByInterval(ctx, 1, 1, epoch.Add(-time.Hour), epoch.Add(time.Hour), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := wantCounts(evs, epoch.Add(-time.Hour), epoch.Add(time.Hour), time.Hour); !reflect.DeepEqual(got, want) {
+		t.Fatalf("CountsByInterval = %+v, want %+v", got, want)
+	}
+	list, more, err := s.ListByIssue(ctx, 1, 1, 2)
+	if err != nil || !more || len(list) != 2 || list[0].EventID != "c" || list[1].EventID != "b" {
+		t.Fatalf("ListByIssue = %d events, more %v, %v", len(list), more, err)
+	}
+}
+
+// TestUsersErrorBound checks the documented bound of the aggregated user
+// count where uniq samples: 100,000 distinct users in one hour.
+func TestUsersErrorBound(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	const n = 100_000
+	if err := s.conn.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.events (project_id, event_id, issue_id, timestamp,
+		received_at, level, platform, release, environment, title, user_key, tags.key, tags.value, data)
+		SELECT 1, lower(hex(MD5(toString(number)))), 1, %d + number * 36000, %d, 'error', 'native', '', '', 't',
+			concat('user', toString(number)), [], [], '{}'
+		FROM system.numbers LIMIT %d`, s.db, micros(t0), micros(t0), n)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.CountsByInterval(ctx, 1, 1, t0, t0.Add(time.Hour), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Events != n {
+		t.Fatalf("%d events, want %d exactly", got[0].Events, n)
+	}
+	if u := got[0].Users; u < n*98/100 || u > n*102/100 {
+		t.Fatalf("%d users, want %d within 2%%", u, n)
+	}
+	t.Logf("aggregated users %d of %d", got[0].Users, n)
+}
+
+// TestUsersExactBelowSampling checks that the aggregated user count agrees
+// with the exact one below uniq's sampling threshold.
+func TestUsersExactBelowSampling(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	const n = 60_000
+	if err := s.conn.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.events (project_id, event_id, issue_id, timestamp,
+		received_at, level, platform, release, environment, title, user_key, tags.key, tags.value, data)
+		SELECT 1, lower(hex(MD5(toString(number)))), 1, %d + number * 60000, %d, 'error', 'native', '', '', 't',
+			concat('user', toString(number %% %d)), [], [], '{}'
+		FROM system.numbers LIMIT %d`, s.db, micros(t0), micros(t0), n, n)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.CountsByInterval(ctx, 1, 1, t0, t0.Add(time.Hour), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Events != n || got[0].Users < n-1 || got[0].Users > n {
+		t.Fatalf("bucket = %+v, want %d events and users (users may lose one to a collision)", got[0], n)
+	}
+}
+
+// TestBackfill opens a database as schema version 1 left it, with events
+// and an unmerged copy, and checks that the upgrade fills the aggregates.
+func TestBackfill(t *testing.T) {
+	srv := needServer(t)
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	cfg := Config{Addr: srv.Addr, Database: "t_" + hex.EncodeToString(b)}
+	old, err := open(ctx, cfg, migrations[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := old.conn.Exec(ctx, `DROP DATABASE IF EXISTS `+old.db); err != nil {
+			t.Errorf("drop %s: %v", old.db, err)
+		}
+		old.Close()
+	})
+	evs := histogramEvents()
+	if _, err := old.Put(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	insertCopies(t, old, evs[:3])
+	var tables uint64
+	if err := old.conn.QueryRow(ctx, `SELECT count() FROM system.tables WHERE database = ? AND name = 'issue_minutes'`,
+		cfg.Database).Scan(&tables); err != nil || tables != 0 {
+		t.Fatalf("version 1 has issue_minutes (%d, %v)", tables, err)
+	}
+
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := rawCount(t, s, "schema_migrations"); n != uint64(len(migrations)) {
+		t.Fatalf("%d migration records, want %d", n, len(migrations))
+	}
+	if rawCount(t, s, "issue_minutes") == 0 || rawCount(t, s, "issue_hours") == 0 {
+		t.Fatal("aggregates not backfilled")
+	}
+	from, to := t0.Add(-time.Hour), t0.Add(6*time.Hour)
+	got, err := s.CountsByInterval(ctx, 1, 1, from, to, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := wantCounts(evs, from, to, time.Hour); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after backfill =\n%+v\nwant\n%+v", got, want)
+	}
+	// Events stored after the upgrade reach the aggregates through the views.
+	late := testEvent(1, "late", 1, t0.Add(5*time.Hour+time.Minute), "new-user")
+	if _, err := s.Put(ctx, []*events.Event{late}); err != nil {
+		t.Fatal(err)
+	}
+	evs = append(evs, late)
+	got, err = s.CountsByInterval(ctx, 1, 1, from, to, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := wantCounts(evs, from, to, time.Hour); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after a later Put =\n%+v\nwant\n%+v", got, want)
+	}
+	checkList(t, s, evs)
+}
+
+// checkList compares every page of issue 1's list, at several page sizes
+// and offsets, with the oracle order: newest first, then event id and
+// project descending, each event once.
+func checkList(t *testing.T, s *Store, evs []*events.Event) {
+	t.Helper()
+	ctx := context.Background()
+	byRef := map[events.Ref]*events.Event{}
+	for _, ev := range evs {
+		if ev.IssueID == 1 {
+			byRef[events.Ref{ProjectID: ev.ProjectID, EventID: ev.EventID}] = ev
+		}
+	}
+	var want []*events.Event
+	for _, ev := range byRef {
+		want = append(want, ev)
+	}
+	slices.SortFunc(want, func(a, b *events.Event) int {
+		if c := b.Timestamp.Compare(a.Timestamp); c != 0 {
+			return c
+		}
+		if c := strings.Compare(b.EventID, a.EventID); c != 0 {
+			return c
+		}
+		return int(b.ProjectID - a.ProjectID)
+	})
+	for _, limit := range []int{2, 7, 50, len(want)} {
+		for offset := 0; offset <= len(want)+1; offset += max(1, limit/2) {
+			got, more, err := s.ListByIssue(ctx, 1, offset, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			end := min(offset+limit, len(want))
+			var ids, wantIDs []string
+			for _, ev := range got {
+				ids = append(ids, ev.EventID)
+			}
+			if offset < len(want) {
+				for _, ev := range want[offset:end] {
+					wantIDs = append(wantIDs, ev.EventID)
+				}
+			}
+			if !slices.Equal(ids, wantIDs) || more != (offset+limit < len(want)) {
+				t.Fatalf("ListByIssue(offset %d, limit %d) = %v, more %v; want %v, more %v", offset, limit, ids, more,
+					wantIDs, offset+limit < len(want))
+			}
+		}
+	}
+}
+
+// TestListWindows lists an issue whose events cluster at minute edges, share
+// timestamps, spread over days (so the window walks back over several
+// spans) and have unmerged copies (so windows come out short and widen).
+func TestListWindows(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	const us = time.Microsecond
+	var evs []*events.Event
+	add := func(id string, at time.Time) {
+		evs = append(evs, testEvent(1, id, 1, at, "u"))
+	}
+	for m := range 6 {
+		edge := t0.Add(time.Duration(m) * time.Minute)
+		add(fmt.Sprintf("m%d-first", m), edge)
+		add(fmt.Sprintf("m%d-last", m), edge.Add(-us))
+		for k := range 5 {
+			add(fmt.Sprintf("m%d-same%d", m, k), edge.Add(30*time.Second)) // one shared timestamp
+		}
+	}
+	for d := range 40 {
+		add(fmt.Sprintf("old%02d", d), t0.Add(-time.Duration(d+1)*37*time.Hour))
+	}
+	add("other-issue", t0.Add(time.Hour))
+	evs[len(evs)-1].IssueID = 2
+	if _, err := s.Put(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	checkList(t, s, evs)
+
+	// Copies of the newest events make the counted rows outnumber the
+	// events of the newest minutes.
+	var newest []*events.Event
+	for _, ev := range evs {
+		if !ev.Timestamp.Before(t0.Add(4 * time.Minute)) {
+			newest = append(newest, ev)
+		}
+	}
+	insertCopies(t, s, newest)
+	insertCopies(t, s, newest)
+	checkList(t, s, evs)
+
+	// windowStart points at the minute that completes the target, and at
+	// the whole issue past it.
+	for _, tc := range []struct {
+		target int
+		want   int64
+	}{
+		// The newest minute holds 6 events, the one before 7; the copies
+		// triple their rows.
+		{1, micros(t0.Add(5 * time.Minute))},
+		{3 * 6, micros(t0.Add(5 * time.Minute))},
+		{3*6 + 1, micros(t0.Add(4 * time.Minute))},
+		{3 * (6 + 7), micros(t0.Add(4 * time.Minute))},
+		{3*(6+7) + 1, micros(t0.Add(3 * time.Minute))},
+		{1_000_000, math.MinInt64},
+	} {
+		if got, err := s.windowStart(ctx, 1, tc.target); err != nil || got != tc.want {
+			t.Fatalf("windowStart(%d) = %d, %v; want %d", tc.target, got, err, tc.want)
+		}
+	}
+}
