@@ -27,6 +27,7 @@ import (
 	"github.com/cairn-dev/cairn/storage/events"
 	"github.com/cairn-dev/cairn/storage/meta"
 	"github.com/cairn-dev/cairn/storage/queue"
+	"github.com/cairn-dev/cairn/storage/viewcache"
 	symcache "github.com/cairn-dev/cairn/symbolicator/cache"
 	"github.com/cairn-dev/cairn/web"
 	"github.com/cairn-dev/cairn/web/ui"
@@ -186,16 +187,19 @@ func (s *roleServer) wire(ctx context.Context, cfg config.Config, base string) (
 	}
 
 	if s.runs(config.RoleWeb) {
-		if err := s.wireWeb(ctx, bg, cfg, base, mux, keys, notifier); err != nil {
+		if err := s.wireWeb(ctx, bg, cfg, base, mux, keys, notifier, reg); err != nil {
 			return nil, err
 		}
 	}
 	return mux, nil
 }
 
+// viewTTL bounds how stale the newest bar of a cached histogram may be.
+const viewTTL = 30 * time.Second
+
 // wireWeb mounts the API, debug-file uploads, releases and (when the
 // metadata store can hold accounts) the web interface.
-func (s *roleServer) wireWeb(ctx, bg context.Context, cfg config.Config, base string, mux *http.ServeMux, keys *web.KeyStore, notifier *notify.Service) error {
+func (s *roleServer) wireWeb(ctx, bg context.Context, cfg config.Config, base string, mux *http.ServeMux, keys *web.KeyStore, notifier *notify.Service, reg prometheus.Registerer) error {
 	b := s.b
 	_, proj, key, err := web.EnsureDefaults(ctx, b.meta)
 	if err != nil {
@@ -209,6 +213,17 @@ func (s *roleServer) wireWeb(ctx, bg context.Context, cfg config.Config, base st
 	var evs events.Store = b.events
 	if b.analytics != nil {
 		evs = snuba.Reader{Store: b.events, Analytics: b.analytics}
+	}
+	if len(cfg.Storage.Memcached) > 0 {
+		// Histograms and sparklines are computed once per TTL for every
+		// web process.
+		var stats viewcache.Stats
+		evs = viewcache.Wrap(evs, b.keyCache, viewTTL, &stats)
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cairn_view_cache_hits_total",
+				Help: "Histogram and sparkline views served from the shared cache."}, func() float64 { return float64(stats.Hits.Load()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cairn_view_cache_misses_total",
+				Help: "Histogram and sparkline views computed by the event store."}, func() float64 { return float64(stats.Misses.Load()) }))
 	}
 	api := web.NewAPI(b.meta, evs, base, s.log)
 	if index, ok := b.meta.(meta.DebugFiles); ok {

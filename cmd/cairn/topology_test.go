@@ -293,7 +293,9 @@ storage:
     access_key: cairn
     secret_key: cairn-secret
     insecure: true
-`, pgURL, kaddr, chs.Addr+"/topology", minio)
+  redis: 127.0.0.1:6379
+  memcached: [%q]
+`, pgURL, kaddr, chs.Addr+"/topology", minio, testtools.StartMemcached(t))
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -486,7 +488,8 @@ storage:
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if p.role == "worker" && !bytes.Contains(b, []byte("cairn_worker_events_processed_total")) ||
-			p.role == "snuba" && !bytes.Contains(b, []byte("cairn_snuba_batch_events_count")) {
+			p.role == "snuba" && !bytes.Contains(b, []byte("cairn_snuba_batch_events_count")) ||
+			p.role == "web" && !bytes.Contains(b, []byte("cairn_view_cache_hits_total")) {
 			t.Errorf("%s metrics lack its role's series", p.name)
 		}
 	}

@@ -2,9 +2,6 @@ package memcached_test
 
 import (
 	"context"
-	"net"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,34 +13,7 @@ import (
 )
 
 // server starts a private memcached on a free port for the test.
-func server(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("memcached")
-	if err != nil {
-		testtools.Missing(t, "memcached", "apt-get install memcached")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "-l", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "0", "-m", "64", "-u", "nobody")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	for range 100 {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("memcached did not listen on %s", addr)
-	return ""
-}
+func server(t *testing.T) string { return testtools.StartMemcached(t) }
 
 func newCache(t *testing.T, addr string) *memcached.Cache {
 	c, err := memcached.New(memcached.Options{Servers: []string{addr}, Prefix: t.Name() + ":"})

@@ -1,0 +1,71 @@
+package viewcache_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/cairn-dev/cairn/storage/events"
+	"github.com/cairn-dev/cairn/storage/memcache"
+	"github.com/cairn-dev/cairn/storage/sqlite"
+	"github.com/cairn-dev/cairn/storage/viewcache"
+)
+
+// onlyStore hides a store's optional views.
+type onlyStore struct{ events.Store }
+
+func TestViews(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.OpenEvents(ctx, filepath.Join(t.TempDir(), "events.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	base := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	var evs []*events.Event
+	for i := range 300 {
+		evs = append(evs, &events.Event{ProjectID: 1, EventID: fmt.Sprintf("%032x", i+1), IssueID: int64(1 + i%3),
+			Timestamp: base.Add(time.Duration(i) * 4 * time.Minute), ReceivedAt: base, Level: "error", Title: "t", UserKey: fmt.Sprint(i % 7), Data: []byte("{}")})
+	}
+	if _, err := db.Put(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	var stats viewcache.Stats
+	wrapped := viewcache.Wrap(db, memcache.New(1000), time.Minute, &stats)
+	h, ok := wrapped.(events.Histogrammer)
+	ih, ok2 := wrapped.(events.IssueHistogrammer)
+	if !ok || !ok2 {
+		t.Fatalf("the wrapped SQLite store lost its views: %T", wrapped)
+	}
+	from, to := base, base.Add(24*time.Hour)
+	want, err := db.CountsByInterval(ctx, 1, 2, from, to, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		got, err := h.CountsByInterval(ctx, 1, 2, from, to, time.Hour)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("cached histogram %v (%v), want %v", got, err, want)
+		}
+	}
+	wantSpark, err := db.CountsByIssue(ctx, 1, []int64{1, 2, 3}, from, to, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ids := range [][]int64{{1, 2, 3}, {3, 2, 1}} {
+		got, err := ih.CountsByIssue(ctx, 1, ids, from, to, time.Hour)
+		if err != nil || !reflect.DeepEqual(got, wantSpark) {
+			t.Fatalf("cached sparklines %v (%v), want %v", got, err, wantSpark)
+		}
+	}
+	if h, m := stats.Hits.Load(), stats.Misses.Load(); h != 3 || m != 2 {
+		t.Errorf("%d hits, %d misses; want 3 and 2", h, m)
+	}
+	// A store without views is returned as it is.
+	if _, ok := viewcache.Wrap(onlyStore{db}, memcache.New(10), time.Minute, nil).(events.Histogrammer); ok {
+		t.Error("a store without histograms gained one")
+	}
+}
