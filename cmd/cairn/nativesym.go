@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -68,7 +70,13 @@ func newNativeSymbolication(ctx context.Context, blobs blob.Store, index debugFi
 	if err != nil {
 		return nil, fmt.Errorf("symbolicator cache: %w", err)
 	}
-	svc, err := service.New(service.Config{Cache: c, Sources: configured, Logger: log})
+	scfg := service.Config{Cache: c, Sources: configured, Logger: log}
+	if cfg.Storage.S3.Bucket != "" {
+		// Workers share what they convert through the bucket: one builds a
+		// file's caches, the others fetch them.
+		scfg.Shared = blobShared{blobs}
+	}
+	svc, err := service.New(scfg)
 	if err != nil {
 		return nil, fmt.Errorf("symbolicator: %w", err)
 	}
@@ -223,4 +231,29 @@ func (ps *projectSources) get(ctx context.Context, projectID int64) []sources.So
 	ps.entries[projectID] = projectSourcesEntry{srcs: srcs, expires: now.Add(ps.ttl)}
 	ps.mu.Unlock()
 	return srcs
+}
+
+// blobShared is the symbolicator's shared derived-cache store on the blob
+// store (S3 in the production topology).
+type blobShared struct{ b blob.Store }
+
+// Get implements service.SharedCache.
+func (s blobShared) Get(ctx context.Context, key string, w io.Writer) (bool, error) {
+	r, err := s.b.Open(ctx, key)
+	if errors.Is(err, blob.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer r.Close()
+	if _, err := io.Copy(w, r); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Put implements service.SharedCache.
+func (s blobShared) Put(ctx context.Context, key string, r io.Reader) error {
+	return s.b.Put(ctx, key, r)
 }

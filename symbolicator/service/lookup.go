@@ -2,8 +2,12 @@ package service
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -348,9 +352,18 @@ func (r *session) derive(ctx context.Context, c sources.Candidate, id sources.Fi
 	}
 	key := cache.Key{Kind: kind, Version: version, Source: c.SourceID, ID: c.Type.String() + ":" + c.Path + "#" + pick}
 	e, err := r.s.cfg.Cache.Get(detach(ctx), key, func(ctx context.Context, path string) (map[string]string, error) {
+		shared := sharedKey(key)
+		if extra, ok := r.s.fromShared(ctx, shared, path); ok {
+			return extra, nil
+		}
 		r.s.builds <- struct{}{}
 		defer func() { <-r.s.builds }()
-		return buildDerived(c.File, path, id, unwind)
+		r.s.built.Add(1)
+		extra, err := buildDerived(c.File, path, id, unwind)
+		if err == nil {
+			r.s.toShared(ctx, shared, path, extra)
+		}
+		return extra, err
 	})
 	if err != nil {
 		return nil, nil, err
@@ -368,6 +381,70 @@ func (r *session) derive(ctx context.Context, c sources.Candidate, id sources.Fi
 		return nil, feats, fmt.Errorf("derived cache unreadable: %w", err)
 	}
 	return h, feats, nil
+}
+
+// sharedKey is where the shared store keeps a derived cache: by kind,
+// format version and a hash of the local cache key.
+func sharedKey(k cache.Key) string {
+	h := sha256.Sum256([]byte(k.Source + "\x00" + k.ID))
+	return fmt.Sprintf("derived/%s/v%d/%s", k.Kind, k.Version, hex.EncodeToString(h[:16]))
+}
+
+// fromShared copies a derived cache another process built into path and
+// returns its sidecar values; ok is false when the shared store has none
+// (or cannot be read: the cache is built here instead).
+func (s *Service) fromShared(ctx context.Context, key, path string) (map[string]string, bool) {
+	sh := s.cfg.Shared
+	if sh == nil {
+		return nil, false
+	}
+	// The sidecar is written last, so its presence means the data is whole.
+	var meta bytes.Buffer
+	found, err := sh.Get(ctx, key+".json", &meta)
+	if err != nil || !found {
+		return nil, false
+	}
+	var extra map[string]string
+	if json.Unmarshal(meta.Bytes(), &extra) != nil {
+		return nil, false
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, false
+	}
+	found, err = sh.Get(ctx, key, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || !found {
+		s.log.Warn("shared derived cache unreadable; building it here", "key", key, "err", err)
+		return nil, false
+	}
+	return extra, true
+}
+
+// toShared publishes a derived cache this process built, data first and
+// sidecar last. Failures are logged: the cache still works locally.
+func (s *Service) toShared(ctx context.Context, key, path string, extra map[string]string) {
+	sh := s.cfg.Shared
+	if sh == nil {
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	err = sh.Put(ctx, key, f)
+	f.Close()
+	if err == nil {
+		var meta []byte
+		if meta, err = json.Marshal(extra); err == nil {
+			err = sh.Put(ctx, key+".json", bytes.NewReader(meta))
+		}
+	}
+	if err != nil {
+		s.log.Warn("publishing a derived cache to the shared store failed", "key", key, "err", err)
+	}
 }
 
 // buildDerived writes the symcache or cficache of the object in file that

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/cairn-dev/cairn/symbolicator/cache"
@@ -39,8 +41,21 @@ type Config struct {
 	// requests; zero means 1024.
 	OpenCaches int
 	// Walk tunes the minidump stack walker.
-	Walk   stackwalk.Options
+	Walk stackwalk.Options
+	// Shared, when set, is a store every symbolicator process shares (S3
+	// in the production topology): a derived cache one process built is
+	// fetched by the others instead of built again.
+	Shared SharedCache
 	Logger *slog.Logger
+}
+
+// SharedCache keeps derived caches where every symbolicator process finds
+// them. Keys are slash-separated [A-Za-z0-9._-] segments.
+type SharedCache interface {
+	// Get copies the object at key to w; found is false when there is none.
+	Get(ctx context.Context, key string, w io.Writer) (found bool, err error)
+	// Put stores the bytes of r at key.
+	Put(ctx context.Context, key string, r io.Reader) error
 }
 
 // Service symbolicates minidumps, stack traces and Apple crash reports
@@ -48,7 +63,9 @@ type Config struct {
 // concurrent requests needing the same file share one download and one
 // build of each derived cache.
 type Service struct {
-	cfg    Config
+	cfg Config
+	// built counts the derived caches this process built itself.
+	built  atomic.Int64
 	fetch  sources.FetchFunc
 	builds chan struct{}
 	open   *pool
@@ -86,6 +103,10 @@ func New(cfg Config) (*Service, error) {
 		log:    cfg.Logger,
 	}, nil
 }
+
+// Built is how many derived caches this process built itself (not found
+// in the shared store), for metrics and tests.
+func (s *Service) Built() int64 { return s.built.Load() }
 
 // Close releases the derived caches kept open.
 func (s *Service) Close() error { return s.open.close() }

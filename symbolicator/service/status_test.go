@@ -239,3 +239,73 @@ func countFiles(t *testing.T, dir string) int {
 	})
 	return n
 }
+
+// dirShared is a SharedCache over a directory, as the S3 store is for the
+// production topology.
+type dirShared string
+
+func (d dirShared) Get(_ context.Context, key string, w io.Writer) (bool, error) {
+	f, err := os.Open(filepath.Join(string(d), filepath.FromSlash(key)))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err == nil, err
+}
+
+func (d dirShared) Put(_ context.Context, key string, r io.Reader) error {
+	p := filepath.Join(string(d), filepath.FromSlash(key))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(p, b, 0o644)
+}
+
+// TestSharedDerivedCaches: a second symbolicator process with its own
+// local cache fetches the caches the first one built from the shared
+// store, builds nothing, and answers the same.
+func TestSharedDerivedCaches(t *testing.T) {
+	bin := fixtures.Get(t, "elf-x86_64-gcc-O2")
+	a, err := loader.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	obj := a.Objects[0]
+	id := sources.FileID{DebugID: obj.DebugID(), CodeID: obj.CodeID(), CodeFile: "/usr/bin/demo", Object: sources.ObjectELF}
+	root := t.TempDir()
+	native := sources.DirectoryLayout{Type: sources.LayoutNative}
+	place(t, root, native, sources.FileELFCode, id, bin)
+	src := sources.NewFilesystem("fs", root, native, sources.Filters{})
+	shared := dirShared(t.TempDir())
+	info := ModuleInfo{Type: "elf", DebugID: id.DebugID.String(), CodeID: id.CodeID, CodeFile: id.CodeFile}
+	var mods [2]Module
+	var built [2]int64
+	for i := range 2 {
+		c, err := cache.New(cache.Config{Dir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(Config{Cache: c, Sources: []sources.Source{src}, Shared: shared})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mods[i] = s.Prepare(context.Background(), info, nil)
+		built[i] = s.Built()
+		s.Close()
+	}
+	if built[0] != 2 || built[1] != 0 {
+		t.Errorf("built %d caches in the first process and %d in the second; want 2 and 0", built[0], built[1])
+	}
+	if mods[1].DebugStatus != "found" || mods[1].UnwindStatus != "found" || mods[1].Features != mods[0].Features {
+		t.Errorf("second process: %+v, first: %+v", mods[1], mods[0])
+	}
+}
