@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-dev/cairn/config"
@@ -27,6 +28,7 @@ import (
 	"github.com/cairn-dev/cairn/storage/events"
 	"github.com/cairn-dev/cairn/storage/meta"
 	"github.com/cairn-dev/cairn/storage/queue"
+	"github.com/cairn-dev/cairn/storage/redis"
 	"github.com/cairn-dev/cairn/storage/viewcache"
 	symcache "github.com/cairn-dev/cairn/symbolicator/cache"
 	"github.com/cairn-dev/cairn/web"
@@ -214,11 +216,21 @@ func (s *roleServer) wireWeb(ctx, bg context.Context, cfg config.Config, base st
 	if b.analytics != nil {
 		evs = snuba.Reader{Store: b.events, Analytics: b.analytics}
 	}
-	if len(cfg.Storage.Memcached) > 0 {
-		// Histograms and sparklines are computed once per TTL for every
-		// web process.
+	if len(cfg.Storage.Memcached) > 0 || cfg.Storage.Redis != "" {
+		// Histograms (the analytics store's query results, in Redis) and
+		// sparklines (the issue list's views, in Memcached) are computed
+		// once per TTL for every web process.
 		var stats viewcache.Stats
-		evs = viewcache.Wrap(evs, b.keyCache, viewTTL, &stats)
+		o := viewcache.Options{TTL: viewTTL, Stats: &stats}
+		if len(cfg.Storage.Memcached) > 0 {
+			o.Sparklines = b.keyCache
+		}
+		if cfg.Storage.Redis != "" {
+			rdb := goredis.NewClient(&goredis.Options{Addr: cfg.Storage.Redis})
+			s.b.closers = append(s.b.closers, rdb.Close)
+			o.Histograms = redis.NewCache(rdb, "cairn:query:")
+		}
+		evs = viewcache.Wrap(evs, o)
 		reg.MustRegister(
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cairn_view_cache_hits_total",
 				Help: "Histogram and sparkline views served from the shared cache."}, func() float64 { return float64(stats.Hits.Load()) }),

@@ -1,6 +1,6 @@
 // Package viewcache keeps the web interface's computed views of the event
-// store — issue histograms and the issue list's sparklines — in a shared
-// cache (Memcached in the production topology), so that every web process
+// store — issue histograms and the issue list's sparklines — in shared
+// caches (Redis and Memcached in the production topology), so that every web process
 // reuses what one of them computed, and the event store answers each view
 // at most once per TTL. The views cover whole hours that have ended, plus
 // the current one, so a short TTL bounds how stale the newest bar can be.
@@ -25,15 +25,28 @@ import (
 // Stats counts cache hits and misses, for the hit-ratio metric.
 type Stats struct{ Hits, Misses atomic.Int64 }
 
-// Wrap returns store with its histogram views cached in c for ttl. The
-// result implements exactly the optional view interfaces store implements
+// Options say where each view is cached; a nil cache leaves that view
+// uncached.
+type Options struct {
+	// Histograms caches an issue's event histogram: the analytics store's
+	// query results (Redis in the production topology).
+	Histograms cache.Cache
+	// Sparklines caches the issue list's per-issue counts (Memcached in
+	// the production topology).
+	Sparklines cache.Cache
+	TTL        time.Duration
+	Stats      *Stats
+}
+
+// Wrap returns store with its views cached as o says. The result
+// implements exactly the optional view interfaces store implements
 // (events.Histogrammer, events.IssueHistogrammer), so callers that probe
 // for them see the same store. A cache failure falls back to the store.
-func Wrap(store events.Store, c cache.Cache, ttl time.Duration, stats *Stats) events.Store {
-	if stats == nil {
-		stats = &Stats{}
+func Wrap(store events.Store, o Options) events.Store {
+	if o.Stats == nil {
+		o.Stats = &Stats{}
 	}
-	v := &views{Store: store, c: c, ttl: ttl, stats: stats}
+	v := &views{Store: store, hc: o.Histograms, sc: o.Sparklines, ttl: o.TTL, stats: o.Stats}
 	h, isH := store.(events.Histogrammer)
 	ih, isIH := store.(events.IssueHistogrammer)
 	v.h, v.ih = h, ih
@@ -50,11 +63,11 @@ func Wrap(store events.Store, c cache.Cache, ttl time.Duration, stats *Stats) ev
 
 type views struct {
 	events.Store
-	c     cache.Cache
-	ttl   time.Duration
-	stats *Stats
-	h     events.Histogrammer
-	ih    events.IssueHistogrammer
+	hc, sc cache.Cache
+	ttl    time.Duration
+	stats  *Stats
+	h      events.Histogrammer
+	ih     events.IssueHistogrammer
 }
 
 type both struct{ *views }
@@ -91,12 +104,12 @@ func (h *issueHistOnly) CountsByIssue(ctx context.Context, projectID int64, ids 
 func (v *views) counts(ctx context.Context, projectID, issueID int64, from, to time.Time, interval time.Duration) ([]events.Bucket, error) {
 	key := fmt.Sprintf("cairn:view:hist:%d:%d:%d:%d:%d", projectID, issueID, from.UnixNano(), to.UnixNano(), interval)
 	var out []events.Bucket
-	if v.get(ctx, key, &out) {
+	if v.get(ctx, v.hc, key, &out) {
 		return out, nil
 	}
 	out, err := v.h.CountsByInterval(ctx, projectID, issueID, from, to, interval)
 	if err == nil {
-		v.put(ctx, key, out)
+		v.put(ctx, v.hc, key, out)
 	}
 	return out, err
 }
@@ -112,18 +125,21 @@ func (v *views) byIssue(ctx context.Context, projectID int64, ids []int64, from,
 	sum := sha256.Sum256([]byte(sb.String()))
 	key := fmt.Sprintf("cairn:view:spark:%d:%s:%d:%d:%d", projectID, hex.EncodeToString(sum[:12]), from.UnixNano(), to.UnixNano(), interval)
 	var out map[int64][]events.Bucket
-	if v.get(ctx, key, &out) {
+	if v.get(ctx, v.sc, key, &out) {
 		return out, nil
 	}
 	out, err := v.ih.CountsByIssue(ctx, projectID, ids, from, to, interval)
 	if err == nil {
-		v.put(ctx, key, out)
+		v.put(ctx, v.sc, key, out)
 	}
 	return out, err
 }
 
-func (v *views) get(ctx context.Context, key string, dst any) bool {
-	b, ok, err := v.c.Get(ctx, key)
+func (v *views) get(ctx context.Context, c cache.Cache, key string, dst any) bool {
+	if c == nil {
+		return false
+	}
+	b, ok, err := c.Get(ctx, key)
 	if err != nil || !ok || json.Unmarshal(b, dst) != nil {
 		v.stats.Misses.Add(1)
 		return false
@@ -132,8 +148,11 @@ func (v *views) get(ctx context.Context, key string, dst any) bool {
 	return true
 }
 
-func (v *views) put(ctx context.Context, key string, val any) {
+func (v *views) put(ctx context.Context, c cache.Cache, key string, val any) {
+	if c == nil {
+		return
+	}
 	if b, err := json.Marshal(val); err == nil {
-		_ = v.c.Set(ctx, key, b, v.ttl)
+		_ = c.Set(ctx, key, b, v.ttl)
 	}
 }

@@ -34,7 +34,7 @@ func TestViews(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stats viewcache.Stats
-	wrapped := viewcache.Wrap(db, memcache.New(1000), time.Minute, &stats)
+	wrapped := viewcache.Wrap(db, viewcache.Options{Histograms: memcache.New(1000), Sparklines: memcache.New(1000), TTL: time.Minute, Stats: &stats})
 	h, ok := wrapped.(events.Histogrammer)
 	ih, ok2 := wrapped.(events.IssueHistogrammer)
 	if !ok || !ok2 {
@@ -65,7 +65,7 @@ func TestViews(t *testing.T) {
 		t.Errorf("%d hits, %d misses; want 3 and 2", h, m)
 	}
 	// A store without views is returned as it is.
-	if _, ok := viewcache.Wrap(onlyStore{db}, memcache.New(10), time.Minute, nil).(events.Histogrammer); ok {
+	if _, ok := viewcache.Wrap(onlyStore{db}, viewcache.Options{Histograms: memcache.New(10), TTL: time.Minute}).(events.Histogrammer); ok {
 		t.Error("a store without histograms gained one")
 	}
 }
