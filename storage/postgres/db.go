@@ -10,7 +10,9 @@
 // leases with FOR UPDATE SKIP LOCKED and measures leases on the database's
 // clock, issue grouping serializes on per-hash advisory locks, and
 // occurrence recording locks its issues in id order so that concurrent
-// workers neither lose counts nor deadlock.
+// workers neither lose counts nor deadlock. Alert senders claim the
+// delivery outbox with FOR UPDATE SKIP LOCKED, and release-health
+// recording locks its sessions in key order, for the same reasons.
 package postgres
 
 import (

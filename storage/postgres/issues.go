@@ -152,34 +152,38 @@ func (m *Meta) RecordOccurrences(ctx context.Context, occs []meta.Occurrence) ([
 			project int64
 			event   string
 		}
-		fresh := map[ref]bool{}
+		unseen := map[ref]bool{}
 		var r ref
 		if _, err := pgx.ForEachRow(rows, []any{&r.project, &r.event}, func() error {
-			fresh[r] = true
+			unseen[r] = true
 			return nil
 		}); err != nil {
 			return err
 		}
 		var order []int64
-		touched := map[int64]bool{}
 		regressed := map[int64]bool{}
+		// An issue is new when this call records its first occurrences:
+		// the issue row is locked, so no other worker can record one in
+		// between.
+		fresh, counted := map[int64]bool{}, map[int64]int{}
 		for _, o := range occs {
 			k := ref{o.ProjectID, o.EventID}
-			if !fresh[k] {
+			if !unseen[k] {
 				continue // counted already, or a duplicate within the batch
 			}
-			delete(fresh, k)
+			delete(unseen, k)
 			is := byID[o.IssueID]
 			if is == nil {
 				return fmt.Errorf("issue %d: %w", o.IssueID, meta.ErrNotFound)
 			}
+			if counted[is.ID] == 0 {
+				fresh[is.ID] = is.TimesSeen == 0
+				order = append(order, is.ID)
+			}
+			counted[is.ID]++
 			o.Time = stamp(o.Time)
 			if is.Apply(o) {
 				regressed[is.ID] = true
-			}
-			if !touched[is.ID] {
-				touched[is.ID] = true
-				order = append(order, is.ID)
 			}
 		}
 		batch := &pgx.Batch{}
@@ -190,7 +194,7 @@ func (m *Meta) RecordOccurrences(ctx context.Context, occs []meta.Occurrence) ([
 				environments = $13, last_event_id = $14 WHERE id = $15`,
 				is.Title, is.Culprit, is.Level, metadata(is.Metadata), string(is.Status), is.Substatus, is.TimesSeen, is.UserCount,
 				is.FirstSeen, is.LastSeen, is.FirstRelease, is.LastRelease, nonNil(is.Environments), is.LastEventID, id)
-			out = append(out, meta.Recorded{IssueID: id, Regressed: regressed[id]})
+			out = append(out, meta.Recorded{IssueID: id, Regressed: regressed[id], New: fresh[id], Count: counted[id]})
 		}
 		return tx.SendBatch(ctx, batch).Close()
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -14,12 +15,17 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cairn-dev/cairn/internal/testtools"
+	"github.com/cairn-dev/cairn/notify"
 	"github.com/cairn-dev/cairn/storage/events"
 	"github.com/cairn-dev/cairn/storage/meta"
 	"github.com/cairn-dev/cairn/storage/postgres"
 	"github.com/cairn-dev/cairn/storage/queue"
 	"github.com/cairn-dev/cairn/storage/storagetest"
 )
+
+// The production roles turn notifications on by this assertion
+// (cmd/cairn/roles.go).
+var _ notify.Store = (*postgres.Meta)(nil)
 
 // dsn is the test server; CAIRN_TEST_POSTGRES overrides it.
 func dsn() string {
@@ -275,4 +281,226 @@ func TestAccountsConformance(t *testing.T) {
 		t.Cleanup(func() { m.Close() })
 		return m
 	})
+}
+
+func TestAlertsConformance(t *testing.T) {
+	storagetest.TestAlerts(t, func(t *testing.T) storagetest.AlertStore {
+		m, err := postgres.OpenMeta(context.Background(), dsn(), opts(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	})
+}
+
+func TestHealthConformance(t *testing.T) {
+	storagetest.TestHealth(t, func(t *testing.T) storagetest.HealthStore {
+		m, err := postgres.OpenMeta(context.Background(), dsn(), opts(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	})
+}
+
+// The notifier's new-issue trigger reads Recorded.New: only the call that
+// records an issue's first occurrences reports it, with how many it
+// recorded; redelivered events report nothing.
+func TestRecordedNew(t *testing.T) {
+	ctx := context.Background()
+	m, err := postgres.OpenMeta(ctx, dsn(), opts(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	org, err := m.CreateOrg(ctx, meta.Organization{Slug: "o", Name: "O"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.CreateProject(ctx, meta.Project{OrgID: org.ID, Slug: "p", Name: "P"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	iss, err := m.GroupIssues(ctx, []meta.GroupRequest{
+		{ProjectID: p.ID, Hash: "a", Type: "error", Title: "A", Time: at},
+		{ProjectID: p.ID, Hash: "b", Type: "error", Title: "B", Time: at},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := iss[0].ID, iss[1].ID
+	occ := func(issue int64, n int) meta.Occurrence {
+		return meta.Occurrence{IssueID: issue, ProjectID: p.ID, EventID: strings.Repeat("0", 30) + hex.EncodeToString([]byte{byte(n)}), Time: at}
+	}
+	byIssue := func(rec []meta.Recorded) map[int64]meta.Recorded {
+		out := map[int64]meta.Recorded{}
+		for _, r := range rec {
+			out[r.IssueID] = r
+		}
+		return out
+	}
+
+	rec, err := m.RecordOccurrences(ctx, []meta.Occurrence{occ(a, 1), occ(a, 2), occ(a, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := byIssue(rec); len(rec) != 1 || !got[a].New || got[a].Count != 2 {
+		t.Fatalf("first occurrences of A: %+v; want New, Count 2", rec)
+	}
+	rec, err = m.RecordOccurrences(ctx, []meta.Occurrence{occ(a, 2), occ(a, 3), occ(b, 4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := byIssue(rec)
+	if len(rec) != 2 || got[a].New || got[a].Count != 1 || !got[b].New || got[b].Count != 1 {
+		t.Fatalf("second batch: %+v; want A not new with 1, B new with 1", rec)
+	}
+	rec, err = m.RecordOccurrences(ctx, []meta.Occurrence{occ(a, 1), occ(b, 4)})
+	if err != nil || len(rec) != 0 {
+		t.Fatalf("redelivery recorded %+v, %v; want nothing", rec, err)
+	}
+}
+
+// Senders in separate processes claim the outbox at once: every delivery
+// is claimed by exactly one of them.
+func TestConcurrentClaim(t *testing.T) {
+	ctx := context.Background()
+	o := opts(t)
+	var stores []*postgres.Meta
+	for range 4 {
+		m, err := postgres.OpenMeta(ctx, dsn(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		stores = append(stores, m)
+	}
+	org, err := stores[0].CreateOrg(ctx, meta.Organization{Slug: "o", Name: "O"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := stores[0].CreateProject(ctx, meta.Project{OrgID: org.ID, Slug: "p", Name: "P"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	const n = 300
+	var ds []meta.Delivery
+	for i := range n {
+		ds = append(ds, meta.Delivery{RuleID: 1, ProjectID: p.ID, IssueID: int64(i), Key: "d" + strings.Repeat("x", i%7) + hex.EncodeToString([]byte{byte(i >> 8), byte(i)}),
+			Trigger: meta.TriggerNewIssue, Action: meta.AlertAction{Type: meta.ActionSlack}, NextAttempt: now.Add(-time.Duration(i) * time.Millisecond)})
+	}
+	if added, err := stores[0].EnqueueDeliveries(ctx, ds); err != nil || len(added) != n {
+		t.Fatalf("enqueue: %d added, %v", len(added), err)
+	}
+	var mu sync.Mutex
+	claimedBy := map[int64]int{}
+	var wg sync.WaitGroup
+	for w, s := range stores {
+		for range 2 {
+			wg.Go(func() {
+				for {
+					got, err := s.ClaimDeliveries(ctx, now, 7, time.Hour)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(got) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, d := range got {
+						if prev, ok := claimedBy[d.ID]; ok {
+							t.Errorf("delivery %d claimed by %d and %d", d.ID, prev, w)
+						}
+						claimedBy[d.ID] = w
+					}
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if len(claimedBy) != n {
+		t.Fatalf("%d of %d deliveries claimed", len(claimedBy), n)
+	}
+	if more, err := stores[0].ClaimDeliveries(ctx, now.Add(time.Minute), 10, time.Hour); err != nil || len(more) != 0 {
+		t.Fatalf("claimed again within the lease: %d, %v", len(more), err)
+	}
+	if more, err := stores[0].ClaimDeliveries(ctx, now.Add(2*time.Hour), n, time.Hour); err != nil || len(more) != n {
+		t.Fatalf("after the lease: %d claimed, %v; want %d", len(more), err, n)
+	}
+}
+
+// Workers recording updates of the same sessions at once count each
+// session errored and crashed once, and lose no started session.
+func TestConcurrentSessions(t *testing.T) {
+	ctx := context.Background()
+	o := opts(t)
+	var stores []*postgres.Meta
+	for range 4 {
+		m, err := postgres.OpenMeta(ctx, dsn(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		stores = append(stores, m)
+	}
+	org, err := stores[0].CreateOrg(ctx, meta.Organization{Slug: "o", Name: "O"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := stores[0].CreateProject(ctx, meta.Project{OrgID: org.ID, Slug: "p", Name: "P"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+	const sessions = 10
+	up := func(sid string, init bool, st meta.SessionStatus, errs int64) meta.SessionUpdate {
+		return meta.SessionUpdate{Release: "app@1", Environment: "production", Started: t0, DistinctID: "u-" + sid,
+			SessionID: sid, Init: init, Status: st, Errors: errs}
+	}
+	var inits []meta.SessionItem
+	for i := range sessions {
+		sid := fmt.Sprintf("s%d", i)
+		inits = append(inits, meta.SessionItem{ProjectID: p.ID, ItemID: "init-" + sid, Updates: []meta.SessionUpdate{up(sid, true, meta.SessionOk, 0)}})
+	}
+	if err := stores[0].RecordSessions(ctx, inits); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w, s := range stores {
+		wg.Go(func() {
+			for r := range 5 {
+				// Each worker reports errors of every session, then a crash,
+				// in its own order of sessions.
+				var items []meta.SessionItem
+				for i := range sessions {
+					sid := fmt.Sprintf("s%d", (i*(w+1)+r)%sessions)
+					st, errs := meta.SessionOk, int64(1)
+					if r == 4 {
+						st = meta.SessionCrashed
+					}
+					items = append(items, meta.SessionItem{ProjectID: p.ID, ItemID: fmt.Sprintf("w%d-r%d-%s", w, r, sid),
+						Updates: []meta.SessionUpdate{up(sid, false, st, errs)}})
+				}
+				if err := s.RecordSessions(ctx, items); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	_, totals, err := stores[0].QuerySessions(ctx, meta.SessionQuery{ProjectIDs: []int64{p.ID}, Start: t0, End: t0.Add(time.Hour), Interval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := meta.SessionCounts{Started: sessions, Errored: sessions, Crashed: sessions, Users: sessions, CrashedUsers: sessions}
+	if len(totals) != 1 || totals[0] != want {
+		t.Fatalf("totals %+v, want %+v", totals, want)
+	}
 }
