@@ -278,9 +278,7 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 
 	for _, table := range []string{"events", "events_by_issue"} {
-		if err := s.conn.Exec(ctx, `OPTIMIZE TABLE `+s.db+`.`+table+` FINAL`); err != nil {
-			t.Fatal(err)
-		}
+		optimize(t, s, table)
 		if raw := rawCount(t, s, table); raw != n {
 			t.Fatalf("%s: %d rows after merge, want %d", table, raw, n)
 		}
@@ -288,18 +286,37 @@ func TestConcurrentWriters(t *testing.T) {
 	// Merging the aggregates combines the copies' states but keeps their
 	// rows counted: the minutes must still be caught as holding duplicates.
 	for _, table := range []string{"issue_minutes", "issue_hours"} {
-		if err := s.conn.Exec(ctx, `OPTIMIZE TABLE `+s.db+`.`+table+` FINAL`); err != nil {
-			t.Fatal(err)
-		}
+		optimize(t, s, table)
 	}
 	assertVisibleOnce(t, s, n)
 }
 
 // insertCopies inserts evs into events bypassing Put, as a writer that lost
 // the race between the existence check and the insert would.
+// optimize merges a table's parts now, as the background merges held by
+// insertCopies would have.
+func optimize(t *testing.T, s *Store, table string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.conn.Exec(ctx, `SYSTEM START MERGES `+s.db+`.`+table); err != nil {
+		t.Fatalf("start merges on %s: %v", table, err)
+	}
+	if err := s.conn.Exec(ctx, `OPTIMIZE TABLE `+s.db+`.`+table+` FINAL`); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func insertCopies(t *testing.T, s *Store, evs []*events.Event) {
 	t.Helper()
 	ctx := context.Background()
+	// Background merges would collapse the copies at any moment; hold
+	// them so the test sees the duplicates it wrote (OPTIMIZE still merges
+	// when a test asks for it).
+	for _, table := range []string{"events", "events_by_issue", "issue_users", "issue_minutes", "issue_hours"} {
+		if err := s.conn.Exec(ctx, `SYSTEM STOP MERGES `+s.db+`.`+table); err != nil {
+			t.Fatalf("stop merges on %s: %v", table, err)
+		}
+	}
 	b, err := s.conn.PrepareBatch(ctx, `INSERT INTO `+s.db+`.events (project_id, event_id, issue_id, timestamp,
 		received_at, level, platform, release, environment, title, user_key, tags.key, tags.value, data)`)
 	if err != nil {
@@ -715,9 +732,7 @@ func TestCountsAggregated(t *testing.T) {
 	insertCopies(t, s, []*events.Event{evs[0], evs[1], evs[150], evs[299]})
 	check("copies")
 	for _, table := range []string{"events", "events_by_issue", "issue_minutes", "issue_hours"} {
-		if err := s.conn.Exec(ctx, `OPTIMIZE TABLE `+s.db+`.`+table+` FINAL`); err != nil {
-			t.Fatal(err)
-		}
+		optimize(t, s, table)
 	}
 	check("merged")
 }
