@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -199,4 +200,14 @@ type Releases interface {
 	// SetReleaseCommits replaces the release's commits of repository.
 	SetReleaseCommits(ctx context.Context, releaseID int64, repository string, cs []Commit) error
 	ReleaseCommits(ctx context.Context, releaseID int64) ([]Commit, error)
+}
+
+// EncodeActions is a rule's actions as the stores keep them: JSON, and an
+// empty array rather than null for none, so readers always find a list.
+func EncodeActions(as []AlertAction) (string, error) {
+	if len(as) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(as)
+	return string(b), err
 }

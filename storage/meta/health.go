@@ -200,3 +200,31 @@ type Outcomes interface {
 	// QueryOutcomes returns the counts per interval, ordered by time.
 	QueryOutcomes(ctx context.Context, q OutcomeQuery) ([]OutcomeCount, error)
 }
+
+// Severity orders the outcome an update reports: 0 healthy, 1 errored,
+// 2 abnormal, 3 crashed. A session's worst outcome is what it counts as.
+func (u SessionUpdate) Severity() int {
+	if u.Aggregate {
+		switch {
+		case u.Crashed > 0:
+			return 3
+		case u.Abnormal > 0:
+			return 2
+		case u.Errored > 0:
+			return 1
+		}
+		return 0
+	}
+	switch u.Status {
+	case SessionCrashed:
+		return 3
+	case SessionAbnormal:
+		return 2
+	case SessionErrored:
+		return 1
+	}
+	if u.Errors > 0 {
+		return 1
+	}
+	return 0
+}

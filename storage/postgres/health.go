@@ -173,34 +173,6 @@ func (m *Meta) receipts(ctx context.Context, tx pgx.Tx, refs []itemRef, received
 	return fresh, nil
 }
 
-// severity orders the outcomes of a session: 0 healthy, 1 errored,
-// 2 abnormal, 3 crashed.
-func severity(u meta.SessionUpdate) int16 {
-	if u.Aggregate {
-		switch {
-		case u.Crashed > 0:
-			return 3
-		case u.Abnormal > 0:
-			return 2
-		case u.Errored > 0:
-			return 1
-		}
-		return 0
-	}
-	switch u.Status {
-	case meta.SessionCrashed:
-		return 3
-	case meta.SessionAbnormal:
-		return 2
-	case meta.SessionErrored:
-		return 1
-	}
-	if u.Errors > 0 {
-		return 1
-	}
-	return 0
-}
-
 func hour(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 
 type sessionKey struct {
@@ -256,7 +228,7 @@ func (m *Meta) RecordSessions(ctx context.Context, items []meta.SessionItem) err
 			delete(fresh, refs[i])
 			todo = append(todo, it)
 			for _, u := range it.Updates {
-				if !u.Aggregate && severity(u) > 0 {
+				if !u.Aggregate && int16(u.Severity()) > 0 {
 					sessions[sessionKey{it.ProjectID, u.SessionID}] = true
 				}
 			}
@@ -270,7 +242,7 @@ func (m *Meta) RecordSessions(ctx context.Context, items []meta.SessionItem) err
 		for _, it := range todo {
 			for _, u := range it.Updates {
 				k := countKey{it.ProjectID, hour(u.Started), u.Release, u.Environment}
-				sev := severity(u)
+				sev := int16(u.Severity())
 				var add sessionTotals
 				if u.Aggregate {
 					add = sessionTotals{started: u.Exited + u.Errored + u.Abnormal + u.Crashed, errored: u.Errored + u.Abnormal + u.Crashed,

@@ -37,17 +37,9 @@ func scanRule(s scanner) (meta.AlertRule, error) {
 	return r, nil
 }
 
-func jsonActions(as []meta.AlertAction) (string, error) {
-	if len(as) == 0 {
-		return "[]", nil
-	}
-	b, err := json.Marshal(as)
-	return string(b), err
-}
-
 // CreateAlertRule implements meta.Alerts.
 func (m *Meta) CreateAlertRule(ctx context.Context, r meta.AlertRule) (meta.AlertRule, error) {
-	actions, err := jsonActions(r.Actions)
+	actions, err := meta.EncodeActions(r.Actions)
 	if err != nil {
 		return r, fmt.Errorf("meta: create alert rule: %w", err)
 	}
@@ -65,7 +57,7 @@ func (m *Meta) CreateAlertRule(ctx context.Context, r meta.AlertRule) (meta.Aler
 
 // UpdateAlertRule implements meta.Alerts.
 func (m *Meta) UpdateAlertRule(ctx context.Context, r meta.AlertRule) (meta.AlertRule, error) {
-	actions, err := jsonActions(r.Actions)
+	actions, err := meta.EncodeActions(r.Actions)
 	if err != nil {
 		return r, fmt.Errorf("meta: update alert rule %d: %w", r.ID, err)
 	}

@@ -164,34 +164,6 @@ func (m *Meta) receipt(ctx context.Context, tx *sql.Tx, projectID int64, itemID 
 	return n > 0, err
 }
 
-// severity orders the outcomes of a session: 0 healthy, 1 errored,
-// 2 abnormal, 3 crashed.
-func severity(u meta.SessionUpdate) int {
-	if u.Aggregate {
-		switch {
-		case u.Crashed > 0:
-			return 3
-		case u.Abnormal > 0:
-			return 2
-		case u.Errored > 0:
-			return 1
-		}
-		return 0
-	}
-	switch u.Status {
-	case meta.SessionCrashed:
-		return 3
-	case meta.SessionAbnormal:
-		return 2
-	case meta.SessionErrored:
-		return 1
-	}
-	if u.Errors > 0 {
-		return 1
-	}
-	return 0
-}
-
 func hour(t time.Time) int64 { return micros(t.UTC().Truncate(time.Hour)) }
 
 // RecordSessions implements meta.SessionStats.
@@ -236,7 +208,7 @@ func (m *Meta) RecordSessions(ctx context.Context, items []meta.SessionItem) err
 			}
 			for _, u := range it.Updates {
 				b := hour(u.Started)
-				sev := severity(u)
+				sev := u.Severity()
 				var started, errored, crashed, abnormal, exited int64
 				if u.Aggregate {
 					started = u.Exited + u.Errored + u.Abnormal + u.Crashed
