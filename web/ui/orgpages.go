@@ -62,25 +62,34 @@ func (u *UI) membersData(r *http.Request, a adminStore, c orgCtx) (map[string]an
 	return data, nil
 }
 
-// orgPage serves one page of an organization's settings: the page's data
-// for the signed-in member, rendered with its template.
-func (u *UI) orgPage(page string, data func(*http.Request, adminStore, orgCtx) (map[string]any, error)) func(http.ResponseWriter, *http.Request) {
+// inOrg runs an organization's settings handler for a signed-in member of
+// it: write says the request changes something (managers and owners only,
+// CSRF checked).
+func (u *UI) inOrg(write bool, h func(http.ResponseWriter, *http.Request, adminStore, orgCtx)) func(http.ResponseWriter, *http.Request) {
 	return func(w http.ResponseWriter, r *http.Request) {
 		a, ok := u.admin(w)
 		if !ok {
 			return
 		}
-		c, ok := u.org(w, r, false)
+		c, ok := u.org(w, r, write)
 		if !ok {
 			return
 		}
+		h(w, r, a, c)
+	}
+}
+
+// orgPage serves one page of an organization's settings: the page's data
+// for the signed-in member, rendered with its template.
+func (u *UI) orgPage(page string, data func(*http.Request, adminStore, orgCtx) (map[string]any, error)) func(http.ResponseWriter, *http.Request) {
+	return u.inOrg(false, func(w http.ResponseWriter, r *http.Request, a adminStore, c orgCtx) {
 		d, err := data(r, a, c)
 		if err != nil {
 			u.fail(w, err)
 			return
 		}
 		u.render(w, page, http.StatusOK, d)
-	}
+	})
 }
 
 func (u *UI) membersError(w http.ResponseWriter, r *http.Request, a adminStore, c orgCtx, field, msg string) {
@@ -99,15 +108,7 @@ func grantable(actor, role meta.Role) bool {
 	return role.Valid() && actor.Manages() && (role != meta.RoleOwner || actor == meta.RoleOwner)
 }
 
-func (u *UI) addMember(w http.ResponseWriter, r *http.Request) {
-	a, ok := u.admin(w)
-	if !ok {
-		return
-	}
-	c, ok := u.org(w, r, true)
-	if !ok {
-		return
-	}
+func (u *UI) addMember(w http.ResponseWriter, r *http.Request, a adminStore, c orgCtx) {
 	ctx := r.Context()
 	role := meta.Role(r.PostFormValue("role"))
 	if !grantable(c.Role, role) {
@@ -158,15 +159,7 @@ func (u *UI) target(w http.ResponseWriter, r *http.Request, a adminStore, c orgC
 	return id, true
 }
 
-func (u *UI) setRole(w http.ResponseWriter, r *http.Request) {
-	a, ok := u.admin(w)
-	if !ok {
-		return
-	}
-	c, ok := u.org(w, r, true)
-	if !ok {
-		return
-	}
+func (u *UI) setRole(w http.ResponseWriter, r *http.Request, a adminStore, c orgCtx) {
 	id, ok := u.target(w, r, a, c)
 	if !ok {
 		return
@@ -188,15 +181,7 @@ func (u *UI) setRole(w http.ResponseWriter, r *http.Request) {
 	done(w, r, "/orgs/"+c.Org.Slug+"/members", "role")
 }
 
-func (u *UI) removeMember(w http.ResponseWriter, r *http.Request) {
-	a, ok := u.admin(w)
-	if !ok {
-		return
-	}
-	c, ok := u.org(w, r, true)
-	if !ok {
-		return
-	}
+func (u *UI) removeMember(w http.ResponseWriter, r *http.Request, a adminStore, c orgCtx) {
 	id, ok := u.target(w, r, a, c)
 	if !ok {
 		return
@@ -254,15 +239,7 @@ func (u *UI) baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-func (u *UI) createInvite(w http.ResponseWriter, r *http.Request) {
-	a, ok := u.admin(w)
-	if !ok {
-		return
-	}
-	c, ok := u.org(w, r, true)
-	if !ok {
-		return
-	}
+func (u *UI) createInvite(w http.ResponseWriter, r *http.Request, a adminStore, c orgCtx) {
 	ctx := r.Context()
 	role := meta.Role(r.PostFormValue("role"))
 	if !grantable(c.Role, role) {
@@ -300,15 +277,7 @@ func (u *UI) createInvite(w http.ResponseWriter, r *http.Request) {
 	u.render(w, "members", http.StatusOK, data)
 }
 
-func (u *UI) deleteInvite(w http.ResponseWriter, r *http.Request) {
-	a, ok := u.admin(w)
-	if !ok {
-		return
-	}
-	c, ok := u.org(w, r, true)
-	if !ok {
-		return
-	}
+func (u *UI) deleteInvite(w http.ResponseWriter, r *http.Request, a adminStore, c orgCtx) {
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err := a.DeleteInvitation(r.Context(), c.Org.ID, id); err != nil && !errors.Is(err, meta.ErrNotFound) {
 		u.fail(w, err)
@@ -468,15 +437,7 @@ func (u *UI) teamsData(r *http.Request, a adminStore, c orgCtx) (map[string]any,
 	return map[string]any{"V": viewerOf(r), "C": c, "Teams": rows, "Notice": noticeOf(r), "Tab": "teams"}, nil
 }
 
-func (u *UI) createTeam(w http.ResponseWriter, r *http.Request) {
-	a, ok := u.admin(w)
-	if !ok {
-		return
-	}
-	c, ok := u.org(w, r, true)
-	if !ok {
-		return
-	}
+func (u *UI) createTeam(w http.ResponseWriter, r *http.Request, a adminStore, c orgCtx) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	slug := strings.TrimSpace(r.PostFormValue("slug"))
 	fail := func(msg string) {
@@ -531,15 +492,7 @@ type pick struct {
 	In     bool
 }
 
-func (u *UI) team(w http.ResponseWriter, r *http.Request) {
-	a, ok := u.admin(w)
-	if !ok {
-		return
-	}
-	c, ok := u.org(w, r, false)
-	if !ok {
-		return
-	}
+func (u *UI) team(w http.ResponseWriter, r *http.Request, a adminStore, c orgCtx) {
 	t, ok := u.teamOf(w, r, a, c)
 	if !ok {
 		return
@@ -579,15 +532,7 @@ func (u *UI) team(w http.ResponseWriter, r *http.Request) {
 
 // editTeam applies one action of the team page: rename, delete, or add or
 // remove a member or a project.
-func (u *UI) editTeam(w http.ResponseWriter, r *http.Request) {
-	a, ok := u.admin(w)
-	if !ok {
-		return
-	}
-	c, ok := u.org(w, r, true)
-	if !ok {
-		return
-	}
+func (u *UI) editTeam(w http.ResponseWriter, r *http.Request, a adminStore, c orgCtx) {
 	t, ok := u.teamOf(w, r, a, c)
 	if !ok {
 		return
