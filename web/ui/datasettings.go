@@ -34,7 +34,7 @@ func (u *UI) dataRoutes() error {
 	}
 	u.pages["data"] = t
 	u.mux.HandleFunc("GET /o/{org}/{project}/settings/data", u.authed(u.dataPage))
-	u.mux.HandleFunc("POST /o/{org}/{project}/settings/data", u.authed(u.saveData))
+	u.mux.HandleFunc("POST /o/{org}/{project}/settings/data", u.authed(u.inProject(u.saveData)))
 	return nil
 }
 
@@ -71,15 +71,7 @@ func (u *UI) dataPage(w http.ResponseWriter, r *http.Request) {
 // like keys: this node forgets the project at once, so the next event is
 // scrubbed with the new fields; other nodes follow when their cache entry
 // expires. The worker reads DropMinidumps from the store for every batch.
-func (u *UI) saveData(w http.ResponseWriter, r *http.Request) {
-	a, ok := u.admin(w)
-	if !ok {
-		return
-	}
-	c, ok := u.projectCtx(w, r)
-	if !ok {
-		return
-	}
+func (u *UI) saveData(w http.ResponseWriter, r *http.Request, a adminStore, c projCtx) {
 	ctx := r.Context()
 	f := dataForm{Scrub: r.PostFormValue("scrub") == "1", Fields: r.PostFormValue("fields"), DropMinidumps: r.PostFormValue("drop_minidumps") == "1"}
 	fields, err := parseScrubFields(f.Fields)

@@ -48,6 +48,22 @@ func (u *UI) projectCtx(w http.ResponseWriter, r *http.Request) (projCtx, bool) 
 	return c, true
 }
 
+// inProject runs a project settings handler that needs the account store:
+// the project resolved as projectCtx does, for a member allowed to see it.
+func (u *UI) inProject(h func(http.ResponseWriter, *http.Request, adminStore, projCtx)) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		a, ok := u.admin(w)
+		if !ok {
+			return
+		}
+		c, ok := u.projectCtx(w, r)
+		if !ok {
+			return
+		}
+		h(w, r, a, c)
+	}
+}
+
 func (c projCtx) path(tab string) string {
 	return "/o/" + c.Org.Slug + "/" + c.Project.Slug + "/settings/" + tab
 }
@@ -94,15 +110,7 @@ func (u *UI) keys(w http.ResponseWriter, r *http.Request) {
 // editKeys creates, renames, disables, enables or deletes a key. Ingest
 // caches keys (30 seconds in cairn serve): this node forgets the edited
 // key at once, other nodes when their cache entry expires.
-func (u *UI) editKeys(w http.ResponseWriter, r *http.Request) {
-	a, ok := u.admin(w)
-	if !ok {
-		return
-	}
-	c, ok := u.projectCtx(w, r)
-	if !ok {
-		return
-	}
+func (u *UI) editKeys(w http.ResponseWriter, r *http.Request, a adminStore, c projCtx) {
 	ctx := r.Context()
 	action := r.PostFormValue("action")
 	label := strings.TrimSpace(r.PostFormValue("label"))
@@ -261,15 +269,7 @@ func (u *UI) sourcesData(r *http.Request, a adminStore, c projCtx) (map[string]a
 	return data, list, nil
 }
 
-func (u *UI) sourcesPage(w http.ResponseWriter, r *http.Request) {
-	a, ok := u.admin(w)
-	if !ok {
-		return
-	}
-	c, ok := u.projectCtx(w, r)
-	if !ok {
-		return
-	}
+func (u *UI) sourcesPage(w http.ResponseWriter, r *http.Request, a adminStore, c projCtx) {
 	data, _, err := u.sourcesData(r, a, c)
 	if err != nil {
 		u.fail(w, err)
@@ -281,15 +281,7 @@ func (u *UI) sourcesPage(w http.ResponseWriter, r *http.Request) {
 // editSources saves (adds or replaces), removes or tests a source. A
 // source is validated by the parser the worker uses, so what is saved is
 // what the worker will accept.
-func (u *UI) editSources(w http.ResponseWriter, r *http.Request) {
-	a, ok := u.admin(w)
-	if !ok {
-		return
-	}
-	c, ok := u.projectCtx(w, r)
-	if !ok {
-		return
-	}
+func (u *UI) editSources(w http.ResponseWriter, r *http.Request, a adminStore, c projCtx) {
 	ctx := r.Context()
 	data, list, err := u.sourcesData(r, a, c)
 	if err != nil {

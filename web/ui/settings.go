@@ -71,9 +71,9 @@ func (u *UI) settingsRoutes() error {
 
 	m.HandleFunc("GET /o/{org}/{project}/settings/{$}", u.authed(u.projectSettings))
 	m.HandleFunc("GET /o/{org}/{project}/settings/keys", u.authed(u.keys))
-	m.HandleFunc("POST /o/{org}/{project}/settings/keys", u.authed(u.editKeys))
-	m.HandleFunc("GET /o/{org}/{project}/settings/sources", u.authed(u.sourcesPage))
-	m.HandleFunc("POST /o/{org}/{project}/settings/sources", u.authed(u.editSources))
+	m.HandleFunc("POST /o/{org}/{project}/settings/keys", u.authed(u.inProject(u.editKeys)))
+	m.HandleFunc("GET /o/{org}/{project}/settings/sources", u.authed(u.inProject(u.sourcesPage)))
+	m.HandleFunc("POST /o/{org}/{project}/settings/sources", u.authed(u.inProject(u.editSources)))
 	m.HandleFunc("GET /o/{org}/{project}/settings/debug-files", u.authed(u.debugFiles))
 	m.HandleFunc("POST /o/{org}/{project}/settings/debug-files/{id}/delete", u.authed(u.deleteDebugFile))
 	return u.dataRoutes()
