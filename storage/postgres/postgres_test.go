@@ -89,6 +89,18 @@ func schema(t *testing.T) string {
 	return name
 }
 
+// openMeta opens the metadata store in the test's own schema, closed
+// when the test ends.
+func openMeta(t *testing.T) *postgres.Meta {
+	t.Helper()
+	m, err := postgres.OpenMeta(context.Background(), dsn(), opts(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
 func opts(t *testing.T) postgres.Options {
 	return postgres.Options{Schema: schema(t), MaxConns: 8}
 }
@@ -105,14 +117,7 @@ func TestQueueConformance(t *testing.T) {
 }
 
 func TestMetaConformance(t *testing.T) {
-	storagetest.TestMeta(t, func(t *testing.T) meta.Store {
-		m, err := postgres.OpenMeta(context.Background(), dsn(), opts(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		return m
-	})
+	storagetest.TestMeta(t, func(t *testing.T) meta.Store { return openMeta(t) })
 }
 
 func TestEventsConformance(t *testing.T) {
@@ -221,14 +226,7 @@ func TestConcurrentGrouping(t *testing.T) {
 }
 
 func TestDebugFilesConformance(t *testing.T) {
-	storagetest.TestDebugFiles(t, func(t *testing.T) storagetest.DebugFileStore {
-		m, err := postgres.OpenMeta(context.Background(), dsn(), opts(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		return m
-	})
+	storagetest.TestDebugFiles(t, func(t *testing.T) storagetest.DebugFileStore { return openMeta(t) })
 }
 
 func BenchmarkQueueEnqueueLeaseAck(b *testing.B) {
@@ -273,36 +271,15 @@ func BenchmarkQueueEnqueueLeaseAck(b *testing.B) {
 }
 
 func TestAccountsConformance(t *testing.T) {
-	storagetest.TestAccounts(t, func(t *testing.T) storagetest.AccountsStore {
-		m, err := postgres.OpenMeta(context.Background(), dsn(), opts(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		return m
-	})
+	storagetest.TestAccounts(t, func(t *testing.T) storagetest.AccountsStore { return openMeta(t) })
 }
 
 func TestAlertsConformance(t *testing.T) {
-	storagetest.TestAlerts(t, func(t *testing.T) storagetest.AlertStore {
-		m, err := postgres.OpenMeta(context.Background(), dsn(), opts(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		return m
-	})
+	storagetest.TestAlerts(t, func(t *testing.T) storagetest.AlertStore { return openMeta(t) })
 }
 
 func TestHealthConformance(t *testing.T) {
-	storagetest.TestHealth(t, func(t *testing.T) storagetest.HealthStore {
-		m, err := postgres.OpenMeta(context.Background(), dsn(), opts(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		return m
-	})
+	storagetest.TestHealth(t, func(t *testing.T) storagetest.HealthStore { return openMeta(t) })
 }
 
 // The notifier's new-issue trigger reads Recorded.New: only the call that
