@@ -66,7 +66,13 @@ func TestDataSettings(t *testing.T) {
 
 	e.user(t, "root@cairn.test")
 	acme, p := e.org(t, "acme")
-	for email, role := range map[string]meta.Role{"owner@acme.test": meta.RoleOwner, "manager@acme.test": meta.RoleManager, "dev@acme.test": meta.RoleMember} {
+	// The owner joins first: an organization's first member becomes its
+	// owner, and the last owner cannot be demoted.
+	for _, m := range []struct {
+		email string
+		role  meta.Role
+	}{{"owner@acme.test", meta.RoleOwner}, {"manager@acme.test", meta.RoleManager}, {"dev@acme.test", meta.RoleMember}} {
+		email, role := m.email, m.role
 		e.user(t, email, acme.ID)
 		u, err := e.meta.UserByEmail(ctx, email)
 		if err != nil {
