@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Group computes the grouping hash of a normalized event, following the
@@ -212,20 +213,30 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
-var (
-	reUUID   = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b`)
-	reHex    = regexp.MustCompile(`(?i)\b0x[0-9a-f]+\b`)
-	reIP     = regexp.MustCompile(`\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b`)
-	reNumber = regexp.MustCompile(`\b\d+(\.\d+)?\b`)
-)
+// parameterPatterns are the varying parts parameterize replaces, in order,
+// compiled on first use.
+var parameterPatterns = sync.OnceValue(func() []struct {
+	re          *regexp.Regexp
+	placeholder string
+} {
+	return []struct {
+		re          *regexp.Regexp
+		placeholder string
+	}{
+		{regexp.MustCompile(`(?i)\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b`), "<uuid>"},
+		{regexp.MustCompile(`(?i)\b0x[0-9a-f]+\b`), "<hex>"},
+		{regexp.MustCompile(`\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b`), "<ip>"},
+		{regexp.MustCompile(`\b\d+(\.\d+)?\b`), "<int>"},
+	}
+})
 
 // parameterize replaces the parts of a message that vary between
 // occurrences of one problem (ids, addresses, numbers) with placeholders.
 func parameterize(s string) string {
-	s = reUUID.ReplaceAllString(s, "<uuid>")
-	s = reHex.ReplaceAllString(s, "<hex>")
-	s = reIP.ReplaceAllString(s, "<ip>")
-	return reNumber.ReplaceAllString(s, "<int>")
+	for _, p := range parameterPatterns() {
+		s = p.re.ReplaceAllString(s, p.placeholder)
+	}
+	return s
 }
 
 // NormalizeFunction reduces a symbol name to what identifies the function

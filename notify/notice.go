@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cairn-dev/cairn/issues"
@@ -206,7 +207,10 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
-var htmlBody = template.Must(template.New("mail").Funcs(template.FuncMap{"time": fmtTime, "sha": shortSHA, "line": firstLine}).Parse(`<!doctype html>
+// htmlBody is parsed on first use: most processes that link this package
+// (every cairn command) never send mail.
+var htmlBody = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("mail").Funcs(template.FuncMap{"time": fmtTime, "sha": shortSHA, "line": firstLine}).Parse(`<!doctype html>
 <html><body style="font-family: sans-serif; color: #222">
 <p style="color: #666">{{.N.Headline}} in {{.N.Org}}/{{.N.Project}}</p>
 <h2 style="margin: 0"><a href="{{.N.URL}}">{{.N.Title}}</a></h2>
@@ -227,11 +231,12 @@ var htmlBody = template.Must(template.New("mail").Funcs(template.FuncMap{"time":
 <p><a href="{{.N.URL}}">View the issue in Cairn</a></p>
 </body></html>
 `))
+})
 
 // HTML renders the HTML body.
 func (n *Notice) HTML() (string, error) {
 	var b strings.Builder
-	err := htmlBody.Execute(&b, map[string]any{"N": n, "Why": n.why(), "Commits": n.Commits[:min(len(n.Commits), maxCommits)]})
+	err := htmlBody().Execute(&b, map[string]any{"N": n, "Why": n.why(), "Commits": n.Commits[:min(len(n.Commits), maxCommits)]})
 	if err != nil {
 		return "", fmt.Errorf("notify: render html: %w", err)
 	}
