@@ -70,16 +70,38 @@ func StartMinIO(t testing.TB, user, pass string) string {
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get(fmt.Sprintf("http://%s/minio/health/live", addr))
+		// "live" answers as soon as the HTTP server listens; the object
+		// layer may still be starting ("Server not initialized yet", 503
+		// on S3 requests), so wait for "ready" and an S3 request that is
+		// answered by the object layer (an anonymous ListBuckets: 403).
+		err := minioReady(addr)
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr
-			}
+			return addr
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("MinIO did not become healthy: %v\n%s", err, logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// minioReady reports whether the MinIO server at addr serves S3 requests.
+func minioReady(addr string) error {
+	resp, err := http.Get(fmt.Sprintf("http://%s/minio/health/ready", addr))
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("health/ready: %s", resp.Status)
+	}
+	resp, err = http.Get(fmt.Sprintf("http://%s/", addr))
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		return fmt.Errorf("ListBuckets: %s", resp.Status)
+	}
+	return nil
 }
