@@ -10,7 +10,8 @@ import (
 	"github.com/cairn-dev/cairn/debugfiles/breakpad"
 	"github.com/cairn-dev/cairn/debugfiles/demangle"
 	"github.com/cairn-dev/cairn/debugfiles/loader"
-	"github.com/cairn-dev/cairn/debugfiles/unwind"
+	"github.com/cairn-dev/cairn/debugfiles/pdb"
+	"github.com/cairn-dev/cairn/debugfiles/pe"
 	"github.com/spf13/cobra"
 )
 
@@ -28,14 +29,24 @@ func newDumpSymsCommand() *cobra.Command {
 		Long: `Convert a debug file into Breakpad's text symbol format, as Breakpad's dump_syms
 does: MODULE and INFO CODE_ID lines, FILE and INLINE_ORIGIN tables, FUNC records
 with their line records and INLINE records, PUBLIC records for symbols no
-FUNC covers, and STACK CFI records from the DWARF call frame information
-(.debug_frame, .eh_frame) unless --no-cfi is given. Names are demangled unless
---mangled is given.
+FUNC covers, then, unless --no-cfi is given, the STACK records of the unwind
+information:
+
+  ELF, Mach-O      STACK CFI from the DWARF call frame information
+                   (.debug_frame, .eh_frame) and Mach-O compact unwind
+  PE (x64, ARM64)  STACK CFI from the exception table (.pdata/.xdata)
+  PDB (x86)        STACK WIN from the FrameData (type 4) and FPO (type 0)
+                   streams
+
+Names are demangled unless --mangled is given.
 
 FILE may be an ELF binary or .debug file (a stripped binary's debug file is
 found through its build id or .gnu_debuglink), a Mach-O binary (use --arch to pick
-one slice of a fat file) or a dSYM bundle. The result goes to standard output
-unless -o is given; a symbol store expects it at
+one slice of a fat file), a dSYM bundle, a PE image (its PDB is found beside it
+or in --debug-dir, and both files' STACK records are written) or a PDB (for x64
+and ARM64, the STACK CFI records come from the image of the same name beside
+it, .exe or .dll, when its debug id matches). The result goes to standard
+output unless -o is given; a symbol store expects it at
 <debug file>/<DEBUG ID>/<debug file>.sym.`,
 		Example: `  cairn dump-syms build/game > game.sym
   cairn dump-syms Game.app.dSYM --arch arm64 -o Game.sym`,
@@ -55,12 +66,22 @@ unless -o is given; a symbol store expects it at
 			if obj, err = a.WithDebugFile(obj, debugDirs); err != nil {
 				return err
 			}
+			// A Companion's unwind tables are both files': .eh_frame stays
+			// in the binary and .debug_frame goes to the debug file; a PE
+			// image has the x64 and ARM64 unwind codes, its PDB the x86
+			// frame data.
 			opts := breakpad.ConvertOptions{NoInlines: noInlines, CFI: !noCFI}
-			if c, ok := obj.(*loader.Companion); ok && opts.CFI {
-				// .eh_frame stays in the binary, .debug_frame goes to the
-				// debug file: use both.
-				if opts.UnwindTables, err = companionUnwind(c); err != nil {
+			if p, ok := obj.(*pdb.Object); ok && opts.CFI && p.Machine() != pe.MachineI386 {
+				// Only the image has x64 and ARM64 unwind information.
+				img, err := a.ImageBeside(p)
+				if err != nil {
 					return err
+				}
+				if img != nil {
+					c := &loader.Companion{Object: img, Debug: p}
+					if opts.UnwindTables, err = c.UnwindTables(); err != nil {
+						return err
+					}
 				}
 			}
 			if !mangled {
@@ -93,23 +114,9 @@ unless -o is given; a symbol store expects it at
 	cmd.Flags().StringVar(&arch, "arch", "", "architecture to dump from a fat Mach-O file (x86_64, arm64, ...)")
 	cmd.Flags().StringArrayVar(&debugDirs, "debug-dir", nil, "where to look for a stripped binary's separate debug file (repeatable; default /usr/lib/debug; the binary's own directory is always searched)")
 	cmd.Flags().BoolVar(&noInlines, "no-inlines", false, "omit INLINE and INLINE_ORIGIN records (like dump_syms without -d)")
-	cmd.Flags().BoolVar(&noCFI, "no-cfi", false, "omit STACK CFI records (like dump_syms -c)")
+	cmd.Flags().BoolVar(&noCFI, "no-cfi", false, "omit STACK CFI and STACK WIN records (like dump_syms -c)")
 	cmd.Flags().BoolVar(&mangled, "mangled", false, "keep mangled (linkage) names")
 	return cmd
-}
-
-// companionUnwind returns the unwind tables of a binary and of its debug
-// file, the debug file's .debug_frame first as dump_syms prefers it.
-func companionUnwind(c *loader.Companion) ([]unwind.Table, error) {
-	dbg, err := unwind.Tables(c.Debug)
-	if err != nil {
-		return nil, err
-	}
-	bin, err := unwind.Tables(c.Object)
-	if err != nil {
-		return nil, err
-	}
-	return append(dbg, bin...), nil
 }
 
 // pickObject chooses the object to dump from a possibly multi-arch archive.

@@ -68,7 +68,8 @@ type ConvertOptions struct {
 	UnwindTables []unwind.Table
 }
 
-// stackRecords returns the STACK CFI records opts asks for.
+// stackRecords returns the STACK CFI records, then the STACK WIN records
+// (Windows x86 frame data), that opts asks for.
 func stackRecords(obj debugfiles.Object, opts ConvertOptions) ([]string, error) {
 	if !opts.CFI {
 		return nil, nil
@@ -81,7 +82,8 @@ func stackRecords(obj debugfiles.Object, opts ConvertOptions) ([]string, error) 
 		}
 	}
 	lines, _ := StackCFI(tables)
-	return lines, nil
+	win, _ := StackWin(tables)
+	return append(lines, win...), nil
 }
 
 // FromObject converts an object's functions and symbol table into a Module

@@ -33,7 +33,8 @@ const (
 // cannot be expressed (the expression-based CFA of PLT stubs), the record
 // ends, so that a stack walker falls back to other methods there instead
 // of applying the previous rule; a new INIT record starts where the CFA
-// can be expressed again.
+// can be expressed again. Rows carrying Windows x86 frame data are left
+// out: StackWin writes them.
 func StackCFI(tables []unwind.Table) (lines []string, malformed int) {
 	type entry struct {
 		start uint64
@@ -74,6 +75,11 @@ func StackCFI(tables []unwind.Table) (lines []string, malformed int) {
 				}
 				continue
 			}
+			if row.Win != nil {
+				// Frame data is StackWin's; its ranges do not keep a later
+				// table's CFI out.
+				continue
+			}
 			if row.Entry != cur || len(mine) == 0 {
 				flush()
 				cur = row.Entry
@@ -82,7 +88,7 @@ func StackCFI(tables []unwind.Table) (lines []string, malformed int) {
 					mine = append(mine, cur)
 				}
 			}
-			if skip || row.Win != nil {
+			if skip {
 				continue
 			}
 			pending = append(pending, cfiRow{start: row.Start, end: row.End, rules: ruleStrings(arch, &row), ra: arch.BreakpadName(row.RA)})

@@ -89,16 +89,22 @@ func (b *Builder) AddTables(tables []unwind.Table) {
 
 // AddTable adds every row of a table. An entry that fails to decode is
 // left out whole (its rows before the error too) and counted as
-// malformed, as Breakpad's dump_syms leaves it out. Rows carrying Windows
-// frame data go to the frame data index. Within the table, of rows that
-// overlap, the lower one keeps the addresses they share.
+// malformed, as Breakpad's dump_syms leaves it out. Within the table, of
+// rows that overlap, the lower one keeps the addresses they share.
+//
+// Rows carrying Windows frame data go to the frame data index with the
+// rules Breakpad's processor applies to STACK WIN records (SymbolStack):
+// FrameData (type 4) before FPO (type 0), other types ignored, and within
+// a type the innermost of nested records, a record partially overlapping
+// one yielded before it refused. A table yielding the records in a symbol
+// file's order therefore gives the cache that file gives.
 func (b *Builder) AddTable(t unwind.Table) {
 	b.flushSymbols()
 	var (
-		cfi, win []span
-		pending  []span
-		cur      unwind.Range
-		bad      bool
+		cfi, pending []span
+		wins         [2][]winRecord // FPO, FrameData in table order
+		cur          unwind.Range
+		bad          bool
 	)
 	flush := func() {
 		cfi = append(cfi, pending...)
@@ -118,7 +124,12 @@ func (b *Builder) AddTable(t unwind.Table) {
 			continue
 		}
 		if row.Win != nil {
-			win = append(win, span{row.Start, row.End, b.internWin(row.Win)})
+			switch row.Win.Type {
+			case 0:
+				wins[0] = append(wins[0], winRecord{row.Start, row.End, *row.Win})
+			case 4:
+				wins[1] = append(wins[1], winRecord{row.Start, row.End, *row.Win})
+			}
 			continue
 		}
 		ref, ok := b.internRow(&row)
@@ -130,11 +141,17 @@ func (b *Builder) AddTable(t unwind.Table) {
 	}
 	flush()
 	b.cfi = b.cover(b.cfi, cfi)
-	b.win = b.cover(b.win, win)
+	for _, i := range [...]int{1, 0} {
+		var win []span
+		for _, n := range nestedFlatten(wins[i]) {
+			win = append(win, span{n.start, n.end, b.internWin(&wins[i][n.ref].frame)})
+		}
+		b.win = b.cover(b.win, win)
+	}
 }
 
-// AddRow adds one row with the lowest preference so far. It is how
-// formats without an unwind.Table (PE unwind codes) feed the builder.
+// AddRow adds one row with the lowest preference so far, for callers
+// that produce rows without an unwind.Table.
 func (b *Builder) AddRow(row *unwind.Row) bool {
 	b.flushSymbols()
 	if row.End <= row.Start {

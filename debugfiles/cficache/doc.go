@@ -11,8 +11,10 @@
 //     .eh_frame and .debug_frame, Mach-O compact unwind), in the order the
 //     object prefers them: where two tables cover an address, the first
 //     wins;
-//   - PE images through their x64 unwind codes (.pdata/.xdata): one row
-//     per prolog step and one for the body of each function (AddPE);
+//   - PE images through their exception tables (.pdata/.xdata, x64 and
+//     ARM64; pe.Table), PDBs through their x86 frame data (FPO and
+//     FrameData streams), and a binary paired with its debug file through
+//     both files' tables;
 //   - Breakpad symbol files through their STACK CFI and STACK WIN records
 //     and, for x86, FUNC parameter sizes, with the rules of Breakpad's
 //     processor (SymbolStack documents them).

@@ -10,7 +10,7 @@ import (
 // to the layout, or to what the builder puts into a cache for the same
 // input, bumps it: a cficache is derived data, so a reader never upgrades
 // an old one, it refuses it (ErrVersion) and the cache is rebuilt.
-const Version = 1
+const Version = 2
 
 // magic opens every cficache file.
 const magic = "CAIRNCFI"

@@ -6,7 +6,6 @@ import (
 
 	"github.com/cairn-dev/cairn/debugfiles"
 	"github.com/cairn-dev/cairn/debugfiles/breakpad"
-	"github.com/cairn-dev/cairn/debugfiles/pe"
 	"github.com/cairn-dev/cairn/debugfiles/unwind"
 )
 
@@ -17,10 +16,11 @@ func InfoOf(obj debugfiles.Object) Info {
 
 // Build collects the unwind information of any object Cairn reads: a
 // Breakpad symbol file's STACK CFI and STACK WIN records (with Breakpad's
-// processor's semantics), a PE image's x64 unwind codes, and the tables of
-// every object implementing unwind.Source (ELF and Mach-O DWARF CFI,
-// Mach-O compact unwind, in the order the object prefers them). An object
-// without unwind information yields an empty Builder.
+// processor's semantics), and the tables of every object implementing
+// unwind.Source (ELF and Mach-O DWARF CFI, Mach-O compact unwind, PE
+// exception tables, PDB frame data, a binary paired with its debug file,
+// in the order the object prefers them). An object without unwind
+// information yields an empty Builder.
 func Build(obj debugfiles.Object) (*Builder, error) {
 	b := NewBuilder(InfoOf(obj))
 	switch o := obj.(type) {
@@ -33,10 +33,6 @@ func Build(obj debugfiles.Object) (*Builder, error) {
 			return nil, fmt.Errorf("cficache: %s: %w", obj.Name(), err)
 		}
 		b.stats.Malformed += rd.Skipped()
-	case *pe.Object:
-		if err := b.AddPE(o); err != nil {
-			return nil, fmt.Errorf("cficache: %s: %w", obj.Name(), err)
-		}
 	default:
 		tables, err := unwind.Tables(obj)
 		if err != nil {

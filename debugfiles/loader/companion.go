@@ -11,6 +11,7 @@ import (
 	"github.com/cairn-dev/cairn/debugfiles/elf"
 	"github.com/cairn-dev/cairn/debugfiles/pdb"
 	"github.com/cairn-dev/cairn/debugfiles/pe"
+	"github.com/cairn-dev/cairn/debugfiles/unwind"
 )
 
 // Companion is a binary paired with its separate debug file: the binary's
@@ -24,6 +25,26 @@ type Companion struct {
 // Features implements debugfiles.Object: the union of both files'.
 func (c *Companion) Features() debugfiles.Features {
 	return c.Object.Features() | c.Debug.Features()
+}
+
+var _ unwind.Source = (*Companion)(nil)
+
+// UnwindTables implements unwind.Source with both files' tables, the debug
+// file's first: an ELF debug file's .debug_frame is preferred to the
+// binary's .eh_frame, as dump_syms prefers it. A PE image and its PDB
+// describe different machines' unwinding (the image's exception table for
+// x64 and ARM64, the PDB's frame data for x86), so each adds what the
+// other lacks.
+func (c *Companion) UnwindTables() ([]unwind.Table, error) {
+	dbg, err := unwind.Tables(c.Debug)
+	if err != nil {
+		return nil, fmt.Errorf("loader: %s: %w", c.Debug.Name(), err)
+	}
+	bin, err := unwind.Tables(c.Object)
+	if err != nil {
+		return nil, fmt.Errorf("loader: %s: %w", c.Object.Name(), err)
+	}
+	return append(dbg, bin...), nil
 }
 
 // DebugSession implements debugfiles.Object with the debug file's session.
@@ -94,6 +115,32 @@ func (a *Archive) withPDB(img *pe.Object, dirs []string) (debugfiles.Object, err
 		return &Companion{Object: img, Debug: dbg}, nil
 	}
 	return img, nil
+}
+
+// ImageBeside finds the PE image a PDB describes, as Breakpad's dump_syms
+// looks for it when it needs the image's x64 unwind information: the file
+// named like the PDB with the extension .exe, then .dll, in the PDB's
+// directory, accepted only when its debug id is the PDB's. It returns nil
+// when there is none; a found image is added to a, so a.Close releases it.
+func (a *Archive) ImageBeside(p *pdb.Object) (*pe.Object, error) {
+	stem := strings.TrimSuffix(a.Path, filepath.Ext(a.Path))
+	for _, ext := range []string{".exe", ".dll"} {
+		c := stem + ext
+		if _, err := os.Stat(c); err != nil {
+			continue
+		}
+		img, err := pe.Open(c)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c, err)
+		}
+		if img.DebugID() != p.DebugID() {
+			img.Close()
+			continue
+		}
+		a.closers = append(a.closers, img)
+		return img, nil
+	}
+	return nil, nil
 }
 
 // pdbBase is the file name of a CodeView PDB path, which a Windows linker

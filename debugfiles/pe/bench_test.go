@@ -75,3 +75,50 @@ func BenchmarkUnwindLookup(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkTableLookup looks up the row of an address through the unwind
+// table: one entry's unwind codes decoded into rows per lookup.
+func BenchmarkTableLookup(b *testing.B) {
+	o, err := Open(fixtures.Get(b, "pe-x86_64-clang-O2"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close()
+	tables, err := o.UnwindTables()
+	if err != nil || len(tables) == 0 {
+		b.Fatalf("%d tables, %v", len(tables), err)
+	}
+	ut, _ := o.UnwindTable()
+	funcs := ut.Functions()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		rf := funcs[i%len(funcs)]
+		i++
+		// Entries with a machine frame have no rows: ok may be false.
+		if _, _, err := tables[0].Lookup(uint64(rf.Begin + (rf.End-rf.Begin)/2)); err != nil {
+			b.Fatalf("%#x: %v", rf.Begin, err)
+		}
+	}
+}
+
+// BenchmarkTableRows iterates over every row of the unwind table.
+func BenchmarkTableRows(b *testing.B) {
+	o, err := Open(fixtures.Get(b, "pe-x86_64-clang-O2"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close()
+	tables, err := o.UnwindTables()
+	if err != nil || len(tables) == 0 {
+		b.Fatalf("%d tables, %v", len(tables), err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, err := range tables[0].Rows() {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -39,7 +39,9 @@
 // and handler data) and X64UnwindChain follows chains; ARM64UnwindInfo
 // decodes packed entries (Flag 1 and 2) into the canonical prolog they
 // stand for and unpacked .xdata records (header, extended header, epilog
-// scopes, unwind codes, handler) into lists of operations.
+// scopes, unwind codes, handler) into lists of operations. For consumers
+// of unwind rules, Object is an unwind.Source: Table turns the exception
+// table of x64 (X64Rows) and ARM64 (ARM64Rows) images into rows.
 //
 // Quirks handled:
 //   - The raw data of a section is padded to the file alignment; section

@@ -302,6 +302,17 @@ func exerciseObject(o *Object) {
 		}
 		s.Close()
 	}
+	if tables, err := o.UnwindTables(); err == nil {
+		for _, tb := range tables {
+			n := 0
+			for r := range tb.Rows() {
+				if n++; n > 1<<14 {
+					break
+				}
+				tb.Lookup(r.Start)
+			}
+		}
+	}
 	t, err := o.UnwindTable()
 	if err != nil {
 		return

@@ -1,5 +1,10 @@
 package cficache
 
+// This file keeps the builder's former x64 PE path, which turned
+// .pdata/.xdata into rows inside this package, as the reference the
+// generic path (pe.Object's unwind.Table through AddTables) is held to:
+// TestPELegacyIdentical requires byte-identical cficaches.
+
 import (
 	"errors"
 	"slices"
@@ -9,12 +14,12 @@ import (
 	"github.com/cairn-dev/cairn/debugfiles/unwind"
 )
 
-// winToDWARF maps the register numbers of x64 unwind codes (RAX, RCX, RDX,
+// legacyWinToDWARF maps the register numbers of x64 unwind codes (RAX, RCX, RDX,
 // RBX, RSP, RBP, RSI, RDI, R8–R15) to DWARF's (rax, rdx, rcx, rbx, rsi,
 // rdi, rbp, rsp, r8–r15).
-var winToDWARF = [16]unwind.Reg{0, 2, 1, 3, 7, 6, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15}
+var legacyWinToDWARF = [16]unwind.Reg{0, 2, 1, 3, 7, 6, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15}
 
-// AddPE adds the x64 unwind information of a PE image's exception table
+// legacyAddPE adds the x64 unwind information of a PE image's exception table
 // (.pdata/.xdata). Each function becomes one row per step of its prolog
 // and one for its body, found by undoing the unwind codes as Windows'
 // unwinder does (Microsoft, "x64 exception handling": codes apply once the
@@ -25,7 +30,7 @@ var winToDWARF = [16]unwind.Reg{0, 2, 1, 3, 7, 6, 4, 5, 8, 9, 10, 11, 12, 13, 14
 // own their addresses. Functions with a machine frame (interrupt and
 // exception entry points) are left out. Images of other machines add
 // nothing.
-func (b *Builder) AddPE(o *pe.Object) error {
+func (b *Builder) legacyAddPE(o *pe.Object) error {
 	if o.Machine() != pe.MachineAMD64 {
 		return nil
 	}
@@ -47,14 +52,14 @@ func (b *Builder) AddPE(o *pe.Object) error {
 			b.stats.Malformed++
 			continue
 		}
-		spans = b.peRows(spans, rf, chain)
+		spans = b.legacyPERows(spans, rf, chain)
 	}
-	b.cfi = b.cover(b.cfi, innermost(spans))
+	b.cfi = b.cover(b.cfi, legacyInnermost(spans))
 	return nil
 }
 
-// peRows appends the rows of one function.
-func (b *Builder) peRows(out []span, rf pe.RuntimeFunction, chain []*pe.X64UnwindInfo) []span {
+// legacyPERows appends the rows of one function.
+func (b *Builder) legacyPERows(out []span, rf pe.RuntimeFunction, chain []*pe.X64UnwindInfo) []span {
 	first := chain[0]
 	// Row boundaries: the end of each prolog instruction with a code.
 	cuts := []uint32{0}
@@ -70,7 +75,7 @@ func (b *Builder) peRows(out []span, rf pe.RuntimeFunction, chain []*pe.X64Unwin
 		if i+1 < len(cuts) {
 			end = rf.Begin + cuts[i+1]
 		}
-		row, ok := peRow(chain, off)
+		row, ok := legacyPERow(chain, off)
 		if !ok {
 			b.stats.Unexpressible++
 			return out
@@ -86,10 +91,10 @@ func (b *Builder) peRows(out []span, rf pe.RuntimeFunction, chain []*pe.X64Unwin
 	return out
 }
 
-// peRow undoes the codes in effect at offset off of the function: those
+// legacyPERow undoes the codes in effect at offset off of the function: those
 // of its own unwind information whose instruction has run (all of them
 // past the prolog), then every code of the chained ones.
-func peRow(chain []*pe.X64UnwindInfo, off uint32) (unwind.Row, bool) {
+func legacyPERow(chain []*pe.X64UnwindInfo, off uint32) (unwind.Row, bool) {
 	type loc struct {
 		base unwind.Reg
 		k    int64
@@ -103,7 +108,7 @@ func peRow(chain []*pe.X64UnwindInfo, off uint32) (unwind.Row, bool) {
 	frameReg, frameOff := unwind.Reg(0), int64(0)
 	for n, ui := range chain {
 		if ui.FrameRegister != 0 {
-			frameReg, frameOff = winToDWARF[ui.FrameRegister&15], int64(ui.FrameOffset)
+			frameReg, frameOff = legacyWinToDWARF[ui.FrameRegister&15], int64(ui.FrameOffset)
 		}
 		inProlog := n == 0 && off < uint32(ui.PrologSize)
 		for _, c := range ui.Codes {
@@ -115,7 +120,7 @@ func peRow(chain []*pe.X64UnwindInfo, off uint32) (unwind.Row, bool) {
 				saved = append(saved, struct {
 					reg unwind.Reg
 					at  loc
-				}{winToDWARF[c.Info&15], cur})
+				}{legacyWinToDWARF[c.Info&15], cur})
 				cur.k += 8
 			case pe.UWOPAllocSmall, pe.UWOPAllocLarge:
 				cur.k += int64(c.Value)
@@ -128,7 +133,7 @@ func peRow(chain []*pe.X64UnwindInfo, off uint32) (unwind.Row, bool) {
 				saved = append(saved, struct {
 					reg unwind.Reg
 					at  loc
-				}{winToDWARF[c.Info&15], loc{cur.base, cur.k + int64(c.Value)}})
+				}{legacyWinToDWARF[c.Info&15], loc{cur.base, cur.k + int64(c.Value)}})
 			case pe.UWOPPushMachFrame:
 				return unwind.Row{}, false
 			}
@@ -155,10 +160,10 @@ func peRow(chain []*pe.X64UnwindInfo, off uint32) (unwind.Row, bool) {
 	return row, true
 }
 
-// innermost resolves spans of nested entries: where one lies inside
+// legacyInnermost resolves spans of nested entries: where one lies inside
 // another, the one starting later (the inner one) owns its addresses.
 // Spans of one function are disjoint; entries nest rarely and shallowly.
-func innermost(spans []span) []span {
+func legacyInnermost(spans []span) []span {
 	slices.SortStableFunc(spans, func(x, y span) int {
 		switch {
 		case x.start < y.start:

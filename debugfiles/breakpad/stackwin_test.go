@@ -1,0 +1,109 @@
+package breakpad
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cairn-dev/cairn/debugfiles/unwind"
+)
+
+// peerWinFiles are the peers' symbol files of Breakpad's Windows dump_syms:
+// FrameData records with programs, and FPO records.
+var peerWinFiles = []string{
+	"breakpad/symbols/test_app.pdb/5A9832E5287241C1838ED98914E9B7FF1/test_app.sym",
+	"breakpad/symbols/kernel32.pdb/BCE8785C57B44245A669896B6A19B9542/kernel32.sym",
+}
+
+// TestStackWinRoundTrip reads every STACK WIN line of dump_syms' output
+// into frame data and writes it back: the line must come back byte for
+// byte. Through the symbol file's unwind table, StackWin must give back
+// the same lines (as a multiset: the table orders them by address).
+func TestStackWinRoundTrip(t *testing.T) {
+	root := peersDir(t)
+	for _, rel := range peerWinFiles {
+		t.Run(filepath.Base(rel), func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(root, rel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, l := range strings.Split(string(data), "\n") {
+				if strings.HasPrefix(l, "STACK WIN ") {
+					want = append(want, strings.TrimSuffix(l, "\r"))
+				}
+			}
+			if len(want) == 0 {
+				t.Fatal("no STACK WIN lines")
+			}
+			rd := NewReader(bytes.NewReader(data))
+			n := 0
+			for rd.Next() {
+				rec := rd.Record()
+				if rec.Kind != KindStackWin {
+					continue
+				}
+				w := rec.Win.WinFrame()
+				got := string(AppendStackWin(nil, rec.Win.RVA, rec.Win.CodeSize, &w))
+				if n >= len(want) {
+					t.Fatalf("more records than lines")
+				}
+				if got != want[n] {
+					t.Errorf("line %d:\n got %s\nwant %s", n, got, want[n])
+				}
+				n++
+			}
+			if err := rd.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if n != len(want) {
+				t.Errorf("%d records read, %d lines", n, len(want))
+			}
+
+			table, err := ReadStackTable(NewReader(bytes.NewReader(data)), unwind.ArchX86)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, malformed := StackWin([]unwind.Table{table})
+			if malformed != 0 {
+				t.Errorf("%d malformed", malformed)
+			}
+			// Records of size 0 are not unwind rows.
+			var kept []string
+			for _, l := range want {
+				if strings.Fields(l)[4] != "0" {
+					kept = append(kept, l)
+				}
+			}
+			slices.Sort(got)
+			slices.Sort(kept)
+			if !slices.Equal(got, kept) {
+				t.Errorf("through the table: %d lines, want %d", len(got), len(kept))
+			}
+			t.Logf("%d STACK WIN lines round-trip", n)
+		})
+	}
+}
+
+// TestAppendStackWin pins the field order and the last field's two forms.
+func TestAppendStackWin(t *testing.T) {
+	for _, tc := range []struct {
+		rva, size uint64
+		w         unwind.WinFrame
+		want      string
+	}{
+		{0x41b0, 0x86, unwind.WinFrame{Type: 4, PrologSize: 0x13, ParamSize: 8, LocalSize: 0xe0, Program: "$T0 $ebp = $eip $T0 4 + ^ ="},
+			"STACK WIN 4 41b0 86 13 0 8 0 e0 0 1 $T0 $ebp = $eip $T0 4 + ^ ="},
+		{0x1000, 0x13, unwind.WinFrame{Type: 0, ParamSize: 4}, "STACK WIN 0 1000 13 0 0 4 0 0 0 0 0"},
+		{0x2000, 0x20, unwind.WinFrame{Type: 0, PrologSize: 3, EpilogSize: 1, SavedRegisterSize: 0xc, MaxStackSize: 0x10, AllocatesBasePointer: true},
+			"STACK WIN 0 2000 20 3 1 0 c 0 10 0 1"},
+		{0x3000, 0x10, unwind.WinFrame{Type: 4}, "STACK WIN 4 3000 10 0 0 0 0 0 0 0 0"},
+	} {
+		if got := string(AppendStackWin(nil, tc.rva, tc.size, &tc.w)); got != tc.want {
+			t.Errorf("got  %s\nwant %s", got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,263 @@
+package pe
+
+import (
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"sort"
+
+	"github.com/cairn-dev/cairn/debugfiles/unwind"
+)
+
+var _ unwind.Source = (*Object)(nil)
+
+// UnwindTables returns the image's exception table as one unwind.Table
+// (see Table) for x64 and ARM64 images. Other machines (x86 unwinds
+// through the frame data of its PDB) and images without an exception
+// directory have no tables.
+func (o *Object) UnwindTables() ([]unwind.Table, error) {
+	var rows rowsFunc
+	arch := unwind.ArchUnknown
+	switch o.machine {
+	case MachineAMD64:
+		rows, arch = o.X64Rows, unwind.ArchAMD64
+	case MachineARM64:
+		rows, arch = o.ARM64Rows, unwind.ArchARM64
+	default:
+		return nil, nil
+	}
+	ut, err := o.UnwindTable()
+	if errors.Is(err, ErrNoUnwind) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pe: %s: %w", o.name, err)
+	}
+	return []unwind.Table{&Table{ut: ut, arch: arch, rows: rows}}, nil
+}
+
+// rowsFunc appends the rows of one exception table entry.
+type rowsFunc func(rf RuntimeFunction, rows []unwind.Row) ([]unwind.Row, error)
+
+// Table is an image's exception table (.pdata/.xdata) as an unwind.Table.
+// Row addresses are RVAs. The rows of an entry are decoded when they are
+// asked for: Rows decodes each entry once, Lookup only the entry holding
+// the address (where entries overlap, the group of entries overlapping
+// one another around it).
+//
+// Entries may nest (LLVM places the chained part of a function inside the
+// primary entry's range): where rows of several entries overlap, the row
+// starting last owns the addresses they share, and the rows it cuts are
+// yielded in pieces around it, each piece keeping its entry's Entry. Rows
+// and Lookup agree on every address.
+type Table struct {
+	ut   *UnwindTable
+	arch unwind.Arch
+	rows rowsFunc
+}
+
+var _ unwind.Table = (*Table)(nil)
+
+// Arch is amd64 or arm64.
+func (t *Table) Arch() unwind.Arch { return t.arch }
+
+// entryRange is the Entry of an exception table entry's rows.
+func entryRange(rf RuntimeFunction) unwind.Range {
+	return unwind.Range{Start: uint64(rf.Begin), End: uint64(rf.End)}
+}
+
+// Rows yields every entry's rows in address order; an entry whose unwind
+// information cannot be read yields one error naming its range.
+func (t *Table) Rows() iter.Seq2[unwind.Row, error] {
+	return func(yield func(unwind.Row, error) bool) {
+		funcs := t.ut.funcs
+		var buf []unwind.Row
+		for i := 0; i < len(funcs); {
+			j := t.clusterEnd(i)
+			if j == i+1 {
+				var err error
+				buf, err = t.rows(funcs[i], buf[:0])
+				if err != nil {
+					if !yield(unwind.Row{Entry: entryRange(funcs[i])}, err) {
+						return
+					}
+				} else {
+					for _, r := range buf {
+						if !yield(r, nil) {
+							return
+						}
+					}
+				}
+				i = j
+				continue
+			}
+			rows, errs := t.cluster(funcs[i:j])
+			for _, e := range errs {
+				if !yield(unwind.Row{Entry: entryRange(e.rf)}, e.err) {
+					return
+				}
+			}
+			for _, r := range rows {
+				if !yield(r, nil) {
+					return
+				}
+			}
+			i = j
+		}
+	}
+}
+
+// Lookup returns the row covering the RVA addr.
+func (t *Table) Lookup(addr uint64) (unwind.Row, bool, error) {
+	if addr > 1<<32-1 {
+		return unwind.Row{}, false, nil
+	}
+	rf, ok := t.ut.Lookup(uint32(addr))
+	if !ok {
+		return unwind.Row{}, false, nil
+	}
+	if t.ut.maxEnd == nil {
+		rows, err := t.rows(rf, nil)
+		if err != nil {
+			return unwind.Row{Entry: entryRange(rf)}, false, err
+		}
+		if k := findRow(rows, addr); k >= 0 {
+			return rows[k], true, nil
+		}
+		return unwind.Row{}, false, nil
+	}
+	// Entries overlap somewhere: resolve the group of entries around
+	// addr as Rows does.
+	funcs := t.ut.funcs
+	i := sort.Search(len(funcs), func(i int) bool { return funcs[i].Begin > uint32(addr) }) - 1
+	for i > 0 && t.ut.maxEnd[i-1] > funcs[i].Begin {
+		i--
+	}
+	rows, errs := t.cluster(funcs[i:t.clusterEnd(i)])
+	if k := findRow(rows, addr); k >= 0 {
+		return rows[k], true, nil
+	}
+	for _, e := range errs {
+		if e.rf == rf {
+			return unwind.Row{Entry: entryRange(rf)}, false, e.err
+		}
+	}
+	return unwind.Row{}, false, nil
+}
+
+// findRow returns the index of the row of sorted, disjoint rows that
+// covers addr, or -1.
+func findRow(rows []unwind.Row, addr uint64) int {
+	k := sort.Search(len(rows), func(k int) bool { return rows[k].End > addr })
+	if k < len(rows) && rows[k].Start <= addr {
+		return k
+	}
+	return -1
+}
+
+// clusterEnd returns the end of the group of entries starting at i whose
+// ranges overlap one another (i+1 when entry i overlaps nothing after it).
+func (t *Table) clusterEnd(i int) int {
+	funcs := t.ut.funcs
+	j := i + 1
+	if t.ut.maxEnd == nil {
+		return j
+	}
+	end := funcs[i].End
+	for j < len(funcs) && funcs[j].Begin < end {
+		end = max(end, funcs[j].End)
+		j++
+	}
+	return j
+}
+
+// entryError is an entry whose rows could not be decoded.
+type entryError struct {
+	rf  RuntimeFunction
+	err error
+}
+
+// cluster decodes the rows of overlapping entries and resolves their
+// overlaps (see innermost).
+func (t *Table) cluster(funcs []RuntimeFunction) ([]unwind.Row, []entryError) {
+	var (
+		all  []unwind.Row
+		errs []entryError
+	)
+	for _, rf := range funcs {
+		n := len(all)
+		var err error
+		all, err = t.rows(rf, all)
+		if err != nil {
+			all = all[:n]
+			errs = append(errs, entryError{rf, err})
+		}
+	}
+	spans := make([]rowSpan, len(all))
+	for k, r := range all {
+		spans[k] = rowSpan{r.Start, r.End, k}
+	}
+	spans = innermost(spans)
+	out := make([]unwind.Row, len(spans))
+	for k, s := range spans {
+		out[k] = all[s.row]
+		out[k].Start, out[k].End = s.start, s.end
+	}
+	return out, errs
+}
+
+// rowSpan is the part [start, end) of a row that a row keeps.
+type rowSpan struct {
+	start, end uint64
+	row        int
+}
+
+// innermost resolves spans of nested entries: where one lies inside
+// another, the one starting later (the inner one) owns its addresses; of
+// spans starting together, the later one. Spans of one entry are
+// disjoint; entries nest rarely and shallowly.
+func innermost(spans []rowSpan) []rowSpan {
+	slices.SortStableFunc(spans, func(x, y rowSpan) int {
+		switch {
+		case x.start < y.start:
+			return -1
+		case x.start > y.start:
+			return 1
+		}
+		return 0
+	})
+	var out []rowSpan
+	for _, s := range spans {
+		n := len(out)
+		if n == 0 || out[n-1].end <= s.start {
+			out = append(out, s)
+			continue
+		}
+		// s overlaps spans already out: they start at or before s (sorted).
+		i := sort.Search(n, func(i int) bool { return out[i].end > s.start })
+		var tail []rowSpan
+		for _, o := range out[i:] {
+			if o.start < s.start {
+				tail = append(tail, rowSpan{o.start, s.start, o.row})
+			}
+			if o.end > s.end {
+				tail = append(tail, rowSpan{max(o.start, s.end), o.end, o.row})
+			}
+		}
+		out = out[:i]
+		// Keep address order: pieces before s, s, pieces after s.
+		for _, p := range tail {
+			if p.end <= s.start {
+				out = append(out, p)
+			}
+		}
+		out = append(out, s)
+		for _, p := range tail {
+			if p.start >= s.end {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,163 @@
+package pe
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/cairn-dev/cairn/debugfiles/unwind"
+)
+
+// TestInnermost pins how overlapping rows of nested entries are resolved:
+// the row starting later owns the shared addresses, and the row it cuts
+// is kept on both sides.
+func TestInnermost(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []rowSpan
+		want []rowSpan
+	}{
+		{"disjoint", []rowSpan{{0, 4, 0}, {4, 10, 1}, {20, 30, 2}}, []rowSpan{{0, 4, 0}, {4, 10, 1}, {20, 30, 2}}},
+		{"nested", []rowSpan{{0, 4, 0}, {4, 100, 1}, {50, 52, 2}, {52, 60, 3}},
+			[]rowSpan{{0, 4, 0}, {4, 50, 1}, {50, 52, 2}, {52, 60, 3}, {60, 100, 1}}},
+		{"same start", []rowSpan{{10, 40, 0}, {10, 20, 1}}, []rowSpan{{10, 20, 1}, {20, 40, 0}}},
+		{"partial", []rowSpan{{0, 30, 0}, {20, 50, 1}}, []rowSpan{{0, 20, 0}, {20, 50, 1}}},
+		{"unsorted", []rowSpan{{50, 60, 1}, {0, 100, 0}}, []rowSpan{{0, 50, 0}, {50, 60, 1}, {60, 100, 0}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := innermost(slices.Clone(tc.in)); !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestTableRowsAndLookup checks, on every PE fixture with an exception
+// table, that Rows yields disjoint rows in address order, each inside its
+// entry, and that Lookup, which decodes only the entries around the
+// address, answers at every address of every entry the row Rows yields
+// for it.
+func TestTableRowsAndLookup(t *testing.T) {
+	for _, name := range peFixtures() {
+		t.Run(name, func(t *testing.T) {
+			o := openFixture(t, name)
+			tables, err := o.UnwindTables()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tables) == 0 {
+				if o.Machine() == MachineAMD64 || o.Machine() == MachineARM64 {
+					t.Fatal("no table")
+				}
+				return
+			}
+			tb := tables[0]
+			var rows []unwind.Row
+			malformed := 0
+			for r, err := range tb.Rows() {
+				if err != nil {
+					malformed++
+					continue
+				}
+				if n := len(rows); n > 0 && r.Start < rows[n-1].End {
+					t.Fatalf("row %#x-%#x overlaps or precedes %#x-%#x", r.Start, r.End, rows[n-1].Start, rows[n-1].End)
+				}
+				if r.Start >= r.End || r.Start < r.Entry.Start || r.End > r.Entry.End {
+					t.Fatalf("row %#x-%#x outside its entry %#x-%#x", r.Start, r.End, r.Entry.Start, r.Entry.End)
+				}
+				rows = append(rows, r.Clone())
+			}
+			if len(rows) == 0 {
+				t.Fatalf("no rows (%d malformed entries)", malformed)
+			}
+			ut, err := o.UnwindTable()
+			if err != nil {
+				t.Fatal(err)
+			}
+			checked := 0
+			for _, rf := range ut.Functions() {
+				for addr := uint64(rf.Begin); addr < uint64(rf.End); addr++ {
+					got, ok, _ := tb.Lookup(addr)
+					k := findRow(rows, addr)
+					if ok != (k >= 0) {
+						t.Fatalf("%#x: Lookup found a row: %v, Rows: %v", addr, ok, k >= 0)
+					}
+					if !ok {
+						continue
+					}
+					want := rows[k]
+					if got.Start != want.Start || got.End != want.End || got.Entry != want.Entry || !got.CFA.Equal(want.CFA) ||
+						got.RA != want.RA || got.Flags != want.Flags || !slices.EqualFunc(got.Regs, want.Regs, func(a, b unwind.RegRule) bool {
+						return a.Reg == b.Reg && a.Rule.Equal(b.Rule)
+					}) {
+						t.Fatalf("%#x: Lookup %+v, Rows %+v", addr, got, want)
+					}
+					checked++
+				}
+			}
+			t.Logf("%d rows, %d malformed entries, %d addresses agree", len(rows), malformed, checked)
+		})
+	}
+}
+
+// TestTableNested checks Rows and Lookup on entries that nest, with a
+// decoder standing in for the unwind codes: each entry has a 2-byte
+// prolog row and a body row whose CFA offset names the entry, and one
+// entry cannot be decoded.
+func TestTableNested(t *testing.T) {
+	funcs := []RuntimeFunction{
+		{Begin: 0x100, End: 0x200, UnwindData: 1}, // outer
+		{Begin: 0x150, End: 0x160, UnwindData: 2}, // nested in outer
+		{Begin: 0x180, End: 0x190, UnwindData: 3}, // nested, undecodable
+		{Begin: 0x300, End: 0x310, UnwindData: 4}, // alone
+	}
+	ut := &UnwindTable{machine: MachineAMD64, funcs: funcs, maxEnd: []uint32{0x200, 0x200, 0x200, 0x310}}
+	decode := func(rf RuntimeFunction, rows []unwind.Row) ([]unwind.Row, error) {
+		if rf.UnwindData == 3 {
+			return rows, errors.New("bad unwind info")
+		}
+		e := entryRange(rf)
+		cfa := func(k int64) unwind.Rule { return unwind.Rule{Kind: unwind.RuleRegOffset, Reg: 7, Offset: k} }
+		return append(rows,
+			unwind.Row{Start: e.Start, End: e.Start + 2, Entry: e, RA: 16, CFA: cfa(8)},
+			unwind.Row{Start: e.Start + 2, End: e.End, Entry: e, RA: 16, CFA: cfa(int64(rf.UnwindData) * 16)}), nil
+	}
+	tb := &Table{ut: ut, arch: unwind.ArchAMD64, rows: decode}
+	type piece struct {
+		start, end uint64
+		cfa        int64
+	}
+	var got []piece
+	errs := 0
+	for r, err := range tb.Rows() {
+		if err != nil {
+			errs++
+			if r.Entry != (unwind.Range{Start: 0x180, End: 0x190}) {
+				t.Errorf("error names entry %+v", r.Entry)
+			}
+			continue
+		}
+		got = append(got, piece{r.Start, r.End, r.CFA.Offset})
+	}
+	want := []piece{
+		{0x100, 0x102, 8}, {0x102, 0x150, 16}, {0x150, 0x152, 8}, {0x152, 0x160, 32}, {0x160, 0x200, 16},
+		{0x300, 0x302, 8}, {0x302, 0x310, 64},
+	}
+	if errs != 1 || !slices.Equal(got, want) {
+		t.Fatalf("rows %x (%d errors), want %x", got, errs, want)
+	}
+	for _, tc := range []struct {
+		addr   uint64
+		cfa    int64 // 0: no row
+		hasErr bool
+	}{
+		{0xff, 0, false}, {0x100, 8, false}, {0x151, 8, false}, {0x15f, 32, false}, {0x160, 16, false},
+		{0x185, 16, false}, {0x1ff, 16, false}, {0x200, 0, false}, {0x301, 8, false}, {0x30f, 64, false},
+	} {
+		r, ok, err := tb.Lookup(tc.addr)
+		if (err != nil) != tc.hasErr || ok != (tc.cfa != 0) || ok && r.CFA.Offset != tc.cfa {
+			t.Errorf("%#x: %+v %v %v, want CFA offset %d", tc.addr, r.CFA, ok, err, tc.cfa)
+		}
+	}
+}
