@@ -183,22 +183,95 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 // Reader is the web interface's events store: events come from the
-// primary store, counts over time from the analytics store when it
-// answers them.
+// primary store; counts over time, sparklines, tag counts and tag search
+// from the analytics store when it answers them, else from the primary
+// one; deleting an issue's events deletes them from both. Reader
+// implements every optional interface of the events package whatever the
+// stores it joins answer, and tells which ones they answer through
+// events.Wrapper: callers probe it with events.Optional.
 type Reader struct {
 	events.Store
 	Analytics events.Store
 }
 
-var _ events.Histogrammer = Reader{}
+var (
+	_ events.Histogrammer       = Reader{}
+	_ events.IssueHistogrammer  = Reader{}
+	_ events.TagCounter         = Reader{}
+	_ events.IssueMatcher       = Reader{}
+	_ events.IssueEventsDeleter = Reader{}
+	_ events.Wrapper            = Reader{}
+)
 
-// CountsByInterval implements events.Histogrammer from the analytics
-// store, else the primary one.
-func (r Reader) CountsByInterval(ctx context.Context, projectID, issueID int64, from, to time.Time, interval time.Duration) ([]events.Bucket, error) {
-	for _, s := range []events.Store{r.Analytics, r.Store} {
-		if h, ok := s.(events.Histogrammer); ok {
-			return h.CountsByInterval(ctx, projectID, issueID, from, to, interval)
+// Unwrap implements events.Wrapper.
+func (r Reader) Unwrap() []events.Store { return []events.Store{r.Analytics, r.Store} }
+
+// answering returns the first of the analytics and primary stores that
+// implements T.
+func answering[T any](r Reader) (T, bool) {
+	for _, s := range r.Unwrap() {
+		if s == nil {
+			continue
+		}
+		if t, ok := events.Optional[T](s); ok {
+			return t, true
 		}
 	}
-	return nil, fmt.Errorf("snuba: histograms: %w", errors.ErrUnsupported)
+	var zero T
+	return zero, false
+}
+
+// CountsByInterval implements events.Histogrammer.
+func (r Reader) CountsByInterval(ctx context.Context, projectID, issueID int64, from, to time.Time, interval time.Duration) ([]events.Bucket, error) {
+	h, ok := answering[events.Histogrammer](r)
+	if !ok {
+		return nil, fmt.Errorf("snuba: histograms: %w", errors.ErrUnsupported)
+	}
+	return h.CountsByInterval(ctx, projectID, issueID, from, to, interval)
+}
+
+// CountsByIssue implements events.IssueHistogrammer.
+func (r Reader) CountsByIssue(ctx context.Context, projectID int64, issueIDs []int64, from, to time.Time, interval time.Duration) (map[int64][]events.Bucket, error) {
+	h, ok := answering[events.IssueHistogrammer](r)
+	if !ok {
+		return nil, fmt.Errorf("snuba: sparklines: %w", errors.ErrUnsupported)
+	}
+	return h.CountsByIssue(ctx, projectID, issueIDs, from, to, interval)
+}
+
+// TagCounts implements events.TagCounter.
+func (r Reader) TagCounts(ctx context.Context, projectID, issueID int64, newest int) (int64, []events.TagCount, error) {
+	tc, ok := answering[events.TagCounter](r)
+	if !ok {
+		return 0, nil, fmt.Errorf("snuba: tag counts: %w", errors.ErrUnsupported)
+	}
+	return tc.TagCounts(ctx, projectID, issueID, newest)
+}
+
+// MatchIssues implements events.IssueMatcher.
+func (r Reader) MatchIssues(ctx context.Context, projectID int64, f events.IssueFilter, limit int) ([]int64, error) {
+	m, ok := answering[events.IssueMatcher](r)
+	if !ok {
+		return nil, fmt.Errorf("snuba: match issues: %w", errors.ErrUnsupported)
+	}
+	return m.MatchIssues(ctx, projectID, f, limit)
+}
+
+// DeleteIssueEvents implements events.IssueEventsDeleter: the analytics
+// store's copies first, then the primary store's events, whose count it
+// returns. Without a primary store that deletes, nothing is deleted: the
+// event bodies would outlive their issue.
+func (r Reader) DeleteIssueEvents(ctx context.Context, projectID int64, issueIDs []int64) (int64, error) {
+	primary, ok := events.Optional[events.IssueEventsDeleter](r.Store)
+	if !ok {
+		return 0, fmt.Errorf("snuba: delete issue events: %w", errors.ErrUnsupported)
+	}
+	if r.Analytics != nil {
+		if a, ok := events.Optional[events.IssueEventsDeleter](r.Analytics); ok {
+			if _, err := a.DeleteIssueEvents(ctx, projectID, issueIDs); err != nil {
+				return 0, fmt.Errorf("snuba: delete issue events: analytics: %w", err)
+			}
+		}
+	}
+	return primary.DeleteIssueEvents(ctx, projectID, issueIDs)
 }

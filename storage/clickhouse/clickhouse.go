@@ -16,6 +16,11 @@
 // which the issue pages' histogram and list window are read; those count
 // duplicates too, and the reads detect and discount them. Put is not atomic: a failed Put may have
 // stored part of its batch, which the at-least-once queue's retry completes.
+//
+// Beyond events.Store, the store answers the issue pages' optional
+// interfaces (histograms, sparklines, tag counts, tag search) from the
+// tables above, and deletes an issue's events with ALTER TABLE ... DELETE
+// mutations, the only delete 18.16 has, waiting for them to finish.
 package clickhouse
 
 import (
@@ -57,9 +62,17 @@ type Config struct {
 type Store struct {
 	conn driver.Conn
 	db   string // quoted database name
+	name string // the database name unquoted, as system tables spell it
 }
 
-var _ events.Store = (*Store)(nil)
+var (
+	_ events.Store              = (*Store)(nil)
+	_ events.Histogrammer       = (*Store)(nil)
+	_ events.IssueHistogrammer  = (*Store)(nil)
+	_ events.TagCounter         = (*Store)(nil)
+	_ events.IssueMatcher       = (*Store)(nil)
+	_ events.IssueEventsDeleter = (*Store)(nil)
+)
 
 // validDatabase keeps the database name, which is spliced into statements,
 // to plain identifiers.
@@ -106,7 +119,7 @@ func open(ctx context.Context, cfg Config, steps []migration) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: open %s: %w", cfg.Addr, err)
 	}
-	s := &Store{conn: conn, db: "`" + cfg.Database + "`"}
+	s := &Store{conn: conn, db: "`" + cfg.Database + "`", name: cfg.Database}
 	if err := conn.Ping(ctx); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("clickhouse: open %s: %w", cfg.Addr, err)

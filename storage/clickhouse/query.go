@@ -29,8 +29,8 @@ type Bucket = events.Bucket
 
 // CountsByInterval returns the issue's events and distinct users per
 // interval over [from, to), one bucket per interval starting at from, empty
-// ones included. Intervals shorter than a microsecond, or more than 10,000
-// buckets, are refused.
+// ones included. Empty ranges, intervals shorter than a microsecond, or
+// more than 10,000 buckets, are refused, as every backend refuses them.
 //
 // When the interval is a whole number of hours and from and to fall on
 // hours, the counts come from the pre-aggregated issue_minutes and
@@ -44,27 +44,57 @@ type Bucket = events.Bucket
 // exactly.
 func (s *Store) CountsByInterval(ctx context.Context, projectID, issueID int64, from, to time.Time,
 	interval time.Duration) ([]Bucket, error) {
+	m, err := s.counts(ctx, projectID, []int64{issueID}, from, to, interval)
+	if err != nil {
+		return nil, err
+	}
+	return m[issueID], nil
+}
+
+// CountsByIssue implements events.IssueHistogrammer: what CountsByInterval
+// returns for each issue, counted for all of them in the same queries.
+func (s *Store) CountsByIssue(ctx context.Context, projectID int64, issueIDs []int64, from, to time.Time,
+	interval time.Duration) (map[int64][]Bucket, error) {
+	return s.counts(ctx, projectID, issueIDs, from, to, interval)
+}
+
+// counts checks the range and fills one histogram per issue, from the
+// aggregates when the buckets are whole hours, else from the raw rows.
+func (s *Store) counts(ctx context.Context, projectID int64, issueIDs []int64, from, to time.Time,
+	interval time.Duration) (map[int64][]Bucket, error) {
 	step := interval.Microseconds()
 	if step <= 0 {
 		return nil, fmt.Errorf("clickhouse: counts: interval %v below one microsecond", interval)
 	}
 	lo, hi := micros(from), micros(to)
 	if hi <= lo {
-		return nil, nil
+		return nil, fmt.Errorf("clickhouse: counts: empty range %v–%v", from, to)
 	}
 	n := (hi - lo + step - 1) / step
 	if n > maxBuckets {
 		return nil, fmt.Errorf("clickhouse: counts: %d buckets, more than %d", n, maxBuckets)
 	}
-	out := make([]Bucket, n)
-	for i := range out {
-		out[i].Start = fromMicros(lo + int64(i)*step)
+	out := make(map[int64][]Bucket, len(issueIDs))
+	for _, id := range issueIDs {
+		bs := make([]Bucket, n)
+		for i := range bs {
+			bs[i].Start = fromMicros(lo + int64(i)*step)
+		}
+		out[id] = bs
 	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	ids := make([]int64, 0, len(out))
+	for id := range out {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
 	count := s.countsRaw
 	if aggregable(lo, hi, step) {
 		count = s.countsAggregated
 	}
-	if err := count(ctx, out, projectID, issueID, lo, hi, step); err != nil {
+	if err := count(ctx, out, projectID, intList(ids), lo, hi, step); err != nil {
 		return nil, fmt.Errorf("clickhouse: counts: %w", err)
 	}
 	return out, nil
@@ -77,25 +107,36 @@ func aggregable(lo, hi, step int64) bool {
 		hi == floorDiv(hi, hourMicros)*hourMicros
 }
 
-// countsRaw fills out from events_by_issue.
-func (s *Store) countsRaw(ctx context.Context, out []Bucket, projectID, issueID, lo, hi, step int64) error {
-	rows, err := s.conn.Query(ctx, `SELECT intDiv(timestamp - ?, ?) AS b, uniqExact(event_id),
+// bucket returns the bucket b of the issue's histogram, nil when out has
+// no such issue or bucket.
+func bucket(out map[int64][]Bucket, issueID, b int64) *Bucket {
+	bs := out[issueID]
+	if b < 0 || b >= int64(len(bs)) {
+		return nil
+	}
+	return &bs[b]
+}
+
+// countsRaw fills out from events_by_issue; ids is the SQL list of out's
+// issues.
+func (s *Store) countsRaw(ctx context.Context, out map[int64][]Bucket, projectID int64, ids string, lo, hi, step int64) error {
+	rows, err := s.conn.Query(ctx, `SELECT issue_id, intDiv(timestamp - ?, ?) AS b, uniqExact(event_id),
 			uniqExactIf(user_key, user_key != '')
 		FROM `+s.db+`.events_by_issue
-		WHERE issue_id = ? AND project_id = ? AND timestamp >= ? AND timestamp < ?
-		GROUP BY b`, lo, step, issueID, projectID, lo, hi)
+		WHERE issue_id IN (`+ids+`) AND project_id = ? AND timestamp >= ? AND timestamp < ?
+		GROUP BY issue_id, b`, lo, step, projectID, lo, hi)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var b int64
+		var id, b int64
 		var evs, users uint64
-		if err := rows.Scan(&b, &evs, &users); err != nil {
+		if err := rows.Scan(&id, &b, &evs, &users); err != nil {
 			return err
 		}
-		if b >= 0 && b < int64(len(out)) {
-			out[b].Events, out[b].Users = int64(evs), int64(users)
+		if bk := bucket(out, id, b); bk != nil {
+			bk.Events, bk.Users = int64(evs), int64(users)
 		}
 	}
 	return rows.Err()
@@ -114,62 +155,67 @@ const uniqExactBelow = 1 << 16
 // below the size at which uniq starts sampling) has exactly that many
 // events, and only the others, rare, are counted from the raw rows. A hash
 // collision can only make a minute disagree, never agree wrongly.
-func (s *Store) countsAggregated(ctx context.Context, out []Bucket, projectID, issueID, lo, hi, step int64) error {
+func (s *Store) countsAggregated(ctx context.Context, out map[int64][]Bucket, projectID int64, ids string, lo, hi, step int64) error {
 	// Splitting a day's 1440 minute rows across threads needs a lower
 	// threshold than the default, tuned for tables of raw rows.
 	qctx := ch.Context(ctx, ch.WithSettings(ch.Settings{"merge_tree_min_rows_for_concurrent_read": 1}))
 	g, gctx := errgroup.WithContext(qctx)
-	users := make([]uint64, len(out))
+	type userCount struct {
+		id, b int64
+		n     uint64
+	}
+	var users []userCount
 	g.Go(func() error {
-		rows, err := s.conn.Query(gctx, `SELECT intDiv(hour - ?, ?) AS b, uniqIfMerge(users)
+		rows, err := s.conn.Query(gctx, `SELECT issue_id, intDiv(hour - ?, ?) AS b, uniqIfMerge(users)
 			FROM `+s.db+`.issue_hours
-			WHERE issue_id = ? AND project_id = ? AND hour >= ? AND hour < ?
-			GROUP BY b`, lo, step, issueID, projectID, lo, hi)
+			WHERE issue_id IN (`+ids+`) AND project_id = ? AND hour >= ? AND hour < ?
+			GROUP BY issue_id, b`, lo, step, projectID, lo, hi)
 		if err != nil {
 			return fmt.Errorf("users: %w", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var b int64
-			var u uint64
-			if err := rows.Scan(&b, &u); err != nil {
+			var u userCount
+			if err := rows.Scan(&u.id, &u.b, &u.n); err != nil {
 				return fmt.Errorf("users: %w", err)
 			}
-			if b >= 0 && b < int64(len(users)) {
-				users[b] = u
-			}
+			users = append(users, u)
 		}
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("users: %w", err)
 		}
 		return nil
 	})
-	var suspect []int64
+	// The event counts are written into out by this goroutine alone; the
+	// users are added after both are done.
+	suspect := map[int64][]int64{}
 	g.Go(func() error {
-		rows, err := s.conn.Query(gctx, `SELECT intDiv(minute - ?, ?) AS b,
+		rows, err := s.conn.Query(gctx, `SELECT issue_id, intDiv(minute - ?, ?) AS b,
 				sumIf(c, c = u AND c < ?), groupArrayIf(minute, c != u OR c >= ?)
 			FROM (
-				SELECT minute, countMerge(row_count) AS c, uniqMerge(event_ids) AS u
+				SELECT issue_id, minute, countMerge(row_count) AS c, uniqMerge(event_ids) AS u
 				FROM `+s.db+`.issue_minutes
-				WHERE issue_id = ? AND project_id = ? AND minute >= ? AND minute < ?
-				GROUP BY minute
+				WHERE issue_id IN (`+ids+`) AND project_id = ? AND minute >= ? AND minute < ?
+				GROUP BY issue_id, minute
 			)
-			GROUP BY b`, lo, step, uniqExactBelow, uniqExactBelow, issueID, projectID, lo, hi)
+			GROUP BY issue_id, b`, lo, step, uniqExactBelow, uniqExactBelow, projectID, lo, hi)
 		if err != nil {
 			return fmt.Errorf("events: %w", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var b int64
+			var id, b int64
 			var c uint64
 			var minutes []int64
-			if err := rows.Scan(&b, &c, &minutes); err != nil {
+			if err := rows.Scan(&id, &b, &c, &minutes); err != nil {
 				return fmt.Errorf("events: %w", err)
 			}
-			if b >= 0 && b < int64(len(out)) {
-				out[b].Events = int64(c)
+			if bk := bucket(out, id, b); bk != nil {
+				bk.Events = int64(c)
 			}
-			suspect = append(suspect, minutes...)
+			if len(minutes) > 0 {
+				suspect[id] = append(suspect[id], minutes...)
+			}
 		}
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("events: %w", err)
@@ -179,13 +225,17 @@ func (s *Store) countsAggregated(ctx context.Context, out []Bucket, projectID, i
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for i, u := range users {
-		out[i].Users = int64(u)
+	for _, u := range users {
+		if bk := bucket(out, u.id, u.b); bk != nil {
+			bk.Users = int64(u.n)
+		}
 	}
-	if len(suspect) == 0 {
-		return nil
+	for id, minutes := range suspect {
+		if err := s.addMinuteEvents(ctx, out[id], projectID, id, lo, step, minutes); err != nil {
+			return err
+		}
 	}
-	return s.addMinuteEvents(ctx, out, projectID, issueID, lo, step, suspect)
+	return nil
 }
 
 // addMinuteEvents adds to out the distinct events of the given minutes,

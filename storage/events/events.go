@@ -1,6 +1,13 @@
 // Package events defines the store of processed events. The embedded
 // backend is SQLite, the production one ClickHouse; events are written in
 // batches and read by id or by issue.
+//
+// Beyond Store, the web interface's issue pages use optional interfaces
+// (Histogrammer, IssueHistogrammer, TagCounter, IssueMatcher,
+// IssueEventsDeleter), which every backend implements to one contract
+// (storagetest.TestIssueEvents). Stores that wrap others implement them
+// all by delegation; callers find what a store really answers with
+// Optional.
 package events
 
 import (

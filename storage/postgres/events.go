@@ -12,13 +12,23 @@ import (
 )
 
 // Events is the PostgreSQL events.Store: a stand-in for ClickHouse in
-// deployments that want one database, with the same idempotent writes.
-// Payloads rely on PostgreSQL's own TOAST compression.
+// deployments that want one database, with the same idempotent writes,
+// and the primary store (event bodies) beside it in the production
+// topology. Payloads rely on PostgreSQL's own TOAST compression. Like the
+// SQLite store it indexes each event's tags (events.Tags) in event_tags,
+// which answers tag search and tag counts.
 type Events struct {
 	db *db
 }
 
-var _ events.Store = (*Events)(nil)
+var (
+	_ events.Store              = (*Events)(nil)
+	_ events.Histogrammer       = (*Events)(nil)
+	_ events.IssueHistogrammer  = (*Events)(nil)
+	_ events.TagCounter         = (*Events)(nil)
+	_ events.IssueMatcher       = (*Events)(nil)
+	_ events.IssueEventsDeleter = (*Events)(nil)
+)
 
 // OpenEvents connects to dsn and applies the migrations.
 func OpenEvents(ctx context.Context, dsn string, o Options) (*Events, error) {
@@ -33,7 +43,9 @@ func OpenEvents(ctx context.Context, dsn string, o Options) (*Events, error) {
 func (e *Events) Close() error { return e.db.close() }
 
 // Put implements events.Store. The inserts of a batch go out in one round
-// trip, then the distinct users of the inserted events in another.
+// trip, then the tags and distinct users of the inserted events in
+// another; tags are written in the same transaction as their event, so a
+// stored event is always searchable by its tags.
 func (e *Events) Put(ctx context.Context, evs []*events.Event) ([]events.PutResult, error) {
 	out := make([]events.PutResult, len(evs))
 	if len(evs) == 0 {
@@ -61,15 +73,28 @@ func (e *Events) Put(ctx context.Context, evs []*events.Event) ([]events.PutResu
 			return err
 		}
 		b = &pgx.Batch{}
+		var tags tagRows
 		var users []int
 		for i, ev := range evs {
-			if out[i].Inserted && ev.UserKey != "" {
+			if !out[i].Inserted {
+				continue
+			}
+			tags.add(ev)
+			if ev.UserKey != "" {
 				b.Queue(`INSERT INTO issue_users (issue_id, user_key) VALUES ($1, $2) ON CONFLICT (issue_id, user_key) DO NOTHING`,
 					ev.IssueID, ev.UserKey)
 				users = append(users, i)
 			}
 		}
-		if len(users) == 0 {
+		if len(tags.keys) > 0 {
+			// One statement for the batch's tags: arrays unnested server
+			// side cost one round trip whatever the number of tags.
+			b.Queue(`INSERT INTO event_tags (project_id, event_id, issue_id, key, value)
+				SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[])
+				ON CONFLICT (project_id, event_id, key) DO NOTHING`,
+				tags.projects, tags.events, tags.issues, tags.keys, tags.values)
+		}
+		if b.Len() == 0 {
 			return nil
 		}
 		res = tx.SendBatch(ctx, b)
@@ -80,6 +105,12 @@ func (e *Events) Put(ctx context.Context, evs []*events.Event) ([]events.PutResu
 				return err
 			}
 			out[i].NewUser = tag.RowsAffected() == 1
+		}
+		if len(tags.keys) > 0 {
+			if _, err := res.Exec(); err != nil {
+				res.Close()
+				return fmt.Errorf("tags: %w", err)
+			}
 		}
 		return res.Close()
 	})

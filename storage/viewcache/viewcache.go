@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -38,29 +39,28 @@ type Options struct {
 	Stats      *Stats
 }
 
-// Wrap returns store with its views cached as o says. The result
-// implements exactly the optional view interfaces store implements
-// (events.Histogrammer, events.IssueHistogrammer), so callers that probe
-// for them see the same store. A cache failure falls back to the store.
+// Wrap returns store with its views cached as o says. A store answering
+// neither events.Histogrammer nor events.IssueHistogrammer has nothing to
+// cache and is returned as it is. Otherwise the result implements every
+// optional interface of the events package, the other ones (tag counts,
+// tag search, deleting events) by passing the call on, and tells which
+// ones store answers through events.Wrapper, so callers that probe with
+// events.Optional see the same store. A cache failure falls back to the
+// store.
 func Wrap(store events.Store, o Options) events.Store {
 	if o.Stats == nil {
 		o.Stats = &Stats{}
 	}
-	v := &views{Store: store, hc: o.Histograms, sc: o.Sparklines, ttl: o.TTL, stats: o.Stats}
-	h, isH := store.(events.Histogrammer)
-	ih, isIH := store.(events.IssueHistogrammer)
-	v.h, v.ih = h, ih
-	switch {
-	case isH && isIH:
-		return &both{v}
-	case isH:
-		return &histOnly{v}
-	case isIH:
-		return &issueHistOnly{v}
+	h, isH := events.Optional[events.Histogrammer](store)
+	ih, isIH := events.Optional[events.IssueHistogrammer](store)
+	if !isH && !isIH {
+		return store
 	}
-	return store
+	return &views{Store: store, hc: o.Histograms, sc: o.Sparklines, ttl: o.TTL, stats: o.Stats, h: h, ih: ih}
 }
 
+// views is a store with cached views. h and ih are nil when the store does
+// not answer them.
 type views struct {
 	events.Store
 	hc, sc cache.Cache
@@ -70,35 +70,62 @@ type views struct {
 	ih     events.IssueHistogrammer
 }
 
-type both struct{ *views }
-type histOnly struct{ *views }
-type issueHistOnly struct{ *views }
-
 var (
-	_ events.Histogrammer      = (*both)(nil)
-	_ events.IssueHistogrammer = (*both)(nil)
-	_ events.Histogrammer      = (*histOnly)(nil)
-	_ events.IssueHistogrammer = (*issueHistOnly)(nil)
+	_ events.Histogrammer       = (*views)(nil)
+	_ events.IssueHistogrammer  = (*views)(nil)
+	_ events.TagCounter         = (*views)(nil)
+	_ events.IssueMatcher       = (*views)(nil)
+	_ events.IssueEventsDeleter = (*views)(nil)
+	_ events.Wrapper            = (*views)(nil)
 )
 
+// Unwrap implements events.Wrapper.
+func (v *views) Unwrap() []events.Store { return []events.Store{v.Store} }
+
 // CountsByInterval implements events.Histogrammer.
-func (b *both) CountsByInterval(ctx context.Context, projectID, issueID int64, from, to time.Time, interval time.Duration) ([]events.Bucket, error) {
-	return b.counts(ctx, projectID, issueID, from, to, interval)
+func (v *views) CountsByInterval(ctx context.Context, projectID, issueID int64, from, to time.Time, interval time.Duration) ([]events.Bucket, error) {
+	if v.h == nil {
+		return nil, fmt.Errorf("viewcache: histograms: %w", errors.ErrUnsupported)
+	}
+	return v.counts(ctx, projectID, issueID, from, to, interval)
 }
 
 // CountsByIssue implements events.IssueHistogrammer.
-func (b *both) CountsByIssue(ctx context.Context, projectID int64, ids []int64, from, to time.Time, interval time.Duration) (map[int64][]events.Bucket, error) {
-	return b.byIssue(ctx, projectID, ids, from, to, interval)
+func (v *views) CountsByIssue(ctx context.Context, projectID int64, ids []int64, from, to time.Time, interval time.Duration) (map[int64][]events.Bucket, error) {
+	if v.ih == nil {
+		return nil, fmt.Errorf("viewcache: sparklines: %w", errors.ErrUnsupported)
+	}
+	return v.byIssue(ctx, projectID, ids, from, to, interval)
 }
 
-// CountsByInterval implements events.Histogrammer.
-func (h *histOnly) CountsByInterval(ctx context.Context, projectID, issueID int64, from, to time.Time, interval time.Duration) ([]events.Bucket, error) {
-	return h.counts(ctx, projectID, issueID, from, to, interval)
+// TagCounts implements events.TagCounter, uncached: tag counts are read
+// once per issue page, not once per list row.
+func (v *views) TagCounts(ctx context.Context, projectID, issueID int64, newest int) (int64, []events.TagCount, error) {
+	tc, ok := events.Optional[events.TagCounter](v.Store)
+	if !ok {
+		return 0, nil, fmt.Errorf("viewcache: tag counts: %w", errors.ErrUnsupported)
+	}
+	return tc.TagCounts(ctx, projectID, issueID, newest)
 }
 
-// CountsByIssue implements events.IssueHistogrammer.
-func (h *issueHistOnly) CountsByIssue(ctx context.Context, projectID int64, ids []int64, from, to time.Time, interval time.Duration) (map[int64][]events.Bucket, error) {
-	return h.byIssue(ctx, projectID, ids, from, to, interval)
+// MatchIssues implements events.IssueMatcher, uncached: searches rarely
+// repeat.
+func (v *views) MatchIssues(ctx context.Context, projectID int64, f events.IssueFilter, limit int) ([]int64, error) {
+	m, ok := events.Optional[events.IssueMatcher](v.Store)
+	if !ok {
+		return nil, fmt.Errorf("viewcache: match issues: %w", errors.ErrUnsupported)
+	}
+	return m.MatchIssues(ctx, projectID, f, limit)
+}
+
+// DeleteIssueEvents implements events.IssueEventsDeleter. Cached views of
+// the deleted issues are left to expire: no page shows a deleted issue.
+func (v *views) DeleteIssueEvents(ctx context.Context, projectID int64, issueIDs []int64) (int64, error) {
+	d, ok := events.Optional[events.IssueEventsDeleter](v.Store)
+	if !ok {
+		return 0, fmt.Errorf("viewcache: delete issue events: %w", errors.ErrUnsupported)
+	}
+	return d.DeleteIssueEvents(ctx, projectID, issueIDs)
 }
 
 func (v *views) counts(ctx context.Context, projectID, issueID int64, from, to time.Time, interval time.Duration) ([]events.Bucket, error) {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -157,7 +158,7 @@ func (u *UI) issueList(w http.ResponseWriter, r *http.Request) {
 	var notice string
 	none := false
 	if s.Release != "" || s.Environment != "" || len(s.Tags) > 0 {
-		if m, ok := u.cfg.Events.(events.IssueMatcher); ok {
+		if m, ok := events.Optional[events.IssueMatcher](u.cfg.Events); ok {
 			ids, err := m.MatchIssues(ctx, p.ID, events.IssueFilter{Release: s.Release, Environment: s.Environment, Tags: s.Tags}, maxMatched)
 			if err != nil {
 				u.fail(w, err)
@@ -184,7 +185,7 @@ func (u *UI) issueList(w http.ResponseWriter, r *http.Request) {
 	for i, is := range list {
 		rows[i].Issue = is
 	}
-	if h, ok := u.cfg.Events.(events.IssueHistogrammer); ok && len(list) > 0 {
+	if h, ok := events.Optional[events.IssueHistogrammer](u.cfg.Events); ok && len(list) > 0 {
 		ids := make([]int64, len(list))
 		for i, is := range list {
 			ids[i] = is.ID
@@ -221,7 +222,7 @@ func (u *UI) issueList(w http.ResponseWriter, r *http.Request) {
 // issue with its events needs.
 func (u *UI) canDelete() bool {
 	_, m := u.cfg.Meta.(meta.IssueDeleter)
-	_, e := u.cfg.Events.(events.IssueEventsDeleter)
+	_, e := events.Optional[events.IssueEventsDeleter](u.cfg.Events)
 	return m && e
 }
 
@@ -289,9 +290,11 @@ func (u *UI) bulk(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
-// deleteIssues deletes events before issues: a failure in between leaves
-// an issue without events, which deleting again clears, never events that
-// no issue leads to.
+// deleteIssues deletes the attachments of the issues' events, then the
+// events, then the issues: the attachments are found through the events,
+// and the events through the issues. A failure part way leaves what a
+// second delete finishes, never attachments or events that nothing leads
+// to.
 func (u *UI) deleteIssues(ctx context.Context, projectID int64, list []meta.Issue) error {
 	if len(list) == 0 {
 		return nil
@@ -300,14 +303,81 @@ func (u *UI) deleteIssues(ctx context.Context, projectID int64, list []meta.Issu
 	for i, is := range list {
 		ids[i] = is.ID
 	}
-	if _, err := u.cfg.Events.(events.IssueEventsDeleter).DeleteIssueEvents(ctx, projectID, ids); err != nil {
-		return err
+	blobs := 0
+	if u.cfg.Blobs != nil {
+		var err error
+		if blobs, err = u.deleteAttachments(ctx, projectID, ids); err != nil {
+			return err
+		}
 	}
-	_, err := u.cfg.Meta.(meta.IssueDeleter).DeleteIssues(ctx, projectID, ids)
-	if err == nil {
-		u.cfg.Log.Info("web ui: issues deleted", "project_id", projectID, "issues", ids)
+	ed, _ := events.Optional[events.IssueEventsDeleter](u.cfg.Events)
+	n, err := ed.DeleteIssueEvents(ctx, projectID, ids)
+	if err != nil {
+		return fmt.Errorf("web ui: delete issues: %w", err)
 	}
-	return err
+	if _, err := u.cfg.Meta.(meta.IssueDeleter).DeleteIssues(ctx, projectID, ids); err != nil {
+		return fmt.Errorf("web ui: delete issues: %w", err)
+	}
+	u.cfg.Log.Info("web ui: issues deleted", "project_id", projectID, "issues", ids, "events", n, "attachments", blobs)
+	return nil
+}
+
+// attachmentPage is how many events deleteAttachments reads at once.
+const attachmentPage = 500
+
+// deleteAttachments deletes the stored attachments (minidumps and others)
+// of the issues' events and returns how many keys it deleted. Only keys
+// the ingest sink writes for the very event are deleted, as download
+// checks them: an event naming another project's blob cannot make a
+// delete remove it. Deleting a missing blob is not an error, so a retried
+// delete goes through again.
+func (u *UI) deleteAttachments(ctx context.Context, projectID int64, ids []int64) (int, error) {
+	n := 0
+	for _, id := range ids {
+		for offset := 0; ; offset += attachmentPage {
+			evs, more, err := u.cfg.Events.ListByIssue(ctx, id, offset, attachmentPage)
+			if err != nil {
+				return n, fmt.Errorf("web ui: delete attachments of issue %d: %w", id, err)
+			}
+			for _, ev := range evs {
+				for _, key := range attachmentKeys(ev, projectID) {
+					if err := u.cfg.Blobs.Delete(ctx, key); err != nil {
+						return n, fmt.Errorf("web ui: delete attachment %s: %w", key, err)
+					}
+					n++
+				}
+			}
+			if !more {
+				break
+			}
+		}
+	}
+	return n, nil
+}
+
+// attachmentKeys returns the blob keys of an event's attachments that
+// belong to it. Only the attachments are decoded; an event that does not
+// decode has none.
+func attachmentKeys(ev *events.Event, projectID int64) []string {
+	if ev.ProjectID != projectID {
+		return nil
+	}
+	var doc struct {
+		Attachments []struct {
+			Key string `json:"key"`
+		} `json:"attachments"`
+	}
+	if json.Unmarshal(ev.Data, &doc) != nil {
+		return nil
+	}
+	prefix := fmt.Sprintf("events/%d/%s/", projectID, ev.EventID)
+	var out []string
+	for _, a := range doc.Attachments {
+		if a.Key != "" && strings.HasPrefix(a.Key, prefix) && blob.ValidKey(a.Key) {
+			out = append(out, a.Key)
+		}
+	}
+	return out
 }
 
 // issueOf resolves {id} to an issue of the project; anything else is a 404.
@@ -472,7 +542,7 @@ func (u *UI) issueDetail(w http.ResponseWriter, r *http.Request) {
 		rng = "24h"
 	}
 	data["Ranges"] = []option{{"Last 24 hours", link("range", ""), rng == "24h"}, {"Last 14 days", link("range", "14d"), rng == "14d"}}
-	if h, ok := u.cfg.Events.(events.Histogrammer); ok {
+	if h, ok := events.Optional[events.Histogrammer](u.cfg.Events); ok {
 		now := u.cfg.Now().UTC()
 		interval, from := time.Hour, now.Truncate(time.Hour).Add(-23*time.Hour)
 		if rng == "14d" {
@@ -490,7 +560,7 @@ func (u *UI) issueDetail(w http.ResponseWriter, r *http.Request) {
 		}
 		data["Histogram"] = histogram(bs, interval)
 	}
-	if tc, ok := u.cfg.Events.(events.TagCounter); ok {
+	if tc, ok := events.Optional[events.TagCounter](u.cfg.Events); ok {
 		n, counts, err := tc.TagCounts(ctx, p.ID, is.ID, tagSample)
 		if err != nil {
 			u.fail(w, err)

@@ -287,10 +287,33 @@ func TestBulkDelete(t *testing.T) {
 	e.user(t, "dev@acme.test", o.ID)
 	g, gp := e.org(t, "globex")
 	_ = g
-	keep := e.issue(t, p, "keep me", "error", "")
-	gone := e.issue(t, p, "delete me", "error", "")
+	blobs, err := fsblob.Open(filepath.Join(e.dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ui.New(ui.Config{Meta: e.meta, Events: e.events, Blobs: blobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Config.Handler = h
+	// Each issue's event carries richEvent's attachments: its own
+	// minidump, and a key naming another project's blob, which deleting
+	// must leave alone.
+	withDump := func(title string) (meta.Issue, string) {
+		id := fmt.Sprintf("%032x", evSeq+1)
+		return e.issue(t, p, title, "error", fmt.Sprintf(richEvent, id, p.ID)), id
+	}
+	keep, keepEvent := withDump("keep me")
+	gone, goneEvent := withDump("delete me")
 	e.fill(t, p, gone, 5, osTags)
 	foreign := e.issue(t, gp, "globex crash", "error", "")
+	dump := func(eventID string, project int64) string { return fmt.Sprintf("events/%d/%s/0", project, eventID) }
+	blobKeys := []string{dump(keepEvent, p.ID), dump(goneEvent, p.ID), dump(goneEvent, 999)}
+	for _, k := range blobKeys {
+		if err := blobs.Put(context.Background(), k, strings.NewReader("MDMP")); err != nil {
+			t.Fatal(err)
+		}
+	}
 	br := e.browser(t)
 	br.login("dev@acme.test")
 	_, body, _ := br.get("/o/acme/acme-app/")
@@ -328,6 +351,14 @@ func TestBulkDelete(t *testing.T) {
 	}
 	if code, _, _ := br.get(fmt.Sprintf("/o/acme/acme-app/issues/%d/", gone.ID)); code != http.StatusNotFound {
 		t.Errorf("deleted issue page: %d", code)
+	}
+	for _, c := range []struct {
+		key  string
+		kept bool
+	}{{blobKeys[0], true}, {blobKeys[1], false}, {blobKeys[2], true}} {
+		if _, err := blobs.Size(ctx, c.key); (err == nil) != c.kept {
+			t.Errorf("blob %s: kept = %v, want %v", c.key, err == nil, c.kept)
+		}
 	}
 }
 
