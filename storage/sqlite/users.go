@@ -207,6 +207,18 @@ func (m *Meta) DeleteIssues(ctx context.Context, projectID int64, ids []int64) (
 			}
 			if k, _ := res.RowsAffected(); k > 0 {
 				n++
+				// These tables have no project column (user_reports has
+				// one, but a report names the issue only once found);
+				// the issue was the project's, so its rows go with it.
+				for _, q := range []string{
+					`DELETE FROM issue_links WHERE issue_id = ?`,
+					`DELETE FROM alert_issue_minutes WHERE issue_id = ?`,
+					`DELETE FROM user_reports WHERE issue_id = ?`,
+				} {
+					if _, err := tx.ExecContext(ctx, q, id); err != nil {
+						return err
+					}
+				}
 			}
 		}
 		return nil

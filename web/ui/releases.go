@@ -87,7 +87,7 @@ func (u *UI) releases(w http.ResponseWriter, r *http.Request) {
 
 // releaseIssues counts the issues with events of a release.
 func (u *UI) releaseIssues(ctx context.Context, projectID int64, release string) (int, bool, error) {
-	if m, ok := u.cfg.Events.(events.IssueMatcher); ok {
+	if m, ok := events.Optional[events.IssueMatcher](u.cfg.Events); ok {
 		ids, err := m.MatchIssues(ctx, projectID, events.IssueFilter{Release: release}, maxReleaseIssues)
 		return len(ids), true, err
 	}

@@ -33,8 +33,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // Store is what the interface needs of the metadata store: the whole
-// meta.Store plus accounts and issue search, which only some backends
-// implement so far (SQLite).
+// meta.Store plus accounts and issue search (SQLite and PostgreSQL).
 type Store interface {
 	meta.Store
 	meta.Users
