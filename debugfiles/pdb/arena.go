@@ -2,10 +2,13 @@ package pdb
 
 import "github.com/cairn-dev/cairn/debugfiles"
 
-// Sizes of the blocks an arena allocates.
+// Sizes of the blocks an arena allocates: large enough that allocations
+// are few, small enough that the functions a consumer still holds pin
+// little memory besides their own (a block lives while any of its
+// functions does).
 const (
-	arenaFuncs = 256
-	arenaLines = 4096
+	arenaFuncs = 128
+	arenaLines = 1024
 )
 
 // arena hands out Functions and line slices from blocks, so that the

@@ -22,6 +22,7 @@ import (
 
 	"github.com/cairn-dev/cairn/debugfiles"
 	"github.com/cairn-dev/cairn/debugfiles/pdb"
+	"github.com/cairn-dev/cairn/debugfiles/symcache"
 	"github.com/cairn-dev/cairn/internal/symoracle"
 )
 
@@ -246,6 +247,31 @@ func streamPDB(tb testing.TB, path string) (fns, inlinees, lines int) {
 	return fns, inlinees, lines
 }
 
+// symcachePDB opens a PDB and builds its symcache into a temporary file,
+// as 'cairn symcache build' does: the product's index of all its functions
+// and lines. It returns the size of the symcache.
+func symcachePDB(tb testing.TB, path string) int64 {
+	o, err := pdb.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer o.Close()
+	f, err := os.CreateTemp("", "bench-*.symcache")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := symcache.Write(f, o, symcache.Options{}); err != nil {
+		tb.Fatal(err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st.Size()
+}
+
 // firstLine keeps the first line written to it, up to 120 bytes.
 type firstLine struct {
 	buf  []byte
@@ -270,12 +296,21 @@ func (f *firstLine) String() string { return string(f.buf) }
 
 // TestIndexMemory measures, in a child process so that its peak RSS is its
 // own, the time and peak RSS of opening the large PDB and indexing all its
-// functions and lines, and the same for llvm-pdbutil dumping its symbols
+// functions and lines: as the product does, by building its symcache; as a
+// debugfiles.Index of every function tree; and reading the trees without
+// keeping them. The same is measured for llvm-pdbutil dumping its symbols
 // and inlinee lines and for llvm-symbolizer looking up 1,000 addresses.
+// With CAIRN_BIN naming a cairn binary, 'cairn symcache build' is measured
+// as well: its peak RSS includes the pages of the binary's own code.
 func TestIndexMemory(t *testing.T) {
 	if p := os.Getenv("CAIRN_PDB_INDEX_CHILD"); p != "" {
 		start := time.Now()
-		if os.Getenv("CAIRN_PDB_STREAM") == "1" {
+		switch os.Getenv("CAIRN_PDB_MODE") {
+		case "symcache":
+			n := symcachePDB(t, p)
+			fmt.Printf("symcache of %d bytes in %v\n", n, time.Since(start))
+			return
+		case "stream":
 			fns, inl, lines := streamPDB(t, p)
 			fmt.Printf("streamed %d functions, %d inlinees, %d lines in %v\n", fns, inl, lines, time.Since(start))
 			return
@@ -312,8 +347,13 @@ func TestIndexMemory(t *testing.T) {
 			float64(rss)/1e6, 100*float64(rss)/float64(st.Size()), first.String())
 	}
 	child := []string{"-test.run=^TestIndexMemory$", "-test.count=1"}
-	measure("cairn: open + index all", []string{"CAIRN_PDB_INDEX_CHILD=" + p}, "", os.Args[0], child...)
-	measure("cairn: open + stream all", []string{"CAIRN_PDB_INDEX_CHILD=" + p, "CAIRN_PDB_STREAM=1"}, "", os.Args[0], child...)
+	measure("cairn: symcache build", []string{"CAIRN_PDB_INDEX_CHILD=" + p, "CAIRN_PDB_MODE=symcache"}, "", os.Args[0], child...)
+	if bin := os.Getenv("CAIRN_BIN"); bin != "" {
+		out := filepath.Join(t.TempDir(), "big.symcache")
+		measure("cairn symcache build (command)", nil, "", bin, "symcache", "build", p, "-o", out)
+	}
+	measure("cairn: open + index all", []string{"CAIRN_PDB_INDEX_CHILD=" + p, "CAIRN_PDB_MODE=index"}, "", os.Args[0], child...)
+	measure("cairn: open + stream all", []string{"CAIRN_PDB_INDEX_CHILD=" + p, "CAIRN_PDB_MODE=stream"}, "", os.Args[0], child...)
 	if _, err := exec.LookPath(llvmPDBUtil); err == nil {
 		measure("llvm-pdbutil dump --symbols --il", nil, "", llvmPDBUtil, "dump", "--symbols", "--il", p)
 	}

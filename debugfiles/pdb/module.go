@@ -30,7 +30,12 @@ type moduleBuilder struct {
 	files  map[uint32]string
 	sites  []siteRec
 	rows   []lineRow // arena of the rows of inline sites
-	out    []*debugfiles.Function
+	// yield receives each function as soon as its procedure has been
+	// read, so that a consumer flattening functions one at a time holds
+	// one procedure's tree rather than a module's; stop is set once it
+	// returned false.
+	yield func(*debugfiles.Function) bool
+	stop  bool
 }
 
 // procRec is a procedure whose symbols are being walked.
@@ -63,23 +68,22 @@ type siteRec struct {
 	ann         []byte
 }
 
-// build decodes module m of session s.
-func (b *moduleBuilder) build(s *Session, index int, m *Module) ([]*debugfiles.Function, error) {
+// build decodes module m of session s, handing its functions to b.yield.
+func (b *moduleBuilder) build(s *Session, index int, m *Module) error {
 	b.s = s
-	b.out = b.out[:0]
 	if m.Stream < 0 {
-		return nil, nil
+		return nil
 	}
 	st, err := s.o.m.stream(m.Stream)
 	if err != nil {
-		return nil, nil
+		return nil
 	}
 	defer st.release()
 	symEnd := uint64(m.SymBytes)
 	c13Start := symEnd + uint64(m.C11Bytes)
 	c13End := c13Start + uint64(m.C13Bytes)
 	if c13End > uint64(st.size) {
-		return nil, &FormatError{Where: "module", Stream: m.Stream, Msg: fmt.Sprintf("%d bytes of symbols and lines in a stream of %d bytes", c13End, st.size)}
+		return &FormatError{Where: "module", Stream: m.Stream, Msg: fmt.Sprintf("%d bytes of symbols and lines in a stream of %d bytes", c13End, st.size)}
 	}
 	where := fmt.Sprintf("module %d", index)
 	if b.c == nil {
@@ -89,10 +93,10 @@ func (b *moduleBuilder) build(s *Session, index int, m *Module) ([]*debugfiles.F
 	if m.C13Bytes > 0 {
 		data, err := st.read(uint32(c13Start), m.C13Bytes)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := b.c.parse(data, where, m.Stream, int64(c13Start), &s.o.am); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	clear(b.files)
@@ -100,21 +104,18 @@ func (b *moduleBuilder) build(s *Session, index int, m *Module) ([]*debugfiles.F
 		b.files = map[uint32]string{}
 	}
 	if symEnd < 4 {
-		return nil, nil
+		return nil
 	}
 	syms, err := st.read(0, uint32(symEnd))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if sig := binary.LittleEndian.Uint32(syms); sig != c13Signature {
 		// C7 and C11 symbols (toolsets before VC 7) use other record
 		// kinds; such a module contributes no functions.
-		return nil, nil
+		return nil
 	}
-	if err := b.walk(syms, where, m.Stream); err != nil {
-		return nil, err
-	}
-	return b.out, nil
+	return b.walk(syms, where, m.Stream)
 }
 
 // walk visits the symbol records of a module. Scopes nest by the End
@@ -130,7 +131,7 @@ func (b *moduleBuilder) walk(syms []byte, where string, stream int) error {
 	b.rows = b.rows[:0]
 	symEnd := uint32(len(syms))
 	off := uint32(4)
-	for off+4 <= symEnd {
+	for off+4 <= symEnd && !b.stop {
 		n := uint32(binary.LittleEndian.Uint16(syms[off:]))
 		kind := binary.LittleEndian.Uint16(syms[off+2:])
 		next := off + 2 + n
@@ -262,7 +263,7 @@ func (b *moduleBuilder) walk(syms []byte, where string, stream int) error {
 		}
 		off = next
 	}
-	if proc != nil {
+	if proc != nil && !b.stop {
 		b.finishProc(proc)
 	}
 	return nil
@@ -335,7 +336,7 @@ func (b *moduleBuilder) emit(f *debugfiles.Function) {
 		if n, ok := b.s.publicAt(f.Address); ok {
 			f.Name = n
 		}
-		b.out = append(b.out, f)
+		b.put(f)
 		return
 	}
 	if r, ok := am.translate(uint32(f.Address)); ok {
@@ -343,7 +344,16 @@ func (b *moduleBuilder) emit(f *debugfiles.Function) {
 			f.Name = n
 		}
 	}
-	b.out = append(b.out, am.translateFunction(f)...)
+	for _, g := range am.translateFunction(f) {
+		b.put(g)
+	}
+}
+
+// put hands a finished function to the consumer.
+func (b *moduleBuilder) put(f *debugfiles.Function) {
+	if !b.stop && !b.yield(f) {
+		b.stop = true
+	}
 }
 
 // lines converts the rows of [start, end) to line infos, clipped to the

@@ -80,9 +80,9 @@ func (o *Object) NewSession() (*Session, error) {
 	return s, nil
 }
 
-// Close releases the session's caches.
+// Close releases the session's caches and its copy of the publics.
 func (s *Session) Close() error {
-	s.names, s.ipi, s.tpi = nil, nil, nil
+	s.names, s.ipi, s.tpi, s.pubs = nil, nil, nil, nil
 	return nil
 }
 
@@ -105,31 +105,35 @@ func (s *Session) inlineeName(id uint32) string {
 	return s.ipi.idName(id, s.tpi)
 }
 
-// Functions yields the functions of every module in module order, then
-// the functions made of public symbols for code no procedure covers. A
-// module whose stream cannot be decoded ends the sequence with its error.
+// Functions yields the functions of every module in module order, each as
+// soon as its procedure has been read, then the functions made of public
+// symbols for code no procedure covers. A module whose stream cannot be
+// decoded ends the sequence with its error, after the functions of its
+// procedures read before the error.
 func (s *Session) Functions() iter.Seq2[*debugfiles.Function, error] {
 	return func(yield func(*debugfiles.Function, error) bool) {
 		var covered []span
 		mods := s.o.Modules()
-		var mb moduleBuilder
+		mb := moduleBuilder{yield: func(f *debugfiles.Function) bool {
+			covered = append(covered, span{f.Address, f.End()})
+			return yield(f, nil)
+		}}
 		for i := range mods {
-			fns, err := mb.build(s, i, &mods[i])
-			if err != nil {
+			if err := mb.build(s, i, &mods[i]); err != nil {
 				yield(nil, fmt.Errorf("pdb: module %d (%s): %w", i, mods[i].Name, err))
 				return
 			}
-			for _, f := range fns {
-				covered = append(covered, span{f.Address, f.End()})
-				if !yield(f, nil) {
-					return
-				}
+			if mb.stop {
+				return
 			}
 			// The type records a module looked up are mostly its own:
-			// their pages need not stay resident.
+			// their pages need not stay resident, nor their names and
+			// offsets in the caches, which would otherwise grow with
+			// every module.
 			for _, t := range []*typeStream{s.ipi, s.tpi} {
 				if t != nil {
 					t.s.release()
+					t.forget()
 				}
 			}
 		}

@@ -92,6 +92,13 @@ func openTypeStream(m *msf, index int, where string) (*typeStream, error) {
 	return t, nil
 }
 
+// forget empties the caches of names and record offsets; the index of
+// every sparseStep-th record is kept.
+func (t *typeStream) forget() {
+	clear(t.names)
+	clear(t.gaps)
+}
+
 // buildIndex prepares the record index, from the hash stream's index
 // offset buffer when it is valid, else by scanning the record headers.
 func (t *typeStream) buildIndex() error {

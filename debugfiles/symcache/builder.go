@@ -2,7 +2,9 @@ package symcache
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"slices"
 
 	"github.com/cairn-dev/cairn/debugfiles"
@@ -37,20 +39,30 @@ type Options struct {
 }
 
 // Builder turns function trees into a symcache. Add consumes one
-// top-level function at a time and keeps only its flattened ranges, so the
-// caller can let each tree go as soon as Add returns; WriteTo resolves
-// overlaps between functions and writes the file.
+// top-level function at a time and keeps only its flattened ranges, coded
+// compactly, so the caller can let each tree go as soon as Add returns;
+// WriteTo resolves overlaps between functions and writes the file.
 //
 // The symcache answers every lookup exactly as debugfiles.NewIndex over the
 // same functions answers it (AppendLookup), including its handling of
 // overlapping functions, overlapping inlinees, lines of size 0 and inline
 // chains deeper than 256.
+//
+// The flattened ranges of a large input (a PDB of 100 MB makes tens of
+// megabytes of them) move to an unlinked temporary file once they outgrow
+// a few hundred kilobytes, as do the tables WriteTo derives from them, so
+// that building a symcache needs far less memory than the debug
+// information it reads; the page cache holds them instead of the heap.
 type Builder struct {
 	info Info
 	opts Options
 
-	funcIDs   map[string]uint32
-	funcNames []string
+	// funcNames are the distinct function names, by id; funcSlots is an
+	// open-addressing table of their ids+1, kept at most three quarters
+	// full, which takes a third of the memory of a map.
+	funcNames chunked[string]
+	funcSlots []uint32
+	seed      maphash.Seed
 
 	fileInfos map[debugfiles.FileInfo]uint32
 	lastFile  debugfiles.FileInfo // the last fileID argument and answer:
@@ -58,13 +70,24 @@ type Builder struct {
 	filePaths map[string]uint32
 	paths     []string // file id i+1 is paths[i]; id 0 is the empty path
 
-	nodes   []node
-	spans   []span
-	entries []entry
-	order   int
+	// raw holds the flattened top-level functions in the order they
+	// were added, each a span header and its entries and nodes
+	// (appendSpanHeader, appendRawEntry, appendRawNode). runs cuts them
+	// into runs in resolve's order: the functions of a debug file mostly
+	// come in address order, so that resolve merges a few runs rather
+	// than sorting every span in memory.
+	raw   spill
+	runs  []run
+	last  span // the last span added
+	nodes int  // nodes recorded so far; node ids are 1..nodes
+	order int
 
+	// Scratch of Add: the nodes and pieces of the function being
+	// flattened, and its coded span.
+	fnodes  []node
 	pieces  []piece
 	scratch [maxChain + 1][]piece
+	buf     []byte
 }
 
 // node is one frame level: a top-level function (part) or one inlined
@@ -77,12 +100,65 @@ type node struct {
 	callLine uint32
 }
 
-// span is the address range of one top-level function and its flattened
-// entries, entries[lo:hi].
+// span is one flattened top-level function: its address range, the order
+// it was added in, and where its data lie in the builder's raw store: its
+// entries (appendRawEntry) followed by its nodes (appendRawNode). Its
+// nodes have the consecutive ids from firstNode on.
 type span struct {
-	start, end uint64
-	order      int
-	lo, hi     int
+	start, end      uint64
+	off             int64
+	entLen, nodeLen uint32
+	order           uint32
+	firstNode       uint32
+}
+
+// cmpSpan is resolve's order of spans: by start, enclosing first, then in
+// the order they were added.
+func cmpSpan(x, y *span) int {
+	if c := cmp.Compare(x.start, y.start); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(y.end, x.end); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.order, y.order)
+}
+
+// run is a sequence of spans stored one after the other from raw offset
+// off, each not before the previous in resolve's order.
+type run struct {
+	off int64
+	n   int
+}
+
+// appendSpanHeader codes a span's header: start, size, order, first node
+// and the lengths of its entries and nodes, as uvarints.
+func appendSpanHeader(buf []byte, sp *span) []byte {
+	for _, v := range [...]uint64{sp.start, sp.end - sp.start, uint64(sp.order), uint64(sp.firstNode), uint64(sp.entLen), uint64(sp.nodeLen)} {
+		buf = binary.AppendUvarint(buf, v)
+	}
+	return buf
+}
+
+// maxSpanHeader bounds the length of a span header.
+const maxSpanHeader = 6 * binary.MaxVarintLen64
+
+// decodeSpanHeader decodes the header at the start of b, stored at raw
+// offset off, and returns the span (its data offset set) and the offset
+// of the next span.
+func decodeSpanHeader(b []byte, off int64) (span, int64, bool) {
+	var v [6]uint64
+	k := 0
+	for i := range v {
+		x, n := binary.Uvarint(b[k:])
+		if n <= 0 {
+			return span{}, 0, false
+		}
+		v[i], k = x, k+n
+	}
+	sp := span{start: v[0], end: v[0] + v[1], order: uint32(v[2]), firstNode: uint32(v[3]), entLen: uint32(v[4]), nodeLen: uint32(v[5])}
+	sp.off = off + int64(k)
+	return sp, sp.off + int64(sp.entLen) + int64(sp.nodeLen), true
 }
 
 // entry is the answer for the addresses from start up to the next entry:
@@ -108,9 +184,10 @@ func NewBuilder(info Info, opts Options) *Builder {
 	return &Builder{
 		info:      info,
 		opts:      opts,
-		funcIDs:   map[string]uint32{},
+		seed:      maphash.MakeSeed(),
 		fileInfos: map[debugfiles.FileInfo]uint32{},
 		filePaths: map[string]uint32{"": 0},
+		raw:       spill{limit: spillAt},
 	}
 }
 
@@ -129,23 +206,74 @@ func (b *Builder) Add(f *debugfiles.Function) {
 	if f.Size == 0 || f.Address+f.Size <= f.Address {
 		return
 	}
+	first := uint32(b.nodes + 1)
+	b.fnodes = b.fnodes[:0]
 	b.pieces = b.flatten(f, 0, f.Address, f.End(), 1, b.pieces[:0])
-	lo := len(b.entries)
+	buf := b.buf[:0]
+	var last entry
+	n := 0
 	for _, p := range b.pieces {
 		e := entry{start: p.start, node: p.node}
 		if p.line != nil {
 			e.file, e.line = b.fileID(p.line.File), p.line.Line
 		}
-		if n := len(b.entries); n > lo {
-			if last := b.entries[n-1]; last.node == e.node && last.file == e.file && last.line == e.line {
-				continue
-			}
+		if n > 0 && last.node == e.node && last.file == e.file && last.line == e.line {
+			continue
 		}
-		b.entries = append(b.entries, e)
+		prev := f.Address
+		if n > 0 {
+			prev = last.start
+		}
+		buf = appendRawEntry(buf, e, prev, first)
+		last = e
+		n++
 	}
-	b.spans = append(b.spans, span{start: f.Address, end: f.End(), order: order, lo: lo, hi: len(b.entries)})
+	entLen := len(buf)
+	for i, nd := range b.fnodes {
+		buf = appendRawNode(buf, nd, first+uint32(i), f.Address)
+	}
+	sp := span{
+		start: f.Address, end: f.End(),
+		entLen: uint32(entLen), nodeLen: uint32(len(buf) - entLen),
+		order: uint32(order), firstNode: first,
+	}
+	var hdr [maxSpanHeader]byte
+	off := b.raw.write(appendSpanHeader(hdr[:0], &sp))
+	b.raw.write(buf)
+	if n := len(b.runs); n == 0 || cmpSpan(&b.last, &sp) > 0 {
+		b.runs = append(b.runs, run{off: off})
+	}
+	b.runs[len(b.runs)-1].n++
+	b.last = sp
+	b.nodes += len(b.fnodes)
 	// Drop references into the tree (line pointers) so it can be freed.
 	clear(b.pieces)
+	b.buf = buf[:0]
+}
+
+// appendRawEntry codes an entry of a span: the distance of its start from
+// prev (the previous entry's, or the span's start), its node relative to
+// the span's first, its file and its line, as uvarints.
+func appendRawEntry(buf []byte, e entry, prev uint64, first uint32) []byte {
+	buf = binary.AppendUvarint(buf, e.start-prev)
+	buf = binary.AppendUvarint(buf, uint64(e.node-first))
+	buf = binary.AppendUvarint(buf, uint64(e.file))
+	return binary.AppendUvarint(buf, uint64(e.line))
+}
+
+// appendRawNode codes node id of a span starting at start: its function,
+// its address relative to start (zigzag), the distance back to its parent
+// (0 for none), its call file and line.
+func appendRawNode(buf []byte, nd node, id uint32, start uint64) []byte {
+	buf = binary.AppendUvarint(buf, uint64(nd.fn))
+	buf = binary.AppendVarint(buf, int64(nd.addr-start))
+	var up uint32
+	if nd.parent != 0 {
+		up = id - nd.parent
+	}
+	buf = binary.AppendUvarint(buf, uint64(up))
+	buf = binary.AppendUvarint(buf, uint64(nd.callFile))
+	return binary.AppendUvarint(buf, uint64(nd.callLine))
 }
 
 // prepare sorts the inlinees and lines of a tree by address, stably and
@@ -262,6 +390,8 @@ func (b *Builder) flatten(n *debugfiles.Function, parent uint32, lo, hi uint64, 
 		}
 		out = splitByLines(n.Lines, p, end, out)
 	}
+	// Keep the buffer, not its line pointers into the tree.
+	clear(sc)
 	b.scratch[depth] = sc[:0]
 	return out
 }
@@ -326,19 +456,61 @@ func (b *Builder) addNode(n *debugfiles.Function, parent uint32, top bool) uint3
 	if !top {
 		nd.callFile, nd.callLine = b.fileID(n.CallFile), n.CallLine
 	}
-	b.nodes = append(b.nodes, nd)
-	return uint32(len(b.nodes))
+	b.fnodes = append(b.fnodes, nd)
+	return uint32(b.nodes + len(b.fnodes))
 }
 
+// funcID interns a function name. Ids follow the order of first
+// appearance, whatever the hash seed.
 func (b *Builder) funcID(name string) uint32 {
-	if id, ok := b.funcIDs[name]; ok {
-		return id
+	if 4*(b.funcNames.len()+1) > 3*len(b.funcSlots) {
+		n := max(2*len(b.funcSlots), 1024)
+		b.funcSlots = make([]uint32, n)
+		for id := range b.funcNames.len() {
+			i := maphash.String(b.seed, b.funcNames.at(id)) & uint64(n-1)
+			for b.funcSlots[i] != 0 {
+				i = (i + 1) & uint64(n-1)
+			}
+			b.funcSlots[i] = uint32(id + 1)
+		}
 	}
-	id := uint32(len(b.funcNames))
-	b.funcIDs[name] = id
-	b.funcNames = append(b.funcNames, name)
-	return id
+	mask := uint64(len(b.funcSlots) - 1)
+	for i := maphash.String(b.seed, name) & mask; ; i = (i + 1) & mask {
+		k := b.funcSlots[i]
+		if k == 0 {
+			b.funcNames.append(name)
+			b.funcSlots[i] = uint32(b.funcNames.len())
+			return uint32(b.funcNames.len() - 1)
+		}
+		if b.funcNames.at(int(k-1)) == name {
+			return k - 1
+		}
+	}
 }
+
+// chunked is an append-only sequence kept in blocks of 1<<chunkBits
+// values: it grows without copying, and without the unused half that a
+// slice grown by doubling may carry, which for the large tables of a
+// large input is megabytes.
+type chunked[T any] struct {
+	blocks [][]T
+	n      int
+}
+
+const chunkBits = 12
+
+func (c *chunked[T]) append(v T) {
+	if c.n>>chunkBits == len(c.blocks) {
+		c.blocks = append(c.blocks, make([]T, 0, 1<<chunkBits))
+	}
+	b := &c.blocks[len(c.blocks)-1]
+	*b = append(*b, v)
+	c.n++
+}
+
+func (c *chunked[T]) at(i int) T { return c.blocks[i>>chunkBits][i&(1<<chunkBits-1)] }
+
+func (c *chunked[T]) len() int { return c.n }
 
 // fileID interns a file by its joined path (id+1; 0 is the empty path).
 // FileInfo values are cached first, so the path is joined once per
@@ -360,85 +532,6 @@ func (b *Builder) fileID(fi debugfiles.FileInfo) uint32 {
 	}
 	b.fileInfos[fi] = id
 	return id
-}
-
-// resolve applies debugfiles.NewIndex's ownership rules to the spans and
-// returns the final entries in address order, gaps as entries of node 0,
-// and the end of the last one.
-//
-// Where spans overlap, the one starting later owns its range and an
-// enclosing one resumes after it; of two spans with the same range the one
-// added later wins.
-func (b *Builder) resolve() ([]entry, uint64) {
-	spans := b.spans
-	slices.SortFunc(spans, func(x, y span) int {
-		if c := cmp.Compare(x.start, y.start); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(y.end, x.end); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.order, y.order)
-	})
-	out := make([]entry, 0, len(b.entries)+len(spans))
-	var last uint64 // end of what out covers
-	emit := func(s, e uint64, sp *span) {
-		if s >= e {
-			return
-		}
-		if len(out) > 0 && s > last {
-			out = appendEntry(out, entry{start: last}) // a gap
-		}
-		ents := b.entries[sp.lo:sp.hi]
-		// The entry covering s: the last one starting at or before it.
-		k, _ := slices.BinarySearchFunc(ents, s, func(x entry, t uint64) int { return cmp.Compare(x.start, t) })
-		if k == len(ents) || ents[k].start > s {
-			k = max(k-1, 0)
-		}
-		first := ents[k]
-		first.start = s
-		out = appendEntry(out, first)
-		for _, x := range ents[k+1:] {
-			if x.start >= e {
-				break
-			}
-			out = appendEntry(out, x)
-		}
-		last = e
-	}
-	var stack []*span
-	var pos uint64
-	closeUntil := func(limit uint64, all bool) {
-		for len(stack) > 0 {
-			top := stack[len(stack)-1]
-			if !all && top.end > limit {
-				break
-			}
-			emit(max(pos, top.start), top.end, top)
-			pos = max(pos, top.end)
-			stack = stack[:len(stack)-1]
-		}
-	}
-	for i := range spans {
-		s := &spans[i]
-		closeUntil(s.start, false)
-		if n := len(stack); n > 0 {
-			top := stack[n-1]
-			emit(max(pos, top.start), s.start, top)
-		}
-		pos = s.start
-		stack = append(stack, s)
-	}
-	closeUntil(0, true)
-	return out, last
-}
-
-// appendEntry appends e unless it repeats the last entry's answer.
-func appendEntry(out []entry, e entry) []entry {
-	if n := len(out); n > 0 && out[n-1].node == e.node && out[n-1].file == e.file && out[n-1].line == e.line {
-		return out
-	}
-	return append(out, e)
 }
 
 // errTooLarge reports a symcache past the format's 32-bit offsets.

@@ -3,12 +3,15 @@ package symcache
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"iter"
 	"math"
 	"math/bits"
+	"os"
+	"slices"
 
 	"github.com/cairn-dev/cairn/debugfiles"
 )
@@ -26,9 +29,14 @@ func Write(w io.Writer, obj debugfiles.Object, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("symcache: %s: %w", obj.Name(), err)
 	}
-	defer s.Close()
 	b := NewBuilder(InfoOf(obj), opts)
-	if err := b.AddAll(s.Functions()); err != nil {
+	err = b.AddAll(s.Functions())
+	// The session's caches are not needed for writing: closing it first
+	// lets them go before the writer's tables grow.
+	if cerr := s.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("symcache: %s: %w", obj.Name(), err)
 	}
 	_, err = b.WriteTo(w)
@@ -39,10 +47,12 @@ func Write(w io.Writer, obj debugfiles.Object, opts Options) error {
 // its first error. Reading the debug information and flattening run on
 // two goroutines, handing over batches of trees: a tree is not touched by
 // the reader after it was yielded (debugfiles.NewIndex relies on that as
-// well), so the work overlaps on two cores.
+// well), so the work overlaps on two cores. Batches are small and few are
+// in flight: the trees waiting in them are most of the memory a large
+// input's functions take while they are read.
 func (b *Builder) AddAll(seq iter.Seq2[*debugfiles.Function, error]) error {
-	const batch = 256
-	ch := make(chan []*debugfiles.Function, 4)
+	const batch = 32
+	ch := make(chan []*debugfiles.Function, 2)
 	var err error
 	go func() {
 		defer close(ch)
@@ -78,209 +88,98 @@ type region struct {
 	lo, hi     int // its entries
 }
 
+// assembly holds what WriteTo derives from the builder's spans: the final
+// numbering of nodes, functions, files and call sites, and the tables and
+// range entries in that numbering. The large ones (the final entries, the
+// node table, the absolute addresses, the range stream) are kept in
+// spills.
+type assembly struct {
+	b *Builder
+
+	// Renumbering in order of first appearance in the final ranges.
+	funcMap []uint32        // old function id -> new id+1
+	funcs   chunked[uint32] // new function id -> old
+	fileMap []uint32        // old file id+1 -> new id+1
+	files   []string
+	sites   siteTable
+	nnodes  uint32
+	// nodeCols holds the site, address and parent columns of every
+	// final node as uvarints; maxv the largest value of every column.
+	nodeCols spill
+	maxv     [numCols]uint64
+	// abs holds the absolute addresses of nodes as uvarints.
+	abs    spill
+	nabs   int
+	maxAbs uint64
+	chain  [maxChain]uint32
+
+	// ents holds the final range entries (see putEntry); covered is the
+	// code they attribute to a node, end the end of the last one.
+	spans     *spanMerger
+	ents      spill
+	nents     int
+	covered   uint64
+	end       uint64
+	lastStart uint64
+	pend      entry
+	havePend  bool
+	// gaps are the gap entries of minCut bytes or more, which cut may
+	// cut regions at; firstStart is the start of the first entry.
+	gaps       []gap
+	firstStart uint64
+
+	// The layout: page shift, regions, directory and range stream.
+	shift   uint8
+	regions []region
+	npages  uint64
+	dir     []byte
+	stream  spill
+
+	// Strings: the offsets of every file's directory and name and of
+	// every function's name in the string table, and its length.
+	fileStr [][2]uint32
+	funcStr []uint32
+	strLen  uint64
+	widths  [numCols]uint8
+	nodeRow int
+	siteRow int
+	absW    int
+}
+
 // WriteTo writes the symcache. The Builder should not be used afterwards.
+//
+// It makes two passes over coded data rather than holding tables of
+// fixed-size records: resolving the spans into final, renumbered entries
+// (and the node table), then, with the regions cut at the gaps resolve
+// noted, encoding the pages. The sections are then generated twice, once
+// for the checksum that the header carries and once to write them.
 func (b *Builder) WriteTo(w io.Writer) (int64, error) {
-	ents, end := b.resolve()
-	b.entries, b.spans = nil, nil
+	a := &assembly{b: b}
+	defer a.close()
+	a.nodeCols.limit, a.ents.limit, a.stream.limit, a.abs.limit = spillAt, spillAt, spillAt, spillAt
+	if err := a.resolve(); err != nil {
+		return 0, err
+	}
+	b.raw.close()
+	if err := a.layout(); err != nil {
+		return 0, err
+	}
+	if err := a.encodePages(); err != nil {
+		return 0, err
+	}
+	a.planStrings()
 
-	// Renumber what the final ranges reach, in order of first appearance,
-	// so that neighbouring entries have nearby node ids (small deltas) and
-	// functions shadowed by others are left out.
-	nodeMap := make([]uint32, len(b.nodes)+1) // old id+1 -> new id+1
-	var nodes []node
-	funcMap := make([]uint32, len(b.funcNames)) // old -> new id+1
-	var funcs []string
-	fileMap := make([]uint32, len(b.paths)+1) // old id+1 -> new id+1
-	var files []string
-	mapFile := func(f uint32) uint32 {
-		if f == 0 {
-			return 0
-		}
-		if fileMap[f] == 0 {
-			files = append(files, b.paths[f-1])
-			fileMap[f] = uint32(len(files))
-		}
-		return fileMap[f]
+	sizes := [...]uint64{
+		uint64(a.strLen), uint64(len(a.files)) * fileRecord, uint64(a.funcs.len()) * funcRecord,
+		uint64(a.sites.len()) * uint64(a.siteRow), uint64(a.nnodes) * uint64(a.nodeRow),
+		uint64(a.nabs) * uint64(a.absW), uint64(len(a.regions)) * regionRecord,
+		uint64(len(a.dir)), uint64(a.stream.size),
 	}
-	mapNode := func(id uint32) uint32 {
-		if id == 0 {
-			return 0
-		}
-		if nodeMap[id] != 0 {
-			return nodeMap[id]
-		}
-		// Parents first, iteratively: chains are at most maxChain deep.
-		var chain [maxChain]uint32
-		n := 0
-		for p := id; p != 0 && nodeMap[p] == 0 && n < maxChain; p = b.nodes[p-1].parent {
-			chain[n] = p
-			n++
-		}
-		for k := n - 1; k >= 0; k-- {
-			old := b.nodes[chain[k]-1]
-			nd := old
-			if funcMap[old.fn] == 0 {
-				funcs = append(funcs, b.funcNames[old.fn])
-				funcMap[old.fn] = uint32(len(funcs))
-			}
-			nd.fn = funcMap[old.fn] - 1
-			nd.parent = nodeMap[old.parent]
-			nd.callFile = mapFile(old.callFile)
-			nodes = append(nodes, nd)
-			nodeMap[chain[k]] = uint32(len(nodes))
-		}
-		return nodeMap[id]
-	}
-	for i := range ents {
-		ents[i].node = mapNode(ents[i].node)
-		ents[i].file = mapFile(ents[i].file)
-	}
-	b.nodes = nil
-
-	// Strings: interned, offset 0 is the empty string.
-	st := stringTable{ids: map[string]uint32{}, data: []byte{0}}
-	fileRecs := make([]byte, 0, len(files)*fileRecord)
-	for _, p := range files {
-		dir, name := splitPath(p)
-		fileRecs = binary.LittleEndian.AppendUint32(fileRecs, st.add(dir))
-		fileRecs = binary.LittleEndian.AppendUint32(fileRecs, st.add(name))
-	}
-	funcRecs := make([]byte, 0, len(funcs)*funcRecord)
-	for _, name := range funcs {
-		funcRecs = binary.LittleEndian.AppendUint32(funcRecs, st.add(name))
-		funcRecs = append(funcRecs, byte(languageOf(name)))
-	}
-
-	// Sites: what nodes share (function and call site), deduplicated.
-	type site struct{ fn, callFile, callLine uint32 }
-	siteIDs := map[site]uint32{}
-	var sites []site
-	nodeSite := make([]uint32, len(nodes))
-	for i, n := range nodes {
-		k := site{n.fn, n.callFile, n.callLine}
-		id, ok := siteIDs[k]
-		if !ok {
-			id = uint32(len(sites))
-			siteIDs[k] = id
-			sites = append(sites, k)
-		}
-		nodeSite[i] = id
-	}
-	// Node and site tables with the narrowest column widths that hold
-	// every value. A node's parent is stored as the distance back to it
-	// (parents are numbered before their children), which is small.
-	cols := make([][numCols]uint64, 0, max(len(nodes), len(sites)))
-	var widths [numCols]uint8
-	var maxv [numCols]uint64
-	// A node's address is stored as its distance from its parent's (shifted
-	// left one bit), which is small: inlined ranges lie inside their
-	// caller. Top-level nodes, and any node starting before its parent,
-	// store an index into the table of absolute addresses instead (low bit
-	// set).
-	var abs []uint64
-	for i, n := range nodes {
-		var v [numCols]uint64
-		v[colSite] = uint64(nodeSite[i])
-		if n.parent != 0 && n.addr >= nodes[n.parent-1].addr && n.addr-nodes[n.parent-1].addr < 1<<62 {
-			v[colAddr] = (n.addr - nodes[n.parent-1].addr) << 1
-		} else {
-			v[colAddr] = uint64(len(abs))<<1 | 1
-			abs = append(abs, n.addr)
-		}
-		if n.parent != 0 {
-			v[colParent] = uint64(uint32(i+1) - n.parent)
-		}
-		for c := range numNodeCols {
-			maxv[c] = max(maxv[c], v[c])
-		}
-		cols = append(cols, v)
-	}
-	for _, st := range sites {
-		maxv[colFunc] = max(maxv[colFunc], uint64(st.fn))
-		maxv[colCallFile] = max(maxv[colCallFile], uint64(st.callFile))
-		maxv[colCallLine] = max(maxv[colCallLine], uint64(st.callLine))
-	}
-	nodeRow, siteRow := 0, 0
-	for i, v := range maxv {
-		widths[i] = uint8((bits.Len64(v) + 7) / 8)
-		if i < numNodeCols {
-			nodeRow += int(widths[i])
-		} else {
-			siteRow += int(widths[i])
-		}
-	}
-	nodeRecs := make([]byte, 0, len(nodes)*nodeRow)
-	for _, v := range cols {
-		for c := range numNodeCols {
-			nodeRecs = appendN(nodeRecs, v[c], int(widths[c]))
-		}
-	}
-	var maxAbs uint64
-	for _, a := range abs {
-		maxAbs = max(maxAbs, a)
-	}
-	absWidth := (bits.Len64(maxAbs) + 7) / 8
-	absRecs := make([]byte, 0, len(abs)*absWidth)
-	for _, a := range abs {
-		absRecs = appendN(absRecs, a, absWidth)
-	}
-	siteRecs := make([]byte, 0, len(sites)*siteRow)
-	for _, st := range sites {
-		siteRecs = appendN(siteRecs, uint64(st.fn), int(widths[colFunc]))
-		siteRecs = appendN(siteRecs, uint64(st.callFile), int(widths[colCallFile]))
-		siteRecs = appendN(siteRecs, uint64(st.callLine), int(widths[colCallLine]))
-	}
-
-	shift, regions := layout(ents, end, b.opts.PageEntries)
-	var npages uint64
-	for i := range regions {
-		regions[i].firstPage = uint32(npages)
-		npages += pageCount(regions[i].end-regions[i].start, shift)
-	}
-	if npages >= math.MaxUint32/4 {
-		return 0, errTooLarge("page directory", int(npages))
-	}
-	regionRecs := make([]byte, 0, len(regions)*regionRecord)
-	for _, r := range regions {
-		regionRecs = binary.LittleEndian.AppendUint64(regionRecs, r.start)
-		regionRecs = binary.LittleEndian.AppendUint64(regionRecs, r.end)
-		regionRecs = binary.LittleEndian.AppendUint32(regionRecs, r.firstPage)
-	}
-	dir := make([]byte, 0, 4*(npages+1))
-	stream := make([]byte, 0, len(ents)*3)
-	for _, r := range regions {
-		k := r.lo
-		pages := pageCount(r.end-r.start, shift)
-		for p := uint64(0); p < pages; p++ {
-			if uint64(len(stream)) > math.MaxUint32 {
-				return 0, errTooLarge("range stream", len(stream))
-			}
-			dir = binary.LittleEndian.AppendUint32(dir, uint32(len(stream)))
-			ps := r.start + p<<shift
-			pe := r.end
-			if r.end-ps > 1<<shift {
-				pe = ps + 1<<shift
-			}
-			for k+1 < r.hi && ents[k+1].start <= ps {
-				k++
-			}
-			var st state
-			stream = st.encode(stream, ents[k], true)
-			st.start = ps // the decoder counts from the page start
-			for j := k + 1; j < r.hi && ents[j].start < pe; j++ {
-				stream = st.encode(stream, ents[j], false)
-			}
-		}
-	}
-	dir = binary.LittleEndian.AppendUint32(dir, uint32(len(stream)))
-
-	// Sections follow the header in this order.
-	sections := [][]byte{st.data, fileRecs, funcRecs, siteRecs, nodeRecs, absRecs, regionRecs, dir, stream}
 	size := uint64(headerSize)
-	offs := make([]uint32, len(sections))
-	for i, s := range sections {
+	var offs [len(sizes)]uint32
+	for i, n := range sizes {
 		offs[i] = uint32(size)
-		size += uint64(len(s))
+		size += n
 	}
 	if size > math.MaxUint32 {
 		return 0, errTooLarge("file", int(size))
@@ -294,39 +193,43 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	copy(h[offGUID:offGUID+16], b.info.DebugID.GUID[:])
 	le.PutUint32(h[offAge:], b.info.DebugID.Age)
 	h[offFormat] = byte(b.info.Format)
-	h[offPageShift] = shift
-	copy(h[offWidths:offWidths+numCols], widths[:])
+	h[offPageShift] = a.shift
+	copy(h[offWidths:offWidths+numCols], a.widths[:])
 	copy(h[offArch:offArch+archLen], b.info.Arch)
-	put := func(off int, a, c uint32) { le.PutUint32(h[off:], a); le.PutUint32(h[off+4:], c) }
-	put(offStrings, offs[0], uint32(len(st.data)))
-	put(offFiles, offs[1], uint32(len(files)))
-	put(offFuncs, offs[2], uint32(len(funcs)))
-	put(offSites, offs[3], uint32(len(sites)))
-	put(offNodes, offs[4], uint32(len(nodes)))
-	put(offAbs, offs[5], uint32(len(abs)))
-	h[offAbsWidth] = byte(absWidth)
-	put(offRegions, offs[6], uint32(len(regions)))
-	put(offDir, offs[7], uint32(npages))
-	put(offStream, offs[8], uint32(len(stream)))
-	le.PutUint32(h[offEntries:], uint32(min(len(ents), math.MaxUint32)))
+	put := func(off int, x, c uint32) { le.PutUint32(h[off:], x); le.PutUint32(h[off+4:], c) }
+	put(offStrings, offs[0], uint32(a.strLen))
+	put(offFiles, offs[1], uint32(len(a.files)))
+	put(offFuncs, offs[2], uint32(a.funcs.len()))
+	put(offSites, offs[3], uint32(a.sites.len()))
+	put(offNodes, offs[4], a.nnodes)
+	put(offAbs, offs[5], uint32(a.nabs))
+	h[offAbsWidth] = byte(a.absW)
+	put(offRegions, offs[6], uint32(len(a.regions)))
+	put(offDir, offs[7], uint32(a.npages))
+	put(offStream, offs[8], uint32(a.stream.size))
+	le.PutUint32(h[offEntries:], uint32(min(a.nents, math.MaxUint32)))
 	le.PutUint32(h[offFileSize:], uint32(size))
 
 	crc := crc32.Update(0, castagnoli, h[:offChecksum])
 	crc = crc32.Update(crc, castagnoli, h[offChecksum+4:])
-	for _, s := range sections {
-		crc = crc32.Update(crc, castagnoli, s)
+	err := a.sections(func(p []byte) error {
+		crc = crc32.Update(crc, castagnoli, p)
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	le.PutUint32(h[offChecksum:], crc)
 
 	bw := bufio.NewWriterSize(w, 1<<16)
 	n, err := bw.Write(h[:])
 	total := int64(n)
-	for _, s := range sections {
-		if err != nil {
-			break
-		}
-		n, err = bw.Write(s)
-		total += int64(n)
+	if err == nil {
+		err = a.sections(func(p []byte) error {
+			n, err := bw.Write(p)
+			total += int64(n)
+			return err
+		})
 	}
 	if err == nil {
 		err = bw.Flush()
@@ -337,35 +240,773 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	return total, nil
 }
 
-// layout chooses the page size and cuts the entries into regions at gaps
-// so long that paging through them would waste directory space.
-func layout(ents []entry, end uint64, perPage int) (uint8, []region) {
+// funcName is the name of the function of new id i.
+func (a *assembly) funcName(i int) string { return a.b.funcNames.at(int(a.funcs.at(i))) }
+
+// close releases the spills.
+func (a *assembly) close() {
+	a.b.raw.close()
+	a.abs.close()
+	a.nodeCols.close()
+	a.ents.close()
+	a.stream.close()
+}
+
+// openSpan is a span on resolve's stack: its data, read when it first
+// contributes entries, the cursor over its entries, and the new ids of its
+// nodes.
+type openSpan struct {
+	sp     span
+	loaded bool
+	buf    []byte // its data
+	data   []byte // its entries not yet decoded
+	cur    entry  // the entry last decoded
+	nodes  []node
+	newIDs []uint32 // new id+1 of each node, 0 while unmapped
+}
+
+// resolve applies debugfiles.NewIndex's ownership rules to the spans and
+// puts the final entries in address order, gaps as entries of node 0,
+// renumbering what they reach (mapNode).
+//
+// Where spans overlap, the one starting later owns its range and an
+// enclosing one resumes after it; of two spans with the same range the one
+// added later wins.
+func (a *assembly) resolve() error {
+	b := a.b
+	if err := b.raw.finish(); err != nil {
+		return err
+	}
+	a.funcMap = make([]uint32, b.funcNames.len())
+	a.fileMap = make([]uint32, len(b.paths)+1)
+	spans, err := newSpanMerger(&b.raw, b.runs)
+	if err != nil {
+		return err
+	}
+	a.spans = spans
+	var (
+		any   bool
+		last  uint64 // end of what the entries cover
+		free  []*openSpan
+		stack []*openSpan
+		pos   uint64
+	)
+	emit := func(s, e uint64, op *openSpan) {
+		if s >= e || err != nil {
+			return
+		}
+		if any && s > last {
+			a.putEntry(entry{start: last}) // a gap
+		}
+		if !op.loaded {
+			if err = a.load(op); err != nil {
+				return
+			}
+		}
+		// The entry covering s: the last one starting at or before it,
+		// else the first. Later emits of a span start past this one's end.
+		for len(op.data) > 0 {
+			next, n, ok := a.decodeEntry(op.data, op.cur.start, op)
+			if !ok {
+				err = errSpill
+				return
+			}
+			if next.start > s {
+				break
+			}
+			op.cur, op.data = next, op.data[n:]
+		}
+		first := op.cur
+		first.start = s
+		a.putEntry(a.mapEntry(first, op))
+		for len(op.data) > 0 {
+			next, n, ok := a.decodeEntry(op.data, op.cur.start, op)
+			if !ok {
+				err = errSpill
+				return
+			}
+			if next.start >= e {
+				break
+			}
+			op.cur, op.data = next, op.data[n:]
+			a.putEntry(a.mapEntry(next, op))
+		}
+		any, last = true, e
+	}
+	closeUntil := func(limit uint64, all bool) {
+		for len(stack) > 0 {
+			top := stack[len(stack)-1]
+			if !all && top.sp.end > limit {
+				break
+			}
+			emit(max(pos, top.sp.start), top.sp.end, top)
+			pos = max(pos, top.sp.end)
+			stack = stack[:len(stack)-1]
+			free = append(free, top)
+		}
+	}
+	for err == nil {
+		s, ok := spans.next()
+		if !ok {
+			err = spans.err
+			break
+		}
+		closeUntil(s.start, false)
+		if n := len(stack); n > 0 {
+			top := stack[n-1]
+			emit(max(pos, top.sp.start), s.start, top)
+		}
+		pos = s.start
+		var op *openSpan
+		if n := len(free); n > 0 {
+			op, free = free[n-1], free[:n-1]
+		} else {
+			op = &openSpan{}
+		}
+		op.sp, op.loaded = s, false
+		stack = append(stack, op)
+	}
+	closeUntil(0, true)
+	if err != nil {
+		return err
+	}
+	a.end = last
+	if a.havePend {
+		a.flushPend(a.end)
+	}
+	if err := a.nodeCols.finish(); err != nil {
+		return err
+	}
+	if err := a.abs.finish(); err != nil {
+		return err
+	}
+	return a.ents.finish()
+}
+
+// spanMerger yields the spans of the runs in resolve's order, merging the
+// runs; with more than maxRuns runs it sorts the spans in memory instead.
+type spanMerger struct {
+	raw    *spill
+	heads  []runHead
+	sorted []span
+	// inMemory is set when the spans were sorted in memory.
+	inMemory bool
+	err      error
+}
+
+// maxRuns bounds the runs merged: each step compares their heads.
+const maxRuns = 16
+
+// runHead is the next span of a run.
+type runHead struct {
+	sp   span
+	next int64 // offset of the span after it
+	left int   // spans of the run after it
+}
+
+func newSpanMerger(raw *spill, runs []run) (*spanMerger, error) {
+	m := &spanMerger{raw: raw}
+	if len(runs) <= maxRuns {
+		for _, r := range runs {
+			h := runHead{next: r.off, left: r.n}
+			if m.advance(&h) {
+				m.heads = append(m.heads, h)
+			}
+		}
+		return m, m.err
+	}
+	m.inMemory = true
+	for _, r := range runs {
+		h := runHead{next: r.off, left: r.n}
+		for m.advance(&h) {
+			m.sorted = append(m.sorted, h.sp)
+		}
+	}
+	slices.SortFunc(m.sorted, func(x, y span) int { return cmpSpan(&x, &y) })
+	slices.Reverse(m.sorted) // next takes from the end
+	return m, m.err
+}
+
+// advance reads the next span of a run into h.sp; false at its end or on
+// an error.
+func (m *spanMerger) advance(h *runHead) bool {
+	if h.left == 0 || m.err != nil {
+		return false
+	}
+	var buf [maxSpanHeader]byte
+	n := min(int64(len(buf)), m.raw.size-h.next)
+	if n <= 0 {
+		m.err = errSpill
+		return false
+	}
+	if err := m.raw.readAt(buf[:n], h.next, true); err != nil {
+		m.err = err
+		return false
+	}
+	sp, next, ok := decodeSpanHeader(buf[:n], h.next)
+	if !ok {
+		m.err = errSpill
+		return false
+	}
+	h.sp, h.next, h.left = sp, next, h.left-1
+	return true
+}
+
+// next returns the next span in resolve's order.
+func (m *spanMerger) next() (span, bool) {
+	if m.err != nil {
+		return span{}, false
+	}
+	if m.inMemory {
+		if n := len(m.sorted); n > 0 {
+			sp := m.sorted[n-1]
+			m.sorted = m.sorted[:n-1]
+			return sp, true
+		}
+		return span{}, false
+	}
+	best := -1
+	for i := range m.heads {
+		if best < 0 || cmpSpan(&m.heads[i].sp, &m.heads[best].sp) < 0 {
+			best = i
+		}
+	}
+	if best < 0 {
+		return span{}, false
+	}
+	sp := m.heads[best].sp
+	if !m.advance(&m.heads[best]) {
+		m.heads = slices.Delete(m.heads, best, best+1)
+		if m.err != nil {
+			return span{}, false
+		}
+	}
+	return sp, true
+}
+
+// errSpill reports coded data that do not decode: a temporary file that
+// changed under the builder.
+var errSpill = errors.New("symcache: temporary data corrupt")
+
+// load reads a span's data and decodes its nodes.
+func (a *assembly) load(op *openSpan) error {
+	sp := op.sp
+	n := int64(sp.entLen) + int64(sp.nodeLen)
+	if sp.off < 0 || sp.off+n > a.b.raw.size {
+		return errSpill
+	}
+	if int64(cap(op.buf)) < n {
+		op.buf = make([]byte, n)
+	}
+	buf := op.buf[:n]
+	// Spans come in the order of the data unless they had to be sorted.
+	if err := a.b.raw.readAt(buf, sp.off, !a.spans.inMemory); err != nil {
+		return err
+	}
+	op.nodes = op.nodes[:0]
+	nfuncs, nfiles := uint32(a.b.funcNames.len()), uint32(len(a.b.paths))
+	nd := buf[sp.entLen:]
+	for id := sp.firstNode; len(nd) > 0; id++ {
+		var x node
+		var ok bool
+		x, nd, ok = decodeRawNode(nd, id, sp.start)
+		// Parents precede their children in the span; ids index tables.
+		if !ok || x.parent != 0 && (x.parent < sp.firstNode || x.parent >= id) || x.fn >= nfuncs || x.callFile > nfiles {
+			return errSpill
+		}
+		op.nodes = append(op.nodes, x)
+	}
+	op.newIDs = slices.Grow(op.newIDs[:0], len(op.nodes))[:len(op.nodes)]
+	clear(op.newIDs)
+	// The first entry starts the cursor.
+	first, k, ok := a.decodeEntry(buf[:sp.entLen], sp.start, op)
+	if !ok {
+		return errSpill
+	}
+	op.cur, op.data, op.loaded = first, buf[k:sp.entLen], true
+	return nil
+}
+
+// decodeEntry decodes an entry of op's span and checks that its node and
+// file are ones the tables have.
+func (a *assembly) decodeEntry(b []byte, prev uint64, op *openSpan) (entry, int, bool) {
+	e, n, ok := decodeRawEntry(b, prev, op.sp.firstNode)
+	if !ok || e.node-op.sp.firstNode >= uint32(len(op.nodes)) || e.file > uint32(len(a.b.paths)) {
+		return entry{}, 0, false
+	}
+	return e, n, true
+}
+
+// decodeRawEntry decodes an entry coded by appendRawEntry and returns it
+// with its length.
+func decodeRawEntry(b []byte, prev uint64, first uint32) (entry, int, bool) {
+	var v [4]uint64
+	k := 0
+	for i := range v {
+		x, n := binary.Uvarint(b[k:])
+		if n <= 0 {
+			return entry{}, 0, false
+		}
+		v[i], k = x, k+n
+	}
+	return entry{start: prev + v[0], node: first + uint32(v[1]), file: uint32(v[2]), line: uint32(v[3])}, k, true
+}
+
+// decodeRawNode decodes node id coded by appendRawNode and returns it
+// with the rest of b.
+func decodeRawNode(b []byte, id uint32, start uint64) (node, []byte, bool) {
+	var v [5]uint64
+	for i := range v {
+		var x uint64
+		var n int
+		if i == 1 {
+			var sx int64
+			sx, n = binary.Varint(b)
+			x = uint64(sx)
+		} else {
+			x, n = binary.Uvarint(b)
+		}
+		if n <= 0 {
+			return node{}, nil, false
+		}
+		v[i], b = x, b[n:]
+	}
+	nd := node{fn: uint32(v[0]), addr: start + v[1], callFile: uint32(v[3]), callLine: uint32(v[4])}
+	if v[2] != 0 {
+		nd.parent = id - uint32(v[2])
+	}
+	return nd, b, true
+}
+
+// mapEntry renumbers an entry's node and file.
+func (a *assembly) mapEntry(e entry, op *openSpan) entry {
+	e.node = a.mapNode(op, e.node)
+	e.file = a.mapFile(e.file)
+	return e
+}
+
+// mapFile renumbers a file in order of first appearance.
+func (a *assembly) mapFile(f uint32) uint32 {
+	if f == 0 {
+		return 0
+	}
+	if a.fileMap[f] == 0 {
+		a.files = append(a.files, a.b.paths[f-1])
+		a.fileMap[f] = uint32(len(a.files))
+	}
+	return a.fileMap[f]
+}
+
+// mapNode renumbers node id of a span, parents first, in order of first
+// appearance, so that neighbouring entries have nearby node ids (small
+// deltas) and functions shadowed by others are left out. A new node's
+// function is renumbered too, its call site found or added, and its
+// columns of the node table put.
+func (a *assembly) mapNode(op *openSpan, id uint32) uint32 {
+	if id == 0 {
+		return 0
+	}
+	first := op.sp.firstNode
+	if op.newIDs[id-first] != 0 {
+		return op.newIDs[id-first]
+	}
+	// Parents first, iteratively: chains are at most maxChain deep.
+	n := 0
+	for p := id; p != 0 && op.newIDs[p-first] == 0 && n < maxChain; p = op.nodes[p-first].parent {
+		a.chain[n] = p
+		n++
+	}
+	for k := n - 1; k >= 0; k-- {
+		old := &op.nodes[a.chain[k]-first]
+		if a.funcMap[old.fn] == 0 {
+			a.funcs.append(old.fn)
+			a.funcMap[old.fn] = uint32(a.funcs.len())
+		}
+		fn := a.funcMap[old.fn] - 1
+		var parent uint32
+		if old.parent != 0 {
+			parent = op.newIDs[old.parent-first]
+		}
+		callFile := a.mapFile(old.callFile)
+		a.nnodes++
+		nid := a.nnodes
+		site := a.sites.id(siteKey{fn, callFile, old.callLine}, &a.maxv)
+		// A node's address is stored as its distance from its parent's
+		// (shifted left one bit), which is small: inlined ranges lie
+		// inside their caller. Top-level nodes, and any node starting
+		// before its parent, store an index into the table of absolute
+		// addresses instead (low bit set). A node's parent is stored as
+		// the distance back to it (parents are numbered before their
+		// children), which is small.
+		var buf [numNodeCols * binary.MaxVarintLen64]byte
+		var v [numNodeCols]uint64
+		v[colSite] = uint64(site)
+		relative := false
+		if parent != 0 {
+			pa := op.nodes[old.parent-first].addr
+			if old.addr >= pa && old.addr-pa < 1<<62 {
+				v[colAddr], relative = (old.addr-pa)<<1, true
+			}
+			v[colParent] = uint64(nid - parent)
+		}
+		if !relative {
+			v[colAddr] = uint64(a.nabs)<<1 | 1
+			a.nabs++
+			a.maxAbs = max(a.maxAbs, old.addr)
+			m := binary.PutUvarint(buf[:], old.addr)
+			a.abs.write(buf[:m])
+		}
+		m := 0
+		for c := range numNodeCols {
+			a.maxv[c] = max(a.maxv[c], v[c])
+			m += binary.PutUvarint(buf[m:], v[c])
+		}
+		a.nodeCols.write(buf[:m])
+		op.newIDs[a.chain[k]-first] = nid
+	}
+	return op.newIDs[id-first]
+}
+
+// gap is a gap entry: its index among the entries, start and size.
+type gap struct {
+	index       int
+	start, size uint64
+}
+
+// minCut is the smallest gap that may cut regions: 16 pages of the
+// smallest page size.
+const minCut = 16
+
+// putEntry adds the next final entry unless it repeats the last one's
+// answer. Entries are renumbered before they are compared: renumbering
+// maps distinct ids to distinct ids, so the same entries repeat.
+func (a *assembly) putEntry(e entry) {
+	if a.havePend {
+		p := a.pend
+		if p.node == e.node && p.file == e.file && p.line == e.line {
+			return
+		}
+		a.flushPend(e.start)
+	}
+	a.pend, a.havePend = e, true
+}
+
+// flushPend writes the pending entry, which ends at next: its start as
+// the distance from the previous entry's, its node, file and line, as
+// uvarints.
+func (a *assembly) flushPend(next uint64) {
+	e := a.pend
+	if e.node != 0 {
+		a.covered += next - e.start
+	} else if next-e.start >= minCut || a.nents == 0 {
+		a.gaps = append(a.gaps, gap{index: a.nents, start: e.start, size: next - e.start})
+	}
+	if a.nents == 0 {
+		a.firstStart = e.start
+	}
+	var buf [4 * binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(buf[:], e.start-a.lastStart)
+	n += binary.PutUvarint(buf[n:], uint64(e.node))
+	n += binary.PutUvarint(buf[n:], uint64(e.file))
+	n += binary.PutUvarint(buf[n:], uint64(e.line))
+	a.ents.write(buf[:n])
+	a.lastStart = e.start
+	a.nents++
+}
+
+// entryReader reads the final entries back in order.
+type entryReader struct {
+	r    spillReader
+	prev uint64
+	left int
+}
+
+func (a *assembly) entryReader() *entryReader {
+	return &entryReader{r: a.ents.reader(), left: a.nents}
+}
+
+// next returns the next entry; ok is false after the last one or on an
+// error, which er.r.err holds.
+func (er *entryReader) next() (entry, bool) {
+	if er.left == 0 {
+		return entry{}, false
+	}
+	er.left--
+	e := entry{start: er.prev + er.r.uvarint()}
+	e.node = uint32(er.r.uvarint())
+	e.file = uint32(er.r.uvarint())
+	e.line = uint32(er.r.uvarint())
+	er.prev = e.start
+	return e, er.r.err == nil
+}
+
+// layout chooses the page size, which follows the code that functions
+// cover, not the span of the address space: a lone function far away must
+// not make every page huge. It then cuts the entries into regions at gaps
+// of 16 pages or more, which paging through would waste directory space
+// on, and computes the column widths of the tables.
+func (a *assembly) layout() error {
+	perPage := a.b.opts.PageEntries
 	if perPage <= 0 {
 		perPage = 16
 	}
-	if len(ents) == 0 {
-		return 0, nil
-	}
-	// The page size follows the code that functions cover, not the span
-	// of the address space: a lone function far away must not make every
-	// page huge. Gaps of 16 pages or more then separate regions.
-	var covered uint64
-	for i, e := range ents {
-		next := end
-		if i+1 < len(ents) {
-			next = ents[i+1].start
+	if a.nents > 0 {
+		a.shift = pageShift(a.covered, a.nents, perPage)
+		minGap := uint64(math.MaxUint64)
+		if a.shift < 60 {
+			minGap = uint64(16) << a.shift
 		}
-		if e.node != 0 {
-			covered += next - e.start
+		a.cut(minGap)
+	}
+	for i := range a.regions {
+		a.regions[i].firstPage = uint32(a.npages)
+		a.npages += pageCount(a.regions[i].end-a.regions[i].start, a.shift)
+	}
+	if a.npages >= math.MaxUint32/4 {
+		return errTooLarge("page directory", int(a.npages))
+	}
+
+	// The node and site tables take the narrowest column widths that
+	// hold every value.
+	for i, v := range a.maxv {
+		a.widths[i] = uint8((bits.Len64(v) + 7) / 8)
+		if i < numNodeCols {
+			a.nodeRow += int(a.widths[i])
+		} else {
+			a.siteRow += int(a.widths[i])
 		}
 	}
-	shift := pageShift(covered, len(ents), perPage)
-	minGap := uint64(math.MaxUint64)
-	if shift < 60 {
-		minGap = uint64(16) << shift
+	a.absW = (bits.Len64(a.maxAbs) + 7) / 8
+	return nil
+}
+
+// cut splits the entries into regions at gap entries of at least minGap
+// bytes; gaps at the ends are left out. Only the gaps resolve kept are
+// looked at: the others are too short to cut, and every entry before and
+// after a gap is not one (consecutive gaps are one entry, and the first
+// and last entries belong to functions).
+func (a *assembly) cut(minGap uint64) {
+	start, startAddr := 0, uint64(0)
+	if a.nents > 0 {
+		startAddr = a.firstStart
 	}
-	regions := cut(ents, end, minGap)
-	return shift, regions
+	for _, g := range a.gaps {
+		if g.size < minGap && g.index+1 < a.nents {
+			continue
+		}
+		if start >= 0 && start < g.index {
+			a.regions = append(a.regions, region{start: startAddr, end: g.start, lo: start, hi: g.index})
+		}
+		start, startAddr = g.index+1, g.start+g.size
+	}
+	if start < a.nents {
+		a.regions = append(a.regions, region{start: startAddr, end: a.end, lo: start, hi: a.nents})
+	}
+}
+
+// entryWindow gives access by index to the final entries from the oldest
+// one not yet dropped on, reading them in order.
+type entryWindow struct {
+	er   *entryReader
+	base int // index of win[0]
+	win  []entry
+}
+
+// at returns entry i; i must not lie before the window.
+func (w *entryWindow) at(i int) entry {
+	for i >= w.base+len(w.win) {
+		e, _ := w.er.next()
+		w.win = append(w.win, e)
+	}
+	return w.win[i-w.base]
+}
+
+// drop forgets the entries before index i.
+func (w *entryWindow) drop(i int) {
+	if k := i - w.base; k > 0 && k >= len(w.win)/2 {
+		k = min(k, len(w.win))
+		w.win = w.win[:copy(w.win, w.win[k:])]
+		w.base += k
+	}
+}
+
+// encodePages writes the range stream, page by page, and the directory
+// of the pages' offsets in it.
+func (a *assembly) encodePages() error {
+	w := &entryWindow{er: a.entryReader()}
+	a.dir = make([]byte, 0, 4*(a.npages+1))
+	var chunk []byte
+	for _, r := range a.regions {
+		k := r.lo
+		pages := pageCount(r.end-r.start, a.shift)
+		for p := uint64(0); p < pages; p++ {
+			off := uint64(a.stream.size) + uint64(len(chunk))
+			if off > math.MaxUint32 {
+				return errTooLarge("range stream", int(off))
+			}
+			a.dir = binary.LittleEndian.AppendUint32(a.dir, uint32(off))
+			ps := r.start + p<<a.shift
+			pe := r.end
+			if r.end-ps > 1<<a.shift {
+				pe = ps + 1<<a.shift
+			}
+			for k+1 < r.hi && w.at(k+1).start <= ps {
+				k++
+			}
+			w.drop(k)
+			var st state
+			chunk = st.encode(chunk, w.at(k), true)
+			st.start = ps // the decoder counts from the page start
+			for j := k + 1; j < r.hi; j++ {
+				e := w.at(j)
+				if e.start >= pe {
+					break
+				}
+				chunk = st.encode(chunk, e, false)
+			}
+			if len(chunk) >= spillChunk {
+				a.stream.write(chunk)
+				chunk = chunk[:0]
+			}
+		}
+	}
+	a.stream.write(chunk)
+	off := uint64(a.stream.size)
+	a.dir = binary.LittleEndian.AppendUint32(a.dir, uint32(off))
+	if w.er.r.err != nil {
+		return w.er.r.err
+	}
+	return a.stream.finish()
+}
+
+// planStrings assigns the string table offsets: interned, offset 0 is the
+// empty string; the files' directories and names come first, then the
+// function names. Functions are distinct by name, so only the files'
+// strings need a lookup table.
+func (a *assembly) planStrings() {
+	ids := map[string]uint32{"": 0}
+	size := uint64(1)
+	// An offset past 4 GiB is cut, and the file found too large.
+	add := func(s string) uint32 {
+		if id, ok := ids[s]; ok {
+			return id
+		}
+		id := uint32(size)
+		size += uint64(uvarintLen(uint64(len(s))) + len(s))
+		return id
+	}
+	a.fileStr = make([][2]uint32, len(a.files))
+	for i, p := range a.files {
+		dir, name := splitPath(p)
+		a.fileStr[i][0] = add(dir)
+		ids[dir] = a.fileStr[i][0]
+		a.fileStr[i][1] = add(name)
+		ids[name] = a.fileStr[i][1]
+	}
+	a.funcStr = make([]uint32, a.funcs.len())
+	for i := range a.funcStr {
+		a.funcStr[i] = add(a.funcName(i))
+	}
+	a.strLen = size
+}
+
+// uvarintLen is the length of x coded as a uvarint.
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
+// sections generates the sections in file order, in pieces of up to
+// spillChunk bytes: strings, files, functions, sites, nodes, absolute
+// addresses, regions, directory, range stream.
+func (a *assembly) sections(out func([]byte) error) error {
+	buf := make([]byte, 0, spillChunk+64)
+	var err error
+	flush := func(force bool) {
+		if err == nil && len(buf) > 0 && (force || len(buf) >= spillChunk) {
+			err = out(buf)
+			buf = buf[:0]
+		}
+	}
+	// A string is stored where its offset was assigned: the first time.
+	cur := uint64(1)
+	buf = append(buf, 0)
+	str := func(s string, id uint32) {
+		if uint64(id) == cur && s != "" {
+			buf = binary.AppendUvarint(buf, uint64(len(s)))
+			buf = append(buf, s...)
+			cur += uint64(uvarintLen(uint64(len(s))) + len(s))
+			flush(false)
+		}
+	}
+	for i, p := range a.files {
+		dir, name := splitPath(p)
+		str(dir, a.fileStr[i][0])
+		str(name, a.fileStr[i][1])
+	}
+	for i, id := range a.funcStr {
+		str(a.funcName(i), id)
+	}
+	flush(true)
+	for _, s := range a.fileStr {
+		buf = binary.LittleEndian.AppendUint32(buf, s[0])
+		buf = binary.LittleEndian.AppendUint32(buf, s[1])
+		flush(false)
+	}
+	flush(true)
+	for i, id := range a.funcStr {
+		buf = binary.LittleEndian.AppendUint32(buf, id)
+		buf = append(buf, byte(languageOf(a.funcName(i))))
+		flush(false)
+	}
+	flush(true)
+	wd := a.widths
+	for i := range a.sites.len() {
+		st := a.sites.key(i)
+		buf = appendN(buf, uint64(st.fn), int(wd[colFunc]))
+		buf = appendN(buf, uint64(st.callFile), int(wd[colCallFile]))
+		buf = appendN(buf, uint64(st.callLine), int(wd[colCallLine]))
+		flush(false)
+	}
+	flush(true)
+	r := a.nodeCols.reader()
+	for range a.nnodes {
+		for c := range numNodeCols {
+			buf = appendN(buf, r.uvarint(), int(wd[c]))
+		}
+		flush(false)
+	}
+	if r.err != nil && err == nil {
+		err = r.err
+	}
+	flush(true)
+	ar := a.abs.reader()
+	for range a.nabs {
+		buf = appendN(buf, ar.uvarint(), a.absW)
+		flush(false)
+	}
+	if ar.err != nil && err == nil {
+		err = ar.err
+	}
+	flush(true)
+	for _, rg := range a.regions {
+		buf = binary.LittleEndian.AppendUint64(buf, rg.start)
+		buf = binary.LittleEndian.AppendUint64(buf, rg.end)
+		buf = binary.LittleEndian.AppendUint32(buf, rg.firstPage)
+		flush(false)
+	}
+	flush(true)
+	if err == nil && len(a.dir) > 0 {
+		err = out(a.dir)
+	}
+	if err == nil {
+		err = a.stream.each(out)
+	}
+	return err
 }
 
 // pageShift is log2 of the page size that puts about perPage entries on a
@@ -386,36 +1027,6 @@ func pageCount(n uint64, shift uint8) uint64 {
 		c++
 	}
 	return c
-}
-
-// cut splits the entries into regions at gap entries of at least minGap
-// bytes; gaps at the ends are left out.
-func cut(ents []entry, end uint64, minGap uint64) []region {
-	var out []region
-	start := -1
-	for i, e := range ents {
-		next := end
-		if i+1 < len(ents) {
-			next = ents[i+1].start
-		}
-		if e.node == 0 && (next-e.start >= minGap || i+1 == len(ents)) {
-			if start >= 0 {
-				out = append(out, region{start: ents[start].start, end: e.start, lo: start, hi: i})
-				start = -1
-			}
-			continue
-		}
-		if start < 0 {
-			if e.node == 0 {
-				continue // a short gap before anything: skip it
-			}
-			start = i
-		}
-	}
-	if start >= 0 {
-		out = append(out, region{start: ents[start].start, end: end, lo: start, hi: len(ents)})
-	}
-	return out
 }
 
 // state is the decoder's state an entry is encoded against.
@@ -495,22 +1106,353 @@ func splitPath(p string) (dir, name string) {
 	return "", p
 }
 
-// stringTable interns strings, each stored as a uvarint length and bytes.
-type stringTable struct {
-	ids  map[string]uint32
-	data []byte
+// siteKey is a call site: a function (new id), the file (new id+1) and
+// line it was called from.
+type siteKey struct{ fn, callFile, callLine uint32 }
+
+// siteTable interns call sites in order of first appearance. A site is
+// kept packed into 64 bits, as every real one fits (a function below
+// 2^24-1, a file below 2^16, a line below 2^24); one that does not is kept
+// in maps, its packed slot holding wideKey. The packed keys are found
+// through an open-addressing table of their ids+1, whose size need not be
+// a power of two: it grows by half when four fifths full. Together they
+// take about a third of the memory of a map.
+type siteTable struct {
+	keys    chunked[uint64]
+	slots   []uint32
+	wide    map[uint32]siteKey
+	wideIDs map[siteKey]uint32
 }
 
-func (t *stringTable) add(s string) uint32 {
-	if s == "" {
-		return 0
+// wideKey marks a site kept in the maps.
+const wideKey = ^uint64(0)
+
+func (t *siteTable) len() int { return t.keys.len() }
+
+// pack packs k, if it fits.
+func (k siteKey) pack() (uint64, bool) {
+	if k.fn >= 1<<24-1 || k.callFile >= 1<<16 || k.callLine >= 1<<24 {
+		return 0, false
 	}
-	if id, ok := t.ids[s]; ok {
+	return uint64(k.fn)<<40 | uint64(k.callFile)<<24 | uint64(k.callLine), true
+}
+
+// key returns site id.
+func (t *siteTable) key(id int) siteKey {
+	p := t.keys.at(id)
+	if p == wideKey {
+		return t.wide[uint32(id)]
+	}
+	return siteKey{fn: uint32(p >> 40), callFile: uint32(p>>24) & 0xffff, callLine: uint32(p) & 0xffffff}
+}
+
+// slot is where the search for packed key p starts among n slots.
+func slot(p, n uint64) uint64 {
+	p ^= p >> 33
+	p *= 0xff51afd7ed558ccd
+	p ^= p >> 33
+	p *= 0xc4ceb9fe1a85ec53
+	p ^= p >> 33
+	hi, _ := bits.Mul64(p, n)
+	return hi
+}
+
+// id returns the id of k, adding it (and raising the site columns of
+// maxv to its values) when it is new.
+func (t *siteTable) id(k siteKey, maxv *[numCols]uint64) uint32 {
+	p, ok := k.pack()
+	if !ok {
+		if id, ok := t.wideIDs[k]; ok {
+			return id
+		}
+		if t.wide == nil {
+			t.wide, t.wideIDs = map[uint32]siteKey{}, map[siteKey]uint32{}
+		}
+		id := uint32(t.keys.len())
+		t.keys.append(wideKey)
+		t.wide[id], t.wideIDs[k] = k, id
+		t.raise(k, maxv)
 		return id
 	}
-	id := uint32(len(t.data))
-	t.data = binary.AppendUvarint(t.data, uint64(len(s)))
-	t.data = append(t.data, s...)
-	t.ids[s] = id
-	return id
+	if 5*(t.keys.len()+1) > 4*len(t.slots) {
+		t.grow()
+	}
+	n := uint64(len(t.slots))
+	for i := slot(p, n); ; {
+		s := t.slots[i]
+		if s == 0 {
+			t.keys.append(p)
+			t.slots[i] = uint32(t.keys.len())
+			t.raise(k, maxv)
+			return uint32(t.keys.len() - 1)
+		}
+		if t.keys.at(int(s-1)) == p {
+			return s - 1
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+}
+
+// raise raises the site columns of maxv to k's values.
+func (t *siteTable) raise(k siteKey, maxv *[numCols]uint64) {
+	maxv[colFunc] = max(maxv[colFunc], uint64(k.fn))
+	maxv[colCallFile] = max(maxv[colCallFile], uint64(k.callFile))
+	maxv[colCallLine] = max(maxv[colCallLine], uint64(k.callLine))
+}
+
+// grow makes the slots half as many again and places every packed key
+// again.
+func (t *siteTable) grow() {
+	n := uint64(max(len(t.slots)+len(t.slots)/2, 1024))
+	t.slots = make([]uint32, n)
+	for id := range t.keys.len() {
+		p := t.keys.at(id)
+		if p == wideKey {
+			continue
+		}
+		i := slot(p, n)
+		for t.slots[i] != 0 {
+			if i++; i == n {
+				i = 0
+			}
+		}
+		t.slots[i] = uint32(id + 1)
+	}
+}
+
+// Spilling: a store keeps up to spillAt bytes in memory, then moves to a
+// temporary file, writing and reading it in order in pieces of spillChunk
+// bytes.
+const (
+	spillAt    = 256 << 10
+	spillChunk = 64 << 10
+	// readAt keeps spillWindows windows of spillWindow bytes.
+	spillWindows = 8
+	spillWindow  = 16 << 10
+)
+
+// spill is an append-only store of bytes that moves to an unlinked
+// temporary file once it holds more than limit bytes (0: never): the
+// builder's intermediate tables of a large input then live in the page
+// cache, which the system can write out and drop, rather than in the
+// process's memory. The first error is latched and reported by finish,
+// readAt and the readers.
+type spill struct {
+	limit int
+	mem   []byte // all the data, or the part not yet written to f
+	f     *os.File
+	size  int64 // bytes written in total
+	err   error
+	// wins cache pieces of f for readAt.
+	wins [spillWindows]spillWin
+	tick uint64
+}
+
+// spillWin is a piece of a spill's file read at off.
+type spillWin struct {
+	data []byte
+	off  int64
+	used uint64
+}
+
+// write appends p and returns its offset.
+func (s *spill) write(p []byte) int64 {
+	off := s.size
+	s.size += int64(len(p))
+	if s.err != nil {
+		return off
+	}
+	s.mem = append(s.mem, p...)
+	switch {
+	case s.f == nil && s.limit > 0 && len(s.mem) > s.limit:
+		f, err := os.CreateTemp("", "cairn-symcache-*")
+		if err != nil {
+			s.err = fmt.Errorf("symcache: temporary file: %w", err)
+			return off
+		}
+		// Unlinked at once where the system allows it: nothing is left
+		// behind if the process dies.
+		os.Remove(f.Name())
+		s.f = f
+		s.flush()
+		s.mem = make([]byte, 0, spillChunk)
+	case s.f != nil && len(s.mem) >= spillChunk:
+		s.flush()
+	}
+	return off
+}
+
+// flush writes the buffered bytes to the file.
+func (s *spill) flush() {
+	if s.err == nil && len(s.mem) > 0 {
+		if _, err := s.f.Write(s.mem); err != nil {
+			s.err = fmt.Errorf("symcache: temporary file: %w", err)
+		}
+	}
+	s.mem = s.mem[:0]
+}
+
+// finish ends the writing; the data can be read afterwards.
+func (s *spill) finish() error {
+	if s.f != nil {
+		s.flush()
+		s.mem = nil
+	}
+	return s.err
+}
+
+// readAt fills p from offset off. Reads from the file that are part of
+// a sequential pass go through a few cached windows, so that readers
+// going through several parts of it in order, interleaved (the spans of
+// the functions of every module, and those of the public symbols between
+// them), each find theirs; others read just p.
+func (s *spill) readAt(p []byte, off int64, sequential bool) error {
+	if s.err != nil {
+		return s.err
+	}
+	if off < 0 || off+int64(len(p)) > s.size {
+		return errSpill
+	}
+	if s.f == nil {
+		copy(p, s.mem[off:])
+		return nil
+	}
+	if len(p) >= spillWindow || !sequential {
+		// Large reads, and reads in no order, bypass the windows.
+		if _, err := s.f.ReadAt(p, off); err != nil {
+			s.err = fmt.Errorf("symcache: temporary file: %w", err)
+		}
+		return s.err
+	}
+	for len(p) > 0 {
+		w := s.window(off)
+		if w == nil {
+			return s.err
+		}
+		n := copy(p, w.data[off-w.off:])
+		p, off = p[n:], off+int64(n)
+	}
+	return nil
+}
+
+// window returns a cached window holding offset off, reading it into the
+// least recently used one when none does.
+func (s *spill) window(off int64) *spillWin {
+	s.tick++
+	var lru *spillWin
+	for i := range s.wins {
+		w := &s.wins[i]
+		if w.data != nil && off >= w.off && off < w.off+int64(len(w.data)) {
+			w.used = s.tick
+			return w
+		}
+		if lru == nil || w.used < lru.used {
+			lru = w
+		}
+	}
+	n := min(int64(spillWindow), s.size-off)
+	if cap(lru.data) < spillWindow {
+		lru.data = make([]byte, spillWindow)
+	}
+	lru.data, lru.off, lru.used = lru.data[:n], off, s.tick
+	if _, err := s.f.ReadAt(lru.data, off); err != nil {
+		s.err = fmt.Errorf("symcache: temporary file: %w", err)
+		lru.data = nil
+		return nil
+	}
+	return lru
+}
+
+// each calls out with the data in order, in pieces.
+func (s *spill) each(out func([]byte) error) error {
+	if s.err != nil {
+		return s.err
+	}
+	if s.f == nil {
+		if len(s.mem) == 0 {
+			return nil
+		}
+		return out(s.mem)
+	}
+	buf := make([]byte, spillChunk)
+	for off := int64(0); off < s.size; {
+		n := int(min(int64(len(buf)), s.size-off))
+		if _, err := s.f.ReadAt(buf[:n], off); err != nil {
+			return fmt.Errorf("symcache: temporary file: %w", err)
+		}
+		if err := out(buf[:n]); err != nil {
+			return err
+		}
+		off += int64(n)
+	}
+	return nil
+}
+
+// close removes the temporary file and drops the data.
+func (s *spill) close() {
+	if s.f != nil {
+		s.f.Close()
+		os.Remove(s.f.Name()) // where it could not be unlinked while open
+		s.f = nil
+	}
+	s.mem, s.wins, s.size = nil, [spillWindows]spillWin{}, 0
+}
+
+// spillReader decodes uvarints from a spill in order.
+type spillReader struct {
+	s     *spill
+	store []byte // the buffer buf lies in, when reading from the file
+	buf   []byte // undecoded bytes read so far
+	off   int64  // offset of the next byte to read into buf
+	err   error
+}
+
+func (s *spill) reader() spillReader {
+	r := spillReader{s: s, err: s.err}
+	if s.f == nil {
+		r.buf, r.off = s.mem, s.size
+	}
+	return r
+}
+
+// uvarint decodes the next value; 0 after an error.
+func (r *spillReader) uvarint() uint64 {
+	// Most values are small: one byte, decoded inline.
+	if len(r.buf) > 0 && r.buf[0] < 0x80 {
+		x := uint64(r.buf[0])
+		r.buf = r.buf[1:]
+		return x
+	}
+	if r.err != nil {
+		return 0
+	}
+	if len(r.buf) < binary.MaxVarintLen64 && r.off < r.s.size {
+		r.fill()
+	}
+	x, n := binary.Uvarint(r.buf)
+	if n <= 0 {
+		if r.err == nil {
+			r.err = errSpill
+		}
+		return 0
+	}
+	r.buf = r.buf[n:]
+	return x
+}
+
+// fill moves the undecoded bytes to the front of the buffer and reads
+// the next piece of the file after them.
+func (r *spillReader) fill() {
+	if r.store == nil {
+		r.store = make([]byte, spillChunk)
+	}
+	k := copy(r.store, r.buf)
+	n := int(min(int64(len(r.store)-k), r.s.size-r.off))
+	if _, err := r.s.f.ReadAt(r.store[k:k+n], r.off); err != nil {
+		r.err = fmt.Errorf("symcache: temporary file: %w", err)
+		return
+	}
+	r.buf, r.off = r.store[:k+n], r.off+int64(n)
 }
