@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"os"
 	"unsafe"
 
 	"github.com/cairn-dev/cairn/debugfiles"
@@ -235,6 +236,43 @@ func (c *Cache) Verify() error {
 	crc := crc32.Update(0, castagnoli, b[:offChecksum])
 	crc = crc32.Update(crc, castagnoli, b[offChecksum+4:])
 	if want := binary.LittleEndian.Uint32(b[offChecksum:]); crc != want {
+		return corrupt(offChecksum, "checksum %08x, computed %08x", want, crc)
+	}
+	return nil
+}
+
+// VerifyFile checks the checksum of the symcache file at path as Verify
+// does, reading it in blocks instead of mapping it: a mapped file stays
+// resident once read, which for a file just written doubles what the
+// writer's process holds.
+func VerifyFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("symcache: %w", err)
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	n, err := io.ReadFull(f, buf)
+	if err != nil && err != io.ErrUnexpectedEOF {
+		return fmt.Errorf("symcache: read %s: %w", path, err)
+	}
+	if n < headerSize {
+		return corrupt(0, "%d bytes, shorter than the header", n)
+	}
+	want := binary.LittleEndian.Uint32(buf[offChecksum:])
+	crc := crc32.Update(0, castagnoli, buf[:offChecksum])
+	crc = crc32.Update(crc, castagnoli, buf[offChecksum+4:n])
+	for {
+		n, err := f.Read(buf)
+		crc = crc32.Update(crc, castagnoli, buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("symcache: read %s: %w", path, err)
+		}
+	}
+	if crc != want {
 		return corrupt(offChecksum, "checksum %08x, computed %08x", want, crc)
 	}
 	return nil

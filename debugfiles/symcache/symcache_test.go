@@ -211,6 +211,24 @@ func TestCorrupt(t *testing.T) {
 		}
 		lookupAll(c)
 	}
+	// VerifyFile reads the file instead of mapping it and agrees with
+	// Verify on an intact, a damaged and a truncated file.
+	dir := t.TempDir()
+	damaged := bytes.Clone(data)
+	damaged[len(damaged)-1] ^= 0x40
+	for _, f := range []struct {
+		name string
+		b    []byte
+		ok   bool
+	}{{"intact", data, true}, {"damaged", damaged, false}, {"truncated", data[:40], false}} {
+		path := filepath.Join(dir, f.name)
+		if err := os.WriteFile(path, f.b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := symcache.VerifyFile(path); (err == nil) != f.ok {
+			t.Errorf("VerifyFile(%s) = %v", f.name, err)
+		}
+	}
 }
 
 // lookupAll looks up addresses around everything the tests build.
