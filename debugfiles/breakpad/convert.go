@@ -1,16 +1,21 @@
 package breakpad
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"iter"
 	"path"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/cairn-dev/cairn/debugfiles"
+	"github.com/cairn-dev/cairn/debugfiles/dwarf"
 	"github.com/cairn-dev/cairn/debugfiles/unwind"
 )
 
@@ -140,20 +145,24 @@ func WriteObject(out io.Writer, obj debugfiles.Object, opts ConvertOptions) erro
 	m := header(obj, opts)
 	c := newConverter(m, opts)
 	var (
-		recs []record
-		buf  []byte
-		fn   Func
+		recs  []record
+		store recordStore
+		tmp   []byte
+		fn    Func
 	)
 	if obj.Features()&debugfiles.FeatureDebug != 0 {
-		err := eachFunction(obj, func(f *debugfiles.Function) {
+		err := eachFunction(obj, func(f *debugfiles.Function, cf *dwarf.CompactFunction) {
 			if f.Name == "" || f.Size == 0 || f.End() < f.Address {
 				return
 			}
 			e := entry{f: f, name: c.name(f.Name)}
-			c.convert(e, &fn)
-			off := len(buf)
-			buf = encodeFunc(buf, &fn)
-			recs = append(recs, record{addr: f.Address, size: f.Size, name: e.name, off: off, end: len(buf)})
+			if cf != nil {
+				c.convertCompact(e, cf, &fn)
+			} else {
+				c.convert(e, &fn)
+			}
+			tmp = encodeFunc(tmp[:0], &fn)
+			recs = append(recs, record{addr: f.Address, size: f.Size, name: e.name, ref: store.add(tmp)})
 		})
 		if err != nil {
 			return err
@@ -193,7 +202,7 @@ func WriteObject(out io.Writer, obj debugfiles.Object, opts ConvertOptions) erro
 		usedFiles = make([]bool, len(c.fileNames))
 		usedOrigins = make([]bool, len(c.originNames))
 		for _, r := range kept {
-			decodeFunc(buf[r.off:r.end], r.addr, &fn)
+			decodeFunc(store.get(r.ref), r.addr, &fn)
 			for _, l := range fn.Lines {
 				usedFiles[l.File] = true
 			}
@@ -214,12 +223,7 @@ func WriteObject(out io.Writer, obj debugfiles.Object, opts ConvertOptions) erro
 
 	w := NewWriter(out)
 	w.header(m)
-	for _, r := range kept {
-		decodeFunc(buf[r.off:r.end], r.addr, &fn)
-		fn.Address, fn.Size, fn.Name, fn.Multiple = r.addr, r.size, r.name, r.multiple
-		remap(&fn, fileMap, originMap)
-		w.Func(&fn)
-	}
+	writeFuncs(w, kept, &store, fileMap, originMap)
 	for _, p := range m.Publics {
 		w.Public(p)
 	}
@@ -233,48 +237,105 @@ func WriteObject(out io.Writer, obj debugfiles.Object, opts ConvertOptions) erro
 	return w.Flush()
 }
 
+// funcBlock is how many FUNC records writeFuncs formats in one piece.
+const funcBlock = 128
+
+// writeFuncs writes the FUNC records of kept, in order. Their text is most
+// of a symbol file; blocks of it are formatted on up to four goroutines
+// (a few blocks ahead of the output, which bounds the memory held) and
+// written in order.
+func writeFuncs(w *Writer, kept []record, store *recordStore, fileMap, originMap []int64) {
+	format := func(w *Writer, recs []record, fn *Func) {
+		for _, r := range recs {
+			decodeFunc(store.get(r.ref), r.addr, fn)
+			fn.Address, fn.Size, fn.Name, fn.Multiple = r.addr, r.size, r.name, r.multiple
+			remap(fn, fileMap, originMap)
+			w.Func(fn)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	if workers < 2 || len(kept) <= funcBlock {
+		var fn Func
+		format(w, kept, &fn)
+		return
+	}
+	type block struct {
+		text *bytes.Buffer
+		done chan struct{}
+	}
+	blocks := make([]block, (len(kept)+funcBlock-1)/funcBlock)
+	for i := range blocks {
+		blocks[i].done = make(chan struct{})
+	}
+	window := make(chan struct{}, 2*workers) // blocks formatted or being formatted, not yet written
+	jobs := make(chan int, 2*workers)
+	// Buffers go back to the workers once written: as many as the window
+	// holds, each grown once to a block's size.
+	free := make(chan *bytes.Buffer, 2*workers)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // feeder; the window bounds what is queued
+		defer wg.Done()
+		defer close(jobs)
+		for i := range blocks {
+			window <- struct{}{}
+			jobs <- i
+		}
+	}()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var fn Func
+			for i := range jobs {
+				b := &blocks[i]
+				select {
+				case b.text = <-free:
+				default:
+					b.text = new(bytes.Buffer)
+				}
+				bw := NewWriter(b.text)
+				format(bw, kept[i*funcBlock:min((i+1)*funcBlock, len(kept))], &fn)
+				bw.Flush() // into memory: cannot fail
+				close(b.done)
+			}
+		}()
+	}
+	for i := range blocks {
+		b := &blocks[i]
+		<-b.done
+		w.put(b.text.Bytes())
+		b.text.Reset()
+		free <- b.text // never blocks: at most one buffer per window slot
+		b.text = nil
+		<-window
+	}
+	wg.Wait()
+}
+
+// compactSession is what WriteObject uses of a debug session that can
+// yield functions with compact lines (dwarf.Session): it spares building
+// a LineInfo per line row only to convert it.
+type compactSession interface {
+	CompactFunctions() iter.Seq2[*dwarf.CompactFunction, error]
+}
+
 // eachFunction runs obj's debug session in its own goroutine and hands the
 // functions to use in this one, in batches, so that reading the debug
-// information and converting it overlap.
-func eachFunction(obj debugfiles.Object, use func(*debugfiles.Function)) error {
+// information and converting it overlap. A session with compact lines
+// hands each function with them (cf, whose Function is f); others hand
+// the trees alone (cf nil).
+func eachFunction(obj debugfiles.Object, use func(f *debugfiles.Function, cf *dwarf.CompactFunction)) error {
 	sess, err := obj.DebugSession()
 	if err != nil {
 		return fmt.Errorf("breakpad: %w", err)
 	}
-	const batch = 64
-	batches := make(chan []*debugfiles.Function, 8)
-	done := make(chan struct{})
 	var readErr error
-	go func() {
-		defer close(batches)
-		cur := make([]*debugfiles.Function, 0, batch)
-		for f, err := range sess.Functions() {
-			if err != nil {
-				readErr = err
-				return
-			}
-			if cur = append(cur, f); len(cur) == batch {
-				select {
-				case batches <- cur:
-				case <-done:
-					return
-				}
-				cur = make([]*debugfiles.Function, 0, batch)
-			}
-		}
-		if len(cur) > 0 {
-			select {
-			case batches <- cur:
-			case <-done:
-			}
-		}
-	}()
-	for b := range batches {
-		for _, f := range b {
-			use(f)
-		}
+	if cs, ok := sess.(compactSession); ok {
+		readErr = pipeline(cs.CompactFunctions(), func(cf *dwarf.CompactFunction) { use(cf.Function, cf) })
+	} else {
+		readErr = pipeline(sess.Functions(), func(f *debugfiles.Function) { use(f, nil) })
 	}
-	close(done)
 	cerr := sess.Close()
 	if readErr != nil {
 		return fmt.Errorf("breakpad: %w", readErr)
@@ -285,14 +346,88 @@ func eachFunction(obj debugfiles.Object, use func(*debugfiles.Function)) error {
 	return nil
 }
 
+// pipeline reads seq on its own goroutine and hands the items to use on
+// this one in batches. It returns the sequence's error, once the reading
+// goroutine is done.
+func pipeline[T any](seq iter.Seq2[T, error], use func(T)) error {
+	// A few batches in flight keep both sides busy; more would only hold
+	// more trees in memory.
+	const batch = 32
+	batches := make(chan []T, 4)
+	done := make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(batches)
+		cur := make([]T, 0, batch)
+		for x, err := range seq {
+			if err != nil {
+				readErr = err
+				return
+			}
+			if cur = append(cur, x); len(cur) == batch {
+				select {
+				case batches <- cur:
+				case <-done:
+					return
+				}
+				cur = make([]T, 0, batch)
+			}
+		}
+		if len(cur) > 0 {
+			select {
+			case batches <- cur:
+			case <-done:
+			}
+		}
+	}()
+	for b := range batches {
+		for _, x := range b {
+			use(x)
+		}
+	}
+	close(done)
+	return readErr // written before batches was closed
+}
+
 // record is a converted function held by WriteObject: its FUNC fields and
 // where its lines and inlines are encoded.
 type record struct {
 	addr, size uint64
 	name       string
 	multiple   bool
-	off, end   int
+	ref        recordRef
 }
+
+// recordStore holds encoded functions in blocks of recordBlock bytes, so
+// that it grows without copying what it holds: a single growing slice
+// would, and would need twice its size while it does.
+type recordStore struct {
+	blocks [][]byte
+}
+
+// recordRef locates an encoded function in a recordStore.
+type recordRef struct {
+	block    int32
+	off, end int32
+}
+
+const recordBlock = 1 << 20
+
+// add copies b into the store; a record larger than a block gets a block
+// of its own.
+func (s *recordStore) add(b []byte) recordRef {
+	n := len(s.blocks)
+	if n == 0 || len(s.blocks[n-1])+len(b) > cap(s.blocks[n-1]) {
+		s.blocks = append(s.blocks, make([]byte, 0, max(recordBlock, len(b))))
+		n++
+	}
+	last := &s.blocks[n-1]
+	off := len(*last)
+	*last = append(*last, b...)
+	return recordRef{block: int32(n - 1), off: int32(off), end: int32(len(*last))}
+}
+
+func (s *recordStore) get(r recordRef) []byte { return s.blocks[r.block][r.off:r.end] }
 
 // encodeFunc appends fn's lines and inlines as unsigned varints, addresses
 // relative to the function.
@@ -485,6 +620,15 @@ type converter struct {
 
 	demangled map[string]string
 	byInfo    map[debugfiles.FileInfo]int64
+	// byRawName maps an inlinee's name as the session reports it to its
+	// origin index: one lookup instead of demangling's and origin's.
+	byRawName map[string]int64
+	levels    []inlineLevel
+
+	// The provisional indexes of the files of the unit last seen
+	// (rowFile), -1 where not known yet.
+	unitFiles *debugfiles.FileInfo
+	unitIDs   []int64
 
 	// The last file looked up, and its index.
 	lastFile debugfiles.FileInfo
@@ -554,6 +698,19 @@ func (c *converter) origin(name string) int64 {
 	return id
 }
 
+// originOf is origin(name(raw)), remembered by raw name.
+func (c *converter) originOf(raw string) int64 {
+	if id, ok := c.byRawName[raw]; ok {
+		return id
+	}
+	id := c.origin(c.name(raw))
+	if c.byRawName == nil {
+		c.byRawName = map[string]int64{}
+	}
+	c.byRawName[raw] = id
+	return id
+}
+
 // entry is a function to write, with its converted name.
 type entry struct {
 	f        *debugfiles.Function
@@ -601,6 +758,53 @@ func (c *converter) convert(e entry, fn *Func) {
 	}
 }
 
+// convertCompact is convert for a function whose lines come as compact
+// rows (its Lines are empty).
+func (c *converter) convertCompact(e entry, cf *dwarf.CompactFunction, fn *Func) {
+	*fn = Func{Address: e.f.Address, Size: e.f.Size, Name: e.name, Multiple: e.multiple,
+		Lines: c.rowLines(cf, fn.Lines[:0]), Inlines: fn.Inlines[:0]}
+	if !c.opts.NoInlines {
+		c.inlines(fn, e.f.Inlinees, 0)
+	}
+}
+
+// rowLines is lines for compact rows. The session yields them sorted,
+// sized and within the function; they are clipped all the same, as lines
+// does.
+func (c *converter) rowLines(cf *dwarf.CompactFunction, out []Line) []Line {
+	f := cf.Function
+	for _, r := range cf.Rows {
+		start, end := max(r.Address, f.Address), min(r.Address+r.Size, f.End())
+		if start >= end {
+			continue
+		}
+		out = append(out, Line{Address: start, Size: end - start, Number: r.Line, File: c.rowFile(cf.Files, r.File)})
+	}
+	return out
+}
+
+// rowFile is the provisional index of file i of a unit's files, looked up
+// through a table kept for the unit last seen: a unit's functions come
+// together, and each file of it is then converted once.
+func (c *converter) rowFile(files []debugfiles.FileInfo, i uint32) int64 {
+	if int(i) >= len(files) {
+		return c.file(debugfiles.FileInfo{})
+	}
+	if &files[0] != c.unitFiles {
+		c.unitFiles = &files[0]
+		c.unitIDs = slices.Grow(c.unitIDs[:0], len(files))[:len(files)]
+		for k := range c.unitIDs {
+			c.unitIDs[k] = -1
+		}
+	}
+	id := c.unitIDs[i]
+	if id < 0 {
+		id = c.file(files[i])
+		c.unitIDs[i] = id
+	}
+	return id
+}
+
 // remap replaces provisional indexes with final ones.
 func remap(f *Func, fileMap, originMap []int64) {
 	for li := range f.Lines {
@@ -646,43 +850,80 @@ func (c *converter) lines(f *debugfiles.Function, out []Line) []Line {
 
 // inlines appends INLINE records for a list of sibling inlinees and their
 // descendants, depth first, merging siblings with one name and call site.
+// It works in the converter's per-depth scratch space, and reuses the range
+// slices of fn's spare INLINE records, so converting a function allocates
+// only when it is larger than every one before it.
 func (c *converter) inlines(fn *Func, sibs []*debugfiles.Function, depth uint32) {
-	type group struct {
-		origin, file int64
-		line         uint32
-		members      []*debugfiles.Function
+	if int(depth) >= len(c.levels) {
+		c.levels = append(c.levels, make([]inlineLevel, int(depth)+1-len(c.levels))...)
 	}
-	var groups []group
-next:
+	lv := &c.levels[depth]
+	lv.groups, lv.members = lv.groups[:0], lv.members[:0]
 	for _, s := range sibs {
 		if s.Size == 0 || s.End() < s.Address {
 			continue
 		}
-		origin := c.origin(c.name(s.Name))
+		origin := c.originOf(s.Name)
 		file := int64(-1)
 		if s.CallFile.Name != "" {
 			file = c.file(s.CallFile)
 		}
 		// Sibling lists are short: a scan beats a map.
-		for i := range groups {
-			if g := &groups[i]; g.origin == origin && g.file == file && g.line == s.CallLine {
-				g.members = append(g.members, s)
-				continue next
+		g := -1
+		for i := range lv.groups {
+			if x := &lv.groups[i]; x.origin == origin && x.file == file && x.line == s.CallLine {
+				g = i
+				break
 			}
 		}
-		groups = append(groups, group{origin: origin, file: file, line: s.CallLine, members: []*debugfiles.Function{s}})
+		if g < 0 {
+			g = len(lv.groups)
+			lv.groups = append(lv.groups, inlineGroup{origin: origin, file: file, line: s.CallLine})
+		}
+		lv.members = append(lv.members, groupMember{f: s, group: g})
 	}
-	for _, g := range groups {
-		in := Inline{Depth: depth, CallLine: g.line, CallFile: g.file, Origin: g.origin}
-		in.Ranges = make([]Range, 0, len(g.members))
-		var children []*debugfiles.Function
-		for _, mb := range g.members {
-			in.Ranges = append(in.Ranges, Range{Address: mb.Address, Size: mb.Size})
-			children = append(children, mb.Inlinees...)
+	for g := range lv.groups {
+		// lv is re-read after each recursion: a deeper call may grow
+		// c.levels and move it.
+		lv = &c.levels[depth]
+		gr := lv.groups[g]
+		in := Inline{Depth: depth, CallLine: gr.line, CallFile: gr.file, Origin: gr.origin}
+		if n := len(fn.Inlines); n < cap(fn.Inlines) {
+			in.Ranges = fn.Inlines[:n+1][n].Ranges[:0]
+		}
+		lv.children = lv.children[:0]
+		for _, m := range lv.members {
+			if m.group != g {
+				continue
+			}
+			in.Ranges = append(in.Ranges, Range{Address: m.f.Address, Size: m.f.Size})
+			lv.children = append(lv.children, m.f.Inlinees...)
 		}
 		fn.Inlines = append(fn.Inlines, in)
-		c.inlines(fn, children, depth+1)
+		if len(lv.children) > 0 {
+			c.inlines(fn, lv.children, depth+1)
+		}
 	}
+}
+
+// inlineLevel is the scratch space of converter.inlines at one depth.
+type inlineLevel struct {
+	groups   []inlineGroup
+	members  []groupMember
+	children []*debugfiles.Function
+}
+
+// inlineGroup is the siblings with one origin and call site, which become
+// one INLINE record.
+type inlineGroup struct {
+	origin, file int64
+	line         uint32
+}
+
+// groupMember is a sibling and the group it belongs to.
+type groupMember struct {
+	f     *debugfiles.Function
+	group int
 }
 
 // span is a written FUNC's address range.

@@ -3,6 +3,8 @@ package breakpad
 import (
 	"bufio"
 	"io"
+	"math/bits"
+	"slices"
 	"strconv"
 )
 
@@ -48,9 +50,57 @@ func (w *Writer) put(b []byte) {
 // records are formatted in place without a copy in the common case.
 func (w *Writer) begin() []byte { return w.w.AvailableBuffer() }
 
-func appendHex(b []byte, v uint64) []byte { return strconv.AppendUint(b, v, 16) }
+// appendHex appends v in lowercase hex. Line records are most of a symbol
+// file, three numbers each, so the digits are written straight into place,
+// their count known from the bit length, without strconv's loop for any
+// base.
+func appendHex(b []byte, v uint64) []byte {
+	const digits = "0123456789abcdef"
+	n := max((bits.Len64(v)+3)/4, 1)
+	b = slices.Grow(b, n)
+	out := b[len(b) : len(b)+n]
+	for i := n - 1; i >= 0; i-- {
+		out[i] = digits[v&0xf]
+		v >>= 4
+	}
+	return b[:len(b)+n]
+}
 
-func appendDec(b []byte, v int64) []byte { return strconv.AppendInt(b, v, 10) }
+// appendDec appends v in decimal. Line numbers and indexes are never
+// negative; they are written two digits at a time without strconv's
+// general path.
+func appendDec(b []byte, v int64) []byte {
+	if v < 0 {
+		return strconv.AppendInt(b, v, 10)
+	}
+	const pairs = "00010203040506070809" +
+		"10111213141516171819" +
+		"20212223242526272829" +
+		"30313233343536373839" +
+		"40414243444546474849" +
+		"50515253545556575859" +
+		"60616263646566676869" +
+		"70717273747576777879" +
+		"80818283848586878889" +
+		"90919293949596979899"
+	var tmp [20]byte
+	i := len(tmp)
+	u := uint64(v)
+	for u >= 100 {
+		r := u % 100
+		u /= 100
+		i -= 2
+		tmp[i], tmp[i+1] = pairs[2*r], pairs[2*r+1]
+	}
+	if u >= 10 {
+		i -= 2
+		tmp[i], tmp[i+1] = pairs[2*u], pairs[2*u+1]
+	} else {
+		i--
+		tmp[i] = byte('0' + u)
+	}
+	return append(b, tmp[i:]...)
+}
 
 // appendName appends a name, turning line breaks into spaces.
 func appendName(b []byte, s string) []byte {

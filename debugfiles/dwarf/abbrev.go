@@ -50,9 +50,11 @@ const maxDenseAbbrev = 1 << 14
 func parseAbbrevs(data []byte, off uint64, bigEndian bool, addrSize uint8, is64 bool, version uint16, bud *budget) (*abbrevTable, error) {
 	b := at(".debug_abbrev", data, off, bigEndian)
 	t := &abbrevTable{}
-	// Attributes of all abbreviations share one backing array; each
-	// attribute takes at least two bytes, which bounds its size.
-	specs := make([]attrSpec, 0, min(b.left()/2, 1<<16))
+	// Attributes of all abbreviations share one backing array, grown as
+	// they are read: the rest of .debug_abbrev after off (which bounds
+	// it, at two bytes an attribute) often holds the tables of many
+	// other units.
+	specs := make([]attrSpec, 0, min(b.left()/2, 512))
 	type pending struct {
 		code       uint64
 		a          abbrev

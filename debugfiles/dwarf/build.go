@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/cairn-dev/cairn/debugfiles"
 )
@@ -24,8 +25,12 @@ var errBudget = errors.New("input needs too much work for its size")
 
 // budget bounds the work done for one input: ranges decoded, line rows read
 // and line infos produced. It is a multiple of the input size, generous for
-// real compilers' output.
-type budget struct{ left int64 }
+// real compilers' output. A budget belongs to one goroutine; workers
+// emitting in parallel each hold a share drawn from a sharedBudget.
+type budget struct {
+	left   int64
+	parent *sharedBudget
+}
 
 func newBudget(inputSize int) *budget {
 	return &budget{left: budgetPerByte*int64(inputSize) + budgetBase}
@@ -40,10 +45,45 @@ const (
 
 func (b *budget) spend(n int) error {
 	b.left -= int64(n)
+	if b.left < 0 && b.parent != nil {
+		b.left += b.parent.take(max(-b.left, budgetShare))
+	}
 	if b.left < 0 {
 		return errBudget
 	}
 	return nil
+}
+
+// budgetShare is what a worker's budget draws from the shared one at a
+// time: large enough that workers rarely meet at the lock.
+const budgetShare = 1 << 16
+
+// sharedBudget hands out a builder's budget to parallel workers.
+type sharedBudget struct {
+	mu   sync.Mutex
+	from *budget
+}
+
+// take withdraws up to n units, fewer when less is left.
+func (s *sharedBudget) take(n int64) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n = max(min(n, s.from.left), 0)
+	s.from.left -= n
+	return n
+}
+
+// child returns a budget for one worker, empty until it spends.
+func (s *sharedBudget) child() *budget { return &budget{parent: s} }
+
+// giveBack returns what a worker's budget did not use.
+func (s *sharedBudget) giveBack(b *budget) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b.left > 0 {
+		s.from.left += b.left
+		b.left = 0
+	}
 }
 
 type strKind uint8
@@ -125,6 +165,9 @@ type unitInfo struct {
 	stmtList uint64
 	hasStmt  bool
 	lineSec  lineSections
+	// once guards reading the line table when workers emit the unit's
+	// functions in parallel; nil otherwise.
+	once     *sync.Once
 	lines    *lineTable
 	files    []debugfiles.FileInfo
 	linesErr error
@@ -176,6 +219,17 @@ type builder struct {
 	names  []string // resolved names by entry, valid where named is set
 	named  []bool
 	scopes map[int32]string // qualified prefixes by scope entry
+	// nodeNames are the names of the nodes when emitParallel resolved
+	// them all before emitting (and dropped the entries).
+	nodeNames []string
+}
+
+// nodeEntry is the entry a node's name comes from.
+func (bl *builder) nodeEntry(n *node) int32 {
+	if n.hasOrig {
+		return bl.lookup(n.src, n.origin)
+	}
+	return n.entry
 }
 
 func newBuilder(opts Options, inputSize int) *builder {
@@ -183,11 +237,12 @@ func newBuilder(opts Options, inputSize int) *builder {
 }
 
 // presize reserves room for the walk's records from the size of
-// .debug_info: optimized C and C++ take about 70 bytes of it per function
-// or inlined call, 25 per address range and 90 per declaration.
+// .debug_info: optimized C and C++ take 60–70 bytes of it per function or
+// inlined call, 25 per address range and 90 per declaration. Room reserved
+// and not used costs little (fresh pages are not touched); growing copies.
 func (bl *builder) presize(info int) {
 	n := min(info, 1<<30)
-	bl.nodes = make([]node, 0, n/64)
+	bl.nodes = make([]node, 0, n/56)
 	bl.ranges = make([]addrRange, 0, n/24)
 	bl.entries = make([]entry, 0, n/80)
 }
@@ -379,21 +434,45 @@ func (bl *builder) scopePrefix(si int32) string {
 // maxPrefix bounds the length of a qualification prefix.
 const maxPrefix = 4096
 
-// loadLines reads the line table of u on first use.
-func (bl *builder) loadLines(u *unitInfo) (*lineTable, error) {
+// loadLines reads the line table of u on first use. Units emitted in
+// parallel (u.once set) share no line table, so they skip the cache, and
+// the first of the workers emitting u reads it.
+func (bl *builder) loadLines(u *unitInfo, bud *budget) (*lineTable, error) {
+	if u.once != nil {
+		u.once.Do(func() {
+			if !u.hasStmt {
+				return
+			}
+			t, err := parseLineTable(u.lineSec, u.stmtList, u.addrSize, bud)
+			if err != nil {
+				u.linesErr = err
+				return
+			}
+			u.lineSec.release(t)
+			u.setLines(t)
+		})
+		return u.lines, u.linesErr
+	}
 	if u.lines != nil || u.linesErr != nil || !u.hasStmt {
 		return u.lines, u.linesErr
 	}
 	t, ok := bl.lineCache[u.stmtList]
 	if !ok {
 		var err error
-		t, err = parseLineTable(u.lineSec, u.stmtList, u.addrSize, bl.bud)
+		t, err = parseLineTable(u.lineSec, u.stmtList, u.addrSize, bud)
 		if err != nil {
 			u.linesErr = err
 			return nil, err
 		}
 		bl.lineCache[u.stmtList] = t
+		u.lineSec.release(t)
 	}
+	u.setLines(t)
+	return t, nil
+}
+
+// setLines makes t the line table of u, with its files as FileInfos.
+func (u *unitInfo) setLines(t *lineTable) {
 	u.lines = t
 	u.files = make([]debugfiles.FileInfo, len(t.files))
 	for i, f := range t.files {
@@ -406,7 +485,6 @@ func (bl *builder) loadLines(u *unitInfo) (*lineTable, error) {
 		}
 		u.files[i] = fi
 	}
-	return t, nil
 }
 
 func isAbsPath(p string) bool {
@@ -420,32 +498,64 @@ func (u *unitInfo) file(i uint32) debugfiles.FileInfo {
 	return debugfiles.FileInfo{}
 }
 
-// lineSlab hands out LineInfo slices from large chunks: alloc reserves
-// room for at most n lines, commit gives back what the caller did not use.
-// minChunk sizes the chunks: large when a whole program is built at
-// once, small when one function is, lest every function cost a chunk.
-type lineSlab struct {
-	chunk    []debugfiles.LineInfo
+// chunked hands out line slices (LineInfo or LineRow) from large chunks:
+// alloc reserves room for at most n lines, commit gives back what the
+// caller did not use. minChunk sizes the chunks: large when a whole
+// program is built at once, small when one function is, lest every
+// function cost a chunk.
+type chunked[T any] struct {
+	chunk    []T
 	minChunk int
 }
 
-func (s *lineSlab) alloc(n int) []debugfiles.LineInfo {
+type lineSlab = chunked[debugfiles.LineInfo]
+
+func (s *chunked[T]) alloc(n int) []T {
 	if cap(s.chunk)-len(s.chunk) < n {
-		s.chunk = make([]debugfiles.LineInfo, 0, max(n, s.minChunk))
+		s.chunk = make([]T, 0, max(n, s.minChunk))
 	}
 	start := len(s.chunk)
 	return s.chunk[start : start : start+n]
 }
 
-func (s *lineSlab) commit(used []debugfiles.LineInfo) []debugfiles.LineInfo {
+func (s *chunked[T]) commit(used []T) []T {
 	s.chunk = s.chunk[:len(s.chunk)+len(used)]
 	return slices.Clip(used)
 }
 
-// lines returns the line rows of u within [lo, hi), clipped to it and
+// lines returns the line rows of u within [lo, hi) as LineInfos (see
+// unitRows).
+func (bl *builder) lines(u *unitInfo, lo, hi uint64, cuts []uint64, slab *lineSlab, bud *budget) ([]debugfiles.LineInfo, error) {
+	mk := func(addr, size uint64, file, line uint32) debugfiles.LineInfo {
+		return debugfiles.LineInfo{Address: addr, Size: size, File: u.file(file), Line: line}
+	}
+	out, err := unitRows(bl, u, lo, hi, cuts, slab.alloc, mk, bud)
+	if err != nil || out == nil {
+		return nil, err
+	}
+	return slab.commit(out), nil
+}
+
+// rows returns the line rows of u within [lo, hi) as LineRows (see
+// unitRows).
+func (bl *builder) rows(u *unitInfo, lo, hi uint64, cuts []uint64, slab *chunked[LineRow], bud *budget) ([]LineRow, error) {
+	mk := func(addr, size uint64, file, line uint32) LineRow {
+		return LineRow{Address: addr, Size: size, File: file, Line: line}
+	}
+	out, err := unitRows(bl, u, lo, hi, cuts, slab.alloc, mk, bud)
+	if err != nil || out == nil {
+		return nil, err
+	}
+	return slab.commit(out), nil
+}
+
+// unitRows returns the line rows of u within [lo, hi), clipped to it and
 // split at every address in cuts (sorted), so that the lines of each
-// inlinee are a contiguous part of its top-level function's lines.
-func (bl *builder) lines(u *unitInfo, lo, hi uint64, cuts []uint64, slab *lineSlab) ([]debugfiles.LineInfo, error) {
+// inlinee are a contiguous part of its top-level function's lines. alloc
+// returns an empty slice with room for n lines, the most there can be; mk
+// builds a line from an address relative to the load address, a size, a
+// file index of u and a line number.
+func unitRows[T any](bl *builder, u *unitInfo, lo, hi uint64, cuts []uint64, alloc func(n int) []T, mk func(addr, size uint64, file, line uint32) T, bud *budget) ([]T, error) {
 	t := u.lines
 	if t == nil || len(t.rows) == 0 {
 		return nil, nil
@@ -457,10 +567,10 @@ func (bl *builder) lines(u *unitInfo, lo, hi uint64, cuts []uint64, slab *lineSl
 		return nil, nil
 	}
 	n := j - i + len(cuts)
-	if err := bl.bud.spend(n); err != nil {
+	if err := bud.spend(n); err != nil {
 		return nil, err
 	}
-	out := slab.alloc(n)
+	out := alloc(n)
 	load := bl.opts.LoadAddress
 	c := 0
 	for k := i; k < j; k++ {
@@ -473,17 +583,16 @@ func (bl *builder) lines(u *unitInfo, lo, hi uint64, cuts []uint64, slab *lineSl
 		if r.file == noFile || start >= end {
 			continue
 		}
-		file := u.file(r.file)
 		for c < len(cuts) && cuts[c] <= start {
 			c++
 		}
 		for ; c < len(cuts) && cuts[c] < end; c++ {
-			out = append(out, debugfiles.LineInfo{Address: start - load, Size: cuts[c] - start, File: file, Line: r.line})
+			out = append(out, mk(start-load, cuts[c]-start, r.file, r.line))
 			start = cuts[c]
 		}
-		out = append(out, debugfiles.LineInfo{Address: start - load, Size: end - start, File: file, Line: r.line})
+		out = append(out, mk(start-load, end-start, r.file, r.line))
 	}
-	return slab.commit(out), nil
+	return out, nil
 }
 
 // gap is code of a unit that no function covers.
@@ -542,7 +651,20 @@ func (bl *builder) gaps() []gap {
 // emit builds every function tree from the recorded nodes at once.
 func (bl *builder) emit() ([]*debugfiles.Function, error) {
 	bl.initNames()
-	return bl.emitNodes(0, len(bl.nodes), bl.gaps())
+	cfs, err := bl.emitNodes(0, len(bl.nodes), bl.gaps(), bl.bud, false)
+	return functionsOf(cfs), err
+}
+
+// functionsOf returns the trees of cfs.
+func functionsOf(cfs []CompactFunction) []*debugfiles.Function {
+	if len(cfs) == 0 {
+		return nil
+	}
+	fns := make([]*debugfiles.Function, len(cfs))
+	for i := range cfs {
+		fns[i] = cfs[i].Function
+	}
+	return fns
 }
 
 func (bl *builder) initNames() {
@@ -558,16 +680,19 @@ func (bl *builder) initNames() {
 // recording each subprogram's inlinees right after it; where a node's
 // parent lies outside its group (which the walk never produces) it falls
 // back to building everything at once.
-func (bl *builder) emitEach(yield func(*debugfiles.Function) bool) error {
+//
+// With compact set, top-level functions come with their lines as LineRows
+// instead of Lines, and inlinees without lines.
+func (bl *builder) emitEach(compact bool, yield func(*CompactFunction) bool) error {
 	bl.initNames()
 	gaps := bl.gaps()
 	if !bl.grouped() {
-		fns, err := bl.emitNodes(0, len(bl.nodes), gaps)
+		fns, err := bl.emitNodes(0, len(bl.nodes), gaps, bl.bud, compact)
 		if err != nil {
 			return err
 		}
-		for _, f := range fns {
-			if !yield(f) {
+		for i := range fns {
+			if !yield(&fns[i]) {
 				return nil
 			}
 		}
@@ -591,6 +716,9 @@ func (bl *builder) emitEach(yield func(*debugfiles.Function) bool) error {
 			users[u.stmtList]++
 		}
 	}
+	if bl.canEmitParallel(users) {
+		return bl.emitParallel(gapsOf, lastNode, compact, yield)
+	}
 	release := func(ui int32) {
 		u := bl.units[ui]
 		if !u.hasStmt {
@@ -601,9 +729,9 @@ func (bl *builder) emitEach(yield func(*debugfiles.Function) bool) error {
 		}
 		u.lines, u.files = nil, nil
 	}
-	send := func(fns []*debugfiles.Function) bool {
-		for _, f := range fns {
-			if !yield(f) {
+	send := func(fns []CompactFunction) bool {
+		for i := range fns {
+			if !yield(&fns[i]) {
 				return false
 			}
 		}
@@ -614,7 +742,7 @@ func (bl *builder) emitEach(yield func(*debugfiles.Function) bool) error {
 		for j < len(bl.nodes) && bl.nodes[j].parent >= 0 {
 			j++
 		}
-		fns, err := bl.emitNodes(i, j, nil)
+		fns, err := bl.emitNodes(i, j, nil, bl.bud, compact)
 		if err != nil {
 			return err
 		}
@@ -622,7 +750,7 @@ func (bl *builder) emitEach(yield func(*debugfiles.Function) bool) error {
 			return nil
 		}
 		if ui := bl.nodes[i].unit; lastNode[ui] < j {
-			if fns, err = bl.emitNodes(j, j, gapsOf[ui]); err != nil {
+			if fns, err = bl.emitNodes(j, j, gapsOf[ui], bl.bud, compact); err != nil {
 				return err
 			}
 			gapsOf[ui] = nil
@@ -637,7 +765,7 @@ func (bl *builder) emitEach(yield func(*debugfiles.Function) bool) error {
 		if len(gs) == 0 {
 			continue
 		}
-		fns, err := bl.emitNodes(len(bl.nodes), len(bl.nodes), gs)
+		fns, err := bl.emitNodes(len(bl.nodes), len(bl.nodes), gs, bl.bud, compact)
 		if err != nil {
 			return err
 		}
@@ -667,8 +795,10 @@ func (bl *builder) grouped() bool {
 }
 
 // emitNodes builds the function trees of nodes[lo:hi], which must hold
-// each inlinee's parent, and of the given gaps.
-func (bl *builder) emitNodes(lo, hi int, gaps []gap) ([]*debugfiles.Function, error) {
+// each inlinee's parent, and of the given gaps, spending from bud. With
+// compact set, the lines of top-level functions are LineRows and inlinees
+// have none.
+func (bl *builder) emitNodes(lo, hi int, gaps []gap, bud *budget, compact bool) ([]CompactFunction, error) {
 	total := len(gaps)
 	for i := lo; i < hi; i++ {
 		total += int(bl.nodes[i].rng1 - bl.nodes[i].rng0)
@@ -680,14 +810,15 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap) ([]*debugfiles.Function, er
 	for i := lo; i < hi; i++ {
 		n := &bl.nodes[i]
 		u := bl.units[n.unit]
-		if _, err := bl.loadLines(u); err != nil {
+		if _, err := bl.loadLines(u, bud); err != nil {
 			return nil, fmt.Errorf("unit at %#x: line table: %w", u.off, err)
 		}
-		ei := n.entry
-		if n.hasOrig {
-			ei = bl.lookup(n.src, n.origin)
+		var name string
+		if bl.nodeNames != nil {
+			name = bl.nodeNames[i]
+		} else {
+			name = bl.name(bl.nodeEntry(n))
 		}
-		name := bl.name(ei)
 		n.fn0 = int32(len(slab))
 		for _, r := range bl.ranges[n.rng0:n.rng1] {
 			lo, hi := r.lo, r.hi
@@ -726,12 +857,14 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap) ([]*debugfiles.Function, er
 		}
 		n.fn1 = int32(len(slab))
 	}
-	if bl.bud.left < 0 {
-		return nil, errBudget // names ran out of budget
+	if bud.left < 0 {
+		// Names ran out of budget (workers emitting in parallel find
+		// names resolved already, see emitParallel).
+		return nil, errBudget
 	}
 	for _, g := range gaps {
 		u := bl.units[g.unit]
-		if _, err := bl.loadLines(u); err != nil {
+		if _, err := bl.loadLines(u, bud); err != nil {
 			return nil, fmt.Errorf("unit at %#x: line table: %w", u.off, err)
 		}
 		slab = append(slab, debugfiles.Function{Address: g.r.lo - load, Size: g.r.hi - g.r.lo, CompDir: u.compDir})
@@ -751,10 +884,10 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap) ([]*debugfiles.Function, er
 	}
 	children := make([]*debugfiles.Function, counts[len(slab)])
 	fill := slices.Clone(counts[:len(slab)])
-	var tops []*debugfiles.Function
+	ntops := 0
 	for i, p := range parentOf {
 		if p < 0 {
-			tops = append(tops, &slab[i])
+			ntops++
 			continue
 		}
 		children[fill[p]] = &slab[i]
@@ -796,10 +929,15 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap) ([]*debugfiles.Function, er
 	}
 	var (
 		ls   lineSlab
+		rs   chunked[LineRow]
 		cuts []uint64
 	)
-	if hi-lo > 1000 {
-		ls.minChunk = 1 << 15
+	tops := make([]CompactFunction, 0, ntops)
+	if lo == 0 && hi == len(bl.nodes) && hi > 1000 {
+		// The whole program at once: large chunks. A run of functions
+		// (emitEach, emitParallel) takes what each function needs, as
+		// a large chunk would mostly go to waste at its end.
+		ls.minChunk, rs.minChunk = 1<<15, 1<<15
 	}
 	for k, p := range parentOf {
 		if p >= 0 {
@@ -813,10 +951,20 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap) ([]*debugfiles.Function, er
 		}
 		slices.Sort(cuts)
 		cuts = slices.Compact(cuts)
-		lines, err := bl.lines(bl.units[unitOf[k]], f.Address+load, f.Address+f.Size+load, cuts, &ls)
+		u := bl.units[unitOf[k]]
+		if compact {
+			rows, err := bl.rows(u, f.Address+load, f.Address+f.Size+load, cuts, &rs, bud)
+			if err != nil {
+				return nil, err
+			}
+			tops = append(tops, CompactFunction{Function: f, Rows: rows, Files: u.files})
+			continue
+		}
+		lines, err := bl.lines(u, f.Address+load, f.Address+f.Size+load, cuts, &ls, bud)
 		if err != nil {
 			return nil, err
 		}
+		tops = append(tops, CompactFunction{Function: f})
 		f.Lines = lines
 		for _, d := range ds {
 			c := &slab[d]

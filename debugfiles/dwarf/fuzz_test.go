@@ -105,6 +105,17 @@ func allocated() uint64 {
 }
 
 func exercise(s *dwarf.Session) {
+	// The streaming form builds units on several goroutines.
+	for cf, err := range s.CompactFunctions() {
+		if err != nil {
+			break
+		}
+		for _, r := range cf.Rows {
+			if int(r.File) < len(cf.Files) {
+				_ = cf.Files[r.File].Path()
+			}
+		}
+	}
 	fns, err := s.AllFunctions()
 	if err != nil {
 		return

@@ -538,7 +538,7 @@ func (bl *builder) unitDIE(u *unitInfo, h *unitHeader, d *die, tag uint32, src *
 		if d.stmtList.cls == clsSecOff || d.stmtList.cls == clsConst {
 			u.stmtList, u.hasStmt = d.stmtList.v, true
 		}
-		u.lineSec = lineSections{line: sec.Line, str: sec.Str, lineStr: sec.LineStr, be: src.be}
+		u.lineSec = lineSections{line: sec.Line, str: sec.Str, lineStr: sec.LineStr, be: src.be, releaseLine: sec.Release}
 		u.skeleton = tag == tagSkeletonUnit || h.utype == utSkeleton || d.dwoName.kind != strNone
 		if u.skeleton {
 			u.dwoName = bl.str(u, d.dwoName)

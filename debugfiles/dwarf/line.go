@@ -36,6 +36,8 @@ type lineTable struct {
 	version uint16
 	rows    []lineRow
 	files   []lineFile
+	// off and end delimit the program in .debug_line.
+	off, end uint64
 }
 
 // find returns the index of the row covering addr, or -1.
@@ -51,6 +53,17 @@ func (t *lineTable) find(addr uint64) int {
 type lineSections struct {
 	line, str, lineStr []byte
 	be                 bool
+	// releaseLine is the main object's Sections.Release, called on the
+	// part of .debug_line a parsed table came from; nil for split units.
+	releaseLine func([]byte)
+}
+
+// release hands the bytes of t's program to releaseLine: the rows hold
+// all the session needs of them.
+func (s lineSections) release(t *lineTable) {
+	if s.releaseLine != nil && t.off < t.end && t.end <= uint64(len(s.line)) {
+		s.releaseLine(s.line[t.off:t.end])
+	}
 }
 
 // parseLineTable reads the line program at off. addrSize is the unit's
@@ -62,7 +75,7 @@ func parseLineTable(sec lineSections, off uint64, addrSize uint8, bud *budget) (
 	if hb.err != nil {
 		return nil, hb.err
 	}
-	t := &lineTable{}
+	t := &lineTable{off: off, end: hb.off()}
 	t.version = b.u16()
 	if b.err == nil && (t.version < 2 || t.version > 5) {
 		return nil, &FormatError{Section: ".debug_line", Offset: off, Msg: fmt.Sprintf("unsupported line table version %d", t.version)}
@@ -158,11 +171,15 @@ func parseLineTable(sec lineSections, off uint64, addrSize uint8, bud *budget) (
 	if err := bud.spend(prog.left()); err != nil {
 		return nil, err
 	}
-	// Real programs take 3–6 bytes per row before rows at the same
-	// address collapse; a third of the program size rarely needs to grow.
-	rows := make([]lineRow, 0, prog.left()/3+16)
+	// Rows sharing an address collapse as they are produced, leaving one
+	// row per 5–10 bytes of program in gcc and clang output. The first
+	// guess is an eighth of the program size; when it is short, the rows
+	// read so far tell how many the rest of the program holds.
+	progSize := prog.left()
+	rows := make([]lineRow, 0, progSize/8+16)
 	var seqs []seqSpan
 	seqStart := 0
+	seqSorted := true
 	var (
 		address uint64
 		opIndex uint64
@@ -180,20 +197,66 @@ func parseLineTable(sec lineSections, off uint64, addrSize uint8, bud *budget) (
 		address += uint64(minInst) * ((opIndex + op) / uint64(maxOps))
 		opIndex = (opIndex + op) % uint64(maxOps)
 	}
-	emit := func() {
+	// emit appends a row. A row at the address of the sequence's previous
+	// row replaces it (the last row at an address is the one kept, see
+	// sortRows), except the row ending a sequence, which sortRows handles
+	// so that an unsorted sequence keeps the rows it always kept; a row
+	// before the previous one marks the sequence unsorted.
+	emit := func(end bool) {
 		f := uint32(file)
 		if file >= uint64(noFile) {
 			f = noFile - 1
 		}
-		rows = append(rows, lineRow{addr: address, file: f, line: uint32(line)})
+		if end {
+			f = noFile
+		}
+		r := lineRow{addr: address, file: f, line: uint32(line)}
+		if n := len(rows); n > seqStart {
+			switch prev := rows[n-1].addr; {
+			case prev == address && !end:
+				rows[n-1] = r
+				return
+			case prev > address:
+				seqSorted = false
+			}
+		}
+		if len(rows) == cap(rows) {
+			// Every row takes at least one byte of what is left.
+			read := int64(max(progSize-prog.left(), 1))
+			want := int64(len(rows)) + int64(len(rows))*int64(prog.left())/read + 16
+			want = min(max(want*9/8, int64(len(rows))*5/4), int64(len(rows)+prog.left()+16))
+			rows = slices.Grow(rows, int(want)-len(rows))
+		}
+		rows = append(rows, r)
+	}
+	// Special opcodes are most of a program: their operation advance and
+	// line step come from a table rather than two divisions each.
+	type special struct {
+		ops  uint8
+		line int16
+	}
+	var specials [256]special
+	for op := int(opcodeBase); op < 256; op++ {
+		adj := op - int(opcodeBase)
+		specials[op] = special{ops: uint8(adj / int(lineRange)), line: int16(lineBase) + int16(adj%int(lineRange))}
 	}
 	for prog.left() > 0 && prog.err == nil {
 		op := prog.u8()
 		if op >= opcodeBase {
-			adj := uint64(op - opcodeBase)
-			advance(adj / uint64(lineRange))
-			line += int64(lineBase) + int64(adj%uint64(lineRange))
-			emit()
+			sp := specials[op]
+			if maxOps == 1 {
+				address += uint64(minInst) * uint64(sp.ops)
+			} else {
+				advance(uint64(sp.ops))
+			}
+			line += int64(sp.line)
+			// The common case, a row after the previous one of its
+			// sequence with room for it, skips emit's checks.
+			if n := len(rows); n > seqStart && n < cap(rows) && rows[n-1].addr < address && file < uint64(noFile) {
+				rows = append(rows, lineRow{addr: address, file: uint32(file), line: uint32(line)})
+				continue
+			}
+			emit(false)
 			continue
 		}
 		switch op {
@@ -205,10 +268,9 @@ func parseLineTable(sec lineSections, off uint64, addrSize uint8, bud *budget) (
 			}
 			switch ext.u8() {
 			case lneEndSequence:
-				emit()
-				rows[len(rows)-1].file = noFile
-				seqs = append(seqs, seqSpan{seqStart, len(rows)})
-				seqStart = len(rows)
+				emit(true)
+				seqs = append(seqs, seqSpan{seqStart, len(rows), seqSorted})
+				seqStart, seqSorted = len(rows), true
 				reset()
 			case lneSetAddress:
 				size := uint8(ext.left())
@@ -228,7 +290,7 @@ func parseLineTable(sec lineSections, off uint64, addrSize uint8, bud *budget) (
 			// Other extended opcodes (set_discriminator, vendor ones)
 			// carry their length, so they are skipped whole.
 		case lnsCopy:
-			emit()
+			emit(false)
 		case lnsAdvancePC:
 			advance(prog.uleb())
 		case lnsAdvanceLine:
@@ -262,8 +324,12 @@ func parseLineTable(sec lineSections, off uint64, addrSize uint8, bud *budget) (
 }
 
 // seqSpan is a sequence of a line program: rows[start:end], the last one
-// ending it.
-type seqSpan struct{ start, end int }
+// ending it. sorted is set when its addresses never go backwards; no two
+// consecutive rows of it share an address.
+type seqSpan struct {
+	start, end int
+	sorted     bool
+}
 
 // sortRows orders the sequences by start address and drops empty or
 // overlapping ones; rows sharing an address collapse to the last one, the
@@ -291,21 +357,40 @@ func sortRows(rows []lineRow, seqs []seqSpan) []lineRow {
 		if len(out) > 0 && r[0].addr < out[len(out)-1].addr {
 			continue // overlaps the previous sequence
 		}
-		if !slices.IsSortedFunc(r, byAddr) {
+		if !s.sorted {
 			// Addresses going backwards inside a sequence are invalid;
-			// keep the rows usable by ordering them.
+			// keep the rows usable by ordering them, then collapse.
 			end := r[len(r)-1]
 			r = slices.Clone(r[:len(r)-1])
 			slices.SortStableFunc(r, byAddr)
 			end.addr = max(end.addr, r[len(r)-1].addr)
 			r = append(r, end)
-		}
-		for _, row := range r {
-			if n := len(out); n > 0 && out[n-1].addr == row.addr {
-				out[n-1] = row
-				continue
+			for _, row := range r {
+				if n := len(out); n > 0 && out[n-1].addr == row.addr {
+					out[n-1] = row
+					continue
+				}
+				out = append(out, row)
 			}
-			out = append(out, row)
+			continue
+		}
+		// A sorted sequence has no duplicate addresses left but at its
+		// ends: its first row may meet the previous sequence's end, its
+		// end row the row before it.
+		body, end := r[:len(r)-1], r[len(r)-1]
+		if n := len(out); n > 0 && out[n-1].addr == body[0].addr {
+			out[n-1] = body[0]
+			body = body[1:]
+		}
+		if n := len(out); n < cap(out) && len(body) > 0 && &out[:n+1][n] == &body[0] {
+			out = out[:n+len(body)] // already in place
+		} else {
+			out = append(out, body...)
+		}
+		if n := len(out); n > 0 && out[n-1].addr == end.addr {
+			out[n-1] = end
+		} else {
+			out = append(out, end)
 		}
 	}
 	return slices.Clip(out)

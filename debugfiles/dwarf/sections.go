@@ -24,6 +24,15 @@ type Sections struct {
 	// CUIndex is .debug_cu_index, present only in .dwp packages.
 	CUIndex []byte
 
+	// Release, when set, is called with parts of the sections above that
+	// a streaming session has finished reading: a line program once its
+	// rows are read, .debug_info and the sections its DIEs point into once
+	// every DIE is. A caller whose sections map a file read-only sets it
+	// to drop those pages from memory (they are read back from the file
+	// should they be touched again); it must ignore bytes that are not
+	// such a mapping, such as decompressed sections.
+	Release func([]byte)
+
 	// pkg is the package a unit's sections were cut from.
 	pkg *Package
 }

@@ -1,7 +1,9 @@
 // Package dwarf builds Cairn's view of DWARF 2–5 debug information (dwarfstd.org,
 // DWARF 5 standard; the GNU split-DWARF extension for DWARF 4 at
 // gcc.gnu.org/wiki/DebugFission): functions with address ranges, line tables
-// and inline chains, as debugfiles.Function trees.
+// and inline chains, as debugfiles.Function trees (or, for consumers that
+// need only a function's own lines, with compact line rows:
+// CompactFunctions).
 //
 // Two entry points read the same way. NewSessionFromSections decodes raw
 // sections with this package's own bounded decoder; it is the complete
@@ -130,10 +132,12 @@ func NewSessionFromSections(s *Sections, opts Options) (*Session, error) {
 // Functions yields every top-level function with its lines and inlinees,
 // in the order of the debug information. It reads every unit's DIEs
 // first, so that a malformed unit surfaces before the first function, then
-// builds and yields one function tree at a time: a consumer that does not
-// keep the trees never holds the whole program (line tables are parsed as
-// they are needed, so an error in one comes after the functions before
-// it). Each call builds new trees.
+// builds and yields the function trees a few at a time: a consumer that
+// does not keep the trees never holds the whole program (line tables are
+// parsed as they are needed, so an error in one comes after the functions
+// before it). Where more than one core is available, runs of functions of
+// different units are built on up to four goroutines ahead of the
+// consumer, and yielded in order. Each call builds new trees.
 func (s *Session) Functions() iter.Seq2[*debugfiles.Function, error] {
 	return func(yield func(*debugfiles.Function, error) bool) {
 		if s.data != nil {
@@ -155,8 +159,8 @@ func (s *Session) Functions() iter.Seq2[*debugfiles.Function, error] {
 			return
 		}
 		stopped := false
-		err = bl.emitEach(func(f *debugfiles.Function) bool {
-			if !yield(f, nil) {
+		err = bl.emitEach(false, func(cf *CompactFunction) bool {
+			if !yield(cf.Function, nil) {
 				stopped = true
 			}
 			return !stopped
@@ -165,6 +169,94 @@ func (s *Session) Functions() iter.Seq2[*debugfiles.Function, error] {
 			yield(nil, fmt.Errorf("dwarf: %w", err))
 		}
 	}
+}
+
+// LineRow is a line row in compact form: the code from Address up to
+// Address+Size belongs to Line of file File, an index into the files of
+// the CompactFunction it belongs to. An index past the end of those files
+// stands for an unknown file (the zero FileInfo). Rows hold no pointers,
+// so that the garbage collector never scans them.
+type LineRow struct {
+	Address uint64
+	Size    uint64
+	File    uint32
+	Line    uint32
+}
+
+// CompactFunction is a top-level function as CompactFunctions yields it:
+// the tree of Functions yields, except that its lines are Rows and its
+// inlinees have no Lines.
+type CompactFunction struct {
+	*debugfiles.Function
+	// Rows are the function's lines, as Function.Lines would hold them.
+	Rows []LineRow
+	// Files are the files of the function's unit; the functions of one
+	// unit share the slice, which must not be modified.
+	Files []debugfiles.FileInfo
+}
+
+// CompactFunctions yields what Functions does, in the same order, with the
+// lines in compact form: a third of the memory of LineInfos, without
+// pointers, and no line slices for inlinees. Consumers that write a
+// function's own lines and its inline ranges (Breakpad .sym records) need
+// no more.
+func (s *Session) CompactFunctions() iter.Seq2[*CompactFunction, error] {
+	return func(yield func(*CompactFunction, error) bool) {
+		if s.data != nil {
+			// debug/dwarf's trees, converted.
+			fns, err := s.buildStd()
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, f := range fns {
+				if !yield(compactOf(f), nil) {
+					return
+				}
+			}
+			return
+		}
+		bl, err := s.read()
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		stopped := false
+		err = bl.emitEach(true, func(cf *CompactFunction) bool {
+			if !yield(cf, nil) {
+				stopped = true
+			}
+			return !stopped
+		})
+		if err != nil && !stopped {
+			yield(nil, fmt.Errorf("dwarf: %w", err))
+		}
+	}
+}
+
+// compactOf converts a tree with Lines into the compact form.
+func compactOf(f *debugfiles.Function) *CompactFunction {
+	cf := &CompactFunction{Function: f, Rows: make([]LineRow, 0, len(f.Lines))}
+	index := map[debugfiles.FileInfo]uint32{}
+	for _, l := range f.Lines {
+		i, ok := index[l.File]
+		if !ok {
+			i = uint32(len(cf.Files))
+			index[l.File] = i
+			cf.Files = append(cf.Files, l.File)
+		}
+		cf.Rows = append(cf.Rows, LineRow{Address: l.Address, Size: l.Size, File: i, Line: l.Line})
+	}
+	f.Lines = nil
+	var drop func(fs []*debugfiles.Function)
+	drop = func(fs []*debugfiles.Function) {
+		for _, c := range fs {
+			c.Lines = nil
+			drop(c.Inlinees)
+		}
+	}
+	drop(f.Inlinees)
+	return cf
 }
 
 // AllFunctions returns every function at once; Functions is the iterator

@@ -179,11 +179,12 @@ func (s *Session) stdUnit(bl *builder, cu *dwarf.Entry, addrSize uint8) (*unitIn
 		return u, nil
 	}
 	var (
-		le    dwarf.LineEntry
-		rows  []lineRow
-		seqs  []seqSpan
-		start int
-		index = map[*dwarf.LineFile]uint32{}
+		le     dwarf.LineEntry
+		rows   []lineRow
+		seqs   []seqSpan
+		start  int
+		sorted = true
+		index  = map[*dwarf.LineFile]uint32{}
 	)
 	for {
 		err := lr.Next(&le)
@@ -207,10 +208,20 @@ func (s *Session) stdUnit(bl *builder, cu *dwarf.Entry, addrSize uint8) (*unitIn
 			}
 			row.file = i
 		}
+		// Collapse and check order as parseLineTable does (see its emit).
+		if n := len(rows); n > start {
+			switch prev := rows[n-1].addr; {
+			case prev == row.addr && !le.EndSequence:
+				rows[n-1] = row
+				continue
+			case prev > row.addr:
+				sorted = false
+			}
+		}
 		rows = append(rows, row)
 		if le.EndSequence {
-			seqs = append(seqs, seqSpan{start, len(rows)})
-			start = len(rows)
+			seqs = append(seqs, seqSpan{start: start, end: len(rows), sorted: sorted})
+			start, sorted = len(rows), true
 		}
 	}
 	u.lines = &lineTable{rows: sortRows(rows, seqs)}

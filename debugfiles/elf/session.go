@@ -40,6 +40,12 @@ func (o *Object) DebugSession() (debugfiles.DebugSession, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.data != nil && o.closer != nil {
+		// A file mapped by Open: pages the session is done with can
+		// leave memory (Sections.Release).
+		data := o.data
+		sec.Release = func(b []byte) { releaseMapped(data, b) }
+	}
 	s, err := dwarf.NewSessionFromSections(sec, opts)
 	if err != nil {
 		return nil, fmt.Errorf("elf: %s: %w", o.name, err)
