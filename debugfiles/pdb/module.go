@@ -12,6 +12,10 @@ import (
 // c13Signature starts the symbol part of a module stream.
 const c13Signature = 4
 
+// releaseStep is how many bytes of a module's symbols are walked between
+// releases of their pages.
+const releaseStep = 256 << 10
+
 // maxInlineDepth bounds the nesting of inline sites a module may declare;
 // real chains are far shorter.
 const maxInlineDepth = 256
@@ -27,9 +31,13 @@ type moduleBuilder struct {
 	// multiply into pieces quadratically.
 	budget int
 	c      *c13
-	files  map[uint32]string
-	sites  []siteRec
-	rows   []lineRow // arena of the rows of inline sites
+	// st is the module stream being read; released up to the offset
+	// released, as the walk goes.
+	st       *stream
+	released uint32
+	files    map[uint32]string
+	sites    []siteRec
+	rows     []lineRow // arena of the rows of inline sites
 	// yield receives each function as soon as its procedure has been
 	// read, so that a consumer flattening functions one at a time holds
 	// one procedure's tree rather than a module's; stop is set once it
@@ -98,6 +106,10 @@ func (b *moduleBuilder) build(s *Session, index int, m *Module) error {
 		if err := b.c.parse(data, where, m.Stream, int64(c13Start), &s.o.am); err != nil {
 			return err
 		}
+		// The line rows are decoded: the pages of a large module's
+		// lines need not stay resident while its symbols are walked
+		// (the file checksums, looked up later, are read back).
+		st.releaseRange(uint32(c13Start), uint32(c13End))
 	}
 	clear(b.files)
 	if b.files == nil {
@@ -115,6 +127,8 @@ func (b *moduleBuilder) build(s *Session, index int, m *Module) error {
 		// kinds; such a module contributes no functions.
 		return nil
 	}
+	b.st, b.released = st, 0
+	defer func() { b.st = nil }()
 	return b.walk(syms, where, m.Stream)
 }
 
@@ -152,6 +166,13 @@ func (b *moduleBuilder) walk(syms []byte, where string, stream int) error {
 			if proc != nil {
 				b.finishProc(proc)
 				stack = stack[:0]
+			}
+			// The records before this procedure are done with: their
+			// pages go, every so often, so that a large module is not
+			// all resident by the end of its walk.
+			if b.st != nil && off-b.released >= releaseStep {
+				b.st.releaseRange(b.released, off)
+				b.released = off
 			}
 			cur = procRec{seps: cur.seps[:0]}
 			b.sites = b.sites[:0]

@@ -284,11 +284,77 @@ func (s *stream) readInto(p []byte, off uint32) error {
 	return nil
 }
 
+// readVia fills p from the stream at off as readInto does, but reads the
+// file through r rather than the mapping.
+func (s *stream) readVia(r io.ReaderAt, p []byte, off uint32) error {
+	if uint64(off)+uint64(len(p)) > uint64(s.size) {
+		return &FormatError{Where: "stream", Stream: s.index, Offset: int64(off), Msg: errShort.Error()}
+	}
+	bs := s.m.blockSize
+	for len(p) > 0 {
+		bi, bo := off/bs, off%bs
+		n := min(uint32(len(p)), bs-bo)
+		fo := int64(s.blocks[bi])*int64(bs) + int64(bo)
+		// Consecutive blocks make one read.
+		for n < uint32(len(p)) && s.blocks[bi+1] == s.blocks[bi]+1 {
+			bi++
+			n = min(uint32(len(p)), n+bs)
+		}
+		if _, err := r.ReadAt(p[:n], fo); err != nil {
+			if errors.Is(err, io.EOF) {
+				return &FormatError{Where: "stream", Stream: s.index, Offset: int64(off), Msg: "block runs past the end of the file"}
+			}
+			return err
+		}
+		p, off = p[n:], off+n
+	}
+	return nil
+}
+
 // release drops the pages of the stream's blocks from the process's
 // resident set when the file is mapped: a module stream is read once, and
 // keeping the pages of all of them would make the resident set of indexing
 // a PDB as large as the PDB.
-func (s *stream) release() {
+func (s *stream) release() { s.advise(releasePages) }
+
+// releaseRange is release for the stream's bytes [start, end) only: the
+// pages of its blocks that lie wholly inside.
+func (s *stream) releaseRange(start, end uint32) {
+	m := s.m
+	if !m.mapped || m.data == nil || end <= start {
+		return
+	}
+	bs := s.m.blockSize
+	page := uint32(os.Getpagesize())
+	end = min(end, s.size)
+	for start < end {
+		bi, bo := start/bs, start%bs
+		n := min(end-start, bs-bo)
+		fo := int64(s.blocks[bi])*int64(bs) + int64(bo)
+		lo := (fo + int64(page) - 1) / int64(page) * int64(page)
+		hi := min(fo+int64(n), int64(len(m.data))) / int64(page) * int64(page)
+		// Consecutive blocks make one call.
+		for start+n < end && bi+1 < uint32(len(s.blocks)) && s.blocks[bi+1] == s.blocks[bi]+1 {
+			k := min(end-start-n, bs)
+			n += k
+			bi++
+			hi = min(int64(s.blocks[bi])*int64(bs)+int64(k), int64(len(m.data))) / int64(page) * int64(page)
+		}
+		if lo < hi {
+			releasePages(m.data[lo:hi])
+		}
+		start += n
+	}
+}
+
+// adviseRandom marks the pages of the stream's blocks as read in no
+// order when the file is mapped (see adviseRandom): reading scattered
+// records then keeps resident only the pages they lie in.
+func (s *stream) adviseRandom() { s.advise(adviseRandom) }
+
+// advise calls fn on the runs of whole pages of the stream's blocks, when
+// the file is mapped.
+func (s *stream) advise(fn func([]byte)) {
 	m := s.m
 	if !m.mapped || m.data == nil || len(s.blocks) == 0 {
 		return
@@ -299,7 +365,7 @@ func (s *stream) release() {
 		start = (start + page - 1) / page * page
 		end = min(end, int64(len(m.data))) / page * page
 		if start < end {
-			releasePages(m.data[start:end])
+			fn(m.data[start:end])
 		}
 	}
 	runStart := int64(s.blocks[0]) * bs

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"os"
 	"sync"
 
 	"github.com/cairn-dev/cairn/debugfiles"
@@ -21,6 +22,10 @@ type Object struct {
 	m      *msf
 	closer io.Closer
 	name   string
+	// file is the PDB opened once more beside its mapping (an Object
+	// from Open): scattered small reads go through it, which costs a
+	// system call each but leaves no page of the mapping resident.
+	file *os.File
 
 	info     *Info
 	dbi      *dbi // nil when the PDB has no DBI stream
@@ -37,8 +42,9 @@ type Object struct {
 
 var _ debugfiles.Object = (*Object)(nil)
 
-// Open memory-maps the PDB at path and reads its headers. Close releases
-// the mapping.
+// Open memory-maps the PDB at path and reads its headers; it also keeps
+// the file open for the reads that would leave scattered pages of the
+// mapping resident. Close releases both.
 func Open(path string) (*Object, error) {
 	f, err := mmapfile.Open(path)
 	if err != nil {
@@ -51,6 +57,12 @@ func Open(path string) (*Object, error) {
 	}
 	o.closer = f
 	o.m.mapped = o.m.data != nil
+	if o.m.mapped {
+		// Without it, reads go to the mapping.
+		if file, err := os.Open(path); err == nil {
+			o.file = file
+		}
+	}
 	return o, nil
 }
 
@@ -155,17 +167,28 @@ func (o *Object) computeFeatures() debugfiles.Features {
 	return f
 }
 
-// Close releases the file mapping of an Object from Open; later reads
-// fail. It must not be called while a session reads.
+// Close releases the file mapping and the open file of an Object from
+// Open; later reads fail. It must not be called while a session reads.
 func (o *Object) Close() error {
 	if o.closer == nil {
 		return nil
 	}
 	c := o.closer
 	o.closer = nil
+	var ferr error
+	if o.file != nil {
+		ferr = o.file.Close()
+		o.file = nil
+	}
 	// Reads after Close fail instead of touching the unmapped file.
 	o.m.r, o.m.data = nil, nil
-	return c.Close()
+	if err := c.Close(); err != nil {
+		return err
+	}
+	if ferr != nil {
+		return fmt.Errorf("pdb: %w", ferr)
+	}
+	return nil
 }
 
 // Format is FormatPDB.
@@ -302,18 +325,6 @@ func (o *Object) Publics() ([]Public, error) {
 		o.pubDone = true
 	}
 	return o.pubs, o.pubErr
-}
-
-// publicsOnce returns the cached publics when Publics has read them, else
-// reads them without caching them in the Object.
-func (o *Object) publicsOnce() ([]Public, error) {
-	o.pubMu.Lock()
-	done, pubs, err := o.pubDone, o.pubs, o.pubErr
-	o.pubMu.Unlock()
-	if done {
-		return pubs, err
-	}
-	return o.readPublics()
 }
 
 // Symbols yields the public symbols in executable sections (or flagged as

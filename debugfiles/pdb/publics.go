@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"slices"
 )
 
@@ -145,6 +146,70 @@ func readRecord(s *stream, off uint32) (uint16, []byte, error) {
 		return 0, nil, err
 	}
 	return binary.LittleEndian.Uint16(hdr[2:]), b, nil
+}
+
+// recordReader reads symbol records through a file rather than the
+// mapping, a small window at a time: the publics' records are scattered
+// over the stream, so that a read mostly serves one record, sometimes the
+// next few.
+type recordReader struct {
+	s   *stream
+	r   io.ReaderAt
+	win []byte
+	off uint32 // stream offset of win[0]
+	big []byte // a record larger than the window
+}
+
+// recordWindow is the size of a recordReader's window: a few public
+// records.
+const recordWindow = 512
+
+// record returns the kind and contents of the record at off, valid until
+// the next call.
+func (rr *recordReader) record(off uint32) (uint16, []byte, error) {
+	hdr, err := rr.at(off, 4)
+	if err != nil {
+		return 0, nil, err
+	}
+	n := uint32(binary.LittleEndian.Uint16(hdr))
+	if n < 2 {
+		return 0, nil, &FormatError{Where: "symbol records", Stream: rr.s.index, Offset: int64(off), Msg: fmt.Sprintf("record of %d bytes", n)}
+	}
+	b, err := rr.at(off, 2+n)
+	if err != nil {
+		return 0, nil, err
+	}
+	return binary.LittleEndian.Uint16(b[2:]), b[4:], nil
+}
+
+// at returns the n bytes of the stream at off, moving the window to start
+// at off when they lie outside it.
+func (rr *recordReader) at(off, n uint32) ([]byte, error) {
+	if uint64(off)+uint64(n) > uint64(rr.s.size) {
+		return nil, &FormatError{Where: "stream", Stream: rr.s.index, Offset: int64(off), Msg: fmt.Sprintf("%v (%d bytes of %d)", errShort, n, rr.s.size)}
+	}
+	if off >= rr.off && uint64(off)+uint64(n) <= uint64(rr.off)+uint64(len(rr.win)) {
+		return rr.win[off-rr.off : off-rr.off+n], nil
+	}
+	if n > recordWindow/2 {
+		rr.big = append(rr.big[:0], make([]byte, n)...)
+		if err := rr.s.readVia(rr.r, rr.big, off); err != nil {
+			return nil, err
+		}
+		return rr.big, nil
+	}
+	start := off
+	size := min(recordWindow, rr.s.size-start)
+	if rr.win == nil {
+		rr.win = make([]byte, recordWindow)
+	}
+	rr.win = rr.win[:size]
+	if err := rr.s.readVia(rr.r, rr.win, start); err != nil {
+		rr.win = rr.win[:0]
+		return nil, err
+	}
+	rr.off = start
+	return rr.win[off-start : off-start+n], nil
 }
 
 // decodePublic decodes an S_PUB32 (or old S_PUB32_ST) record; the name is
@@ -305,4 +370,111 @@ func decodeGlobal(kind uint16, body []byte) GlobalSymbol {
 		g.Name = ""
 	}
 	return g
+}
+
+// pubRef is what a session keeps of a public symbol with an address: its
+// RVA, where its record lies in the symbol record stream, and whether it
+// names code. The name stays in the record until it is asked for: the
+// names of a large PDB's publics are megabytes, each needed once.
+type pubRef struct {
+	rva  uint32
+	rec  uint32
+	code bool
+}
+
+// pubReleaseEvery is how many records are read from a mapped symbol
+// record stream between releases of its pages: publics are read in no
+// particular order of the stream, and the pages touched would otherwise
+// stay resident. Releasing walks the whole stream, so not too often.
+const pubReleaseEvery = 256
+
+// readPublicRefs reads the publics with an address as readPublics does,
+// through the address map or else by scanning the symbol record stream,
+// and returns their references sorted stably by RVA, with the symbol
+// record stream to read their names from (nil when there are none).
+func (o *Object) readPublicRefs() ([]pubRef, *stream, error) {
+	if o.dbi == nil || o.dbi.symStream == noStream {
+		return nil, nil, nil
+	}
+	syms, err := o.m.stream(int(o.dbi.symStream))
+	if err != nil {
+		return nil, nil, nil
+	}
+	var refs []pubRef
+	add := func(off uint32, kind uint16, body []byte) {
+		p, _, ok := decodePublic(kind, body)
+		if !ok {
+			return
+		}
+		if r, ok := o.am.rva(p.Segment, p.Offset); ok {
+			refs = append(refs, pubRef{rva: r, rec: off, code: o.isCode(&p)})
+		}
+	}
+	offs, err := o.publicOffsets()
+	if err == nil {
+		refs = make([]pubRef, 0, len(offs))
+		// The records lie all over the stream: read through the file
+		// when there is one, else mapped pages are released as they
+		// accumulate.
+		if o.file == nil {
+			syms.adviseRandom()
+		}
+		rr := &recordReader{s: syms, r: o.file}
+		for i, off := range offs {
+			var kind uint16
+			var body []byte
+			if o.file != nil {
+				kind, body, err = rr.record(off)
+			} else {
+				kind, body, err = readRecord(syms, off)
+			}
+			if err != nil {
+				return nil, nil, fmt.Errorf("pdb: publics: %w", err)
+			}
+			add(off, kind, body)
+			if o.file == nil && i%pubReleaseEvery == pubReleaseEvery-1 {
+				syms.release()
+			}
+		}
+		if s, err := o.m.stream(int(o.dbi.publicStream)); err == nil {
+			s.release()
+		}
+	} else {
+		data, err := syms.all()
+		if err != nil {
+			return nil, nil, fmt.Errorf("pdb: publics: %w", err)
+		}
+		err = walkRecords(data, "symbol records", syms.index, 0, func(off int, kind uint16, body []byte) bool {
+			add(uint32(off), kind, body)
+			return true
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("pdb: publics: %w", err)
+		}
+	}
+	syms.release()
+	slices.SortStableFunc(refs, func(a, b pubRef) int { return cmp.Compare(a.rva, b.rva) })
+	return refs, syms, nil
+}
+
+// publicName reads the name of the public whose record is at off in the
+// symbol record stream: through rr when it is not nil, else as other
+// reads do.
+func publicName(syms *stream, rr *recordReader, off uint32) (string, error) {
+	var kind uint16
+	var body []byte
+	var err error
+	if rr == nil {
+		kind, body, err = readRecord(syms, off)
+	} else {
+		kind, body, err = rr.record(off)
+	}
+	if err != nil {
+		return "", fmt.Errorf("pdb: publics: %w", err)
+	}
+	_, name, ok := decodePublic(kind, body)
+	if !ok {
+		return "", fmt.Errorf("pdb: publics: %w", &FormatError{Where: "symbol records", Stream: syms.index, Offset: int64(off), Msg: "not a public symbol any more"})
+	}
+	return string(name), nil
 }

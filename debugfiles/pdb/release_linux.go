@@ -11,3 +11,12 @@ func releasePages(b []byte) {
 		syscall.Madvise(b, syscall.MADV_DONTNEED)
 	}
 }
+
+// adviseRandom tells the kernel the pages of a file mapping are read in
+// no order: a fault then maps the page asked for only, not the pages
+// around it as well, which would stay resident until released.
+func adviseRandom(b []byte) {
+	if len(b) > 0 {
+		syscall.Madvise(b, syscall.MADV_RANDOM)
+	}
+}

@@ -2,6 +2,7 @@ package pdb
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"iter"
 	"slices"
@@ -20,15 +21,19 @@ type Session struct {
 	ipi   *typeStream
 	tpi   *typeStream
 	// pubs are the public symbols with an address, sorted by it (stably:
-	// of several at one address, the address map's last is last).
-	pubs []pubEntry
-}
-
-// pubEntry is what a session keeps of a public symbol.
-type pubEntry struct {
-	name string
-	rva  uint32
-	code bool
+	// of several at one address, the address map's last is last); their
+	// names are read from syms when needed: through the Object's file
+	// when it has one, else from the stream, nameReads counting the
+	// reads since its pages were last released.
+	pubs      []pubRef
+	syms      *stream
+	nameReads int
+	pubReader *recordReader
+	// lastPub and lastName are the public publicAt found last: a
+	// procedure is named by it twice, before and after its pieces are
+	// built.
+	lastPub  *pubRef
+	lastName string
 }
 
 var _ debugfiles.DebugSession = (*Session)(nil)
@@ -42,18 +47,12 @@ func (o *Object) DebugSession() (debugfiles.DebugSession, error) {
 // NewSession is DebugSession with the concrete type.
 func (o *Object) NewSession() (*Session, error) {
 	s := &Session{o: o}
-	// The session keeps a compact copy of the publics rather than the
-	// Object's cached list: a large PDB has a public for every external
-	// function.
-	pubs, err := o.publicsOnce()
-	if err != nil {
+	// The session keeps references to the publics rather than the
+	// Object's list: a large PDB has a public for every external
+	// function, and the names alone are megabytes.
+	var err error
+	if s.pubs, s.syms, err = o.readPublicRefs(); err != nil {
 		return nil, err
-	}
-	s.pubs = make([]pubEntry, 0, len(pubs))
-	for i := range pubs {
-		if p := &pubs[i]; p.HasRVA && p.RVA <= 0xffffffff {
-			s.pubs = append(s.pubs, pubEntry{name: p.Name, rva: uint32(p.RVA), code: o.isCode(p)})
-		}
 	}
 	if idx, ok := o.info.NamedStreams["/names"]; ok {
 		if st, err := o.m.stream(int(idx)); err == nil {
@@ -82,7 +81,10 @@ func (o *Object) NewSession() (*Session, error) {
 
 // Close releases the session's caches and its copy of the publics.
 func (s *Session) Close() error {
-	s.names, s.ipi, s.tpi, s.pubs = nil, nil, nil, nil
+	if s.syms != nil {
+		s.syms.release()
+	}
+	s.names, s.ipi, s.tpi, s.pubs, s.syms, s.lastPub, s.pubReader = nil, nil, nil, nil, nil, nil, nil
 	return nil
 }
 
@@ -90,11 +92,38 @@ func (s *Session) Close() error {
 // rva: the public symbol there, the last of several in the address map's
 // order.
 func (s *Session) publicAt(rva uint64) (string, bool) {
-	i, _ := slices.BinarySearchFunc(s.pubs, rva, func(p pubEntry, a uint64) int { return cmp.Compare(uint64(p.rva), a+1) })
+	i, _ := slices.BinarySearchFunc(s.pubs, rva, func(p pubRef, a uint64) int { return cmp.Compare(uint64(p.rva), a+1) })
 	if i == 0 || uint64(s.pubs[i-1].rva) != rva {
 		return "", false
 	}
-	return s.pubs[i-1].name, true
+	p := &s.pubs[i-1]
+	if p == s.lastPub {
+		return s.lastName, true
+	}
+	name, ok := s.publicName(p)
+	if ok {
+		s.lastPub, s.lastName = p, name
+	}
+	return name, ok
+}
+
+// publicName reads the name of a public. Its record was decoded when the
+// session started, so only a file changed under the session fails; the
+// public then names nothing.
+func (s *Session) publicName(p *pubRef) (string, bool) {
+	if s.o.file != nil {
+		if s.pubReader == nil {
+			s.pubReader = &recordReader{s: s.syms, r: s.o.file}
+		}
+		name, err := publicName(s.syms, s.pubReader, p.rec)
+		return name, err == nil
+	}
+	name, err := publicName(s.syms, nil, p.rec)
+	if s.nameReads++; s.nameReads == pubReleaseEvery {
+		s.syms.release()
+		s.nameReads = 0
+	}
+	return name, err == nil
 }
 
 // inlineeName names an inlined function by its IPI id.
@@ -112,10 +141,10 @@ func (s *Session) inlineeName(id uint32) string {
 // procedures read before the error.
 func (s *Session) Functions() iter.Seq2[*debugfiles.Function, error] {
 	return func(yield func(*debugfiles.Function, error) bool) {
-		var covered []span
+		var covered spanList
 		mods := s.o.Modules()
 		mb := moduleBuilder{yield: func(f *debugfiles.Function) bool {
-			covered = append(covered, span{f.Address, f.End()})
+			covered.add(span{f.Address, f.End()})
 			return yield(f, nil)
 		}}
 		for i := range mods {
@@ -137,7 +166,7 @@ func (s *Session) Functions() iter.Seq2[*debugfiles.Function, error] {
 				}
 			}
 		}
-		s.publicFunctions(covered, func(f *debugfiles.Function) bool { return yield(f, nil) })
+		s.publicFunctions(&covered, func(f *debugfiles.Function) bool { return yield(f, nil) })
 	}
 }
 
@@ -159,19 +188,12 @@ func (s *Session) AllFunctions() ([]*debugfiles.Function, error) {
 // extent outside the procedures. This is where llvm-symbolizer names an
 // address by the nearest public symbol before it: code without debug
 // information, and the padding between functions.
-func (s *Session) publicFunctions(covered []span, yield func(*debugfiles.Function) bool) {
-	slices.SortFunc(covered, func(a, b span) int { return cmp.Compare(a.start, b.start) })
-	merged := covered[:0]
-	for _, c := range covered {
-		if c.end <= c.start {
-			continue
-		}
-		if n := len(merged); n > 0 && c.start <= merged[n-1].end {
-			merged[n-1].end = max(merged[n-1].end, c.end)
-			continue
-		}
-		merged = append(merged, c)
-	}
+func (s *Session) publicFunctions(covered *spanList, yield func(*debugfiles.Function) bool) {
+	// The publics come in address order, so the first covered range
+	// ending after a public's start only moves forward: base is it, and
+	// each public walks on from a copy.
+	base := covered.sorted()
+	base.next()
 	var a arena
 	pubs := s.pubs
 	for i := 0; i < len(pubs); i++ {
@@ -197,27 +219,126 @@ func (s *Session) publicFunctions(covered []span, yield func(*debugfiles.Functio
 		if j < len(pubs) && uint64(pubs[j].rva) < end {
 			end = uint64(pubs[j].rva)
 		}
+		for base.ok && base.cur.end <= start {
+			base.next()
+		}
 		// Subtract the covered ranges from [start, end).
-		k, _ := slices.BinarySearchFunc(merged, start, func(c span, a uint64) int { return cmp.Compare(c.end, a+1) })
+		k := base
 		cur := start
+		var name string
+		named := false
 		for cur < end {
-			if k < len(merged) && merged[k].start <= cur {
-				cur = max(cur, merged[k].end)
-				k++
+			if k.ok && k.cur.start <= cur {
+				cur = max(cur, k.cur.end)
+				k.next()
 				continue
 			}
 			stop := end
-			if k < len(merged) && merged[k].start < stop {
-				stop = merged[k].start
+			if k.ok && k.cur.start < stop {
+				stop = k.cur.start
+			}
+			if !named {
+				name, _ = s.publicName(p)
+				named = true
 			}
 			f := a.fn()
-			f.Address, f.Size, f.Name = cur, stop-cur, p.name
+			f.Address, f.Size, f.Name = cur, stop-cur, name
 			if !yield(f) {
 				return
 			}
 			cur = stop
 		}
 	}
+}
+
+// spanList is a list of address ranges coded compactly: a large PDB has
+// a procedure for every function, and the ranges they cover are kept
+// until the public symbols fill the gaps between them. Ranges that come
+// in address order, as a module's procedures mostly do, are merged as
+// they come; each is coded as the zigzag distance of its start from the
+// previous range's and its size, as varints.
+type spanList struct {
+	buf      []byte
+	last     span // the last range, not yet coded
+	prev     uint64
+	has      bool
+	unsorted bool
+}
+
+// add appends a range; empty ones are dropped.
+func (l *spanList) add(c span) {
+	if c.end <= c.start {
+		return
+	}
+	if l.has && c.start >= l.last.start && c.start <= l.last.end {
+		l.last.end = max(l.last.end, c.end)
+		return
+	}
+	if l.has {
+		if c.start < l.last.start {
+			l.unsorted = true
+		}
+		l.put(l.last)
+	}
+	l.last, l.has = c, true
+}
+
+func (l *spanList) put(c span) {
+	l.buf = binary.AppendVarint(l.buf, int64(c.start-l.prev))
+	l.buf = binary.AppendUvarint(l.buf, c.end-c.start)
+	l.prev = c.start
+}
+
+// sorted returns a reader of the ranges sorted by start, overlapping and
+// touching ones merged, positioned before the first. Ranges that did not
+// come in order are sorted and coded again first.
+func (l *spanList) sorted() spanReader {
+	if l.has {
+		l.put(l.last)
+		l.has = false
+	}
+	if l.unsorted {
+		var all []span
+		for r := (spanReader{buf: l.buf}); r.next(); {
+			all = append(all, r.cur)
+		}
+		slices.SortFunc(all, func(a, b span) int { return cmp.Compare(a.start, b.start) })
+		*l = spanList{}
+		for _, c := range all {
+			l.add(c)
+		}
+		if l.has {
+			l.put(l.last)
+			l.has = false
+		}
+	}
+	return spanReader{buf: l.buf}
+}
+
+// spanReader decodes a spanList; a copy reads on independently.
+type spanReader struct {
+	buf  []byte
+	prev uint64
+	cur  span
+	ok   bool
+}
+
+// next decodes the next range into cur; false (and ok false) at the end.
+func (r *spanReader) next() bool {
+	d, n := binary.Varint(r.buf)
+	if n <= 0 {
+		r.ok = false
+		return false
+	}
+	size, m := binary.Uvarint(r.buf[n:])
+	if m <= 0 {
+		r.ok = false
+		return false
+	}
+	r.buf = r.buf[n+m:]
+	r.prev += uint64(d)
+	r.cur, r.ok = span{r.prev, r.prev + size}, true
+	return true
 }
 
 // sectionEnd returns the end of the image section containing rva.

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
+	"math"
+	"math/bits"
 	"slices"
 
 	"github.com/cairn-dev/cairn/debugfiles"
@@ -50,19 +52,20 @@ type Options struct {
 //
 // The flattened ranges of a large input (a PDB of 100 MB makes tens of
 // megabytes of them) move to an unlinked temporary file once they outgrow
-// a few hundred kilobytes, as do the tables WriteTo derives from them, so
-// that building a symcache needs far less memory than the debug
-// information it reads; the page cache holds them instead of the heap.
+// a few hundred kilobytes, as do the function names, the call sites and
+// the tables WriteTo derives from them, so that building a symcache needs
+// far less memory than the debug information it reads; the page cache
+// holds them instead of the heap, and what stays in memory is a few bytes
+// per function and call site.
 type Builder struct {
 	info Info
 	opts Options
+	// spillLimit is the limit of every spill the builder and WriteTo
+	// make: spillAt, but for tests of the temporary files.
+	spillLimit int
 
-	// funcNames are the distinct function names, by id; funcSlots is an
-	// open-addressing table of their ids+1, kept at most three quarters
-	// full, which takes a third of the memory of a map.
-	funcNames chunked[string]
-	funcSlots []uint32
-	seed      maphash.Seed
+	// names interns the function names.
+	names nameStore
 
 	fileInfos map[debugfiles.FileInfo]uint32
 	lastFile  debugfiles.FileInfo // the last fileID argument and answer:
@@ -181,13 +184,19 @@ type piece struct {
 
 // NewBuilder starts a symcache for an object.
 func NewBuilder(info Info, opts Options) *Builder {
+	return newBuilder(info, opts, spillAt)
+}
+
+// newBuilder is NewBuilder with the limit of the builder's spills.
+func newBuilder(info Info, opts Options, spillLimit int) *Builder {
 	return &Builder{
-		info:      info,
-		opts:      opts,
-		seed:      maphash.MakeSeed(),
-		fileInfos: map[debugfiles.FileInfo]uint32{},
-		filePaths: map[string]uint32{"": 0},
-		raw:       spill{limit: spillAt},
+		info:       info,
+		opts:       opts,
+		spillLimit: spillLimit,
+		names:      nameStore{data: spill{limit: spillLimit}, seed: maphash.MakeSeed()},
+		fileInfos:  map[debugfiles.FileInfo]uint32{},
+		filePaths:  map[string]uint32{"": 0},
+		raw:        spill{limit: spillLimit},
 	}
 }
 
@@ -452,7 +461,7 @@ func appendPiece(out []piece, p piece) []piece {
 
 // addNode records a chain level and returns its id+1.
 func (b *Builder) addNode(n *debugfiles.Function, parent uint32, top bool) uint32 {
-	nd := node{fn: b.funcID(n.Name), addr: n.Address, parent: parent}
+	nd := node{fn: b.names.id(n.Name), addr: n.Address, parent: parent}
 	if !top {
 		nd.callFile, nd.callLine = b.fileID(n.CallFile), n.CallLine
 	}
@@ -460,32 +469,142 @@ func (b *Builder) addNode(n *debugfiles.Function, parent uint32, top bool) uint3
 	return uint32(b.nodes + len(b.fnodes))
 }
 
-// funcID interns a function name. Ids follow the order of first
+// nameStore interns function names. Ids follow the order of first
 // appearance, whatever the hash seed.
-func (b *Builder) funcID(name string) uint32 {
-	if 4*(b.funcNames.len()+1) > 3*len(b.funcSlots) {
-		n := max(2*len(b.funcSlots), 1024)
-		b.funcSlots = make([]uint32, n)
-		for id := range b.funcNames.len() {
-			i := maphash.String(b.seed, b.funcNames.at(id)) & uint64(n-1)
-			for b.funcSlots[i] != 0 {
-				i = (i + 1) & uint64(n-1)
-			}
-			b.funcSlots[i] = uint32(id + 1)
-		}
+//
+// The names of a large input are megabytes (a PDB names its functions by
+// their decorated names), so their bytes go to a spill, one after the
+// other, and what stays in memory is a few bytes per name: where it ends,
+// a 32-bit hash, and a slot of the open-addressing table of ids+1, kept
+// at most three quarters full. A name whose hash matches is compared
+// with its bytes read back; the last name seen at each place of a small
+// cache, indexed by another part of the hash, is found without that read,
+// as are the few names inlined over and over (a PDB's inline sites name
+// the same functions hundreds of thousands of times).
+type nameStore struct {
+	data  spill
+	ends  chunked[uint32]
+	hashs chunked[uint32]
+	slots []uint32
+	seed  maphash.Seed
+	cache [nameCacheSize]cachedName
+	buf   []byte
+	err   error
+}
+
+// nameCacheSize is the number of places of a nameStore's cache.
+const nameCacheSize = 1 << 12
+
+// cachedName is a name and its id+1; 0 is an empty place.
+type cachedName struct {
+	name string
+	id   uint32
+}
+
+// len is the number of distinct names.
+func (t *nameStore) len() int { return t.ends.len() }
+
+// span returns the offset and length of name id in data.
+func (t *nameStore) span(id int) (int64, int) {
+	var start uint32
+	if id > 0 {
+		start = t.ends.at(id - 1)
 	}
-	mask := uint64(len(b.funcSlots) - 1)
-	for i := maphash.String(b.seed, name) & mask; ; i = (i + 1) & mask {
-		k := b.funcSlots[i]
+	return int64(start), int(t.ends.at(id) - start)
+}
+
+// home is the first slot of a hash among n, a power of two.
+func home(h uint32, n int) int {
+	return int(uint64(h) * 0x9e3779b97f4a7c15 >> (64 - bits.TrailingZeros(uint(n))))
+}
+
+// id returns the id of a name, adding it when it is new.
+func (t *nameStore) id(name string) uint32 {
+	h := maphash.String(t.seed, name)
+	c := &t.cache[h>>32&(nameCacheSize-1)]
+	if c.id != 0 && c.name == name {
+		return c.id - 1
+	}
+	if 4*(t.len()+1) > 3*len(t.slots) {
+		t.grow()
+	}
+	tag := uint32(h)
+	mask := len(t.slots) - 1
+	for i := home(tag, len(t.slots)); ; i = (i + 1) & mask {
+		k := t.slots[i]
 		if k == 0 {
-			b.funcNames.append(name)
-			b.funcSlots[i] = uint32(b.funcNames.len())
-			return uint32(b.funcNames.len() - 1)
+			end := t.data.size + int64(len(name))
+			if end > math.MaxUint32 && t.err == nil {
+				t.err = errTooLarge("function names", int(end))
+			}
+			t.data.writeString(name)
+			t.ends.append(uint32(end))
+			t.hashs.append(tag)
+			t.slots[i] = uint32(t.len())
+			// A new name is not cached: most are seen once (a PDB's
+			// procedures), and would push out the ones inlined often.
+			return uint32(t.len() - 1)
 		}
-		if b.funcNames.at(int(k-1)) == name {
+		if t.hashs.at(int(k-1)) == tag && t.equal(int(k-1), name) {
+			*c = cachedName{name: name, id: k}
 			return k - 1
 		}
 	}
+}
+
+// grow doubles the slots and places every id again.
+func (t *nameStore) grow() {
+	n := max(2*len(t.slots), 1024)
+	t.slots = make([]uint32, n)
+	for id := range t.len() {
+		i := home(t.hashs.at(id), n)
+		for t.slots[i] != 0 {
+			i = (i + 1) & (n - 1)
+		}
+		t.slots[i] = uint32(id + 1)
+	}
+}
+
+// equal reports whether name id is name. A failed read latches its
+// error and answers no: the name is then added again, and the error
+// reported when the symcache is written.
+func (t *nameStore) equal(id int, name string) bool {
+	off, n := t.span(id)
+	if n != len(name) {
+		return false
+	}
+	b, err := t.read(id, off, n, false)
+	if err != nil {
+		if t.err == nil {
+			t.err = err
+		}
+		return false
+	}
+	return string(b) == name
+}
+
+// read returns the n bytes of name id at off, valid until the next read;
+// sequential says whether reads go through the names in about the order
+// they were added.
+func (t *nameStore) read(id int, off int64, n int, sequential bool) ([]byte, error) {
+	if t.data.f == nil && off+int64(n) <= int64(len(t.data.mem)) {
+		return t.data.mem[off : off+int64(n)], nil
+	}
+	if cap(t.buf) < n {
+		t.buf = make([]byte, n)
+	}
+	b := t.buf[:n]
+	if err := t.data.readAt(b, off, sequential); err != nil {
+		return nil, fmt.Errorf("symcache: function name %d: %w", id, err)
+	}
+	return b, nil
+}
+
+// forget drops the cache, which holds the caller's strings: only reads
+// by id follow.
+func (t *nameStore) forget() {
+	t.cache = [nameCacheSize]cachedName{}
+	t.slots, t.hashs = nil, chunked[uint32]{}
 }
 
 // chunked is an append-only sequence kept in blocks of 1<<chunkBits

@@ -12,6 +12,7 @@ import (
 	"math/bits"
 	"os"
 	"slices"
+	"unsafe"
 
 	"github.com/cairn-dev/cairn/debugfiles"
 )
@@ -137,13 +138,14 @@ type assembly struct {
 
 	// Strings: the offsets of every file's directory and name and of
 	// every function's name in the string table, and its length.
-	fileStr [][2]uint32
-	funcStr []uint32
-	strLen  uint64
-	widths  [numCols]uint8
-	nodeRow int
-	siteRow int
-	absW    int
+	fileStr  [][2]uint32
+	funcStr  []uint32
+	funcLang []Language
+	strLen   uint64
+	widths   [numCols]uint8
+	nodeRow  int
+	siteRow  int
+	absW     int
 }
 
 // WriteTo writes the symcache. The Builder should not be used afterwards.
@@ -156,18 +158,34 @@ type assembly struct {
 func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	a := &assembly{b: b}
 	defer a.close()
-	a.nodeCols.limit, a.ents.limit, a.stream.limit, a.abs.limit = spillAt, spillAt, spillAt, spillAt
+	if err := b.names.data.finish(); err != nil {
+		return 0, err
+	}
+	if b.names.err != nil {
+		return 0, b.names.err
+	}
+	b.names.forget()
+	lim := b.spillLimit
+	a.nodeCols.limit, a.ents.limit, a.stream.limit, a.abs.limit, a.sites.keys.limit = lim, lim, lim, lim, lim
 	if err := a.resolve(); err != nil {
 		return 0, err
 	}
 	b.raw.close()
+	// What only resolve needed goes: the renumbering of functions and
+	// the lookup tables of sites, whose keys move to a spill.
+	a.funcMap = nil
+	if err := a.sites.done(); err != nil {
+		return 0, err
+	}
 	if err := a.layout(); err != nil {
 		return 0, err
 	}
 	if err := a.encodePages(); err != nil {
 		return 0, err
 	}
-	a.planStrings()
+	if err := a.planStrings(); err != nil {
+		return 0, err
+	}
 
 	sizes := [...]uint64{
 		uint64(a.strLen), uint64(len(a.files)) * fileRecord, uint64(a.funcs.len()) * funcRecord,
@@ -240,13 +258,22 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	return total, nil
 }
 
-// funcName is the name of the function of new id i.
-func (a *assembly) funcName(i int) string { return a.b.funcNames.at(int(a.funcs.at(i))) }
+// funcName returns the name of the function of new id i, valid until the
+// next call. Names are read in about the order they were added: the
+// functions' first appearances in address order follow the order they
+// were added in but for the runs merged.
+func (a *assembly) funcName(i int) ([]byte, error) {
+	old := int(a.funcs.at(i))
+	off, n := a.b.names.span(old)
+	return a.b.names.read(old, off, n, true)
+}
 
 // close releases the spills.
 func (a *assembly) close() {
 	a.b.raw.close()
+	a.b.names.data.close()
 	a.abs.close()
+	a.sites.keys.close()
 	a.nodeCols.close()
 	a.ents.close()
 	a.stream.close()
@@ -277,8 +304,13 @@ func (a *assembly) resolve() error {
 	if err := b.raw.finish(); err != nil {
 		return err
 	}
-	a.funcMap = make([]uint32, b.funcNames.len())
+	a.funcMap = make([]uint32, b.names.len())
 	a.fileMap = make([]uint32, len(b.paths)+1)
+	// The nodes bound the sites; a node's site is mostly shared with
+	// other nodes (the pieces of one inlined call, the calls of one
+	// inline function's body), and a quarter of them is a start that
+	// costs a few percent of the memory the tables may take.
+	a.sites.reserve(b.nodes / 4)
 	spans, err := newSpanMerger(&b.raw, b.runs)
 	if err != nil {
 		return err
@@ -504,7 +536,7 @@ func (a *assembly) load(op *openSpan) error {
 		return err
 	}
 	op.nodes = op.nodes[:0]
-	nfuncs, nfiles := uint32(a.b.funcNames.len()), uint32(len(a.b.paths))
+	nfuncs, nfiles := uint32(a.b.names.len()), uint32(len(a.b.paths))
 	nd := buf[sp.entLen:]
 	for id := sp.firstNode; len(nd) > 0; id++ {
 		var x node
@@ -882,8 +914,9 @@ func (a *assembly) encodePages() error {
 // planStrings assigns the string table offsets: interned, offset 0 is the
 // empty string; the files' directories and names come first, then the
 // function names. Functions are distinct by name, so only the files'
-// strings need a lookup table.
-func (a *assembly) planStrings() {
+// strings need a lookup table. The language of every function is noted
+// on the way, which saves reading the names once more for it.
+func (a *assembly) planStrings() error {
 	ids := map[string]uint32{"": 0}
 	size := uint64(1)
 	// An offset past 4 GiB is cut, and the file found too large.
@@ -904,10 +937,25 @@ func (a *assembly) planStrings() {
 		ids[name] = a.fileStr[i][1]
 	}
 	a.funcStr = make([]uint32, a.funcs.len())
+	a.funcLang = make([]Language, a.funcs.len())
 	for i := range a.funcStr {
-		a.funcStr[i] = add(a.funcName(i))
+		name, err := a.funcName(i)
+		if err != nil {
+			return err
+		}
+		if id, ok := ids[string(name)]; ok {
+			a.funcStr[i] = id
+		} else {
+			a.funcStr[i] = uint32(size)
+			size += uint64(uvarintLen(uint64(len(name))) + len(name))
+		}
+		// name is read into a buffer that stays unchanged until
+		// languageOf returns, which keeps nothing of it: a string over
+		// the buffer saves a copy of every name of the input.
+		a.funcLang[i] = languageOf(unsafe.String(unsafe.SliceData(name), len(name)))
 	}
 	a.strLen = size
+	return nil
 }
 
 // uvarintLen is the length of x coded as a uvarint.
@@ -935,8 +983,8 @@ func (a *assembly) sections(out func([]byte) error) error {
 	// A string is stored where its offset was assigned: the first time.
 	cur := uint64(1)
 	buf = append(buf, 0)
-	str := func(s string, id uint32) {
-		if uint64(id) == cur && s != "" {
+	str := func(s []byte, id uint32) {
+		if uint64(id) == cur && len(s) > 0 {
 			buf = binary.AppendUvarint(buf, uint64(len(s)))
 			buf = append(buf, s...)
 			cur += uint64(uvarintLen(uint64(len(s))) + len(s))
@@ -945,11 +993,18 @@ func (a *assembly) sections(out func([]byte) error) error {
 	}
 	for i, p := range a.files {
 		dir, name := splitPath(p)
-		str(dir, a.fileStr[i][0])
-		str(name, a.fileStr[i][1])
+		str([]byte(dir), a.fileStr[i][0])
+		str([]byte(name), a.fileStr[i][1])
 	}
 	for i, id := range a.funcStr {
-		str(a.funcName(i), id)
+		if uint64(id) != cur {
+			continue // stored before, or the empty string
+		}
+		name, nerr := a.funcName(i)
+		if nerr != nil {
+			return nerr
+		}
+		str(name, id)
 	}
 	flush(true)
 	for _, s := range a.fileStr {
@@ -960,17 +1015,28 @@ func (a *assembly) sections(out func([]byte) error) error {
 	flush(true)
 	for i, id := range a.funcStr {
 		buf = binary.LittleEndian.AppendUint32(buf, id)
-		buf = append(buf, byte(languageOf(a.funcName(i))))
+		buf = append(buf, byte(a.funcLang[i]))
 		flush(false)
 	}
 	flush(true)
 	wd := a.widths
-	for i := range a.sites.len() {
-		st := a.sites.key(i)
-		buf = appendN(buf, uint64(st.fn), int(wd[colFunc]))
-		buf = appendN(buf, uint64(st.callFile), int(wd[colCallFile]))
-		buf = appendN(buf, uint64(st.callLine), int(wd[colCallLine]))
-		flush(false)
+	id := 0
+	serr := a.sites.keys.each(func(p []byte) error {
+		for ; len(p) >= 8; p = p[8:] {
+			st := a.sites.unpack(binary.LittleEndian.Uint64(p), id)
+			id++
+			buf = appendN(buf, uint64(st.fn), int(wd[colFunc]))
+			buf = appendN(buf, uint64(st.callFile), int(wd[colCallFile]))
+			buf = appendN(buf, uint64(st.callLine), int(wd[colCallLine]))
+			flush(false)
+		}
+		if len(p) != 0 {
+			return errSpill // pieces are whole keys: spillChunk is a multiple of 8
+		}
+		return nil
+	})
+	if serr != nil && err == nil {
+		err = serr
 	}
 	flush(true)
 	r := a.nodeCols.reader()
@@ -1113,21 +1179,64 @@ type siteKey struct{ fn, callFile, callLine uint32 }
 // siteTable interns call sites in order of first appearance. A site is
 // kept packed into 64 bits, as every real one fits (a function below
 // 2^24-1, a file below 2^16, a line below 2^24); one that does not is kept
-// in maps, its packed slot holding wideKey. The packed keys are found
-// through an open-addressing table of their ids+1, whose size need not be
-// a power of two: it grows by half when four fifths full. Together they
-// take about a third of the memory of a map.
+// in maps, its packed key being wideKey.
+//
+// A large input has hundreds of thousands of sites, so the packed keys go
+// to a spill as they are added, 8 bytes each, where the site table is
+// written from; what stays in memory is a 32-bit hash of each and the
+// open-addressing tables of their ids+1, one per part of the hashes. A
+// table's size need not be a power of two: it grows by half when four
+// fifths full, and being in parts, the tables grow without ever holding
+// two copies of all the slots. A key whose hash matches is compared with
+// the key read back; a small cache of the sites last found or added,
+// indexed by other bits of the hash, answers most lookups without that
+// read, as a node's site is mostly one its span or a recent one has.
 type siteTable struct {
-	keys    chunked[uint64]
-	slots   []uint32
+	keys    spill
+	n       int
+	hashs   chunked[uint32]
+	parts   [1 << sitePartBits]sitePart
+	cache   [siteCacheSize]cachedSite
 	wide    map[uint32]siteKey
 	wideIDs map[siteKey]uint32
+	err     error
+}
+
+// siteCacheSize is the number of places of a siteTable's cache.
+const siteCacheSize = 1 << 13
+
+// cachedSite is a packed key and its id+1; 0 is an empty place.
+type cachedSite struct {
+	p  uint64
+	id uint32
+}
+
+// reserve sizes the slots for about n sites, so that they need not grow
+// through every size up to it, each time leaving the smaller one to the
+// garbage collector.
+func (t *siteTable) reserve(n int) {
+	per := max(n/len(t.parts)*5/4, 64)
+	for i := range t.parts {
+		if len(t.parts[i].slots) < per {
+			t.parts[i].slots = make([]uint32, per)
+		}
+	}
+}
+
+// done ends the interning: the keys can be read back in order, the
+// lookup tables go.
+func (t *siteTable) done() error {
+	t.hashs, t.parts, t.cache = chunked[uint32]{}, [1 << sitePartBits]sitePart{}, [siteCacheSize]cachedSite{}
+	if err := t.keys.finish(); err != nil {
+		return err
+	}
+	return t.err
 }
 
 // wideKey marks a site kept in the maps.
 const wideKey = ^uint64(0)
 
-func (t *siteTable) len() int { return t.keys.len() }
+func (t *siteTable) len() int { return t.n }
 
 // pack packs k, if it fits.
 func (k siteKey) pack() (uint64, bool) {
@@ -1137,23 +1246,38 @@ func (k siteKey) pack() (uint64, bool) {
 	return uint64(k.fn)<<40 | uint64(k.callFile)<<24 | uint64(k.callLine), true
 }
 
-// key returns site id.
-func (t *siteTable) key(id int) siteKey {
-	p := t.keys.at(id)
+// unpack returns the site of packed key p of site id.
+func (t *siteTable) unpack(p uint64, id int) siteKey {
 	if p == wideKey {
 		return t.wide[uint32(id)]
 	}
 	return siteKey{fn: uint32(p >> 40), callFile: uint32(p>>24) & 0xffff, callLine: uint32(p) & 0xffffff}
 }
 
-// slot is where the search for packed key p starts among n slots.
-func slot(p, n uint64) uint64 {
+// sitePartBits is log2 of the number of parts of a siteTable's slots.
+const sitePartBits = 6
+
+// sitePart is one part of a siteTable's slots, with the number of ids it
+// holds.
+type sitePart struct {
+	slots []uint32
+	n     int
+}
+
+// mixKey hashes a packed key. Its low 32 bits are the hash kept of the
+// key: their high bits choose its part, the others its slot.
+func mixKey(p uint64) uint64 {
 	p ^= p >> 33
 	p *= 0xff51afd7ed558ccd
 	p ^= p >> 33
 	p *= 0xc4ceb9fe1a85ec53
 	p ^= p >> 33
-	hi, _ := bits.Mul64(p, n)
+	return p
+}
+
+// slot is where the search for a key of hash h starts among n slots.
+func slot(h uint32, n uint64) uint64 {
+	hi, _ := bits.Mul64(uint64(h<<sitePartBits)<<32, n)
 	return hi
 }
 
@@ -1168,31 +1292,64 @@ func (t *siteTable) id(k siteKey, maxv *[numCols]uint64) uint32 {
 		if t.wide == nil {
 			t.wide, t.wideIDs = map[uint32]siteKey{}, map[siteKey]uint32{}
 		}
-		id := uint32(t.keys.len())
-		t.keys.append(wideKey)
+		id := t.add(wideKey, 0)
 		t.wide[id], t.wideIDs[k] = k, id
 		t.raise(k, maxv)
 		return id
 	}
-	if 5*(t.keys.len()+1) > 4*len(t.slots) {
-		t.grow()
+	h := mixKey(p)
+	c := &t.cache[h>>32&(siteCacheSize-1)]
+	if c.id != 0 && c.p == p {
+		return c.id - 1
 	}
-	n := uint64(len(t.slots))
-	for i := slot(p, n); ; {
-		s := t.slots[i]
+	tag := uint32(h)
+	pt := &t.parts[tag>>(32-sitePartBits)]
+	if 5*(pt.n+1) > 4*len(pt.slots) {
+		t.grow(pt)
+	}
+	n := uint64(len(pt.slots))
+	for i := slot(tag, n); ; {
+		s := pt.slots[i]
 		if s == 0 {
-			t.keys.append(p)
-			t.slots[i] = uint32(t.keys.len())
+			id := t.add(p, tag)
+			pt.slots[i] = id + 1
+			pt.n++
 			t.raise(k, maxv)
-			return uint32(t.keys.len() - 1)
+			*c = cachedSite{p: p, id: id + 1}
+			return id
 		}
-		if t.keys.at(int(s-1)) == p {
+		if t.hashs.at(int(s-1)) == tag && t.key(int(s-1)) == p {
+			*c = cachedSite{p: p, id: s}
 			return s - 1
 		}
 		if i++; i == n {
 			i = 0
 		}
 	}
+}
+
+// add appends packed key p of hash h and returns its id.
+func (t *siteTable) add(p uint64, h uint32) uint32 {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], p)
+	t.keys.write(b[:])
+	t.hashs.append(h)
+	t.n++
+	return uint32(t.n - 1)
+}
+
+// key reads back the packed key of site id. A failed read latches its
+// error, reported by done, and answers wideKey, which no packed key
+// equals.
+func (t *siteTable) key(id int) uint64 {
+	var b [8]byte
+	if err := t.keys.readAt(b[:], int64(id)*8, false); err != nil {
+		if t.err == nil {
+			t.err = err
+		}
+		return wideKey
+	}
+	return binary.LittleEndian.Uint64(b[:])
 }
 
 // raise raises the site columns of maxv to k's values.
@@ -1202,23 +1359,23 @@ func (t *siteTable) raise(k siteKey, maxv *[numCols]uint64) {
 	maxv[colCallLine] = max(maxv[colCallLine], uint64(k.callLine))
 }
 
-// grow makes the slots half as many again and places every packed key
-// again.
-func (t *siteTable) grow() {
-	n := uint64(max(len(t.slots)+len(t.slots)/2, 1024))
-	t.slots = make([]uint32, n)
-	for id := range t.keys.len() {
-		p := t.keys.at(id)
-		if p == wideKey {
+// grow makes the slots of a part half as many again and places its
+// keys again.
+func (t *siteTable) grow(pt *sitePart) {
+	old := pt.slots
+	n := uint64(max(len(old)+len(old)/2, 64))
+	pt.slots = make([]uint32, n)
+	for _, s := range old {
+		if s == 0 {
 			continue
 		}
-		i := slot(p, n)
-		for t.slots[i] != 0 {
+		i := slot(t.hashs.at(int(s-1)), n)
+		for pt.slots[i] != 0 {
 			if i++; i == n {
 				i = 0
 			}
 		}
-		t.slots[i] = uint32(id + 1)
+		pt.slots[i] = s
 	}
 }
 
@@ -1258,7 +1415,12 @@ type spillWin struct {
 }
 
 // write appends p and returns its offset.
-func (s *spill) write(p []byte) int64 {
+func (s *spill) write(p []byte) int64 { return spillWrite(s, p) }
+
+// writeString is write for a string, without copying it to a slice first.
+func (s *spill) writeString(p string) int64 { return spillWrite(s, p) }
+
+func spillWrite[T string | []byte](s *spill, p T) int64 {
 	off := s.size
 	s.size += int64(len(p))
 	if s.err != nil {
@@ -1319,6 +1481,15 @@ func (s *spill) readAt(p []byte, off int64, sequential bool) error {
 		copy(p, s.mem[off:])
 		return nil
 	}
+	// While the spill is written, its last bytes are still in memory.
+	if flushed := s.size - int64(len(s.mem)); off+int64(len(p)) > flushed {
+		k := max(off, flushed)
+		copy(p[k-off:], s.mem[k-flushed:])
+		p = p[:k-off]
+		if len(p) == 0 {
+			return nil
+		}
+	}
 	if len(p) >= spillWindow || !sequential {
 		// Large reads, and reads in no order, bypass the windows.
 		if _, err := s.f.ReadAt(p, off); err != nil {
@@ -1352,7 +1523,8 @@ func (s *spill) window(off int64) *spillWin {
 			lru = w
 		}
 	}
-	n := min(int64(spillWindow), s.size-off)
+	// Only what was written to the file: not the bytes still in memory.
+	n := min(int64(spillWindow), s.size-int64(len(s.mem))-off)
 	if cap(lru.data) < spillWindow {
 		lru.data = make([]byte, spillWindow)
 	}
