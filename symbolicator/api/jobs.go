@@ -143,10 +143,12 @@ func (js *jobs) run(ctx context.Context, j *job, sl *slot, run runFunc, cleanup 
 	// The slot is free before the result is visible, so a client that
 	// sees the result may send its next request at once.
 	sl.release()
-	js.finish(j, code, body, outcome)
-
+	// Recorded before the result is visible, so that whoever sees the
+	// result also sees the job counted.
 	took := time.Since(start)
 	js.m.job(j.endpoint, outcome, took)
+	js.finish(j, code, body, outcome)
+
 	level := slog.LevelInfo
 	attrs := []slog.Attr{slog.String("id", j.id), slog.String("endpoint", j.endpoint),
 		slog.Duration("duration", took), slog.String("outcome", outcome)}
