@@ -8,9 +8,11 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+	"unsafe"
 
 	"github.com/cairn-dev/cairn/debugfiles"
 	"github.com/cairn-dev/cairn/debugfiles/debugid"
+	"github.com/cairn-dev/cairn/debugfiles/dwarf"
 )
 
 // Info identifies the object a symcache describes; it goes into the header.
@@ -70,6 +72,11 @@ type Builder struct {
 	fileInfos map[debugfiles.FileInfo]uint32
 	lastFile  debugfiles.FileInfo // the last fileID argument and answer:
 	lastID    uint32              // neighbouring rows share files
+	// fileCache holds FileInfos met before, placed by the address of
+	// their name's bytes: a session hands out the same strings for a
+	// file each time (a unit's call sites name a few files over and
+	// over), so most are found without hashing the strings.
+	fileCache [fileCacheSize]cachedFile
 	filePaths map[string]uint32
 	paths     []string // file id i+1 is paths[i]; id 0 is the empty path
 
@@ -91,6 +98,22 @@ type Builder struct {
 	pieces  []piece
 	scratch [maxChain + 1][]piece
 	buf     []byte
+
+	// rows are the line rows the pieces of the function being flattened
+	// point into. For a compact function (addCompact) they are its own
+	// rows, which answer for every level of its tree, and a row's File
+	// indexes unitFiles; for a tree (Add) they are each level's Lines,
+	// converted into ownRows when flatten first needs them, and a row's
+	// File is a file id already.
+	rows    []dwarf.LineRow
+	ownRows []dwarf.LineRow
+	compact bool
+	// unitFiles are the files of the compact function last added, which
+	// the functions of its unit share; unitIDs the file id+1 of each, 0
+	// while not yet looked up, so that a unit's files are interned once
+	// rather than once per row.
+	unitFiles []debugfiles.FileInfo
+	unitIDs   []uint32
 }
 
 // node is one frame level: a top-level function (part) or one inlined
@@ -174,12 +197,14 @@ type entry struct {
 	line  uint32
 }
 
-// piece is an entry under construction: line nil means no line row of the
-// chain below covers the piece yet.
+// piece is an entry under construction: line is the index+1 of its row in
+// the builder's rows, 0 meaning that no line row of the chain below covers
+// the piece yet. Pieces hold no pointers, so their buffers cost the
+// garbage collector nothing.
 type piece struct {
 	start uint64
 	node  uint32
-	line  *debugfiles.LineInfo
+	line  int32
 }
 
 // NewBuilder starts a symcache for an object.
@@ -212,6 +237,68 @@ func (b *Builder) Add(f *debugfiles.Function) {
 		return
 	}
 	prepare(f)
+	b.compact, b.rows = false, b.ownRows[:0]
+	b.addTree(f, order)
+	b.ownRows, b.rows = b.rows[:0], nil
+}
+
+// addCompact is Add for a function whose lines come as compact rows: the
+// rows of its top level, of which each inlinee's lines are the part within
+// the inlinee's range (see dwarf.CompactFunction). It answers every lookup
+// as Add would over the same tree with its Lines, without a LineInfo, a
+// file lookup by FileInfo or a pointer per row. It keeps no reference to
+// the function afterwards but the unit's files.
+func (b *Builder) addCompact(cf *dwarf.CompactFunction) {
+	order := b.order
+	b.order++
+	if cf == nil || cf.Function == nil {
+		return
+	}
+	f := cf.Function
+	prepare(f)
+	rows := cf.Rows
+	if !rowsSorted(rows) {
+		// The session yields its rows sorted; a copy keeps the caller's
+		// rows as they were should another one not.
+		rows = slices.Clone(rows)
+		slices.SortStableFunc(rows, func(a, b dwarf.LineRow) int { return cmp.Compare(a.Address, b.Address) })
+	}
+	b.useUnitFiles(cf.Files)
+	b.compact, b.rows = true, rows
+	b.addTree(f, order)
+	b.rows = nil
+}
+
+// useUnitFiles makes files the files that the File of compact rows
+// indexes, keeping the ids already found when they are the last unit's.
+func (b *Builder) useUnitFiles(files []debugfiles.FileInfo) {
+	if len(files) == len(b.unitFiles) && (len(files) == 0 || &files[0] == &b.unitFiles[0]) {
+		return
+	}
+	b.unitFiles = files
+	b.unitIDs = slices.Grow(b.unitIDs[:0], len(files))[:len(files)]
+	clear(b.unitIDs)
+}
+
+// rowFile returns the file id of a row's File.
+func (b *Builder) rowFile(i uint32) uint32 {
+	if !b.compact {
+		return i
+	}
+	if int(i) >= len(b.unitIDs) {
+		return b.fileID(debugfiles.FileInfo{}) // an unknown file
+	}
+	id := b.unitIDs[i]
+	if id == 0 {
+		id = b.fileID(b.unitFiles[i]) + 1
+		b.unitIDs[i] = id
+	}
+	return id - 1
+}
+
+// addTree flattens a prepared top-level function, added as the order-th,
+// into a span, with the builder's rows set up by Add or addCompact.
+func (b *Builder) addTree(f *debugfiles.Function, order int) {
 	if f.Size == 0 || f.Address+f.Size <= f.Address {
 		return
 	}
@@ -223,8 +310,9 @@ func (b *Builder) Add(f *debugfiles.Function) {
 	n := 0
 	for _, p := range b.pieces {
 		e := entry{start: p.start, node: p.node}
-		if p.line != nil {
-			e.file, e.line = b.fileID(p.line.File), p.line.Line
+		if p.line != 0 {
+			r := &b.rows[p.line-1]
+			e.file, e.line = b.rowFile(r.File), r.Line
 		}
 		if n > 0 && last.node == e.node && last.file == e.file && last.line == e.line {
 			continue
@@ -255,8 +343,6 @@ func (b *Builder) Add(f *debugfiles.Function) {
 	b.runs[len(b.runs)-1].n++
 	b.last = sp
 	b.nodes += len(b.fnodes)
-	// Drop references into the tree (line pointers) so it can be freed.
-	clear(b.pieces)
 	b.buf = buf[:0]
 }
 
@@ -319,6 +405,16 @@ func byAddress(a, b *debugfiles.Function) int {
 	return cmp.Compare(a.Address, b.Address)
 }
 
+// rowsSorted reports whether rows are in address order.
+func rowsSorted(rows []dwarf.LineRow) bool {
+	for i := 1; i < len(rows); i++ {
+		if rows[i].Address < rows[i-1].Address {
+			return false
+		}
+	}
+	return true
+}
+
 func linesSorted(lines []debugfiles.LineInfo) bool {
 	for i := 1; i < len(lines); i++ {
 		if lines[i].Address < lines[i-1].Address {
@@ -373,12 +469,23 @@ func (b *Builder) flatten(n *debugfiles.Function, parent uint32, lo, hi uint64, 
 	if pos < hi {
 		out = append(out, piece{start: pos, node: id})
 	}
-	if len(n.Lines) == 0 {
+	if b.compact && depth > 1 {
+		// An inlinee of a compact function has as lines the rows of
+		// the top level starting within its range. The last of them
+		// starting at or before an address of the inlinee is the last
+		// of all the rows (any row after it starts within the range
+		// too), and the row after it either its next one or past the
+		// inlinee: the top level's rows answer every address as the
+		// inlinee's would, and where the inlinee's leave it open, so
+		// would its callers'. The top level resolves it all in one go.
+		return out
+	}
+	if !b.compact && len(n.Lines) == 0 {
 		return out
 	}
 	open := false
 	for _, p := range out[mark:] {
-		if p.line == nil {
+		if p.line == 0 {
 			open = true
 			break
 		}
@@ -386,10 +493,16 @@ func (b *Builder) flatten(n *debugfiles.Function, parent uint32, lo, hi uint64, 
 	if !open {
 		return out
 	}
+	first, end := b.linesOf(n)
+	if first == end {
+		return out
+	}
+	lines := b.rows[first:end]
 	sc := append(b.scratch[depth][:0], out[mark:]...)
 	out = out[:mark]
+	from := 0
 	for i, p := range sc {
-		if p.line != nil {
+		if p.line != 0 {
 			out = append(out, p)
 			continue
 		}
@@ -397,21 +510,38 @@ func (b *Builder) flatten(n *debugfiles.Function, parent uint32, lo, hi uint64, 
 		if i+1 < len(sc) {
 			end = sc[i+1].start
 		}
-		out = splitByLines(n.Lines, p, end, out)
+		out, from = splitByLines(lines, int32(first), p, end, from, out)
 	}
-	// Keep the buffer, not its line pointers into the tree.
-	clear(sc)
 	b.scratch[depth] = sc[:0]
 	return out
+}
+
+// linesOf returns where the lines of n lie in the builder's rows. A
+// compact function's are all of them (flatten asks for its top level's
+// only); a tree's levels each have their own Lines, appended to the rows
+// now, with their files interned.
+func (b *Builder) linesOf(n *debugfiles.Function) (first, end int) {
+	if b.compact {
+		return 0, len(b.rows)
+	}
+	first = len(b.rows)
+	for i := range n.Lines {
+		l := &n.Lines[i]
+		b.rows = append(b.rows, dwarf.LineRow{Address: l.Address, Size: l.Size, File: b.fileID(l.File), Line: l.Line})
+	}
+	return first, len(b.rows)
 }
 
 // splitByLines resolves the open piece p, which ends at end, with sorted
 // lines, as the reference's line search answers: the last line starting
 // at or before an address covers it if its size is 0 or the address lies
-// before its end.
-func splitByLines(lines []debugfiles.LineInfo, p piece, end uint64, out []piece) []piece {
+// before its end. lines[0] is row base of the builder's rows. The lines
+// before from start at or before p: pieces are resolved in address order,
+// and each call returns the from of the next piece, so that the search
+// for a piece's first line skips the lines of the pieces before it.
+func splitByLines(lines []dwarf.LineRow, base int32, p piece, end uint64, from int, out []piece) ([]piece, int) {
 	cur := p.start
-	lo, hi := 0, len(lines)
+	lo, hi := from, len(lines)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		if lines[m].Address <= cur {
@@ -431,13 +561,13 @@ func splitByLines(lines []debugfiles.LineInfo, p piece, end uint64, out []piece)
 			out = appendPiece(out, piece{start: cur, node: p.node})
 			cur = next
 		case lines[i].Size == 0:
-			out = appendPiece(out, piece{start: cur, node: p.node, line: &lines[i]})
+			out = appendPiece(out, piece{start: cur, node: p.node, line: base + int32(i) + 1})
 			cur = next
 		default:
 			l := &lines[i]
 			if e := l.Address + l.Size; e > cur {
 				// A wrapped end is below l.Address <= cur: never here.
-				out = appendPiece(out, piece{start: cur, node: p.node, line: l})
+				out = appendPiece(out, piece{start: cur, node: p.node, line: base + int32(i) + 1})
 				cur = min(e, next)
 			} else {
 				out = appendPiece(out, piece{start: cur, node: p.node})
@@ -448,7 +578,7 @@ func splitByLines(lines []debugfiles.LineInfo, p piece, end uint64, out []piece)
 			i++
 		}
 	}
-	return out
+	return out, i + 1
 }
 
 // appendPiece appends p unless it continues the last piece unchanged.
@@ -631,6 +761,16 @@ func (c *chunked[T]) at(i int) T { return c.blocks[i>>chunkBits][i&(1<<chunkBits
 
 func (c *chunked[T]) len() int { return c.n }
 
+// fileCacheSize is the number of places of the builder's file cache.
+const fileCacheSize = 64
+
+// cachedFile is a FileInfo and its file id; ok marks a used place.
+type cachedFile struct {
+	fi debugfiles.FileInfo
+	id uint32
+	ok bool
+}
+
 // fileID interns a file by its joined path (id+1; 0 is the empty path).
 // FileInfo values are cached first, so the path is joined once per
 // distinct FileInfo rather than once per line row.
@@ -638,8 +778,16 @@ func (b *Builder) fileID(fi debugfiles.FileInfo) uint32 {
 	if fi == b.lastFile && b.lastID != 0 {
 		return b.lastID
 	}
+	// Strings are compared by their bytes, which is quick when they
+	// are the very same; the place only makes that likely.
+	c := &b.fileCache[uintptr(unsafe.Pointer(unsafe.StringData(fi.Name)))>>4%fileCacheSize]
+	if c.ok && c.fi == fi {
+		b.lastFile, b.lastID = fi, c.id
+		return c.id
+	}
 	if id, ok := b.fileInfos[fi]; ok {
 		b.lastFile, b.lastID = fi, id
+		*c = cachedFile{fi: fi, id: id, ok: true}
 		return id
 	}
 	p := fi.Path()
@@ -650,6 +798,7 @@ func (b *Builder) fileID(fi debugfiles.FileInfo) uint32 {
 		b.filePaths[p] = id
 	}
 	b.fileInfos[fi] = id
+	*c = cachedFile{fi: fi, id: id, ok: true}
 	return id
 }
 

@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/cairn-dev/cairn/debugfiles"
+	"github.com/cairn-dev/cairn/debugfiles/dwarf"
 )
 
 // castagnoli is the CRC-32C table; Go computes it with the CPU's CRC
@@ -24,14 +25,19 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Write builds the symcache of obj's debug information (DWARF, PDB,
 // Breakpad records, or the symbol table of an object without debug
 // information) and writes it to w. Functions are consumed one at a time
-// from the object's debug session.
+// from the object's debug session, with compact lines where the session
+// offers them (DWARF).
 func Write(w io.Writer, obj debugfiles.Object, opts Options) error {
 	s, err := obj.DebugSession()
 	if err != nil {
 		return fmt.Errorf("symcache: %s: %w", obj.Name(), err)
 	}
 	b := NewBuilder(InfoOf(obj), opts)
-	err = b.AddAll(s.Functions())
+	if cs, ok := s.(compactSession); ok {
+		err = addEach(cs.CompactFunctions(), b.addCompact)
+	} else {
+		err = b.AddAll(s.Functions())
+	}
 	// The session's caches are not needed for writing: closing it first
 	// lets them go before the writer's tables grow.
 	if cerr := s.Close(); err == nil && cerr != nil {
@@ -52,12 +58,27 @@ func Write(w io.Writer, obj debugfiles.Object, opts Options) error {
 // in flight: the trees waiting in them are most of the memory a large
 // input's functions take while they are read.
 func (b *Builder) AddAll(seq iter.Seq2[*debugfiles.Function, error]) error {
+	return addEach(seq, b.Add)
+}
+
+// compactSession is what Write uses of a debug session that can yield
+// functions with compact lines (dwarf.Session): flattening them spares
+// the session a LineInfo per row and every level of a tree its lines,
+// and the builder a file lookup per row.
+type compactSession interface {
+	CompactFunctions() iter.Seq2[*dwarf.CompactFunction, error]
+}
+
+// addEach is AddAll for any sequence of functions and the method that adds
+// one: it reads seq on its own goroutine and hands batches to add on this
+// one, returning the sequence's first error.
+func addEach[T any](seq iter.Seq2[T, error], add func(T)) error {
 	const batch = 32
-	ch := make(chan []*debugfiles.Function, 2)
+	ch := make(chan []T, 2)
 	var err error
 	go func() {
 		defer close(ch)
-		buf := make([]*debugfiles.Function, 0, batch)
+		buf := make([]T, 0, batch)
 		for f, e := range seq {
 			if e != nil {
 				err = e
@@ -66,7 +87,7 @@ func (b *Builder) AddAll(seq iter.Seq2[*debugfiles.Function, error]) error {
 			buf = append(buf, f)
 			if len(buf) == batch {
 				ch <- buf
-				buf = make([]*debugfiles.Function, 0, batch)
+				buf = make([]T, 0, batch)
 			}
 		}
 		if len(buf) > 0 {
@@ -75,7 +96,7 @@ func (b *Builder) AddAll(seq iter.Seq2[*debugfiles.Function, error]) error {
 	}()
 	for fs := range ch {
 		for _, f := range fs {
-			b.Add(f)
+			add(f)
 		}
 	}
 	return err // written before ch was closed
@@ -108,6 +129,10 @@ type assembly struct {
 	// final node as uvarints; maxv the largest value of every column.
 	nodeCols spill
 	maxv     [numCols]uint64
+	// entBuf and colBuf gather what resolve writes to ents and
+	// nodeCols, a node or an entry at a time, for one write of
+	// batchBytes: a write per entry cost more than coding it.
+	entBuf, colBuf []byte
 	// abs holds the absolute addresses of nodes as uvarints.
 	abs    spill
 	nabs   int
@@ -165,6 +190,10 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 		return 0, b.names.err
 	}
 	b.names.forget()
+	// Only reads by id follow, of names and files alike: the scratch of
+	// Add and the caches of files (which hold the session's strings) go.
+	b.ownRows, b.unitFiles, b.unitIDs = nil, nil, nil
+	b.fileCache = [fileCacheSize]cachedFile{}
 	lim := b.spillLimit
 	a.nodeCols.limit, a.ents.limit, a.stream.limit, a.abs.limit, a.sites.keys.limit = lim, lim, lim, lim, lim
 	if err := a.resolve(); err != nil {
@@ -406,6 +435,9 @@ func (a *assembly) resolve() error {
 	if a.havePend {
 		a.flushPend(a.end)
 	}
+	a.ents.write(a.entBuf)
+	a.nodeCols.write(a.colBuf)
+	a.entBuf, a.colBuf = nil, nil
 	if err := a.nodeCols.finish(); err != nil {
 		return err
 	}
@@ -515,6 +547,10 @@ func (m *spanMerger) next() (span, bool) {
 	}
 	return sp, true
 }
+
+// batchBytes is how much of what resolve writes to a spill it gathers
+// before writing it.
+const batchBytes = 4 << 10
 
 // errSpill reports coded data that do not decode: a temporary file that
 // changed under the builder.
@@ -688,12 +724,14 @@ func (a *assembly) mapNode(op *openSpan, id uint32) uint32 {
 			m := binary.PutUvarint(buf[:], old.addr)
 			a.abs.write(buf[:m])
 		}
-		m := 0
 		for c := range numNodeCols {
 			a.maxv[c] = max(a.maxv[c], v[c])
-			m += binary.PutUvarint(buf[m:], v[c])
+			a.colBuf = binary.AppendUvarint(a.colBuf, v[c])
 		}
-		a.nodeCols.write(buf[:m])
+		if len(a.colBuf) >= batchBytes {
+			a.nodeCols.write(a.colBuf)
+			a.colBuf = a.colBuf[:0]
+		}
 		op.newIDs[a.chain[k]-first] = nid
 	}
 	return op.newIDs[id-first]
@@ -736,12 +774,15 @@ func (a *assembly) flushPend(next uint64) {
 	if a.nents == 0 {
 		a.firstStart = e.start
 	}
-	var buf [4 * binary.MaxVarintLen64]byte
-	n := binary.PutUvarint(buf[:], e.start-a.lastStart)
-	n += binary.PutUvarint(buf[n:], uint64(e.node))
-	n += binary.PutUvarint(buf[n:], uint64(e.file))
-	n += binary.PutUvarint(buf[n:], uint64(e.line))
-	a.ents.write(buf[:n])
+	b := a.entBuf
+	b = binary.AppendUvarint(b, e.start-a.lastStart)
+	b = binary.AppendUvarint(b, uint64(e.node))
+	b = binary.AppendUvarint(b, uint64(e.file))
+	a.entBuf = binary.AppendUvarint(b, uint64(e.line))
+	if len(a.entBuf) >= batchBytes {
+		a.ents.write(a.entBuf)
+		a.entBuf = a.entBuf[:0]
+	}
 	a.lastStart = e.start
 	a.nents++
 }
@@ -889,13 +930,17 @@ func (a *assembly) encodePages() error {
 			var st state
 			chunk = st.encode(chunk, w.at(k), true)
 			st.start = ps // the decoder counts from the page start
-			for j := k + 1; j < r.hi; j++ {
+			j := k + 1
+			for ; j < r.hi; j++ {
 				e := w.at(j)
 				if e.start >= pe {
 					break
 				}
 				chunk = st.encode(chunk, e, false)
 			}
+			// The entries before j start before the next page: the
+			// search for its first entry starts at the last of them.
+			k = max(k, j-1)
 			if len(chunk) >= spillChunk {
 				a.stream.write(chunk)
 				chunk = chunk[:0]

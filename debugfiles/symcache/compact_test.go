@@ -1,0 +1,180 @@
+package symcache
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/cairn-dev/cairn/debugfiles"
+	"github.com/cairn-dev/cairn/debugfiles/dwarf"
+	"github.com/cairn-dev/cairn/debugfiles/loader"
+	"github.com/cairn-dev/cairn/fixtures"
+)
+
+// buildBytes writes the symcache of what add puts into a builder whose
+// spills move to files past spillLimit bytes.
+func buildBytes(t *testing.T, spillLimit int, add func(b *Builder)) []byte {
+	t.Helper()
+	b := newBuilder(Info{Arch: "x86_64"}, Options{}, spillLimit)
+	add(b)
+	var buf bytes.Buffer
+	if _, err := b.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestCompactMatchesTrees checks, on real DWARF, that the symcache built
+// from a session's compact functions is byte for byte the one built from
+// its trees with their Lines, with the spills in memory and in files.
+func TestCompactMatchesTrees(t *testing.T) {
+	for _, name := range []string{"elf-x86_64-gcc-O2", "elf-x86_64-clang-O3", "elf-x86_64-clang-O2-split", "elf-x86_64-gcc-O3", "elf-aarch64-gcc-O2", "elf-x86_64-gcc-O2-dwarf4-dwp"} {
+		t.Run(name, func(t *testing.T) {
+			a, err := loader.Open(fixtures.Get(t, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			for _, obj := range a.Objects {
+				s, err := obj.DebugSession()
+				if err != nil {
+					t.Fatal(err)
+				}
+				cs, ok := s.(compactSession)
+				if !ok {
+					t.Fatalf("%T yields no compact functions", s)
+				}
+				for _, limit := range []int{spillAt, 512} {
+					trees := buildBytes(t, limit, func(b *Builder) {
+						if err := b.AddAll(s.Functions()); err != nil {
+							t.Fatal(err)
+						}
+					})
+					compact := buildBytes(t, limit, func(b *Builder) {
+						if err := addEach(cs.CompactFunctions(), b.addCompact); err != nil {
+							t.Fatal(err)
+						}
+					})
+					if !bytes.Equal(trees, compact) {
+						t.Errorf("%s (spill at %d): compact functions make a different symcache (%d bytes, trees %d)", obj.Arch(), limit, len(compact), len(trees))
+					}
+				}
+				s.Close()
+			}
+		})
+	}
+}
+
+// TestCompactRandom checks addCompact against Add on random functions,
+// including what the DWARF session never yields: rows out of order, file
+// indexes past the unit's files, inlinees reaching past their caller,
+// empty and overflowing inlinees.
+func TestCompactRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	files := []debugfiles.FileInfo{{Name: "a.cpp", CompDir: "/src"}, {Name: "b.h", Dir: "inc"}, {Name: "a.cpp", Dir: "/src"}}
+	for iter := range 300 {
+		var cfs []*dwarf.CompactFunction
+		for i := range 1 + rng.IntN(8) {
+			cfs = append(cfs, randomCompact(rng, uint64(0x1000+i*0x200)*uint64(1+rng.IntN(2)), files))
+		}
+		trees := buildBytes(t, 256, func(b *Builder) {
+			for _, cf := range cfs {
+				b.Add(treeOf(cf))
+			}
+		})
+		compact := buildBytes(t, 256, func(b *Builder) {
+			for _, cf := range cfs {
+				b.addCompact(cf)
+			}
+		})
+		if !bytes.Equal(trees, compact) {
+			t.Fatalf("case %d: compact functions make a different symcache", iter)
+		}
+	}
+}
+
+// randomCompact makes a compact function at addr with random rows and a
+// random inline tree.
+func randomCompact(rng *rand.Rand, addr uint64, files []debugfiles.FileInfo) *dwarf.CompactFunction {
+	size := uint64(0x20 + rng.IntN(0x1e0))
+	f := &debugfiles.Function{Name: fmt.Sprintf("f%d", rng.IntN(20)), Address: addr, Size: size}
+	var rows []dwarf.LineRow
+	for a := addr - uint64(rng.IntN(2))*8; a < addr+size; a += uint64(1 + rng.IntN(24)) {
+		if rng.IntN(6) == 0 {
+			continue
+		}
+		rows = append(rows, dwarf.LineRow{Address: a, Size: uint64(rng.IntN(30)), File: uint32(rng.IntN(len(files) + 1)), Line: uint32(rng.IntN(40))})
+	}
+	if rng.IntN(10) == 0 && len(rows) > 1 {
+		rows[0], rows[len(rows)-1] = rows[len(rows)-1], rows[0]
+	}
+	var grow func(p *debugfiles.Function, depth int)
+	grow = func(p *debugfiles.Function, depth int) {
+		if depth > 4 {
+			return
+		}
+		for range rng.IntN(4) {
+			a := p.Address + uint64(rng.IntN(int(p.Size)+1))
+			s := uint64(rng.IntN(int(p.Size)/2 + 2))
+			switch rng.IntN(20) {
+			case 0:
+				s = 0
+			case 1:
+				s = ^uint64(0) - a + 2 // the end overflows
+			case 2:
+				s += 0x40 // past the caller
+			}
+			c := &debugfiles.Function{Name: fmt.Sprintf("i%d", rng.IntN(10)), Address: a, Size: s, CallFile: files[rng.IntN(len(files))], CallLine: uint32(rng.IntN(9))}
+			p.Inlinees = append(p.Inlinees, c)
+			if s > 0 && s < 1<<20 {
+				grow(c, depth+1)
+			}
+		}
+	}
+	grow(f, 1)
+	return &dwarf.CompactFunction{Function: f, Rows: rows, Files: files}
+}
+
+// treeOf is the tree Functions yields for a compact function: its rows as
+// Lines (sorted, as prepare would sort them), and as every inlinee's
+// Lines those starting within its range. It copies the tree, so that the
+// compact function is left as it was.
+func treeOf(cf *dwarf.CompactFunction) *debugfiles.Function {
+	var lines []debugfiles.LineInfo
+	for _, r := range cf.Rows {
+		var fi debugfiles.FileInfo
+		if int(r.File) < len(cf.Files) {
+			fi = cf.Files[r.File]
+		}
+		lines = append(lines, debugfiles.LineInfo{Address: r.Address, Size: r.Size, File: fi, Line: r.Line})
+	}
+	sorted := append([]debugfiles.LineInfo(nil), lines...)
+	for i := 1; i < len(sorted); i++ { // stable insertion sort
+		for j := i; j > 0 && sorted[j].Address < sorted[j-1].Address; j-- {
+			sorted[j], sorted[j-1] = sorted[j-1], sorted[j]
+		}
+	}
+	var cp func(f *debugfiles.Function, top bool) *debugfiles.Function
+	cp = func(f *debugfiles.Function, top bool) *debugfiles.Function {
+		g := *f
+		g.Inlinees = nil
+		if top {
+			g.Lines = lines
+		} else {
+			var ls []debugfiles.LineInfo
+			end := f.Address + f.Size
+			for _, l := range sorted {
+				if end >= f.Address && l.Address >= f.Address && l.Address < end {
+					ls = append(ls, l)
+				}
+			}
+			g.Lines = ls
+		}
+		for _, c := range f.Inlinees {
+			g.Inlinees = append(g.Inlinees, cp(c, false))
+		}
+		return &g
+	}
+	return cp(cf.Function, true)
+}
