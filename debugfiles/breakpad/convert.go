@@ -157,11 +157,11 @@ func WriteObject(out io.Writer, obj debugfiles.Object, opts ConvertOptions) erro
 			}
 			e := entry{f: f, name: c.name(f.Name)}
 			if cf != nil {
-				c.convertCompact(e, cf, &fn)
+				tmp = c.encodeCompact(tmp[:0], e, cf, &fn)
 			} else {
 				c.convert(e, &fn)
+				tmp = encodeFunc(tmp[:0], &fn)
 			}
-			tmp = encodeFunc(tmp[:0], &fn)
 			recs = append(recs, record{addr: f.Address, size: f.Size, name: e.name, ref: store.add(tmp)})
 		})
 		if err != nil {
@@ -245,18 +245,14 @@ const funcBlock = 128
 // (a few blocks ahead of the output, which bounds the memory held) and
 // written in order.
 func writeFuncs(w *Writer, kept []record, store *recordStore, fileMap, originMap []int64) {
-	format := func(w *Writer, recs []record, fn *Func) {
-		for _, r := range recs {
-			decodeFunc(store.get(r.ref), r.addr, fn)
-			fn.Address, fn.Size, fn.Name, fn.Multiple = r.addr, r.size, r.name, r.multiple
-			remap(fn, fileMap, originMap)
-			w.Func(fn)
+	format := func(w *Writer, recs []record) {
+		for i := range recs {
+			w.encodedFunc(&recs[i], store.get(recs[i].ref), fileMap, originMap)
 		}
 	}
 	workers := min(runtime.GOMAXPROCS(0), 4)
 	if workers < 2 || len(kept) <= funcBlock {
-		var fn Func
-		format(w, kept, &fn)
+		format(w, kept)
 		return
 	}
 	type block struct {
@@ -286,7 +282,6 @@ func writeFuncs(w *Writer, kept []record, store *recordStore, fileMap, originMap
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var fn Func
 			for i := range jobs {
 				b := &blocks[i]
 				select {
@@ -295,7 +290,7 @@ func writeFuncs(w *Writer, kept []record, store *recordStore, fileMap, originMap
 					b.text = new(bytes.Buffer)
 				}
 				bw := NewWriter(b.text)
-				format(bw, kept[i*funcBlock:min((i+1)*funcBlock, len(kept))], &fn)
+				format(bw, kept[i*funcBlock:min((i+1)*funcBlock, len(kept))])
 				bw.Flush() // into memory: cannot fail
 				close(b.done)
 			}
@@ -429,16 +424,10 @@ func (s *recordStore) add(b []byte) recordRef {
 
 func (s *recordStore) get(r recordRef) []byte { return s.blocks[r.block][r.off:r.end] }
 
-// encodeFunc appends fn's lines and inlines as unsigned varints, addresses
-// relative to the function.
+// encodeFunc appends fn's inlines and lines, in the order of their
+// records, as unsigned varints, addresses relative to the function.
+// Writer.encodedFunc formats the text straight from it.
 func encodeFunc(b []byte, fn *Func) []byte {
-	b = binary.AppendUvarint(b, uint64(len(fn.Lines)))
-	for _, l := range fn.Lines {
-		b = binary.AppendUvarint(b, l.Address-fn.Address)
-		b = binary.AppendUvarint(b, l.Size)
-		b = binary.AppendUvarint(b, uint64(l.Number))
-		b = binary.AppendUvarint(b, uint64(l.File))
-	}
 	b = binary.AppendUvarint(b, uint64(len(fn.Inlines)))
 	for _, in := range fn.Inlines {
 		b = binary.AppendUvarint(b, uint64(in.Depth))
@@ -453,41 +442,67 @@ func encodeFunc(b []byte, fn *Func) []byte {
 			b = binary.AppendUvarint(b, r.Size)
 		}
 	}
+	b = binary.AppendUvarint(b, uint64(len(fn.Lines)))
+	for _, l := range fn.Lines {
+		b = binary.AppendUvarint(b, l.Address-fn.Address)
+		b = binary.AppendUvarint(b, l.Size)
+		b = binary.AppendUvarint(b, uint64(l.Number))
+		b = binary.AppendUvarint(b, uint64(l.File))
+	}
 	return b
 }
 
 // decodeFunc reads what encodeFunc wrote for a function at base into fn's
 // lines and inlines, reusing their slices.
 func decodeFunc(b []byte, base uint64, fn *Func) {
-	u := func() uint64 {
-		v, n := binary.Uvarint(b)
-		b = b[n:]
-		return v
-	}
-	fn.Lines = fn.Lines[:0]
-	for range u() {
-		fn.Lines = append(fn.Lines, Line{Address: base + u(), Size: u(), Number: uint32(u()), File: int64(u())})
-	}
+	d := encoded{b: b}
 	// Reuse the inline records and their range slices.
 	inl := fn.Inlines[:cap(fn.Inlines)]
-	n := int(u())
+	n := int(d.u())
 	if len(inl) < n {
 		inl = append(inl, make([]Inline, n-len(inl))...)
 	}
 	inl = inl[:n]
 	for i := range inl {
 		in := &inl[i]
-		in.Depth, in.CallLine, in.CallFile, in.Origin = uint32(u()), uint32(u()), int64(u())-1, int64(u())
+		in.Depth, in.CallLine, in.CallFile, in.Origin = uint32(d.u()), uint32(d.u()), int64(d.u())-1, int64(d.u())
 		in.Legacy = false
 		rs := in.Ranges[:0]
-		for range u() {
-			v, k := binary.Varint(b)
-			b = b[k:]
-			rs = append(rs, Range{Address: base + uint64(v), Size: u()})
+		for range d.u() {
+			rs = append(rs, Range{Address: base + uint64(d.s()), Size: d.u()})
 		}
 		in.Ranges = rs
 	}
 	fn.Inlines = inl
+	fn.Lines = fn.Lines[:0]
+	for range d.u() {
+		fn.Lines = append(fn.Lines, Line{Address: base + d.u(), Size: d.u(), Number: uint32(d.u()), File: int64(d.u())})
+	}
+}
+
+// encoded reads the varints encodeFunc writes. The records are our own, so
+// it does not check them.
+type encoded struct {
+	b []byte
+	i int
+}
+
+// u reads an unsigned varint; most are one byte.
+func (d *encoded) u() uint64 {
+	if d.i < len(d.b) && d.b[d.i] < 0x80 {
+		d.i++
+		return uint64(d.b[d.i-1])
+	}
+	v, n := binary.Uvarint(d.b[d.i:])
+	d.i += max(n, 1)
+	return v
+}
+
+// s reads a zigzag varint.
+func (d *encoded) s() int64 {
+	v, n := binary.Varint(d.b[d.i:])
+	d.i += max(n, 1)
+	return v
 }
 
 // keepUsed returns the names whose used flag is set, in order.
@@ -758,29 +773,40 @@ func (c *converter) convert(e entry, fn *Func) {
 	}
 }
 
-// convertCompact is convert for a function whose lines come as compact
-// rows (its Lines are empty).
-func (c *converter) convertCompact(e entry, cf *dwarf.CompactFunction, fn *Func) {
+// encodeCompact is convert then encodeFunc for a function whose lines come
+// as compact rows (its Lines are empty). The rows are encoded as they are
+// read, without a Line each: this runs on the one goroutine that takes the
+// functions from the session, where building the Lines cost as much as
+// encoding them. fn is left holding the inlines.
+func (c *converter) encodeCompact(b []byte, e entry, cf *dwarf.CompactFunction, fn *Func) []byte {
 	*fn = Func{Address: e.f.Address, Size: e.f.Size, Name: e.name, Multiple: e.multiple,
-		Lines: c.rowLines(cf, fn.Lines[:0]), Inlines: fn.Inlines[:0]}
+		Lines: fn.Lines[:0], Inlines: fn.Inlines[:0]}
 	if !c.opts.NoInlines {
 		c.inlines(fn, e.f.Inlinees, 0)
 	}
-}
-
-// rowLines is lines for compact rows. The session yields them sorted,
-// sized and within the function; they are clipped all the same, as lines
-// does.
-func (c *converter) rowLines(cf *dwarf.CompactFunction, out []Line) []Line {
+	b = encodeFunc(b, fn)
+	b = b[:len(b)-1] // the line count of 0, one byte, written below instead
 	f := cf.Function
+	// The session yields the rows sorted, sized and within the function;
+	// they are clipped all the same, as lines does. The count comes first.
+	n := 0
+	for _, r := range cf.Rows {
+		if max(r.Address, f.Address) < min(r.Address+r.Size, f.End()) {
+			n++
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(n))
 	for _, r := range cf.Rows {
 		start, end := max(r.Address, f.Address), min(r.Address+r.Size, f.End())
 		if start >= end {
 			continue
 		}
-		out = append(out, Line{Address: start, Size: end - start, Number: r.Line, File: c.rowFile(cf.Files, r.File)})
+		b = binary.AppendUvarint(b, start-f.Address)
+		b = binary.AppendUvarint(b, end-start)
+		b = binary.AppendUvarint(b, uint64(r.Line))
+		b = binary.AppendUvarint(b, uint64(c.rowFile(cf.Files, r.File)))
 	}
-	return out
+	return b
 }
 
 // rowFile is the provisional index of file i of a unit's files, looked up

@@ -196,6 +196,55 @@ func (w *Writer) Func(f *Func) {
 	}
 }
 
+// encodedFunc writes the records Func writes for r, whose inlines and
+// lines are enc (see encodeFunc), with the provisional file and origin
+// indexes mapped to final ones (see remap). It formats straight from the
+// encoding: building a Func first would cost as much as the formatting.
+func (w *Writer) encodedFunc(r *record, enc []byte, fileMap, originMap []int64) {
+	b := append(w.begin(), "FUNC "...)
+	if r.multiple {
+		b = append(b, "m "...)
+	}
+	b = appendHex(b, r.addr)
+	b = append(b, ' ')
+	b = appendHex(b, r.size)
+	b = append(b, " 0 "...) // parameter size
+	w.put(append(appendName(b, r.name), '\n'))
+
+	d := encoded{b: enc}
+	for range d.u() {
+		b := append(w.begin(), "INLINE "...)
+		b = appendDec(b, int64(uint32(d.u()))) // depth
+		b = append(b, ' ')
+		b = appendDec(b, int64(uint32(d.u()))) // call line
+		b = append(b, ' ')
+		if file := int64(d.u()) - 1; file >= 0 {
+			b = appendDec(b, fileMap[file])
+		} else {
+			b = appendDec(b, file)
+		}
+		b = append(b, ' ')
+		b = appendDec(b, originMap[d.u()])
+		for range d.u() {
+			b = append(b, ' ')
+			b = appendHex(b, r.addr+uint64(d.s()))
+			b = append(b, ' ')
+			b = appendHex(b, d.u())
+		}
+		w.put(append(b, '\n'))
+	}
+	for range d.u() {
+		b := appendHex(w.begin(), r.addr+d.u())
+		b = append(b, ' ')
+		b = appendHex(b, d.u()) // size
+		b = append(b, ' ')
+		b = appendDec(b, int64(uint32(d.u()))) // line number
+		b = append(b, ' ')
+		b = appendDec(b, fileMap[d.u()])
+		w.put(append(b, '\n'))
+	}
+}
+
 func (w *Writer) inline(in *Inline) {
 	b := append(w.begin(), "INLINE "...)
 	b = appendDec(b, int64(in.Depth))

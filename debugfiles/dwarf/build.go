@@ -30,6 +30,10 @@ var errBudget = errors.New("input needs too much work for its size")
 type budget struct {
 	left   int64
 	parent *sharedBudget
+	// exhausted is set once spend has failed, including where the
+	// failure was not reported as an error (str yields "" then): a
+	// parallel walk that met it is redone serially.
+	exhausted bool
 }
 
 func newBudget(inputSize int) *budget {
@@ -49,6 +53,7 @@ func (b *budget) spend(n int) error {
 		b.left += b.parent.take(max(-b.left, budgetShare))
 	}
 	if b.left < 0 {
+		b.exhausted = true
 		return errBudget
 	}
 	return nil

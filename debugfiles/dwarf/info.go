@@ -211,21 +211,34 @@ func skipValue(b *buf, form uint32, h *unitHeader) {
 	readValue(b, form, 0, h, 0)
 }
 
-// die holds the attributes of one DIE that the walk uses.
+// die holds the attributes of one DIE that the walk uses. Nearly half of
+// it is unitAttrs, read of the unit DIE alone, so decodeDIE clears only
+// dieAttrs: the walk decodes every interesting DIE of a unit into one die.
 type die struct {
-	name, link       strRef
+	dieAttrs
+	unitAttrs
+}
+
+// dieAttrs are the attributes the walk reads of every DIE.
+type dieAttrs struct {
+	name, link   strRef
+	low, high    value
+	entryPC      value
+	ranges       value
+	spec, origin uint64
+	hasSpec      bool
+	hasOrigin    bool
+	decl         bool
+	callFile     uint64
+	callLine     uint64
+	sibling      uint64
+	hasSibling   bool
+}
+
+// unitAttrs are the attributes the walk reads of the unit DIE only; what
+// later DIEs leave in them is never read.
+type unitAttrs struct {
 	compDir, dwoName strRef
-	low, high        value
-	entryPC          value
-	ranges           value
-	spec, origin     uint64
-	hasSpec          bool
-	hasOrigin        bool
-	decl             bool
-	callFile         uint64
-	callLine         uint64
-	sibling          uint64
-	hasSibling       bool
 	stmtList         value
 	strOffBase       value
 	addrBase         value
@@ -234,9 +247,10 @@ type die struct {
 	dwoID            value
 }
 
-// decodeDIE reads the attributes of a DIE with abbreviation a.
+// decodeDIE reads the attributes of a DIE with abbreviation a. It clears
+// d.dieAttrs only: the caller passes a zeroed die for the unit DIE.
 func decodeDIE(b *buf, a *abbrev, h *unitHeader, d *die) {
-	*d = die{}
+	d.dieAttrs = dieAttrs{}
 	for i := range a.attrs {
 		s := &a.attrs[i]
 		switch s.attr {
@@ -674,11 +688,15 @@ func (bl *builder) readSource(si int32, skel *unitInfo) ([]*unitInfo, error) {
 	if err := bl.bud.spend(len(headers)); err != nil {
 		return nil, err
 	}
+	if skel == nil {
+		if out, ok := bl.walkParallel(si, headers, walkBatchBytes); ok {
+			return out, nil
+		}
+	}
 	var out []*unitInfo
 	for i := range headers {
 		h := &headers[i]
-		switch h.utype {
-		case utType, utSplitType:
+		if !walked(h) {
 			continue
 		}
 		if skel != nil && skel.dwoID != 0 && h.id != 0 && h.id != skel.dwoID {

@@ -1,0 +1,232 @@
+package dwarf
+
+import (
+	"debug/elf"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"testing"
+)
+
+// walkInputs are ELF files with several units: the test binary itself
+// when it keeps its DWARF (Go emits a unit per package) and the C fixtures
+// when they are present.
+func walkInputs(t *testing.T) []string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := []string{self}
+	home, _ := os.UserHomeDir()
+	for _, pat := range []string{"elf-x86_64-gcc-O2-large-*/large", "elf-x86_64-clang-O2-[0-9a-f]*/demo", "elf-x86_64-gcc-O0-dwarf4-[0-9a-f]*/demo"} {
+		m, _ := filepath.Glob(filepath.Join(home, ".cache/cairn/fixtures", pat))
+		files = append(files, m...)
+	}
+	return files
+}
+
+// elfDWARF reads the DWARF sections of an ELF file.
+func elfDWARF(t testing.TB, file string) *Sections {
+	t.Helper()
+	f, err := elf.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := new(Sections)
+	for _, sec := range f.Sections {
+		if sec.Type == elf.SHT_NOBITS {
+			continue
+		}
+		data, err := sec.Data()
+		if err != nil {
+			continue
+		}
+		s.Add(sec.Name, data)
+	}
+	return s
+}
+
+// walkWith walks the main source of s, in parallel batches of batchBytes
+// or serially when batchBytes is 0.
+func walkWith(t testing.TB, s *Sections, batchBytes int) (*builder, []*unitInfo, bool) {
+	t.Helper()
+	be, err := sniffBigEndian(s.Info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bl := newBuilder(Options{}, s.size())
+	bl.sources = append(bl.sources, &source{sec: s, be: be, abbrevs: map[abbrevKey]*abbrevTable{}})
+	headers, err := unitHeaders(s.Info, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if batchBytes == 0 {
+		var out []*unitInfo
+		for i := range headers {
+			if walked(&headers[i]) {
+				u, err := bl.walkUnit(0, &headers[i], nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, u)
+			}
+		}
+		return bl, out, true
+	}
+	out, ok := bl.walkParallel(0, headers, batchBytes)
+	return bl, out, ok
+}
+
+// TestWalkParallelMatchesSerial checks that the parallel walk records what
+// the serial walk does, down to indexes and the budget left, whatever the
+// batch size.
+func TestWalkParallelMatchesSerial(t *testing.T) {
+	if emitWorkers() < 2 {
+		t.Skip("one core: the walk is serial")
+	}
+	for _, file := range walkInputs(t) {
+		s := elfDWARF(t, file)
+		if len(s.Info) == 0 {
+			continue
+		}
+		want, wantUnits, _ := walkWith(t, s, 0)
+		t.Logf("%s: %d units, %d nodes", file, len(wantUnits), len(want.nodes))
+		for _, batch := range []int{1, 4 << 10, 64 << 10} {
+			got, gotUnits, ok := walkWith(t, s, batch)
+			if !ok {
+				if len(wantUnits) > 1 && batch < len(s.Info)/2 {
+					t.Errorf("%s, batches of %d: parallel walk did not apply", file, batch)
+				}
+				continue
+			}
+			if !reflect.DeepEqual(got.entries, want.entries) || !reflect.DeepEqual(got.nodes, want.nodes) ||
+				!reflect.DeepEqual(got.ranges, want.ranges) || !reflect.DeepEqual(gotUnits, wantUnits) ||
+				!reflect.DeepEqual(got.units, want.units) {
+				t.Errorf("%s, batches of %d: records differ from the serial walk", file, batch)
+			}
+			if got.bud.left != want.bud.left {
+				t.Errorf("%s, batches of %d: budget left %d, serial %d", file, batch, got.bud.left, want.bud.left)
+			}
+		}
+	}
+}
+
+// TestWalkParallelUndoesOnError checks that a parallel walk meeting a
+// corrupt unit leaves the builder as it found it, so the serial walk that
+// follows reports the error it always did.
+func TestWalkParallelUndoesOnError(t *testing.T) {
+	if emitWorkers() < 2 {
+		t.Skip("one core: the walk is serial")
+	}
+	var s *Sections
+	var headers []unitHeader
+	var be bool
+	for _, file := range walkInputs(t) {
+		s = elfDWARF(t, file)
+		be, _ = sniffBigEndian(s.Info)
+		if headers, _ = unitHeaders(s.Info, be); len(headers) >= 4 {
+			break
+		}
+	}
+	if len(headers) < 4 {
+		t.Skip("no input with several units")
+	}
+	// Corrupt the first DIE of a unit in the middle with an abbreviation
+	// code no table holds.
+	info := append([]byte(nil), s.Info...)
+	h := headers[len(headers)/2]
+	copy(info[h.dieOff:], []byte{0xff, 0xff, 0xff, 0x7f})
+	s.Info = info
+
+	bl := newBuilder(Options{}, s.size())
+	bl.sources = append(bl.sources, &source{sec: s, be: be, abbrevs: map[abbrevKey]*abbrevTable{}})
+	left := bl.bud.left
+	if _, ok := bl.walkParallel(0, headers, 4<<10); ok {
+		t.Fatal("parallel walk of a corrupt unit succeeded")
+	}
+	if len(bl.entries)+len(bl.nodes)+len(bl.ranges)+len(bl.units) != 0 || bl.bud.left != left || len(bl.sources[0].abbrevs) != 0 {
+		t.Errorf("builder not restored: %d entries, %d nodes, %d ranges, %d units, budget %d of %d",
+			len(bl.entries), len(bl.nodes), len(bl.ranges), len(bl.units), bl.bud.left, left)
+	}
+	_, err := bl.readSource(0, nil)
+	if err == nil {
+		t.Fatal("readSource of a corrupt unit succeeded")
+	}
+
+	// The error is the one of a walk on one core.
+	prev := runtime.GOMAXPROCS(1)
+	serial := newBuilder(Options{}, s.size())
+	serial.sources = append(serial.sources, &source{sec: s, be: be, abbrevs: map[abbrevKey]*abbrevTable{}})
+	_, want := serial.readSource(0, nil)
+	runtime.GOMAXPROCS(prev)
+	if want == nil || err.Error() != want.Error() {
+		t.Errorf("error %v, serial walk %v", err, want)
+	}
+}
+
+// BenchmarkWalk walks the bench fixture's units serially and in parallel
+// (set CAIRN_FIXTURES_BENCH=1 once it is built).
+func BenchmarkWalk(b *testing.B) {
+	home, _ := os.UserHomeDir()
+	m, _ := filepath.Glob(filepath.Join(home, ".cache/cairn/fixtures/elf-x86_64-gcc-O2-bench-*/bench"))
+	if os.Getenv("CAIRN_FIXTURES_BENCH") == "" || len(m) == 0 {
+		b.Skip("set CAIRN_FIXTURES_BENCH=1 with the bench fixture built")
+	}
+	s := elfDWARF(b, m[0])
+	for _, bc := range []struct {
+		name  string
+		batch int
+	}{{"serial", 0}, {"parallel", walkBatchBytes}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				walkWith(b, s, bc.batch)
+			}
+		})
+	}
+}
+
+// TestWalkParallelBudget checks that a walk running out of budget fails as
+// the serial walk does, whichever unit meets the end of the budget.
+func TestWalkParallelBudget(t *testing.T) {
+	if emitWorkers() < 2 {
+		t.Skip("one core: the walk is serial")
+	}
+	home, _ := os.UserHomeDir()
+	m, _ := filepath.Glob(filepath.Join(home, ".cache/cairn/fixtures/elf-x86_64-gcc-O2-large-*/large"))
+	if len(m) == 0 {
+		t.Skip("no large fixture")
+	}
+	s := elfDWARF(t, m[0])
+	be, err := sniffBigEndian(s.Info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(budget int64) (int64, error) {
+		bl := newBuilder(Options{}, s.size())
+		bl.bud.left = budget
+		bl.sources = append(bl.sources, &source{sec: s, be: be, abbrevs: map[abbrevKey]*abbrevTable{}})
+		_, err := bl.readSource(0, nil)
+		return bl.bud.left, err
+	}
+	prev := runtime.GOMAXPROCS(1)
+	full, err := read(1 << 40)
+	runtime.GOMAXPROCS(prev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	need := 1<<40 - full
+	for _, budget := range []int64{need / 10, need / 2, need - 1, need, need + 1} {
+		got, gotErr := read(budget)
+		prev := runtime.GOMAXPROCS(1)
+		want, wantErr := read(budget)
+		runtime.GOMAXPROCS(prev)
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || (wantErr == nil && got != want) {
+			t.Errorf("budget %d of %d: %v, left %d; serial walk %v, left %d", budget, need, gotErr, got, wantErr, want)
+		}
+	}
+}
