@@ -73,7 +73,7 @@ func (e *Events) Put(ctx context.Context, evs []*events.Event) ([]events.PutResu
 			}
 			out[i].Inserted = n == 1
 			if n == 1 {
-				for _, kv := range eventTags(ev) {
+				for _, kv := range events.Tags(ev) {
 					if _, err := tag.ExecContext(ctx, ev.ProjectID, ev.EventID, ev.IssueID, kv[0], kv[1]); err != nil {
 						return fmt.Errorf("event %s: tag: %w", ev.EventID, err)
 					}

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,108 +8,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cairn-dev/cairn/storage/events"
 )
-
-// Bounds on what one event adds to event_tags, as Sentry bounds tags: a
-// client sending thousands of tags or huge values must not grow the index
-// without limit.
-const (
-	maxTags        = 64
-	maxTagKeyLen   = 64
-	maxTagValueLen = 200
-)
-
-// eventTags returns the tags stored for an event: those of its payload
-// plus release, environment and level, which Sentry also treats as tags.
-// The payload is the only place tags live, so it is decoded here; a
-// payload that does not decode simply contributes no tags.
-func eventTags(ev *events.Event) [][2]string {
-	var out [][2]string
-	add := func(k, v string) {
-		if k == "" || v == "" || len(k) > maxTagKeyLen || len(out) >= maxTags {
-			return
-		}
-		if len(v) > maxTagValueLen {
-			v = v[:maxTagValueLen]
-			for !utf8.ValidString(v) {
-				v = v[:len(v)-1]
-			}
-		}
-		for _, kv := range out {
-			if kv[0] == k {
-				return
-			}
-		}
-		out = append(out, [2]string{k, v})
-	}
-	add("release", ev.Release)
-	add("environment", ev.Environment)
-	add("level", ev.Level)
-	var doc struct {
-		Tags json.RawMessage `json:"tags"`
-	}
-	if json.Unmarshal(ev.Data, &doc) == nil {
-		for _, kv := range parseTags(doc.Tags) {
-			add(kv[0], kv[1])
-		}
-	}
-	return out
-}
-
-// parseTags reads the spellings clients send: an object, a list of pairs,
-// or a list of {"key", "value"} objects.
-func parseTags(b json.RawMessage) [][2]string {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return nil
-	}
-	var out [][2]string
-	if b[0] == '{' {
-		var m map[string]json.RawMessage
-		if json.Unmarshal(b, &m) != nil {
-			return nil
-		}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			out = append(out, [2]string{k, tagText(m[k])})
-		}
-		return out
-	}
-	var list []json.RawMessage
-	if json.Unmarshal(b, &list) != nil {
-		return nil
-	}
-	for _, item := range list {
-		var pair []json.RawMessage
-		if json.Unmarshal(item, &pair) == nil && len(pair) == 2 {
-			out = append(out, [2]string{tagText(pair[0]), tagText(pair[1])})
-			continue
-		}
-		var kv struct {
-			Key   json.RawMessage `json:"key"`
-			Value json.RawMessage `json:"value"`
-		}
-		if json.Unmarshal(item, &kv) == nil && kv.Key != nil {
-			out = append(out, [2]string{tagText(kv.Key), tagText(kv.Value)})
-		}
-	}
-	return out
-}
-
-func tagText(v json.RawMessage) string {
-	var s string
-	if json.Unmarshal(v, &s) == nil {
-		return s
-	}
-	return string(bytes.TrimSpace(v))
-}
 
 // buckets makes the empty buckets of [from, to) and the index of a
 // microsecond timestamp among them.
