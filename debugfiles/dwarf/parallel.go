@@ -119,17 +119,9 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { // feeder
+	go func() {
 		defer wg.Done()
-		defer close(jobs)
-		for k := range chunks {
-			select {
-			case slots <- struct{}{}:
-			case <-stop:
-				return
-			}
-			jobs <- k
-		}
+		feed(len(chunks), jobs, slots, stop)
 	}()
 	for range workers {
 		wg.Add(1)
@@ -274,17 +266,9 @@ func (bl *builder) walkParallel(si int32, headers []unitHeader, batchBytes int) 
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { // feeder
+	go func() {
 		defer wg.Done()
-		defer close(jobs)
-		for k := range batches {
-			select {
-			case slots <- struct{}{}:
-			case <-stop:
-				return
-			}
-			jobs <- k
-		}
+		feed(len(batches), jobs, slots, stop)
 	}()
 	for range workers {
 		wg.Add(1)
@@ -401,5 +385,20 @@ func (bl *builder) mergeShard(sh *builder) {
 			u.cu1 += r0
 		}
 		bl.units = append(bl.units, u)
+	}
+}
+
+// feed hands the indexes 0..n-1 to the workers in order, each once a slot
+// is free (the consumer frees one per result it has taken, which bounds
+// the results held at once), and closes jobs when done or stopped.
+func feed(n int, jobs chan<- int, slots chan<- struct{}, stop <-chan struct{}) {
+	defer close(jobs)
+	for k := range n {
+		select {
+		case slots <- struct{}{}:
+		case <-stop:
+			return
+		}
+		jobs <- k
 	}
 }
