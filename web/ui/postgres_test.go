@@ -2,20 +2,14 @@ package ui_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/cairn-dev/cairn/internal/testtools"
 	"github.com/cairn-dev/cairn/storage/meta"
 	"github.com/cairn-dev/cairn/storage/postgres"
 	"github.com/cairn-dev/cairn/storage/sqlite"
@@ -26,25 +20,7 @@ import (
 // pages on the PostgreSQL metadata store, in a schema of its own.
 func TestSettingsOnPostgres(t *testing.T) {
 	ctx := context.Background()
-	dsn := os.Getenv("CAIRN_TEST_POSTGRES")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	c, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		testtools.Missing(t, "PostgreSQL at 127.0.0.1:5432 ("+err.Error()+")", "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start")
-	}
-	c.Close(ctx)
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, dsn)
-		if err == nil {
-			c.Exec(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`)
-			c.Close(ctx)
-		}
-	})
+	dsn, schema := pgSchema(t)
 	m, err := postgres.OpenMeta(ctx, dsn, postgres.Options{Schema: schema, MaxConns: 4})
 	if err != nil {
 		t.Fatal(err)
