@@ -34,19 +34,8 @@ func TestIssueDeleteConformance(t *testing.T) {
 func TestDeleteIssuesClearsReferences(t *testing.T) {
 	ctx := context.Background()
 	o := opts(t)
-	m, err := postgres.OpenMeta(ctx, dsn(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	org, err := m.CreateOrg(ctx, meta.Organization{Slug: "o", Name: "O"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := m.CreateProject(ctx, meta.Project{OrgID: org.ID, Slug: "p", Name: "P"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stores, p := withProject(t, o, 1)
+	m := stores[0]
 	now := time.Now().UTC()
 	issues, err := m.GroupIssues(ctx, []meta.GroupRequest{
 		{ProjectID: p.ID, Hash: "gone", Type: "error", Title: "t", Time: now},

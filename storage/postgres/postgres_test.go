@@ -105,6 +105,32 @@ func opts(t *testing.T) postgres.Options {
 	return postgres.Options{Schema: schema(t), MaxConns: 8}
 }
 
+// withProject opens n metadata stores on one schema, as n processes
+// would, closed when the test ends, and creates organization "o" with
+// project "p" through the first.
+func withProject(t *testing.T, o postgres.Options, n int) ([]*postgres.Meta, meta.Project) {
+	t.Helper()
+	ctx := context.Background()
+	var stores []*postgres.Meta
+	for range n {
+		m, err := postgres.OpenMeta(ctx, dsn(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		stores = append(stores, m)
+	}
+	org, err := stores[0].CreateOrg(ctx, meta.Organization{Slug: "o", Name: "O"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := stores[0].CreateProject(ctx, meta.Project{OrgID: org.ID, Slug: "p", Name: "P"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stores, p
+}
+
 func TestQueueConformance(t *testing.T) {
 	storagetest.TestQueue(t, func(t *testing.T, o queue.Options) queue.Queue {
 		q, err := postgres.OpenQueue(context.Background(), dsn(), opts(t), o)
@@ -157,24 +183,7 @@ func TestReopen(t *testing.T) {
 // the same issue at once: one issue is created and no count is lost.
 func TestConcurrentGrouping(t *testing.T) {
 	ctx := context.Background()
-	o := opts(t)
-	var stores []*postgres.Meta
-	for range 4 {
-		m, err := postgres.OpenMeta(ctx, dsn(), o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		stores = append(stores, m)
-	}
-	org, err := stores[0].CreateOrg(ctx, meta.Organization{Slug: "o", Name: "O"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := stores[0].CreateProject(ctx, meta.Project{OrgID: org.ID, Slug: "p", Name: "P"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stores, p := withProject(t, opts(t), 4)
 	at := time.Now().UTC()
 	var wg sync.WaitGroup
 	ids := make(chan int64, 4*25)
@@ -287,19 +296,8 @@ func TestHealthConformance(t *testing.T) {
 // recorded; redelivered events report nothing.
 func TestRecordedNew(t *testing.T) {
 	ctx := context.Background()
-	m, err := postgres.OpenMeta(ctx, dsn(), opts(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	org, err := m.CreateOrg(ctx, meta.Organization{Slug: "o", Name: "O"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := m.CreateProject(ctx, meta.Project{OrgID: org.ID, Slug: "p", Name: "P"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stores, p := withProject(t, opts(t), 1)
+	m := stores[0]
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	iss, err := m.GroupIssues(ctx, []meta.GroupRequest{
 		{ProjectID: p.ID, Hash: "a", Type: "error", Title: "A", Time: at},
@@ -345,24 +343,7 @@ func TestRecordedNew(t *testing.T) {
 // is claimed by exactly one of them.
 func TestConcurrentClaim(t *testing.T) {
 	ctx := context.Background()
-	o := opts(t)
-	var stores []*postgres.Meta
-	for range 4 {
-		m, err := postgres.OpenMeta(ctx, dsn(), o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		stores = append(stores, m)
-	}
-	org, err := stores[0].CreateOrg(ctx, meta.Organization{Slug: "o", Name: "O"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := stores[0].CreateProject(ctx, meta.Project{OrgID: org.ID, Slug: "p", Name: "P"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stores, p := withProject(t, opts(t), 4)
 	now := time.Now().UTC()
 	const n = 300
 	var ds []meta.Delivery
@@ -416,24 +397,7 @@ func TestConcurrentClaim(t *testing.T) {
 // session errored and crashed once, and lose no started session.
 func TestConcurrentSessions(t *testing.T) {
 	ctx := context.Background()
-	o := opts(t)
-	var stores []*postgres.Meta
-	for range 4 {
-		m, err := postgres.OpenMeta(ctx, dsn(), o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		stores = append(stores, m)
-	}
-	org, err := stores[0].CreateOrg(ctx, meta.Organization{Slug: "o", Name: "O"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := stores[0].CreateProject(ctx, meta.Project{OrgID: org.ID, Slug: "p", Name: "P"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stores, p := withProject(t, opts(t), 4)
 	t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
 	const sessions = 10
 	up := func(sid string, init bool, st meta.SessionStatus, errs int64) meta.SessionUpdate {
