@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cairn-dev/cairn/debugfiles/identify"
 	"github.com/cairn-dev/cairn/debugfiles/loader"
 	"github.com/cairn-dev/cairn/fixtures"
 	"github.com/cairn-dev/cairn/ingest"
@@ -56,7 +57,7 @@ func upload(t testing.TB, st *store.Store, projectID int64, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := store.Identify(path)
+	objs, err := identify.File(path)
 	if err != nil || len(objs) == 0 {
 		t.Fatalf("identify %s: %v %v", path, objs, err)
 	}

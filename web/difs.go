@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cairn-dev/cairn/debugfiles/debugid"
+	"github.com/cairn-dev/cairn/debugfiles/identify"
 	"github.com/cairn-dev/cairn/storage/blob"
 	"github.com/cairn-dev/cairn/storage/meta"
 	"github.com/cairn-dev/cairn/symbolicator/store"
@@ -360,7 +361,7 @@ func (a *assembler) runInPlace(k jobKey, j job, parts []string) (done bool, err 
 	if err := a.checkQuota(k, size); err != nil {
 		return true, err
 	}
-	objs, err := store.IdentifyReaderAt(cat, size, j.name)
+	objs, err := identify.ReaderAt(cat, size, j.name)
 	if err != nil {
 		return true, err
 	}
@@ -420,7 +421,7 @@ func (a *assembler) runCopy(k jobKey, j job) error {
 	if err := a.checkQuota(k, size); err != nil {
 		return err
 	}
-	objs, err := store.Identify(tmp.Name())
+	objs, err := identify.File(tmp.Name())
 	if err != nil {
 		return err
 	}

@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/cairn-dev/cairn/debugfiles/debugid"
+	"github.com/cairn-dev/cairn/debugfiles/identify"
 	"github.com/cairn-dev/cairn/storage/meta"
-	"github.com/cairn-dev/cairn/symbolicator/store"
 )
 
 // SymuploadTokenParam is the query parameter that may carry the API token
@@ -92,7 +92,7 @@ func (d *DebugFiles) symupload(w http.ResponseWriter, r *http.Request, tok meta.
 	if tmpName == "" {
 		return &httpError{http.StatusBadRequest, "the symbol_file part is missing"}
 	}
-	objs, err := store.Identify(tmpName)
+	objs, err := identify.File(tmpName)
 	if err != nil {
 		return &httpError{http.StatusBadRequest, err.Error()}
 	}

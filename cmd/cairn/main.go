@@ -1,5 +1,11 @@
 // Command cairn is the single Cairn binary: the server roles and the
 // command-line tools that share its parsers.
+//
+// Built with -tags cairncli it is the command-line tools alone (dump-syms,
+// difs, symbolicate, symcache, stackwalk, minidump, upload): what a CI
+// runner or a developer's machine needs. That build links no storage
+// backend, web handler or metrics library, so it starts in a fraction of
+// the time and memory the server's dependencies cost at every start-up.
 package main
 
 import (

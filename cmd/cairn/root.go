@@ -20,7 +20,7 @@ Start with:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newMinidumpCommand(), newDifsCommand(), newDumpSymsCommand(), newSymbolicateCommand(), newSymcacheCommand(), newServeCommand(), newTokenCommand(), newStackwalkCommand(), newUploadCommand())
-	root.AddCommand(newUserCommand(), newMigrateCommand())
+	root.AddCommand(newVersionCommand(), newMinidumpCommand(), newDifsCommand(), newDumpSymsCommand(), newSymbolicateCommand(), newSymcacheCommand(), newStackwalkCommand(), newUploadCommand())
+	root.AddCommand(serverCommands()...)
 	return root
 }

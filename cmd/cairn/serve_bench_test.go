@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cairn-dev/cairn/config"
+	"github.com/cairn-dev/cairn/debugfiles/identify"
 	"github.com/cairn-dev/cairn/fixtures"
 	"github.com/cairn-dev/cairn/storage/storagetest"
 	"github.com/cairn-dev/cairn/symbolicator/store"
@@ -219,7 +220,7 @@ func addDebugFile(b *testing.B, ds *store.Store, projectID int64, path string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	objs, err := store.Identify(path)
+	objs, err := identify.File(path)
 	if err != nil {
 		b.Fatalf("%s: %v", path, err)
 	}

@@ -16,8 +16,8 @@ import (
 	"strings"
 
 	"github.com/cairn-dev/cairn/debugfiles"
+	"github.com/cairn-dev/cairn/debugfiles/identify"
 	"github.com/cairn-dev/cairn/debugfiles/loader"
-	"github.com/cairn-dev/cairn/symbolicator/store"
 )
 
 // File is a debug file found on disk, ready to upload.
@@ -27,7 +27,7 @@ type File struct {
 	// name for the DWARF file inside a dSYM bundle.
 	Name    string
 	Size    int64
-	Objects []store.Object
+	Objects []identify.Object
 	// Checksum and Chunks are filled by hashing, for the server's chunk
 	// size.
 	Checksum string
@@ -54,7 +54,7 @@ func Find(paths []string) ([]File, []Skipped, error) {
 			return
 		}
 		seen[abs] = true
-		f, reason := identify(p, name)
+		f, reason := check(p, name)
 		if reason != "" {
 			if explicit || !strings.HasPrefix(reason, "not a debug file") {
 				skipped = append(skipped, Skipped{Path: p, Reason: reason})
@@ -132,8 +132,8 @@ func companions(p string) []string {
 	return out
 }
 
-// identify checks one file; a non-empty reason says why it is skipped.
-func identify(p, name string) (File, string) {
+// check identifies one file; a non-empty reason says why it is skipped.
+func check(p, name string) (File, string) {
 	f, err := os.Open(p)
 	if err != nil {
 		return File{}, err.Error()
@@ -148,7 +148,7 @@ func identify(p, name string) (File, string) {
 	if loader.Sniff(head[:n]) == debugfiles.FormatUnknown && !bytes.HasPrefix(head[:n], []byte("PK\x03\x04")) {
 		return File{}, "not a debug file"
 	}
-	objs, err := store.Identify(p)
+	objs, err := identify.File(p)
 	if err != nil {
 		return File{}, err.Error()
 	}

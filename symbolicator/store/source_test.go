@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/cairn-dev/cairn/debugfiles/identify"
 	"github.com/cairn-dev/cairn/debugfiles/loader"
 	"github.com/cairn-dev/cairn/fixtures"
 	"github.com/cairn-dev/cairn/storage/fsblob"
@@ -41,7 +42,7 @@ func TestProjectSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := store.Identify(bin)
+	objs, err := identify.File(bin)
 	if err != nil {
 		t.Fatal(err)
 	}

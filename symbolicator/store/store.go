@@ -1,124 +1,27 @@
-// Package store keeps uploaded debug files: it identifies what an uploaded
-// file contains, stores its bytes once in the blob store (named by their
+// Package store keeps uploaded debug files: given what package identify
+// found in an uploaded file, it stores its bytes once in the blob store (named by their
 // SHA-1, so the same file uploaded to several projects or twice is kept
 // once), and indexes every object by debug id, code id and architecture.
 // The symbolicator's internal source looks files up through it.
 package store
 
 import (
-	"archive/zip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"strings"
 
-	"github.com/cairn-dev/cairn/debugfiles"
 	"github.com/cairn-dev/cairn/debugfiles/debugid"
-	"github.com/cairn-dev/cairn/debugfiles/loader"
+	"github.com/cairn-dev/cairn/debugfiles/identify"
 	"github.com/cairn-dev/cairn/storage/blob"
 	"github.com/cairn-dev/cairn/storage/meta"
 )
 
-// ErrNotDebugFile is returned for uploads that hold no usable debug object;
-// its message is meant for the client.
-var ErrNotDebugFile = errors.New("not a debug information file")
-
-// Object is what identification found in one object of a file.
-type Object struct {
-	DebugID  string
-	CodeID   string
-	Arch     string
-	Format   string
-	Kind     string
-	Features []string
-}
-
-// Identify opens the file at path and lists its objects. It rejects files
-// that are no debug file, and objects without a debug id or without any
-// symbols, debug or unwind information, since nothing could use them.
-func Identify(p string) ([]Object, error) {
-	if objs, ok, err := identifySourceBundle(p); ok || err != nil {
-		return objs, err
-	}
-	a, err := loader.Open(p)
-	if err != nil {
-		if errors.Is(err, debugfiles.ErrUnknownFormat) {
-			return nil, fmt.Errorf("%w: the file is not ELF, Mach-O, PE, PDB, a Breakpad .sym or a source bundle", ErrNotDebugFile)
-		}
-		return nil, fmt.Errorf("%w: %v", ErrNotDebugFile, err)
-	}
-	defer a.Close()
-	return describe(a.Objects)
-}
-
-// describe lists what the index records of each object, refusing objects
-// nothing could use.
-func describe(objs []debugfiles.Object) ([]Object, error) {
-	var out []Object
-	for _, o := range objs {
-		if o.DebugID().IsZero() {
-			return nil, fmt.Errorf("%w: the %s object has no debug identifier (stripped build id?)", ErrNotDebugFile, o.Arch())
-		}
-		if o.Features() == 0 {
-			return nil, fmt.Errorf("%w: the %s object has no symbols, debug or unwind information", ErrNotDebugFile, o.Arch())
-		}
-		format := o.Format().String()
-		out = append(out, Object{DebugID: o.DebugID().String(), CodeID: strings.ToLower(o.CodeID()), Arch: o.Arch(),
-			Format: format, Kind: o.Kind().String(), Features: o.Features().Names()})
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: the file contains no objects", ErrNotDebugFile)
-	}
-	return out, nil
-}
-
-// identifySourceBundle recognizes a Sentry source bundle: a zip archive with
-// a manifest.json naming the debug id its sources belong to.
-func identifySourceBundle(p string) ([]Object, bool, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, false, fmt.Errorf("store: %w", err)
-	}
-	var head [4]byte
-	_, err = io.ReadFull(f, head[:])
-	f.Close()
-	if err != nil || string(head[:]) != "PK\x03\x04" {
-		return nil, false, nil
-	}
-	z, err := zip.OpenReader(p)
-	if err != nil {
-		return nil, true, fmt.Errorf("%w: broken zip archive: %v", ErrNotDebugFile, err)
-	}
-	defer z.Close()
-	objs, err := sourceBundleObjects(&z.Reader)
-	return objs, true, err
-}
-
-// sourceBundleObjects reads the debug id a source bundle's manifest names.
-func sourceBundleObjects(z *zip.Reader) ([]Object, error) {
-	for _, zf := range z.File {
-		if zf.Name != "manifest.json" {
-			continue
-		}
-		m, err := readManifest(zf)
-		if err != nil {
-			return nil, fmt.Errorf("%w: source bundle manifest: %v", ErrNotDebugFile, err)
-		}
-		id, err := debugid.Parse(m.Attributes.DebugID)
-		if err != nil || id.IsZero() {
-			return nil, fmt.Errorf("%w: source bundle without a debug_id attribute", ErrNotDebugFile)
-		}
-		arch := m.Attributes.Arch
-		if arch == "" {
-			arch = "unknown"
-		}
-		return []Object{{DebugID: id.String(), Arch: arch, Format: "sourcebundle", Kind: "src", Features: []string{"sources"}}}, nil
-	}
-	return nil, fmt.Errorf("%w: zip archive without a source bundle manifest.json", ErrNotDebugFile)
-}
+// Object is what identification found in one object of a file, as the
+// index records it.
+type Object = identify.Object
 
 // BlobKey is where a file with this SHA-1 lives in the blob store.
 func BlobKey(sha1hex string) string { return "difs/" + sha1hex[:2] + "/" + sha1hex }

@@ -1,45 +1,22 @@
 package store_test
 
 import (
-	"archive/zip"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cairn-dev/cairn/debugfiles/debugid"
+	"github.com/cairn-dev/cairn/debugfiles/identify"
 	"github.com/cairn-dev/cairn/fixtures"
 	"github.com/cairn-dev/cairn/storage/fsblob"
 	"github.com/cairn-dev/cairn/storage/meta"
 	"github.com/cairn-dev/cairn/storage/sqlite"
 	"github.com/cairn-dev/cairn/symbolicator/store"
 )
-
-func TestIdentifyRejects(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "notes.txt")
-	os.WriteFile(p, []byte("hello"), 0o644)
-	if _, err := store.Identify(p); !errors.Is(err, store.ErrNotDebugFile) {
-		t.Fatalf("text file: %v", err)
-	}
-}
-
-func TestSourceBundle(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "demo.src.zip")
-	f, _ := os.Create(p)
-	zw := zip.NewWriter(f)
-	w, _ := zw.Create("manifest.json")
-	w.Write([]byte(`{"files":{},"attributes":{"debug_id":"5b15c193-165f-4c2b-7ecf-ea57ab8e00cf","arch":"x86_64"}}`))
-	zw.Close()
-	f.Close()
-	objs, err := store.Identify(p)
-	if err != nil || len(objs) != 1 || objs[0].Format != "sourcebundle" || objs[0].Features[0] != "sources" {
-		t.Fatalf("Identify = %+v, %v", objs, err)
-	}
-}
 
 // A fat dSYM is one blob and one row per architecture; lookups by debug id
 // in either spelling, and by code id, find it.
@@ -57,7 +34,7 @@ func TestAddLookupDelete(t *testing.T) {
 	s := &store.Store{Blobs: blobs, Index: m}
 
 	path := filepath.Join(fixtures.GetDir(t, "macho-fat"), "demo.dSYM", "Contents", "Resources", "DWARF", "demo")
-	objs, err := store.Identify(path)
+	objs, err := identify.File(path)
 	if err != nil || len(objs) != 2 {
 		t.Fatalf("Identify = %+v, %v", objs, err)
 	}

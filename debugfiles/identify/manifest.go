@@ -1,4 +1,4 @@
-package store
+package identify
 
 import (
 	"archive/zip"
