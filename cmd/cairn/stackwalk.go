@@ -21,7 +21,7 @@ type stackwalkFlags struct {
 	machine, asJSON, pretty, crashedOnly bool
 	cacheDir                             string
 	breakpadInlineOrder, storeOnly       bool
-	maxFrames                            int
+	maxFrames, prefetch                  int
 }
 
 func newStackwalkCommand() *cobra.Command {
@@ -62,7 +62,7 @@ Output is minidump_stackwalk's (human), its pipe-delimited -m format
 			p := &stackwalk.SymbolPaths{Paths: args[1:], CacheDir: f.cacheDir, StoreOnly: f.storeOnly,
 				Options: stackwalk.SymbolFileOptions{BreakpadInlineOrder: f.breakpadInlineOrder}}
 			defer p.Close()
-			r, err := stackwalk.Process(cmd.Context(), m.Bytes(), p, stackwalk.Options{MaxFrames: f.maxFrames})
+			r, err := stackwalk.Process(cmd.Context(), m.Bytes(), p, stackwalk.Options{MaxFrames: f.maxFrames, Prefetch: f.prefetch})
 			if err != nil {
 				return fmt.Errorf("%w (is %s a minidump?)", err, args[0])
 			}
@@ -89,6 +89,7 @@ Output is minidump_stackwalk's (human), its pipe-delimited -m format
 	fl.BoolVar(&f.breakpadInlineOrder, "breakpad-inline-order", false, "drop INLINE records that skip a depth, as Breakpad does (for output identical to minidump_stackwalk)")
 	fl.BoolVar(&f.storeOnly, "store-only", false, "look for symbols only where the Breakpad store layout says, as minidump_stackwalk does (no directory index)")
 	fl.IntVar(&f.maxFrames, "max-frames", stackwalk.DefaultMaxFrames, "most frames to walk per thread")
+	fl.IntVar(&f.prefetch, "prefetch", 4, "load up to this many modules' debug information ahead of the walk, on other cores: those the stacks point into (0: only when a frame needs one)")
 	return cmd
 }
 

@@ -28,16 +28,22 @@ func BenchmarkProcess(b *testing.B) {
 			b.Fatal(err)
 		}
 		syms := filepath.Join(peers, d.symbols)
-		b.Run(d.name+"/sym-cold", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				p := &SymbolPaths{Paths: []string{syms}, StoreOnly: true}
-				if _, err := Process(context.Background(), data, p, Options{}); err != nil {
-					b.Fatal(err)
-				}
-				p.Close()
+		for _, prefetch := range []int{0, 4} {
+			name := "/sym-cold"
+			if prefetch > 0 {
+				name += "-prefetch"
 			}
-		})
+			b.Run(d.name+name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					p := &SymbolPaths{Paths: []string{syms}, StoreOnly: true}
+					if _, err := Process(context.Background(), data, p, Options{Prefetch: prefetch}); err != nil {
+						b.Fatal(err)
+					}
+					p.Close()
+				}
+			})
+		}
 		cache := b.TempDir()
 		conv := &SymbolPaths{Paths: []string{syms}, StoreOnly: true, CacheDir: cache}
 		if _, err := Process(context.Background(), data, conv, Options{}); err != nil {

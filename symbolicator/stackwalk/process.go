@@ -58,7 +58,7 @@ func (r *Result) Status(m *Module) *Debug {
 	if r.debug == nil {
 		return nil
 	}
-	return r.debug.found[m]
+	return r.debug.status(m)
 }
 
 // MainModule is the module of the executable: the first one listed.
@@ -114,7 +114,8 @@ func ProcessFile(ctx context.Context, f *minidump.File, data []byte, p Modules, 
 	set := newModuleSet(mods, unl, platform)
 	r.Modules = set.all
 	r.Unloaded = set.unloaded
-	r.debug = &debugCache{p: p, found: map[*Module]*Debug{}}
+	r.debug = newDebugCache(p)
+	defer r.debug.wait()
 
 	var dumpThread, reqThread uint32
 	var hasDump, hasReq bool
@@ -197,6 +198,9 @@ func ProcessFile(ctx context.Context, f *minidump.File, data []byte, p Modules, 
 		}
 		if c.Arch == unwind.ArchX86 && base+uint64(len(stack)) > 1<<32 {
 			stack = nil // a 32-bit CPU cannot have this stack; Breakpad refuses it too
+		}
+		if opts.Prefetch > 0 {
+			r.debug.prefetch(ctx, likelyModules(&c, stack, base, set, opts.Prefetch), opts.Prefetch)
 		}
 		w := &walker{ctx: ctx, arch: c.Arch, osShort: r.OSShort, stack: stack, base: base, mods: set, debug: r.debug, opts: opts}
 		if stack == nil {

@@ -33,6 +33,13 @@ type Options struct {
 	// MaxScanned bounds the frames found by stack scanning; 0 means
 	// DefaultMaxScanned, a negative value disables scanning.
 	MaxScanned int
+	// Prefetch is how many modules' debug information may be loaded
+	// ahead of the walk, on other cores, while it runs: the modules a
+	// thread's instruction pointer and the top of its stack point into,
+	// which its frames are likely to need (0: each module is loaded when
+	// a frame first needs it). It needs a Modules implementation safe for
+	// concurrent Find calls, as SymbolPaths is.
+	Prefetch int
 }
 
 // walker walks one thread's stack.
@@ -293,34 +300,4 @@ func (w *walker) unwinder(f *Frame) Unwinder {
 func (w *walker) lookupCFI(f *Frame) bool {
 	u := w.unwinder(f)
 	return u != nil && u.CFI(f.Instruction-f.Module.Base, &w.row)
-}
-
-// debugCache asks the Modules implementation once per module.
-type debugCache struct {
-	p     Modules
-	found map[*Module]*Debug
-}
-
-func (c *debugCache) get(ctx context.Context, m *Module) *Debug {
-	if d, ok := c.found[m]; ok {
-		return d
-	}
-	d := &Debug{}
-	if c.p != nil {
-		*d = c.p.Find(ctx, m)
-	}
-	if d.SymbolStatus == StatusUnused {
-		d.SymbolStatus = StatusMissing
-		if d.Symbols != nil {
-			d.SymbolStatus = StatusFound
-		}
-	}
-	if d.UnwindStatus == StatusUnused {
-		d.UnwindStatus = StatusMissing
-		if d.Unwinder != nil {
-			d.UnwindStatus = StatusFound
-		}
-	}
-	c.found[m] = d
-	return d
 }
