@@ -3,6 +3,7 @@ package unwind
 import (
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Arch is an architecture whose register numbering the rules use.
@@ -17,47 +18,47 @@ const (
 	ArchARM
 )
 
-// archInfo describes the registers of one architecture: DWARF names indexed
-// by DWARF number, the stack pointer and the default return address column.
+// archInfo describes one architecture: its name, pointer size, stack
+// pointer and default return address column.
 type archInfo struct {
 	name    string
 	ptrSize int
 	sp, ra  Reg
-	dwarf   []string
 }
 
+var archs = [...]archInfo{
+	ArchUnknown: {name: "unknown", ptrSize: 8},
+	ArchAMD64:   {name: "x86_64", ptrSize: 8, sp: 7, ra: 16},
+	ArchX86:     {name: "x86", ptrSize: 4, sp: 4, ra: 8},
+	ArchARM64:   {name: "arm64", ptrSize: 8, sp: 31, ra: 30},
+	ArchARM:     {name: "arm", ptrSize: 4, sp: 13, ra: 14},
+}
+
+// regNames are the DWARF register names of each architecture, indexed by
+// DWARF number. They are made on first use rather than at start-up, which
+// every command of the binary pays for.
+//
 // The DWARF numbers are those of the psABIs: System V AMD64 §3.6.2, the
 // i386 System V ABI, and ARM's "DWARF for the Arm 64-bit Architecture" and
 // "DWARF for the Arm Architecture". Breakpad's names are the ones its
 // dump_syms writes and its stack walkers look up: "$"-prefixed on x86 and
 // amd64, bare on arm and arm64.
-var archs = [...]archInfo{
-	ArchUnknown: {name: "unknown", ptrSize: 8},
-	ArchAMD64: {
-		name: "x86_64", ptrSize: 8, sp: 7, ra: 16,
-		dwarf: append([]string{
+var regNames = sync.OnceValue(func() [len(archs)][]string {
+	return [len(archs)][]string{
+		ArchAMD64: append([]string{
 			"rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp",
 			"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip",
 		}, append(numbered("xmm", 0, 16), append(numbered("st", 0, 8), append(numbered("mm", 0, 8),
 			"rflags", "es", "cs", "ss", "ds", "fs", "gs", "", "", "fs.base", "gs.base", "", "", "tr", "ldtr", "mxcsr", "fcw", "fsw")...)...)...),
-	},
-	ArchX86: {
-		name: "x86", ptrSize: 4, sp: 4, ra: 8,
-		dwarf: append([]string{"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags", "trapno"},
+		ArchX86: append([]string{"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags", "trapno"},
 			append(numbered("st", 0, 8), append([]string{"", ""}, append(numbered("xmm", 0, 8), append(numbered("mm", 0, 8),
 				"fcw", "fsw", "mxcsr", "es", "cs", "ss", "ds", "fs", "gs", "", "", "tr", "ldtr")...)...)...)...),
-	},
-	ArchARM64: {
-		name: "arm64", ptrSize: 8, sp: 31, ra: 30,
-		dwarf: append(append(numbered("x", 0, 31), "sp", "pc", "elr_mode", "ra_sign_state"),
+		ArchARM64: append(append(numbered("x", 0, 31), "sp", "pc", "elr_mode", "ra_sign_state"),
 			append(make([]string, 64-35), numbered("v", 0, 32)...)...),
-	},
-	ArchARM: {
-		name: "arm", ptrSize: 4, sp: 13, ra: 14,
-		dwarf: append(append(numbered("r", 0, 13), "sp", "lr", "pc"),
+		ArchARM: append(append(numbered("r", 0, 13), "sp", "lr", "pc"),
 			append(make([]string, 64-16), append(numbered("s", 0, 32), append(make([]string, 256-96), numbered("d", 0, 32)...)...)...)...),
-	},
-}
+	}
+})
 
 func numbered(prefix string, from, n int) []string {
 	out := make([]string, n)
@@ -86,6 +87,14 @@ func ArchFromName(name string) Arch {
 // String is the architecture in Sentry's spelling.
 func (a Arch) String() string { return a.info().name }
 
+// dwarf is the architecture's DWARF register names.
+func (a Arch) dwarf() []string {
+	if int(a) < len(archs) {
+		return regNames()[a]
+	}
+	return nil
+}
+
 func (a Arch) info() *archInfo {
 	if int(a) < len(archs) {
 		return &archs[a]
@@ -105,7 +114,7 @@ func (a Arch) RA() Reg { return a.info().ra }
 // RegName names a register in the DWARF/LLVM spelling ("rsp", "x29",
 // "lr"); registers without a name are "reg<N>".
 func (a Arch) RegName(r Reg) string {
-	if n := a.info().dwarf; int(r) < len(n) && n[r] != "" {
+	if n := a.dwarf(); int(r) < len(n) && n[r] != "" {
 		return n[r]
 	}
 	return "reg" + strconv.Itoa(int(r))
@@ -115,7 +124,7 @@ func (a Arch) RegName(r Reg) string {
 // "$eip", "x29", "sp", "lr"); registers Breakpad does not name are
 // "unnamed_register<N>", as its dump_syms writes them.
 func (a Arch) BreakpadName(r Reg) string {
-	n := a.info().dwarf
+	n := a.dwarf()
 	if int(r) >= len(n) || n[r] == "" {
 		return "unnamed_register" + strconv.Itoa(int(r))
 	}
@@ -138,7 +147,7 @@ func (a Arch) ParseBreakpadName(name string) (Reg, bool) {
 		v, err := strconv.ParseUint(rest, 10, 16)
 		return Reg(v), err == nil
 	}
-	for r, s := range a.info().dwarf {
+	for r, s := range a.dwarf() {
 		if s == n {
 			return Reg(r), true
 		}
