@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/cairn-dev/cairn/debugfiles"
@@ -354,56 +356,142 @@ func (s *symbolizer) run(w io.Writer, args []string) error {
 	return err
 }
 
+// streamBlock is the size of the blocks stream reads, symbolicates and
+// writes.
+const streamBlock = 64 << 10
+
 // stream symbolicates one address per input line; JSON output is one
-// object per line. Input is read in large blocks and output written in
-// large blocks; one goroutine does all of it, which measured faster on
-// this project's two-core machines than handing blocks to worker
-// goroutines (the hand-offs cost more than a lookup).
+// object per line. Input is read in blocks of whole lines, each block is
+// symbolicated by one of up to GOMAXPROCS workers, and the answers are
+// written in input order. A block holds thousands of lines, so handing it
+// over costs nothing next to its lookups.
 func (s *symbolizer) stream(w io.Writer, r io.Reader) error {
-	const block = 1 << 20
-	buf := make([]byte, block)
-	carry := 0 // bytes of an unfinished line at the start of buf
-	for {
-		n, rerr := io.ReadFull(r, buf[carry:])
-		data := buf[:carry+n]
-		end := len(data)
-		eof := rerr == io.EOF || rerr == io.ErrUnexpectedEOF
-		if rerr != nil && !eof {
-			return rerr
+	return s.streamWorkers(w, r, runtime.GOMAXPROCS(0))
+}
+
+// lineBlock is a run of whole input lines and, once done is closed, their
+// answers.
+type lineBlock struct {
+	in, out []byte
+	done    chan struct{}
+}
+
+func (s *symbolizer) streamWorkers(w io.Writer, r io.Reader, workers int) error {
+	workers = max(workers, 1)
+	work := make(chan *lineBlock, workers)
+	order := make(chan *lineBlock, 2*workers)
+	free := make(chan *lineBlock, 3*workers)
+	for range workers {
+		ws := s.clone()
+		go func() {
+			for b := range work {
+				ws.out = b.out[:0]
+				ws.lines(b.in)
+				b.out = ws.out
+				close(b.done)
+			}
+		}()
+	}
+	werr := make(chan error, 1)
+	var failed atomic.Bool
+	go func() {
+		var err error
+		for b := range order {
+			<-b.done
+			if err == nil {
+				if _, err = w.Write(b.out); err != nil {
+					failed.Store(true)
+				}
+			}
+			select {
+			case free <- b:
+			default:
+			}
 		}
+		werr <- err
+	}()
+	rerr := readBlocks(r, free, func(b *lineBlock) {
+		b.done = make(chan struct{})
+		order <- b
+		work <- b
+	}, &failed)
+	close(work)
+	close(order)
+	err := <-werr
+	if rerr != nil {
+		return rerr
+	}
+	return err
+}
+
+// readBlocks cuts the input into blocks of whole lines and hands each to
+// send, reusing blocks the writer is done with. It stops early once the
+// writer failed (a closed pipe, say): nobody reads the answers.
+func readBlocks(r io.Reader, free chan *lineBlock, send func(*lineBlock), failed *atomic.Bool) error {
+	var carry []byte // an unfinished line from the previous block
+	for {
+		var b *lineBlock
+		select {
+		case b = <-free:
+		default:
+			b = &lineBlock{in: make([]byte, streamBlock)}
+		}
+		buf := b.in[:cap(b.in)]
+		if len(carry) > len(buf)/2 {
+			buf = make([]byte, 2*len(carry))
+		}
+		c := copy(buf, carry)
+		n, err := io.ReadFull(r, buf[c:])
+		data := buf[:c+n]
+		eof := err == io.EOF || err == io.ErrUnexpectedEOF
+		if err != nil && !eof {
+			return err
+		}
+		end := len(data)
 		if !eof {
 			end = bytes.LastIndexByte(data, '\n') + 1
 			if end == 0 {
-				// A line longer than the buffer: grow it.
-				buf = append(buf, make([]byte, len(buf))...)
-				carry = len(data)
+				// A line longer than the buffer: read on into a larger one.
+				carry = append([]byte(nil), data...)
 				continue
 			}
 		}
-		for in := data[:end]; len(in) > 0; {
-			line := in
-			if i := bytes.IndexByte(in, '\n'); i >= 0 {
-				line, in = in[:i], in[i+1:]
-			} else {
-				in = nil
-			}
-			s.one(line)
-			if s.f.style == "JSON" {
-				s.out = append(s.out, '\n')
-			}
-			if len(s.out) >= block {
-				if _, err := w.Write(s.out); err != nil {
-					return err
-				}
-				s.out = s.out[:0]
-			}
+		carry = append(carry[:0], data[end:]...)
+		b.in = data[:end]
+		send(b)
+		if eof || failed.Load() {
+			return nil
 		}
-		if eof {
-			_, err := w.Write(s.out)
-			return err
-		}
-		carry = copy(buf, data[end:])
 	}
+}
+
+// lines symbolicates every line of a block into s.out.
+func (s *symbolizer) lines(in []byte) {
+	for len(in) > 0 {
+		line := in
+		if i := bytes.IndexByte(in, '\n'); i >= 0 {
+			line, in = in[:i], in[i+1:]
+		} else {
+			in = nil
+		}
+		s.one(line)
+		if s.f.style == "JSON" {
+			s.out = append(s.out, '\n')
+		}
+	}
+}
+
+// clone is a symbolizer for another goroutine: the same cache and
+// options, its own scratch space and name cache.
+func (s *symbolizer) clone() *symbolizer {
+	c := *s
+	c.frames = make([]symcache.Frame, 0, cap(s.frames))
+	c.out = nil
+	if s.names != nil {
+		c.names = make([]string, len(s.names))
+		c.done = make([]bool, len(s.done))
+	}
+	return &c
 }
 
 // parseAddress reads the first field of an input line as

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -13,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/cairn-dev/cairn/fixtures"
 	"github.com/cairn-dev/cairn/internal/symoracle"
@@ -362,3 +365,68 @@ func TestSymbolicateOffsets(t *testing.T) {
 		t.Errorf("absolute:\n%s\noffset:\n%s", abs, rel)
 	}
 }
+
+// Streamed input is cut into blocks that several workers symbolicate:
+// the answers are those of one worker, in input order, whatever the
+// number of workers, for every output style, with lines longer than a
+// block, blank and unparsable lines, and a last line without a newline.
+func TestSymbolicateStreamWorkers(t *testing.T) {
+	bin := fixtures.Get(t, "elf-x86_64-gcc-O2")
+	start, end, err := fixtures.TextRange(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadSymcache(bin, "", nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var in bytes.Buffer
+	rng := rand.New(rand.NewPCG(1, 2))
+	for in.Len() < 8*streamBlock {
+		switch n := rng.IntN(1000); {
+		case n == 0:
+			in.WriteString(strings.Repeat("7", streamBlock+100) + "\n") // longer than a block
+		case n < 5:
+			in.WriteString("not-an-address\n\n")
+		default:
+			fmt.Fprintf(&in, "%#x\n", start+rng.Uint64N(end-start))
+		}
+	}
+	fmt.Fprintf(&in, "%#x", start) // no final newline
+	for _, style := range []string{"LLVM", "GNU", "JSON"} {
+		f := symbolicateFlags{obj: bin, style: style, inlines: true, demangle: true, functions: "linkage"}
+		var want bytes.Buffer
+		if err := newSymbolizer(c, f).streamWorkers(&want, bytes.NewReader(in.Bytes()), 1); err != nil {
+			t.Fatal(err)
+		}
+		for _, workers := range []int{2, 3, 8} {
+			var got bytes.Buffer
+			if err := newSymbolizer(c, f).streamWorkers(&got, iotest.HalfReader(bytes.NewReader(in.Bytes())), workers); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Bytes(), want.Bytes()) {
+				t.Errorf("%s, %d workers: %d bytes of answers differ from one worker's %d", style, workers, got.Len(), want.Len())
+			}
+		}
+	}
+}
+
+// A writer that fails stops the stream with its error.
+func TestSymbolicateStreamWriteError(t *testing.T) {
+	bin := fixtures.Get(t, "elf-x86_64-gcc-O2")
+	c, err := loadSymcache(bin, "", nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	in := strings.Repeat("0x1000\n", 2*streamBlock/7)
+	err = newSymbolizer(c, symbolicateFlags{obj: bin, style: "LLVM"}).streamWorkers(failingWriter{}, strings.NewReader(in), 2)
+	if !errors.Is(err, io.ErrClosedPipe) {
+		t.Fatalf("stream with a failing writer: %v", err)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
