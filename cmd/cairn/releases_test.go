@@ -1,3 +1,5 @@
+//go:build !cairncli
+
 package main
 
 import (
