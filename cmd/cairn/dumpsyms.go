@@ -95,7 +95,9 @@ output unless -o is given; a symbol store expects it at
 				}
 				out = f
 			}
-			bw := bufio.NewWriterSize(out, 1<<20)
+			// The symbol writer buffers its records itself and hands
+			// over large blocks of FUNC text: a small buffer suffices.
+			bw := bufio.NewWriterSize(out, 64<<10)
 			if err = breakpad.WriteObject(bw, obj, opts); err != nil {
 				err = fmt.Errorf("dump-syms: %s: %w", args[0], err)
 			}

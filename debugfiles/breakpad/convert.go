@@ -1,7 +1,6 @@
 package breakpad
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/binary"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/cairn-dev/cairn/debugfiles"
 	"github.com/cairn-dev/cairn/debugfiles/dwarf"
+	"github.com/cairn-dev/cairn/debugfiles/dwarf/cfi"
 	"github.com/cairn-dev/cairn/debugfiles/unwind"
 )
 
@@ -76,19 +76,65 @@ type ConvertOptions struct {
 // stackRecords returns the STACK CFI records, then the STACK WIN records
 // (Windows x86 frame data), that opts asks for.
 func stackRecords(obj debugfiles.Object, opts ConvertOptions) ([]string, error) {
+	return startStackRecords(obj, opts, false)()
+}
+
+// startStackRecords finds the unwind tables stackRecords converts and
+// returns a function that waits for the records. With concurrent set, and
+// when every table is DWARF call frame information (which is safe for
+// concurrent use and reads nothing of the object once found), the records
+// are built on their own goroutine meanwhile: an ELF file's STACK CFI
+// records take as long to build as a good part of its FUNC records. The
+// caller must call the function before the object is closed, whatever
+// else fails. An error finding the tables is returned by the function too,
+// so that it comes where stackRecords would report it.
+func startStackRecords(obj debugfiles.Object, opts ConvertOptions, concurrent bool) func() ([]string, error) {
 	if !opts.CFI {
-		return nil, nil
+		return func() ([]string, error) { return nil, nil }
 	}
 	tables := opts.UnwindTables
 	if tables == nil {
 		var err error
 		if tables, err = unwind.Tables(obj); err != nil {
-			return nil, fmt.Errorf("breakpad: %w", err)
+			err = fmt.Errorf("breakpad: %w", err)
+			return func() ([]string, error) { return nil, err }
 		}
 	}
-	lines, _ := StackCFI(tables)
-	win, _ := StackWin(tables)
-	return append(lines, win...), nil
+	build := func() []string {
+		lines, _ := StackCFI(tables)
+		// DWARF call frame information has no frame data: its rows need
+		// not be read a second time for STACK WIN records.
+		var win []unwind.Table
+		for _, t := range tables {
+			if _, ok := t.(*cfi.Table); !ok {
+				win = append(win, t)
+			}
+		}
+		if len(win) > 0 {
+			w, _ := StackWin(win)
+			lines = append(lines, w...)
+		}
+		return lines
+	}
+	allCFI := true
+	for _, t := range tables {
+		if _, ok := t.(*cfi.Table); !ok {
+			allCFI = false
+		}
+	}
+	if !concurrent || !allCFI || len(tables) == 0 || runtime.GOMAXPROCS(0) < 2 {
+		return func() ([]string, error) { return build(), nil }
+	}
+	var lines []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		lines = build()
+	}()
+	return func() ([]string, error) {
+		<-done
+		return lines, nil
+	}
 }
 
 // FromObject converts an object's functions and symbol table into a Module
@@ -144,6 +190,35 @@ func FromObject(obj debugfiles.Object, opts ConvertOptions) (*Module, error) {
 func WriteObject(out io.Writer, obj debugfiles.Object, opts ConvertOptions) error {
 	m := header(obj, opts)
 	c := newConverter(m, opts)
+	// The STACK records are built while the functions are read; they are
+	// waited for on every path, as they read the object's data.
+	waitStack := startStackRecords(obj, opts, true)
+	stackWaited := false
+	defer func() {
+		if !stackWaited {
+			waitStack()
+		}
+	}()
+	// An ELF file's symbol table is read while the functions are: it
+	// takes a few milliseconds, and elf.Object reads it once, from any
+	// goroutine, from the file's immutable mapping. Other formats read
+	// theirs afterwards, as before. Either way it is read before
+	// returning, as it reads the object's data.
+	var syms []debugfiles.Symbol
+	readSyms := func() {
+		for s := range obj.Symbols() {
+			syms = append(syms, s)
+		}
+	}
+	var symsRead chan struct{}
+	if obj.Format() == debugfiles.FormatELF && runtime.GOMAXPROCS(0) >= 2 {
+		symsRead = make(chan struct{})
+		go func() {
+			defer close(symsRead)
+			readSyms()
+		}()
+		defer func() { <-symsRead }()
+	}
 	var (
 		recs  []record
 		store recordStore
@@ -168,9 +243,10 @@ func WriteObject(out io.Writer, obj debugfiles.Object, opts ConvertOptions) erro
 			return err
 		}
 	}
-	var syms []debugfiles.Symbol
-	for s := range obj.Symbols() {
-		syms = append(syms, s)
+	if symsRead != nil {
+		<-symsRead
+	} else {
+		readSyms()
 	}
 
 	// The order and duplicates of order(), on records.
@@ -227,7 +303,8 @@ func WriteObject(out io.Writer, obj debugfiles.Object, opts ConvertOptions) erro
 	for _, p := range m.Publics {
 		w.Public(p)
 	}
-	stack, err := stackRecords(obj, opts)
+	stack, err := waitStack()
+	stackWaited = true
 	if err != nil {
 		return err
 	}
@@ -256,7 +333,7 @@ func writeFuncs(w *Writer, kept []record, store *recordStore, fileMap, originMap
 		return
 	}
 	type block struct {
-		text *bytes.Buffer
+		text []byte
 		done chan struct{}
 	}
 	blocks := make([]block, (len(kept)+funcBlock-1)/funcBlock)
@@ -267,7 +344,7 @@ func writeFuncs(w *Writer, kept []record, store *recordStore, fileMap, originMap
 	jobs := make(chan int, 2*workers)
 	// Buffers go back to the workers once written: as many as the window
 	// holds, each grown once to a block's size.
-	free := make(chan *bytes.Buffer, 2*workers)
+	free := make(chan []byte, 2*workers)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // feeder; the window bounds what is queued
@@ -284,14 +361,14 @@ func writeFuncs(w *Writer, kept []record, store *recordStore, fileMap, originMap
 			defer wg.Done()
 			for i := range jobs {
 				b := &blocks[i]
+				var buf []byte
 				select {
-				case b.text = <-free:
+				case buf = <-free:
 				default:
-					b.text = new(bytes.Buffer)
 				}
-				bw := NewWriter(b.text)
+				bw := memWriter(buf)
 				format(bw, kept[i*funcBlock:min((i+1)*funcBlock, len(kept))])
-				bw.Flush() // into memory: cannot fail
+				b.text = bw.text()
 				close(b.done)
 			}
 		}()
@@ -299,8 +376,7 @@ func writeFuncs(w *Writer, kept []record, store *recordStore, fileMap, originMap
 	for i := range blocks {
 		b := &blocks[i]
 		<-b.done
-		w.put(b.text.Bytes())
-		b.text.Reset()
+		w.put(b.text)
 		free <- b.text // never blocks: at most one buffer per window slot
 		b.text = nil
 		<-window
@@ -315,18 +391,35 @@ type compactSession interface {
 	CompactFunctions() iter.Seq2[*dwarf.CompactFunction, error]
 }
 
+// transientSession is what WriteObject uses of a debug session that can
+// yield functions with compact lines in storage it reuses
+// (dwarf.Session): it spares allocating and collecting every tree.
+type transientSession interface {
+	TransientCompactFunctions() iter.Seq2[*dwarf.CompactFunction, error]
+}
+
 // eachFunction runs obj's debug session in its own goroutine and hands the
 // functions to use in this one, in batches, so that reading the debug
 // information and converting it overlap. A session with compact lines
 // hands each function with them (cf, whose Function is f); others hand
-// the trees alone (cf nil).
+// the trees alone (cf nil). A session reusing its storage builds the
+// trees on goroutines of its own ahead of this one, and hands each
+// function to use directly: use must keep nothing of it but its name.
 func eachFunction(obj debugfiles.Object, use func(f *debugfiles.Function, cf *dwarf.CompactFunction)) error {
 	sess, err := obj.DebugSession()
 	if err != nil {
 		return fmt.Errorf("breakpad: %w", err)
 	}
 	var readErr error
-	if cs, ok := sess.(compactSession); ok {
+	if ts, ok := sess.(transientSession); ok {
+		for cf, err := range ts.TransientCompactFunctions() {
+			if err != nil {
+				readErr = err
+				break
+			}
+			use(cf.Function, cf)
+		}
+	} else if cs, ok := sess.(compactSession); ok {
 		readErr = pipeline(cs.CompactFunctions(), func(cf *dwarf.CompactFunction) { use(cf.Function, cf) })
 	} else {
 		readErr = pipeline(sess.Functions(), func(f *debugfiles.Function) { use(f, nil) })
@@ -487,11 +580,17 @@ type encoded struct {
 	i int
 }
 
-// u reads an unsigned varint; most are one byte.
+// u reads an unsigned varint; most are one byte, nearly all the rest
+// (addresses in a function) two.
 func (d *encoded) u() uint64 {
-	if d.i < len(d.b) && d.b[d.i] < 0x80 {
-		d.i++
-		return uint64(d.b[d.i-1])
+	if i := d.i; i < len(d.b) {
+		if c := d.b[i]; c < 0x80 {
+			d.i++
+			return uint64(c)
+		} else if i+1 < len(d.b) && d.b[i+1] < 0x80 {
+			d.i += 2
+			return uint64(c&0x7f) | uint64(d.b[i+1])<<7
+		}
 	}
 	v, n := binary.Uvarint(d.b[d.i:])
 	d.i += max(n, 1)

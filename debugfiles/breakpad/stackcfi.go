@@ -48,8 +48,10 @@ func StackCFI(tables []unwind.Table) (lines []string, malformed int) {
 		i := sort.Search(len(accepted), func(i int) bool { return accepted[i].End > r.Start })
 		return i < len(accepted) && accepted[i].Start < r.End
 	}
+	var g cfiGrouper
 	for _, t := range tables {
 		arch := t.Arch()
+		rn := newRuleNamer(arch)
 		var (
 			mine    []unwind.Range
 			cur     unwind.Range
@@ -58,7 +60,7 @@ func StackCFI(tables []unwind.Table) (lines []string, malformed int) {
 		)
 		flush := func() {
 			if len(pending) > 0 {
-				if lines := groupLines(pending); len(lines) > 0 {
+				if lines := g.groupLines(pending); len(lines) > 0 {
 					out = append(out, entry{start: pending[0].start, lines: lines})
 				}
 			}
@@ -91,7 +93,7 @@ func StackCFI(tables []unwind.Table) (lines []string, malformed int) {
 			if skip {
 				continue
 			}
-			pending = append(pending, cfiRow{start: row.Start, end: row.End, rules: ruleStrings(arch, &row), ra: arch.BreakpadName(row.RA)})
+			pending = append(pending, cfiRow{start: row.Start, end: row.End, rules: rn.ruleStrings(&row), ra: rn.name(row.RA)})
 		}
 		flush()
 		accepted = append(accepted, mine...)
@@ -116,21 +118,96 @@ type cfiRow struct {
 
 type namedRule struct{ name, expr string }
 
+// ruleNamer renders the rules of one table's rows. Rows repeat a handful
+// of register names and rules thousands of times, so it keeps what it has
+// rendered, and hands out the rule slices of rows from large chunks.
+type ruleNamer struct {
+	arch unwind.Arch
+	// names are the names of registers by number, "" where not known yet.
+	names []string
+	rules map[uint64]renderedRule
+	chunk []namedRule
+}
+
+// renderedRule is PostfixRule's answer for a rule ruleNamer.postfix keeps.
+type renderedRule struct {
+	text string
+	ok   bool
+}
+
+func newRuleNamer(arch unwind.Arch) *ruleNamer {
+	return &ruleNamer{arch: arch, rules: map[uint64]renderedRule{}}
+}
+
+// maxNamedReg bounds the register numbers whose names are kept: real
+// architectures number theirs below a few hundred.
+const maxNamedReg = 1024
+
+// name is arch.BreakpadName(r).
+func (rn *ruleNamer) name(r unwind.Reg) string {
+	if int(r) >= maxNamedReg {
+		return rn.arch.BreakpadName(r)
+	}
+	if int(r) >= len(rn.names) {
+		rn.names = append(rn.names, make([]string, int(r)+1-len(rn.names))...)
+	}
+	s := rn.names[r]
+	if s == "" {
+		s = rn.arch.BreakpadName(r)
+		rn.names[r] = s
+	}
+	return s
+}
+
+// postfix is PostfixRule(rn.arch, r, cfa).
+func (rn *ruleNamer) postfix(r unwind.Rule, cfa bool) (string, bool) {
+	switch r.Kind {
+	case unwind.RuleRegOffset, unwind.RuleOffset, unwind.RuleValOffset, unwind.RuleRegister:
+	default:
+		return PostfixRule(rn.arch, r, cfa)
+	}
+	// The key packs the rule: kind, register, whether it is the CFA's,
+	// and an offset of 32 bits (any real one); others are not kept.
+	if int64(int32(r.Offset)) != r.Offset {
+		return PostfixRule(rn.arch, r, cfa)
+	}
+	k := uint64(r.Kind)<<56 | uint64(r.Reg)<<40 | uint64(uint32(r.Offset))
+	if cfa {
+		k |= 1 << 32
+	}
+	t, ok := rn.rules[k]
+	if !ok {
+		t.text, t.ok = PostfixRule(rn.arch, r, cfa)
+		rn.rules[k] = t
+	}
+	return t.text, t.ok
+}
+
+// alloc returns an empty slice with room for n rules.
+func (rn *ruleNamer) alloc(n int) []namedRule {
+	if cap(rn.chunk)-len(rn.chunk) < n {
+		rn.chunk = make([]namedRule, 0, max(n, 1024))
+	}
+	start := len(rn.chunk)
+	rn.chunk = rn.chunk[:start+n]
+	return rn.chunk[start : start : start+n]
+}
+
 // ruleStrings names and renders the rules of a row, sorted by name as
 // Breakpad's std::map orders them, the CFA first.
-func ruleStrings(arch unwind.Arch, row *unwind.Row) []namedRule {
-	rules := make([]namedRule, 0, len(row.Regs)+2)
-	cfa, _ := PostfixRule(arch, row.CFA, true)
+func (rn *ruleNamer) ruleStrings(row *unwind.Row) []namedRule {
+	rules := rn.alloc(len(row.Regs) + 2)
+	cfa, _ := rn.postfix(row.CFA, true)
 	rules = append(rules, namedRule{cfaName, cfa})
 	hasRA := false
 	for _, rr := range row.Regs {
-		name := arch.BreakpadName(rr.Reg)
+		name := rn.name(rr.Reg)
 		if rr.Reg == row.RA {
 			name, hasRA = raName, true
 		}
 		switch rr.Rule.Kind {
 		case unwind.RuleSameValue:
-			rules = append(rules, namedRule{name, arch.BreakpadName(rr.Reg)})
+			rules = append(rules, namedRule{name, rn.name(rr.Reg)})
 			continue
 		case unwind.RuleUndefined:
 			if rr.Reg == row.RA {
@@ -142,22 +219,30 @@ func ruleStrings(arch unwind.Arch, row *unwind.Row) []namedRule {
 			// rule is the closest Breakpad has.
 			continue
 		}
-		if e, ok := PostfixRule(arch, rr.Rule, false); ok {
+		if e, ok := rn.postfix(rr.Rule, false); ok {
 			rules = append(rules, namedRule{name, e})
 		}
 	}
 	if !hasRA {
 		// The return address is still in its register (arm64 x30, arm lr).
-		rules = append(rules, namedRule{raName, arch.BreakpadName(row.RA)})
+		rules = append(rules, namedRule{raName, rn.name(row.RA)})
 	}
 	slices.SortFunc(rules[1:], func(a, b namedRule) int { return strings.Compare(a.name, b.name) })
 	return rules
 }
 
+// cfiGrouper writes the records of entries, reusing its scratch space
+// from one entry to the next.
+type cfiGrouper struct {
+	line    []byte
+	changes []namedRule
+	sorted  []namedRule
+}
+
 // groupLines writes the records of one entry's rows.
-func groupLines(rows []cfiRow) []string {
+func (g *cfiGrouper) groupLines(rows []cfiRow) []string {
 	var (
-		out  []string
+		out  = make([]string, 0, len(rows))
 		prev []namedRule
 		// init is the index in out of the open INIT record, -1 when none;
 		// its size is known when it closes.
@@ -167,7 +252,13 @@ func groupLines(rows []cfiRow) []string {
 	)
 	closeInit := func(end uint64) {
 		if init >= 0 {
-			out[init] = "STACK CFI INIT " + strconv.FormatUint(initStart, 16) + " " + strconv.FormatUint(end-initStart, 16) + initRules
+			b := append(g.line[:0], "STACK CFI INIT "...)
+			b = strconv.AppendUint(b, initStart, 16)
+			b = append(b, ' ')
+			b = strconv.AppendUint(b, end-initStart, 16)
+			b = append(b, initRules...)
+			g.line = b
+			out[init] = string(b)
 			init = -1
 		}
 	}
@@ -177,18 +268,20 @@ func groupLines(rows []cfiRow) []string {
 			prev = nil
 			continue
 		}
-		var b strings.Builder
 		if init < 0 {
-			writeRules(&b, r.rules, nil, r.ra)
-			init, initStart, initRules = len(out), r.start, b.String()
+			b, _ := g.writeRules(g.line[:0], r.rules, nil, r.ra)
+			g.line = b
+			init, initStart, initRules = len(out), r.start, string(b)
 			out = append(out, "")
 			prev = r.rules
 			continue
 		}
-		b.WriteString("STACK CFI ")
-		b.WriteString(strconv.FormatUint(r.start, 16))
-		if writeRules(&b, r.rules, prev, r.ra) {
-			out = append(out, b.String())
+		b := append(g.line[:0], "STACK CFI "...)
+		b = strconv.AppendUint(b, r.start, 16)
+		b, changed := g.writeRules(b, r.rules, prev, r.ra)
+		g.line = b
+		if changed {
+			out = append(out, string(b))
 		}
 		prev = r.rules
 	}
@@ -202,11 +295,11 @@ func groupLines(rows []cfiRow) []string {
 // (all of them when prev is nil), in name order as dump_syms writes them; a
 // register whose rule disappeared gets a same-value rule, as dump_syms
 // writes it. It reports whether anything was written.
-func writeRules(b *strings.Builder, rules, prev []namedRule, ra string) bool {
-	var changes []namedRule
+func (g *cfiGrouper) writeRules(b []byte, rules, prev []namedRule, ra string) ([]byte, bool) {
+	changes := g.changes[:0]
 	switch {
 	case prev == nil:
-		changes = rules
+		changes = append(changes, rules...)
 	default:
 		if rules[0].expr != prev[0].expr {
 			changes = append(changes, rules[0])
@@ -235,16 +328,19 @@ func writeRules(b *strings.Builder, rules, prev []namedRule, ra string) bool {
 			}
 		}
 	}
+	g.changes = changes
 	if len(changes) == 0 {
-		return false
+		return b, false
 	}
 	// The CFA is first in rules; dump_syms orders it among the others.
-	sorted := slices.SortedFunc(slices.Values(changes), func(a, b namedRule) int { return strings.Compare(a.name, b.name) })
+	sorted := append(g.sorted[:0], changes...)
+	slices.SortFunc(sorted, func(a, b namedRule) int { return strings.Compare(a.name, b.name) })
+	g.sorted = sorted
 	for _, c := range sorted {
-		b.WriteByte(' ')
-		b.WriteString(c.name)
-		b.WriteString(": ")
-		b.WriteString(c.expr)
+		b = append(b, ' ')
+		b = append(b, c.name...)
+		b = append(b, ": "...)
+		b = append(b, c.expr...)
 	}
-	return true
+	return b, true
 }

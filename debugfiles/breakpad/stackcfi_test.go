@@ -19,10 +19,10 @@ func ruleText(arch unwind.Arch, r *unwind.Row) string {
 			row.Regs = append(row.Regs, rr)
 		}
 	}
-	rules := ruleStrings(arch, &row)
-	var b strings.Builder
-	writeRules(&b, rules, nil, arch.BreakpadName(r.RA))
-	return b.String()
+	rules := newRuleNamer(arch).ruleStrings(&row)
+	var g cfiGrouper
+	b, _ := g.writeRules(nil, rules, nil, arch.BreakpadName(r.RA))
+	return string(b)
 }
 
 // TestStackCFIRoundTrip writes the STACK CFI records of real binaries and

@@ -20,9 +20,25 @@ import (
 // nothing. Line breaks inside names are written as spaces, because they
 // would end the record.
 type Writer struct {
-	w   *bufio.Writer
-	err error
+	w *bufio.Writer
+	// mem, when inMem is set, receives the records instead of w:
+	// writeFuncs formats blocks of FUNC text in memory, and they are
+	// written out whole.
+	mem   []byte
+	inMem bool
+	err   error
 }
+
+// memWriter returns a Writer appending its records to buf[:0]; text
+// returns them.
+func memWriter(buf []byte) *Writer { return &Writer{mem: buf[:0], inMem: true} }
+
+// text returns the records of a memWriter.
+func (w *Writer) text() []byte { return w.mem }
+
+// memSlack is the room begin leaves at the end of an in-memory Writer's
+// buffer: most functions fit, and a longer one is copied once.
+const memSlack = 32 << 10
 
 // NewWriter returns a Writer buffering its output to w.
 func NewWriter(w io.Writer) *Writer {
@@ -31,7 +47,7 @@ func NewWriter(w io.Writer) *Writer {
 
 // Flush writes buffered records and returns the first error.
 func (w *Writer) Flush() error {
-	if w.err != nil {
+	if w.err != nil || w.inMem {
 		return w.err
 	}
 	w.err = w.w.Flush()
@@ -40,15 +56,33 @@ func (w *Writer) Flush() error {
 
 // put writes one record built in b (from begin).
 func (w *Writer) put(b []byte) {
+	if w.inMem {
+		// A record formatted in place only needs the length extended.
+		if n := len(w.mem); len(b) > 0 && cap(w.mem)-n >= len(b) && &w.mem[:n+1][n] == &b[0] {
+			w.mem = w.mem[:n+len(b)]
+			return
+		}
+		w.mem = append(w.mem, b...)
+		return
+	}
 	if w.err != nil {
 		return
 	}
 	_, w.err = w.w.Write(b)
 }
 
-// begin returns an empty slice backed by the bufio.Writer's free space, so
-// records are formatted in place without a copy in the common case.
-func (w *Writer) begin() []byte { return w.w.AvailableBuffer() }
+// begin returns an empty slice backed by the free space of the buffer
+// records go to, so they are formatted in place without a copy in the
+// common case.
+func (w *Writer) begin() []byte {
+	if w.inMem {
+		if cap(w.mem)-len(w.mem) < memSlack {
+			w.mem = slices.Grow(w.mem, max(len(w.mem), 16*memSlack))
+		}
+		return w.mem[len(w.mem):]
+	}
+	return w.w.AvailableBuffer()
+}
 
 // appendHex appends v in lowercase hex. Line records are most of a symbol
 // file, three numbers each, so the digits are written straight into place,
@@ -201,6 +235,9 @@ func (w *Writer) Func(f *Func) {
 // indexes mapped to final ones (see remap). It formats straight from the
 // encoding: building a Func first would cost as much as the formatting.
 func (w *Writer) encodedFunc(r *record, enc []byte, fileMap, originMap []int64) {
+	// The records of a function are formatted as one piece: a function
+	// has hundreds of line records, and handing each over on its own
+	// cost a fifth of the formatting.
 	b := append(w.begin(), "FUNC "...)
 	if r.multiple {
 		b = append(b, "m "...)
@@ -209,11 +246,11 @@ func (w *Writer) encodedFunc(r *record, enc []byte, fileMap, originMap []int64) 
 	b = append(b, ' ')
 	b = appendHex(b, r.size)
 	b = append(b, " 0 "...) // parameter size
-	w.put(append(appendName(b, r.name), '\n'))
+	b = append(appendName(b, r.name), '\n')
 
 	d := encoded{b: enc}
 	for range d.u() {
-		b := append(w.begin(), "INLINE "...)
+		b = append(b, "INLINE "...)
 		b = appendDec(b, int64(uint32(d.u()))) // depth
 		b = append(b, ' ')
 		b = appendDec(b, int64(uint32(d.u()))) // call line
@@ -231,18 +268,74 @@ func (w *Writer) encodedFunc(r *record, enc []byte, fileMap, originMap []int64) 
 			b = append(b, ' ')
 			b = appendHex(b, d.u())
 		}
-		w.put(append(b, '\n'))
+		b = append(b, '\n')
 	}
 	for range d.u() {
-		b := appendHex(w.begin(), r.addr+d.u())
-		b = append(b, ' ')
-		b = appendHex(b, d.u()) // size
-		b = append(b, ' ')
-		b = appendDec(b, int64(uint32(d.u()))) // line number
-		b = append(b, ' ')
-		b = appendDec(b, fileMap[d.u()])
-		w.put(append(b, '\n'))
+		addr, size, line := r.addr+d.u(), d.u(), d.u()
+		b = appendLine(b, addr, size, uint32(line), fileMap[d.u()])
 	}
+	w.put(b)
+}
+
+// maxLine is the longest line record: two 64-bit numbers in hex, a 32-bit
+// and a 64-bit one in decimal, their separators and the line end.
+const maxLine = 16 + 1 + 16 + 1 + 10 + 1 + 20 + 1
+
+// appendLine appends a line record, "<addr> <size> <line> <file>\n". Line
+// records are most of a symbol file: room for the longest is made once,
+// and the digits are written in place.
+func appendLine(b []byte, addr, size uint64, line uint32, file int64) []byte {
+	if file < 0 {
+		// Never for a file the record's function uses; written as
+		// Line would write it.
+		b = appendHex(b, addr)
+		b = append(b, ' ')
+		b = appendHex(b, size)
+		b = append(b, ' ')
+		b = appendDec(b, int64(line))
+		b = append(b, ' ')
+		b = appendDec(b, file)
+		return append(b, '\n')
+	}
+	b = slices.Grow(b, maxLine)
+	n := len(b)
+	out := b[n : n+maxLine]
+	i := putHex(out, 0, addr)
+	out[i] = ' '
+	i = putHex(out, i+1, size)
+	out[i] = ' '
+	i = putDec(out, i+1, uint64(line))
+	out[i] = ' '
+	i = putDec(out, i+1, uint64(file))
+	out[i] = '\n'
+	return b[:n+i+1]
+}
+
+// putHex writes v in lowercase hex at out[i:] and returns the index past
+// it; out has room.
+func putHex(out []byte, i int, v uint64) int {
+	const digits = "0123456789abcdef"
+	end := i + max((bits.Len64(v)+3)/4, 1)
+	for k := end - 1; k >= i; k-- {
+		out[k] = digits[v&0xf]
+		v >>= 4
+	}
+	return end
+}
+
+// putDec writes v in decimal at out[i:] and returns the index past it;
+// out has room.
+func putDec(out []byte, i int, v uint64) int {
+	var tmp [20]byte
+	k := len(tmp)
+	for v >= 10 {
+		k--
+		tmp[k] = byte('0' + v%10)
+		v /= 10
+	}
+	k--
+	tmp[k] = byte('0' + v)
+	return i + copy(out[i:], tmp[k:])
 }
 
 func (w *Writer) inline(in *Inline) {

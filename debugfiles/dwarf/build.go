@@ -128,19 +128,18 @@ const (
 	entHasOrigin
 )
 
-// node is a subprogram or inlined subroutine with code.
+// node is a subprogram or inlined subroutine with code. There is one per
+// function and inlined call of the program, held until it is emitted:
+// 40 bytes, its source being its unit's.
 type node struct {
-	entry    int32 // the subprogram's own entry; -1 for inlinees
 	origin   uint64
+	entry    int32 // the subprogram's own entry; -1 for inlinees
 	parent   int32 // enclosing node for inlinees, -1 for subprograms
 	unit     int32
 	callFile uint32
 	callLine uint32
 	rng0     int32 // ranges in builder.ranges
 	rng1     int32
-	fn0      int32 // functions emitted for it
-	fn1      int32
-	src      int32
 	hasOrig  bool
 }
 
@@ -227,12 +226,20 @@ type builder struct {
 	// nodeNames are the names of the nodes when emitParallel resolved
 	// them all before emitting (and dropped the entries).
 	nodeNames []string
+	// freeRows holds the rows of line tables released while workers
+	// emit in parallel, for the tables still to read.
+	freeRows chan []lineRow
+	// reuse is set when the consumer keeps nothing of a function once
+	// it has been handed the next (TransientCompactFunctions):
+	// emitParallel then builds later chunks in the storage of the ones
+	// consumed.
+	reuse bool
 }
 
 // nodeEntry is the entry a node's name comes from.
 func (bl *builder) nodeEntry(n *node) int32 {
 	if n.hasOrig {
-		return bl.lookup(n.src, n.origin)
+		return bl.lookup(bl.units[n.unit].src, n.origin)
 	}
 	return n.entry
 }
@@ -243,13 +250,17 @@ func newBuilder(opts Options, inputSize int) *builder {
 
 // presize reserves room for the walk's records from the size of
 // .debug_info: optimized C and C++ take 60–70 bytes of it per function or
-// inlined call, 25 per address range and 90 per declaration. Room reserved
-// and not used costs little (fresh pages are not touched); growing copies.
+// inlined call and 25–50 per address range. Declarations (entries) vary
+// most: one per 50–90 bytes in C++, one per several hundred in C, so
+// their room is a quarter of the C++ figure and grows when needed. Room
+// reserved and not used is not touched, but it counts as live heap for the
+// garbage collector, which lets the heap grow by as much again before it
+// collects: reserving far more than is used raises the peak.
 func (bl *builder) presize(info int) {
 	n := min(info, 1<<30)
 	bl.nodes = make([]node, 0, n/56)
-	bl.ranges = make([]addrRange, 0, n/24)
-	bl.entries = make([]entry, 0, n/80)
+	bl.ranges = make([]addrRange, 0, n/32)
+	bl.entries = make([]entry, 0, n/320)
 }
 
 // addRanges filters, sorts and merges the ranges appended since start and
@@ -290,9 +301,19 @@ func cmpRange(a, b addrRange) int { return cmpU64(a.lo, b.lo) }
 func (bl *builder) lookup(src int32, off uint64) int32 {
 	s := bl.sources[src]
 	es := bl.entries[s.ent0:s.ent1]
-	i := sort.Search(len(es), func(i int) bool { return es[i].off >= off })
-	if i < len(es) && es[i].off == off {
-		return s.ent0 + int32(i)
+	// sort.Search written out: there is a lookup per inlined call, and
+	// its closure call per step showed in profiles.
+	lo, hi := 0, len(es)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if es[m].off < off {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(es) && es[lo].off == off {
+		return s.ent0 + int32(lo)
 	}
 	return -1
 }
@@ -444,18 +465,7 @@ const maxPrefix = 4096
 // the first of the workers emitting u reads it.
 func (bl *builder) loadLines(u *unitInfo, bud *budget) (*lineTable, error) {
 	if u.once != nil {
-		u.once.Do(func() {
-			if !u.hasStmt {
-				return
-			}
-			t, err := parseLineTable(u.lineSec, u.stmtList, u.addrSize, bud)
-			if err != nil {
-				u.linesErr = err
-				return
-			}
-			u.lineSec.release(t)
-			u.setLines(t)
-		})
+		u.readLinesOnce(bud, bl.freeRows)
 		return u.lines, u.linesErr
 	}
 	if u.lines != nil || u.linesErr != nil || !u.hasStmt {
@@ -474,6 +484,33 @@ func (bl *builder) loadLines(u *unitInfo, bud *budget) (*lineTable, error) {
 	}
 	u.setLines(t)
 	return t, nil
+}
+
+// readLinesOnce reads the line table of u, which workers emit in parallel
+// (u.once set), unless it has been read already. It does not look at the
+// result: a unit's table is released once its last chunk is built, which
+// may come before a worker reading ahead gets here (see feedChunks).
+//
+// The rows are built in the storage of a table released before, taken
+// from free when it holds one.
+func (u *unitInfo) readLinesOnce(bud *budget, free chan []lineRow) {
+	u.once.Do(func() {
+		if !u.hasStmt {
+			return
+		}
+		var buf []lineRow
+		select {
+		case buf = <-free:
+		default:
+		}
+		t, err := parseLineTableInto(u.lineSec, u.stmtList, u.addrSize, bud, buf)
+		if err != nil {
+			u.linesErr = err
+			return
+		}
+		u.lineSec.release(t)
+		u.setLines(t)
+	})
 }
 
 // setLines makes t the line table of u, with its files as FileInfos.
@@ -544,14 +581,54 @@ func (bl *builder) lines(u *unitInfo, lo, hi uint64, cuts []uint64, slab *lineSl
 // rows returns the line rows of u within [lo, hi) as LineRows (see
 // unitRows).
 func (bl *builder) rows(u *unitInfo, lo, hi uint64, cuts []uint64, slab *chunked[LineRow], bud *budget) ([]LineRow, error) {
-	mk := func(addr, size uint64, file, line uint32) LineRow {
-		return LineRow{Address: addr, Size: size, File: file, Line: line}
-	}
-	out, err := unitRows(bl, u, lo, hi, cuts, slab.alloc, mk, bud)
+	out, err := unitLineRows(bl, u, lo, hi, cuts, slab, bud)
 	if err != nil || out == nil {
 		return nil, err
 	}
 	return slab.commit(out), nil
+}
+
+// unitLineRows is unitRows for LineRows, written out: the rows of a
+// program are most of the work of emitting it, and a call through mk for
+// each showed in profiles.
+func unitLineRows(bl *builder, u *unitInfo, lo, hi uint64, cuts []uint64, slab *chunked[LineRow], bud *budget) ([]LineRow, error) {
+	t := u.lines
+	if t == nil || len(t.rows) == 0 {
+		return nil, nil
+	}
+	rows := t.rows
+	i := max(searchRows(rows, lo)-1, 0)
+	j := i + searchRows(rows[i:], hi-1) // the first row at or after hi
+	if j <= i {
+		return nil, nil
+	}
+	n := j - i + len(cuts)
+	if err := bud.spend(n); err != nil {
+		return nil, err
+	}
+	out := slab.alloc(n)
+	load := bl.opts.LoadAddress
+	c := 0
+	for k := i; k < j; k++ {
+		r := rows[k]
+		start := max(r.addr, lo)
+		end := hi
+		if k+1 < len(rows) {
+			end = min(end, rows[k+1].addr)
+		}
+		if r.file == noFile || start >= end {
+			continue
+		}
+		for c < len(cuts) && cuts[c] <= start {
+			c++
+		}
+		for ; c < len(cuts) && cuts[c] < end; c++ {
+			out = append(out, LineRow{Address: start - load, Size: cuts[c] - start, File: r.file, Line: r.line})
+			start = cuts[c]
+		}
+		out = append(out, LineRow{Address: start - load, Size: end - start, File: r.file, Line: r.line})
+	}
+	return out, nil
 }
 
 // unitRows returns the line rows of u within [lo, hi), clipped to it and
@@ -656,7 +733,7 @@ func (bl *builder) gaps() []gap {
 // emit builds every function tree from the recorded nodes at once.
 func (bl *builder) emit() ([]*debugfiles.Function, error) {
 	bl.initNames()
-	cfs, err := bl.emitNodes(0, len(bl.nodes), bl.gaps(), bl.bud, false)
+	cfs, err := bl.emitNodes(0, len(bl.nodes), bl.gaps(), bl.bud, false, nil)
 	return functionsOf(cfs), err
 }
 
@@ -692,7 +769,7 @@ func (bl *builder) emitEach(compact bool, yield func(*CompactFunction) bool) err
 	bl.initNames()
 	gaps := bl.gaps()
 	if !bl.grouped() {
-		fns, err := bl.emitNodes(0, len(bl.nodes), gaps, bl.bud, compact)
+		fns, err := bl.emitNodes(0, len(bl.nodes), gaps, bl.bud, compact, nil)
 		if err != nil {
 			return err
 		}
@@ -734,6 +811,7 @@ func (bl *builder) emitEach(compact bool, yield func(*CompactFunction) bool) err
 		}
 		u.lines, u.files = nil, nil
 	}
+	var sc emitScratch
 	send := func(fns []CompactFunction) bool {
 		for i := range fns {
 			if !yield(&fns[i]) {
@@ -747,7 +825,7 @@ func (bl *builder) emitEach(compact bool, yield func(*CompactFunction) bool) err
 		for j < len(bl.nodes) && bl.nodes[j].parent >= 0 {
 			j++
 		}
-		fns, err := bl.emitNodes(i, j, nil, bl.bud, compact)
+		fns, err := bl.emitNodes(i, j, nil, bl.bud, compact, &sc)
 		if err != nil {
 			return err
 		}
@@ -755,7 +833,7 @@ func (bl *builder) emitEach(compact bool, yield func(*CompactFunction) bool) err
 			return nil
 		}
 		if ui := bl.nodes[i].unit; lastNode[ui] < j {
-			if fns, err = bl.emitNodes(j, j, gapsOf[ui], bl.bud, compact); err != nil {
+			if fns, err = bl.emitNodes(j, j, gapsOf[ui], bl.bud, compact, &sc); err != nil {
 				return err
 			}
 			gapsOf[ui] = nil
@@ -770,7 +848,7 @@ func (bl *builder) emitEach(compact bool, yield func(*CompactFunction) bool) err
 		if len(gs) == 0 {
 			continue
 		}
-		fns, err := bl.emitNodes(len(bl.nodes), len(bl.nodes), gs, bl.bud, compact)
+		fns, err := bl.emitNodes(len(bl.nodes), len(bl.nodes), gs, bl.bud, compact, &sc)
 		if err != nil {
 			return err
 		}
@@ -799,19 +877,76 @@ func (bl *builder) grouped() bool {
 	return true
 }
 
+// emitScratch is the working storage of emitNodes that does not outlive
+// a call: a worker (or the serial emitter) reuses it from one run of
+// functions to the next instead of allocating it each time.
+type emitScratch struct {
+	parentOf, unitOf         []int32
+	counts, fill             []int32
+	topOf, start, next, desc []int32
+	cuts                     []uint64
+	// fns[2(i-lo)] and fns[2(i-lo)+1] delimit the functions emitted
+	// for node i.
+	fns []int32
+	// store, when set, is the storage the trees are built in, reused
+	// from a chunk already consumed; emitNodes grows it as needed.
+	store *chunkStore
+}
+
+// chunkStore is the storage of a run of function trees in compact form:
+// the functions, their inlinee lists, the top-level CompactFunctions and
+// their rows.
+type chunkStore struct {
+	slab     []debugfiles.Function
+	children []*debugfiles.Function
+	tops     []CompactFunction
+	rows     []LineRow
+}
+
+// reuse returns s[:0] when it has room for n elements, else a new slice.
+func reuse[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, 0, n)
+	}
+	return s[:0]
+}
+
+// int32s returns s resized to n zeroed elements, reusing its storage.
+func int32s(s []int32, n int) []int32 {
+	if cap(s) < n {
+		return make([]int32, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
 // emitNodes builds the function trees of nodes[lo:hi], which must hold
 // each inlinee's parent, and of the given gaps, spending from bud. With
 // compact set, the lines of top-level functions are LineRows and inlinees
-// have none.
-func (bl *builder) emitNodes(lo, hi int, gaps []gap, bud *budget, compact bool) ([]CompactFunction, error) {
+// have none. sc is working storage to reuse; nil means fresh.
+func (bl *builder) emitNodes(lo, hi int, gaps []gap, bud *budget, compact bool, sc *emitScratch) ([]CompactFunction, error) {
+	if sc == nil {
+		sc = &emitScratch{}
+	}
 	total := len(gaps)
 	for i := lo; i < hi; i++ {
 		total += int(bl.nodes[i].rng1 - bl.nodes[i].rng0)
 	}
-	slab := make([]debugfiles.Function, 0, total)
-	parentOf := make([]int32, 0, total)
-	unitOf := make([]int32, 0, total)
+	st := sc.store
+	var slab []debugfiles.Function
+	if st != nil {
+		slab = reuse(st.slab, total)
+		st.slab = slab
+	} else {
+		slab = make([]debugfiles.Function, 0, total)
+	}
+	parentOf := sc.parentOf[:0]
+	unitOf := sc.unitOf[:0]
+	defer func() { sc.parentOf, sc.unitOf = parentOf, unitOf }()
 	load := bl.opts.LoadAddress
+	fns := int32s(sc.fns, 2*(hi-lo))
+	sc.fns = fns
 	for i := lo; i < hi; i++ {
 		n := &bl.nodes[i]
 		u := bl.units[n.unit]
@@ -824,7 +959,13 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap, bud *budget, compact bool) 
 		} else {
 			name = bl.name(bl.nodeEntry(n))
 		}
-		n.fn0 = int32(len(slab))
+		fn0 := int32(len(slab))
+		// The caller's functions; it comes before its inlinees in the
+		// run (see grouped).
+		var p0, p1 int32
+		if pi := int(n.parent) - lo; n.parent >= 0 && pi >= 0 && pi < i-lo {
+			p0, p1 = fns[2*pi], fns[2*pi+1]
+		}
 		for _, r := range bl.ranges[n.rng0:n.rng1] {
 			lo, hi := r.lo, r.hi
 			parent := int32(-1)
@@ -832,8 +973,7 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap, bud *budget, compact bool) 
 				// An inlinee belongs to the part of its caller that
 				// contains its start, clipped to it; a range outside its
 				// caller (corrupt or overlapping DIEs) is dropped.
-				p := &bl.nodes[n.parent]
-				for k := p.fn0; k < p.fn1; k++ {
+				for k := p0; k < p1; k++ {
 					pf := &slab[k]
 					plo := pf.Address + load
 					if lo >= plo && lo < plo+pf.Size {
@@ -846,21 +986,24 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap, bud *budget, compact bool) 
 					continue
 				}
 			}
-			slab = append(slab, debugfiles.Function{
-				Address: lo - load,
-				Size:    hi - lo,
-				Name:    name,
-				CompDir: u.compDir,
-			})
+			// Filled in place: a Function literal appended while the
+			// collector runs is copied with a write barrier over all of
+			// it.
+			slab = slab[:len(slab)+1]
 			f := &slab[len(slab)-1]
+			f.Address, f.Size = lo-load, hi-lo
+			f.Name, f.CompDir = name, u.compDir
+			f.Lines, f.Inlinees = nil, nil
 			if n.parent >= 0 {
 				f.CallFile = u.file(n.callFile)
 				f.CallLine = n.callLine
+			} else {
+				f.CallFile, f.CallLine = debugfiles.FileInfo{}, 0
 			}
 			parentOf = append(parentOf, parent)
 			unitOf = append(unitOf, n.unit)
 		}
-		n.fn1 = int32(len(slab))
+		fns[2*(i-lo)], fns[2*(i-lo)+1] = fn0, int32(len(slab))
 	}
 	if bud.left < 0 {
 		// Names ran out of budget (workers emitting in parallel find
@@ -878,7 +1021,8 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap, bud *budget, compact bool) 
 	}
 
 	// Attach inlinees with one shared backing array.
-	counts := make([]int32, len(slab)+1)
+	counts := int32s(sc.counts, len(slab)+1)
+	sc.counts = counts
 	for _, p := range parentOf {
 		if p >= 0 {
 			counts[p+1]++
@@ -887,8 +1031,15 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap, bud *budget, compact bool) 
 	for i := 1; i < len(counts); i++ {
 		counts[i] += counts[i-1]
 	}
-	children := make([]*debugfiles.Function, counts[len(slab)])
-	fill := slices.Clone(counts[:len(slab)])
+	var children []*debugfiles.Function
+	if st != nil {
+		children = reuse(st.children, int(counts[len(slab)]))[:counts[len(slab)]]
+		st.children = children
+	} else {
+		children = make([]*debugfiles.Function, counts[len(slab)])
+	}
+	fill := append(sc.fill[:0], counts[:len(slab)]...)
+	sc.fill = fill
 	ntops := 0
 	for i, p := range parentOf {
 		if p < 0 {
@@ -910,34 +1061,51 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap, bud *budget, compact bool) 
 	// Lines: each top-level function gets its rows, cut at the bounds of
 	// everything inlined into it; inlinees share parts of that array.
 	// Descendants are grouped by their top-level function with a counting
-	// sort over slab indexes.
-	topOf := make([]int32, len(slab))
-	start := make([]int32, len(slab)+1)
-	for k, p := range parentOf {
-		if p < 0 {
-			topOf[k] = int32(k)
-			continue
+	// sort over slab indexes; the compact form, whose inlinees get no
+	// lines, needs only the cuts.
+	var start, desc []int32
+	if !compact {
+		topOf := int32s(sc.topOf, len(slab))
+		start = int32s(sc.start, len(slab)+1)
+		sc.topOf, sc.start = topOf, start
+		for k, p := range parentOf {
+			if p < 0 {
+				topOf[k] = int32(k)
+				continue
+			}
+			topOf[k] = topOf[p]
+			start[topOf[k]+1]++
 		}
-		topOf[k] = topOf[p]
-		start[topOf[k]+1]++
-	}
-	for k := 1; k < len(start); k++ {
-		start[k] += start[k-1]
-	}
-	desc := make([]int32, start[len(slab)])
-	next := slices.Clone(start[:len(slab)])
-	for k, p := range parentOf {
-		if p >= 0 {
-			desc[next[topOf[k]]] = int32(k)
-			next[topOf[k]]++
+		for k := 1; k < len(start); k++ {
+			start[k] += start[k-1]
+		}
+		desc = int32s(sc.desc, int(start[len(slab)]))
+		next := append(sc.next[:0], start[:len(slab)]...)
+		sc.desc, sc.next = desc, next
+		for k, p := range parentOf {
+			if p >= 0 {
+				desc[next[topOf[k]]] = int32(k)
+				next[topOf[k]]++
+			}
 		}
 	}
 	var (
-		ls   lineSlab
-		rs   chunked[LineRow]
-		cuts []uint64
+		ls lineSlab
+		rs chunked[LineRow]
 	)
-	tops := make([]CompactFunction, 0, ntops)
+	cuts := sc.cuts[:0]
+	defer func() { sc.cuts = cuts }()
+	var tops []CompactFunction
+	if st != nil {
+		tops = reuse(st.tops, ntops)
+		st.tops = tops
+		// Rows come from the chunk's row buffer, grown to what the
+		// largest run so far needed.
+		rs.chunk, rs.minChunk = st.rows[:0], max(2*cap(st.rows), 1<<12)
+		defer func() { st.rows = rs.chunk }()
+	} else {
+		tops = make([]CompactFunction, 0, ntops)
+	}
 	if lo == 0 && hi == len(bl.nodes) && hi > 1000 {
 		// The whole program at once: large chunks. A run of functions
 		// (emitEach, emitParallel) takes what each function needs, as
@@ -949,12 +1117,10 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap, bud *budget, compact bool) 
 			continue
 		}
 		f := &slab[k]
-		ds := desc[start[k]:start[k+1]]
-		cuts = cuts[:0]
-		for _, d := range ds {
-			cuts = append(cuts, slab[d].Address+load, slab[d].Address+slab[d].Size+load)
+		cuts = appendCuts(cuts[:0], f.Inlinees, load)
+		if !slices.IsSorted(cuts) {
+			slices.Sort(cuts)
 		}
-		slices.Sort(cuts)
 		cuts = slices.Compact(cuts)
 		u := bl.units[unitOf[k]]
 		if compact {
@@ -971,7 +1137,7 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap, bud *budget, compact bool) 
 		}
 		tops = append(tops, CompactFunction{Function: f})
 		f.Lines = lines
-		for _, d := range ds {
+		for _, d := range desc[start[k]:start[k+1]] {
 			c := &slab[d]
 			a := searchLines(lines, c.Address)
 			b := a + searchLines(lines[a:], c.Address+c.Size)
@@ -979,6 +1145,20 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap, bud *budget, compact bool) 
 		}
 	}
 	return tops, nil
+}
+
+// appendCuts appends the start and end (plus load) of every function
+// of the trees fs, depth first. Where inlinees lie within their callers
+// and siblings, in address order, do not overlap, which is what
+// compilers produce, the addresses come out sorted, and sorting them is
+// only a check.
+func appendCuts(cuts []uint64, fs []*debugfiles.Function, load uint64) []uint64 {
+	for _, c := range fs {
+		cuts = append(cuts, c.Address+load)
+		cuts = appendCuts(cuts, c.Inlinees, load)
+		cuts = append(cuts, c.Address+c.Size+load)
+	}
+	return cuts
 }
 
 func cmpFunc(a, b *debugfiles.Function) int { return cmpU64(a.Address, b.Address) }

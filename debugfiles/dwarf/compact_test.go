@@ -1,12 +1,15 @@
 package dwarf_test
 
 import (
+	"debug/elf"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 
 	"github.com/cairn-dev/cairn/debugfiles"
 	"github.com/cairn-dev/cairn/debugfiles/dwarf"
+	"github.com/cairn-dev/cairn/fixtures"
 )
 
 // TestCompactFunctionsMatchFunctions checks that CompactFunctions yields
@@ -75,4 +78,70 @@ func describe(f *debugfiles.Function, lines []debugfiles.LineInfo) string {
 	}
 	walk(f.Inlinees, 1)
 	return s
+}
+
+// TestTransientCompactFunctionsMatchCompact checks that
+// TransientCompactFunctions yields what CompactFunctions does, function by
+// function, on a program large enough that trees are built in the storage
+// of functions already yielded, and that it stops cleanly when the
+// consumer does.
+func TestTransientCompactFunctionsMatchCompact(t *testing.T) {
+	f, err := elf.Open(fixtures.Get(t, "elf-x86_64-gcc-O2-large"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sec, err := elfSections(f, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := dwarf.NewSessionFromSections(sec, dwarf.Options{LoadAddress: loadAddress(f)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	describeCompact := func(cf *dwarf.CompactFunction) string {
+		return describe(cf.Function, nil) + fmt.Sprintf(" rows=%v files=%d", cf.Rows, len(cf.Files))
+	}
+	var want []string
+	for cf, err := range s.CompactFunctions() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, describeCompact(cf))
+	}
+	var got []string
+	for cf, err := range s.TransientCompactFunctions() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, describeCompact(cf))
+	}
+	if len(want) < 1000 {
+		t.Fatalf("only %d functions: too few to reuse storage", len(want))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("TransientCompactFunctions yields %d functions, CompactFunctions %d; they differ", len(got), len(want))
+		for i := range min(len(got), len(want)) {
+			if got[i] != want[i] {
+				t.Fatalf("first difference at %d:\n got %s\nwant %s", i, got[i], want[i])
+			}
+		}
+	}
+	n := 0
+	for _, err := range s.TransientCompactFunctions() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n++; n == 500 {
+			break
+		}
+	}
+}
+
+// TestFunctionFields guards emitNodes, which fills reused Functions field
+// by field: a field added to debugfiles.Function must be set there too.
+func TestFunctionFields(t *testing.T) {
+	if n := reflect.TypeFor[debugfiles.Function]().NumField(); n != 8 {
+		t.Fatalf("debugfiles.Function has %d fields; emitNodes sets 8", n)
+	}
 }

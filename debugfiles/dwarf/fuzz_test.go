@@ -3,6 +3,7 @@ package dwarf_test
 import (
 	stddwarf "debug/dwarf"
 	"debug/elf"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,7 +71,7 @@ func FuzzSession(f *testing.F) {
 		opts := dwarf.Options{ResolveDWOSections: func(string, string, uint64) (*dwarf.Sections, error) { return sec, nil }}
 		before := allocated()
 		if s, err := dwarf.NewSessionFromSections(sec, opts); err == nil {
-			exercise(s)
+			exercise(t, s)
 		}
 		// The session's work budget is 64 units per input byte plus
 		// 65536, and the split data (the same sections here) earns it
@@ -91,7 +92,7 @@ func FuzzSession(f *testing.F) {
 			d.AddSection(name, data)
 		}
 		if s, err := dwarf.NewSession(d, dwarf.Options{}); err == nil {
-			exercise(s)
+			exercise(t, s)
 		}
 	})
 }
@@ -104,17 +105,35 @@ func allocated() uint64 {
 	return sample[0].Value.Uint64()
 }
 
-func exercise(s *dwarf.Session) {
-	// The streaming form builds units on several goroutines.
+func exercise(t *testing.T, s *dwarf.Session) {
+	// The streaming forms build units on several goroutines; the one
+	// reusing its storage must yield the same functions and the same
+	// error.
+	var n int
+	var cerr error
 	for cf, err := range s.CompactFunctions() {
 		if err != nil {
+			cerr = err
 			break
 		}
+		n++
 		for _, r := range cf.Rows {
 			if int(r.File) < len(cf.Files) {
 				_ = cf.Files[r.File].Path()
 			}
 		}
+	}
+	var tn int
+	var terr error
+	for _, err := range s.TransientCompactFunctions() {
+		if err != nil {
+			terr = err
+			break
+		}
+		tn++
+	}
+	if tn != n || fmt.Sprint(terr) != fmt.Sprint(cerr) {
+		t.Fatalf("TransientCompactFunctions: %d functions, error %v; CompactFunctions: %d, %v", tn, terr, n, cerr)
 	}
 	fns, err := s.AllFunctions()
 	if err != nil {

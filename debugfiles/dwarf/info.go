@@ -467,7 +467,7 @@ func (bl *builder) walkUnit(si int32, h *unitHeader, skel *unitInfo) (*unitInfo,
 				}
 				if r1 > r0 {
 					next.code = int32(len(bl.nodes))
-					bl.nodes = append(bl.nodes, node{entry: ei, parent: -1, unit: ui, rng0: r0, rng1: r1, src: si})
+					bl.nodes = append(bl.nodes, node{entry: ei, parent: -1, unit: ui, rng0: r0, rng1: r1})
 				}
 			}
 		case tagInlinedSubroutine:
@@ -484,7 +484,7 @@ func (bl *builder) walkUnit(si int32, h *unitHeader, skel *unitInfo) (*unitInfo,
 				bl.nodes = append(bl.nodes, node{
 					entry: -1, origin: d.origin, hasOrig: true, parent: cur.code, unit: ui,
 					callFile: uint32(min(d.callFile, 1<<32-1)), callLine: uint32(min(d.callLine, 1<<32-1)),
-					rng0: r0, rng1: r1, src: si,
+					rng0: r0, rng1: r1,
 				})
 			}
 		case tagLexicalBlock:

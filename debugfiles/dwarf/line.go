@@ -38,6 +38,9 @@ type lineTable struct {
 	files   []lineFile
 	// off and end delimit the program in .debug_line.
 	off, end uint64
+	// buf is the storage the rows were read into, whole: rows may be a
+	// clipped part of it.
+	buf []lineRow
 }
 
 // find returns the index of the row covering addr, or -1.
@@ -69,6 +72,12 @@ func (s lineSections) release(t *lineTable) {
 // parseLineTable reads the line program at off. addrSize is the unit's
 // address size, used by DWARF 2–4 programs whose header does not record it.
 func parseLineTable(sec lineSections, off uint64, addrSize uint8, bud *budget) (*lineTable, error) {
+	return parseLineTableInto(sec, off, addrSize, bud, nil)
+}
+
+// parseLineTableInto is parseLineTable building the rows in buf's storage
+// when it is large enough: the rows of a table no longer needed.
+func parseLineTableInto(sec lineSections, off uint64, addrSize uint8, bud *budget, buf []lineRow) (*lineTable, error) {
 	hb := at(".debug_line", sec.line, off, sec.be)
 	length, is64 := hb.unitLength()
 	b := hb.sub(".debug_line", length)
@@ -171,12 +180,44 @@ func parseLineTable(sec lineSections, off uint64, addrSize uint8, bud *budget) (
 	if err := bud.spend(prog.left()); err != nil {
 		return nil, err
 	}
-	// Rows sharing an address collapse as they are produced, leaving one
-	// row per 5–10 bytes of program in gcc and clang output. The first
-	// guess is an eighth of the program size; when it is short, the rows
-	// read so far tell how many the rest of the program holds.
+	rows, seqs, err := runLineProgram(prog, t, lineParams{
+		minInst: minInst, maxOps: maxOps, lineBase: lineBase, lineRange: lineRange,
+		opcodeBase: opcodeBase, addrSize: addrSize, opLens: &opLens,
+	}, buf)
+	if err != nil {
+		return nil, err
+	}
+	t.rows = sortRows(rows, seqs)
+	t.buf = rows
+	return t, nil
+}
+
+// lineParams are the header fields the line program's opcodes depend on.
+type lineParams struct {
+	minInst, maxOps       uint8
+	lineBase              int8
+	lineRange, opcodeBase uint8
+	addrSize              uint8
+	opLens                *[256]uint8
+}
+
+// runLineProgram runs the line program in prog and returns its rows, in
+// program order, and its sequences, building the rows in rowBuf when it
+// is large enough. DW_LNE_define_file entries are appended to t.files.
+//
+// Rows sharing an address collapse as they are produced, leaving one row
+// per 5–10 bytes of program in gcc and clang output. The first guess at
+// their number is an eighth of the program size; when it is short, the
+// rows read so far tell how many the rest of the program holds. Where an
+// instruction is one operation (every target but VLIW ones), fastOps runs
+// the common opcodes; the rest are decoded here, through the checked
+// reader.
+func runLineProgram(prog buf, t *lineTable, p lineParams, rowBuf []lineRow) ([]lineRow, []seqSpan, error) {
 	progSize := prog.left()
-	rows := make([]lineRow, 0, progSize/8+16)
+	rows := rowBuf[:0]
+	if cap(rows) < progSize/8+16 {
+		rows = make([]lineRow, 0, progSize/8+16)
+	}
 	var seqs []seqSpan
 	seqStart := 0
 	seqSorted := true
@@ -186,79 +227,52 @@ func parseLineTable(sec lineSections, off uint64, addrSize uint8, bud *budget) (
 		file    uint64 = 1
 		line    int64  = 1
 	)
-	reset := func() {
-		address, opIndex, file, line = 0, 0, 1, 1
-	}
-	advance := func(op uint64) {
-		if maxOps == 1 {
-			address += uint64(minInst) * op
-			return
-		}
-		address += uint64(minInst) * ((opIndex + op) / uint64(maxOps))
-		opIndex = (opIndex + op) % uint64(maxOps)
-	}
-	// emit appends a row. A row at the address of the sequence's previous
-	// row replaces it (the last row at an address is the one kept, see
-	// sortRows), except the row ending a sequence, which sortRows handles
-	// so that an unsorted sequence keeps the rows it always kept; a row
-	// before the previous one marks the sequence unsorted.
-	emit := func(end bool) {
-		f := uint32(file)
-		if file >= uint64(noFile) {
-			f = noFile - 1
-		}
-		if end {
-			f = noFile
-		}
-		r := lineRow{addr: address, file: f, line: uint32(line)}
-		if n := len(rows); n > seqStart {
-			switch prev := rows[n-1].addr; {
-			case prev == address && !end:
-				rows[n-1] = r
-				return
-			case prev > address:
-				seqSorted = false
-			}
-		}
-		if len(rows) == cap(rows) {
-			// Every row takes at least one byte of what is left.
-			read := int64(max(progSize-prog.left(), 1))
-			want := int64(len(rows)) + int64(len(rows))*int64(prog.left())/read + 16
-			want = min(max(want*9/8, int64(len(rows))*5/4), int64(len(rows)+prog.left()+16))
-			rows = slices.Grow(rows, int(want)-len(rows))
-		}
-		rows = append(rows, r)
-	}
+	minInst, maxOps := uint64(p.minInst), uint64(p.maxOps)
 	// Special opcodes are most of a program: their operation advance and
 	// line step come from a table rather than two divisions each.
-	type special struct {
-		ops  uint8
-		line int16
-	}
 	var specials [256]special
-	for op := int(opcodeBase); op < 256; op++ {
-		adj := op - int(opcodeBase)
-		specials[op] = special{ops: uint8(adj / int(lineRange)), line: int16(lineBase) + int16(adj%int(lineRange))}
+	for op := int(p.opcodeBase); op < 256; op++ {
+		adj := op - int(p.opcodeBase)
+		specials[op] = special{ops: uint8(adj / int(p.lineRange)), line: int16(p.lineBase) + int16(adj%int(p.lineRange))}
 	}
-	for prog.left() > 0 && prog.err == nil {
-		op := prog.u8()
-		if op >= opcodeBase {
+	data := prog.data
+	pos := prog.pos
+	// constAdd is DW_LNS_const_add_pc's operation advance.
+	constAdd := uint64(255-p.opcodeBase) / uint64(p.lineRange)
+	for pos < len(data) {
+		if maxOps == 1 {
+			regs := lineRegs{address: address, line: line, file: file}
+			pos, rows = fastOps(data, pos, rows, seqStart, &regs, &specials, p.opcodeBase, minInst, constAdd)
+			address, line, file = regs.address, regs.line, regs.file
+			if pos >= len(data) {
+				break
+			}
+		}
+		op := data[pos]
+		pos++
+		if op >= p.opcodeBase {
 			sp := specials[op]
 			if maxOps == 1 {
-				address += uint64(minInst) * uint64(sp.ops)
+				address += minInst * uint64(sp.ops)
 			} else {
-				advance(uint64(sp.ops))
+				address += minInst * ((opIndex + uint64(sp.ops)) / maxOps)
+				opIndex = (opIndex + uint64(sp.ops)) % maxOps
 			}
 			line += int64(sp.line)
 			// The common case, a row after the previous one of its
-			// sequence with room for it, skips emit's checks.
+			// sequence with room for it, skips addRow's checks.
 			if n := len(rows); n > seqStart && n < cap(rows) && rows[n-1].addr < address && file < uint64(noFile) {
-				rows = append(rows, lineRow{addr: address, file: uint32(file), line: uint32(line)})
+				rows = rows[:n+1]
+				rows[n] = lineRow{addr: address, file: uint32(file), line: uint32(line)}
 				continue
 			}
-			emit(false)
+			rows = addRow(rows, seqStart, &seqSorted, address, file, line, false, progSize, len(data)-pos)
 			continue
 		}
+		// Everything else goes through the checked reader.
+		prog.pos = pos
+		var ops uint64
+		advance := false
 		switch op {
 		case 0:
 			n := prog.uleb()
@@ -268,14 +282,14 @@ func parseLineTable(sec lineSections, off uint64, addrSize uint8, bud *budget) (
 			}
 			switch ext.u8() {
 			case lneEndSequence:
-				emit(true)
+				rows = addRow(rows, seqStart, &seqSorted, address, file, line, true, progSize, prog.left())
 				seqs = append(seqs, seqSpan{seqStart, len(rows), seqSorted})
 				seqStart, seqSorted = len(rows), true
-				reset()
+				address, opIndex, file, line = 0, 0, 1, 1
 			case lneSetAddress:
 				size := uint8(ext.left())
 				if size != 1 && size != 2 && size != 4 && size != 8 {
-					size = addrSize
+					size = p.addrSize
 				}
 				address = ext.addr(size)
 				opIndex = 0
@@ -290,9 +304,9 @@ func parseLineTable(sec lineSections, off uint64, addrSize uint8, bud *budget) (
 			// Other extended opcodes (set_discriminator, vendor ones)
 			// carry their length, so they are skipped whole.
 		case lnsCopy:
-			emit(false)
+			rows = addRow(rows, seqStart, &seqSorted, address, file, line, false, progSize, prog.left())
 		case lnsAdvancePC:
-			advance(prog.uleb())
+			ops, advance = prog.uleb(), true
 		case lnsAdvanceLine:
 			line += prog.sleb()
 		case lnsSetFile:
@@ -301,7 +315,7 @@ func parseLineTable(sec lineSections, off uint64, addrSize uint8, bud *budget) (
 			prog.skipLEB()
 		case lnsNegateStmt, lnsSetBasicBlock, lnsSetPrologueEnd, lnsSetEpilogueBegin:
 		case lnsConstAddPC:
-			advance(uint64(255-opcodeBase) / uint64(lineRange))
+			ops, advance = uint64(255-p.opcodeBase)/uint64(p.lineRange), true
 		case lnsFixedAdvancePC:
 			address += uint64(prog.u16())
 			opIndex = 0
@@ -310,17 +324,183 @@ func parseLineTable(sec lineSections, off uint64, addrSize uint8, bud *budget) (
 		default:
 			// Unknown standard opcode: the header says how many LEB128
 			// operands it takes.
-			for range opLens[op] {
+			for range p.opLens[op] {
 				prog.skipLEB()
 			}
 		}
+		if advance {
+			if maxOps == 1 {
+				address += minInst * ops
+			} else {
+				address += minInst * ((opIndex + ops) / maxOps)
+				opIndex = (opIndex + ops) % maxOps
+			}
+		}
+		if prog.err != nil {
+			return nil, nil, prog.err
+		}
+		pos = prog.pos
 	}
-	if prog.err != nil {
-		return nil, prog.err
-	}
+	return rows, seqs, nil
+}
 
-	t.rows = sortRows(rows, seqs)
-	return t, nil
+// special is a special opcode's operation advance and line step.
+type special struct {
+	ops  uint8
+	line int16
+}
+
+// lineRegs are the registers of the line-number machine fastOps updates.
+type lineRegs struct {
+	address uint64
+	line    int64
+	file    uint64
+}
+
+// fastOps runs the opcodes that make up most of a line program, from
+// data[pos], for a machine with one operation per instruction: special
+// opcodes and DW_LNS_copy that add a row after the last one of the
+// sequence (rows has room), and the standard and extended opcodes between
+// them that take no operand or one of one or two bytes and touch neither
+// the sequence nor the files. It stops before the first opcode it leaves
+// to runLineProgram and returns its position and the rows. It is a small
+// function of its own so that the few registers it uses stay in machine
+// registers.
+func fastOps(data []byte, pos int, rows []lineRow, seqStart int, r *lineRegs, specials *[256]special, base uint8, minInst, constAdd uint64) (int, []lineRow) {
+	address, line, file := r.address, r.line, r.file
+loop:
+	for pos < len(data) {
+		op := data[pos]
+		if op >= base {
+			sp := specials[op]
+			a := address + minInst*uint64(sp.ops)
+			l := line + int64(sp.line)
+			n := len(rows)
+			if n <= seqStart || file >= uint64(noFile) {
+				break loop
+			}
+			switch prev := rows[n-1].addr; {
+			case prev == a:
+				// A row at the previous row's address replaces it
+				// (see addRow).
+				rows[n-1] = lineRow{addr: a, file: uint32(file), line: uint32(l)}
+			case prev < a && n < cap(rows):
+				rows = rows[:n+1]
+				rows[n] = lineRow{addr: a, file: uint32(file), line: uint32(l)}
+			default:
+				r.address, r.line, r.file = address, line, file
+				return pos, rows
+			}
+			address, line = a, l
+			pos++
+			continue
+		}
+		switch op {
+		case lnsNegateStmt, lnsSetBasicBlock, lnsSetPrologueEnd, lnsSetEpilogueBegin:
+			pos++
+			continue
+		case lnsConstAddPC:
+			address += minInst * constAdd
+			pos++
+			continue
+		case lnsCopy:
+			n := len(rows)
+			if n <= seqStart || file >= uint64(noFile) {
+				break loop
+			}
+			switch prev := rows[n-1].addr; {
+			case prev == address:
+				rows[n-1] = lineRow{addr: address, file: uint32(file), line: uint32(line)}
+			case prev < address && n < cap(rows):
+				rows = rows[:n+1]
+				rows[n] = lineRow{addr: address, file: uint32(file), line: uint32(line)}
+			default:
+				r.address, r.line, r.file = address, line, file
+				return pos, rows
+			}
+			pos++
+			continue
+		}
+		if pos+1 >= len(data) {
+			break loop
+		}
+		c := data[pos+1]
+		switch {
+		case c < 0x80 && op == lnsSetColumn:
+			pos += 2
+		case c < 0x80 && op == lnsAdvanceLine:
+			v := int64(c)
+			if c&0x40 != 0 {
+				v |= -1 << 7
+			}
+			line += v
+			pos += 2
+		case c < 0x80 && op == lnsSetFile:
+			file = uint64(c)
+			pos += 2
+		case c < 0x80 && op == lnsAdvancePC:
+			address += minInst * uint64(c)
+			pos += 2
+		case c != 0 && c < 0x80 && op == 0 && pos+2+int(c) <= len(data) && data[pos+2] > lneDefineFile:
+			// An extended opcode other than end_sequence, set_address
+			// and define_file (set_discriminator, vendor ones): skipped
+			// whole.
+			pos += 2 + int(c)
+		case c >= 0x80 && pos+2 < len(data) && data[pos+2] < 0x80 && (op == lnsAdvanceLine || op == lnsAdvancePC):
+			d := data[pos+2]
+			if op == lnsAdvanceLine {
+				// Backward steps of more than 64 lines.
+				v := int64(c&0x7f) | int64(d)<<7
+				if d&0x40 != 0 {
+					v |= -1 << 14
+				}
+				line += v
+			} else {
+				address += minInst * (uint64(c&0x7f) | uint64(d)<<7)
+			}
+			pos += 3
+		default:
+			r.address, r.line, r.file = address, line, file
+			return pos, rows
+		}
+	}
+	r.address, r.line, r.file = address, line, file
+	return pos, rows
+}
+
+// addRow appends a row to the rows of the sequence starting at seqStart.
+// A row at the address of the sequence's previous row replaces it (the
+// last row at an address is the one kept, see sortRows), except the row
+// ending a sequence, which sortRows handles so that an unsorted sequence
+// keeps the rows it always kept; a row before the previous one clears
+// *sorted. progSize and left, the program's size and what is left of it,
+// size the growth of rows.
+func addRow(rows []lineRow, seqStart int, sorted *bool, address, file uint64, line int64, end bool, progSize, left int) []lineRow {
+	f := uint32(file)
+	if file >= uint64(noFile) {
+		f = noFile - 1
+	}
+	if end {
+		f = noFile
+	}
+	r := lineRow{addr: address, file: f, line: uint32(line)}
+	if n := len(rows); n > seqStart {
+		switch prev := rows[n-1].addr; {
+		case prev == address && !end:
+			rows[n-1] = r
+			return rows
+		case prev > address:
+			*sorted = false
+		}
+	}
+	if len(rows) == cap(rows) {
+		// Every row takes at least one byte of what is left.
+		read := int64(max(progSize-left, 1))
+		want := int64(len(rows)) + int64(len(rows))*int64(left)/read + 16
+		want = min(max(want*9/8, int64(len(rows))*5/4), int64(len(rows)+left+16))
+		rows = slices.Grow(rows, int(want)-len(rows))
+	}
+	return append(rows, r)
 }
 
 // seqSpan is a sequence of a line program: rows[start:end], the last one

@@ -32,6 +32,9 @@ type emitChunk struct {
 	fns    []CompactFunction
 	err    error
 	done   chan struct{}
+	// store is the storage fns was built in when the builder reuses it
+	// (builder.reuse).
+	store *chunkStore
 }
 
 // emitWorkers is how many workers emitParallel starts.
@@ -87,18 +90,26 @@ func (bl *builder) chunks(gapsOf [][]gap, lastNode []int) []emitChunk {
 // Sections.Release). It waits for its workers before returning.
 func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yield func(*CompactFunction) bool) error {
 	bl.nodeNames = make([]string, len(bl.nodes))
-	for i := range bl.nodes {
-		bl.nodeNames[i] = bl.name(bl.nodeEntry(&bl.nodes[i]))
+	for i, ei := range bl.nodeEntries() {
+		bl.nodeNames[i] = bl.name(ei)
 	}
 	if bl.bud.left < 0 {
 		return errBudget // names ran out of budget
 	}
 	bl.entries, bl.names, bl.named, bl.scopes = nil, nil, nil, nil
-	if main := bl.sources[0].sec; main.Release != nil {
-		for _, b := range [][]byte{main.Info, main.Abbrev, main.Addr, main.Ranges, main.RngLists, main.StrOffsets} {
-			main.Release(b)
+	// Dropping the pages is a system call per section that costs as much
+	// as building the first chunks: it runs beside them, and is waited
+	// for before returning, as the caller may unmap the file then.
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		if main := bl.sources[0].sec; main.Release != nil {
+			for _, b := range [][]byte{main.Info, main.Abbrev, main.Addr, main.Ranges, main.RngLists, main.StrOffsets} {
+				main.Release(b)
+			}
 		}
-	}
+	}()
+	defer func() { <-released }()
 	chunks := bl.chunks(gapsOf, lastNode)
 	// left counts the chunks of each unit not yet built; the worker that
 	// builds a unit's last one releases its line table.
@@ -110,6 +121,7 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 	for _, u := range bl.units {
 		u.once = new(sync.Once)
 	}
+	bl.freeRows = make(chan []lineRow, 4)
 
 	workers := emitWorkers()
 	window := 2 * workers
@@ -117,11 +129,15 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 	jobs := make(chan int, window)
 	slots := make(chan struct{}, window) // chunks built or being built, not yet yielded
 	stop := make(chan struct{})
+	// stores holds the storage of chunks consumed, for the chunks still
+	// to build (builder.reuse); there are never more than the window
+	// holds.
+	stores := make(chan *chunkStore, window)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		feed(len(chunks), jobs, slots, stop)
+		bl.feedChunks(chunks, jobs, slots, stop)
 	}()
 	for range workers {
 		wg.Add(1)
@@ -129,7 +145,19 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 			defer wg.Done()
 			bud := shared.child()
 			defer shared.giveBack(bud)
+			var sc emitScratch
 			for k := range jobs {
+				if k < 0 {
+					// A line table wanted soon: read it now, so that the
+					// workers building the unit's chunks find it ready.
+					// An error is kept for them to report (loadLines).
+					select {
+					case <-stop:
+					default:
+						bl.units[-k-1].readLinesOnce(bud, bl.freeRows)
+					}
+					continue
+				}
 				c := &chunks[k]
 				select {
 				case <-stop:
@@ -137,9 +165,26 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 					continue
 				default:
 				}
-				c.fns, c.err = bl.emitNodes(c.n0, c.n1, c.gaps, bud, compact)
+				if bl.reuse {
+					select {
+					case c.store = <-stores:
+					default:
+						c.store = &chunkStore{}
+					}
+					sc.store = c.store
+				}
+				c.fns, c.err = bl.emitNodes(c.n0, c.n1, c.gaps, bud, compact, &sc)
+				sc.store = nil
 				if left[c.unit].Add(-1) == 0 {
 					u := bl.units[c.unit]
+					if u.lines != nil {
+						// No one reads the rows any more: the chunks
+						// hold copies.
+						select {
+						case bl.freeRows <- u.lines.buf:
+						default:
+						}
+					}
 					u.lines, u.files = nil, nil
 				}
 				close(c.done)
@@ -167,9 +212,98 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 			}
 		}
 		c.fns = nil
+		if c.store != nil {
+			// The consumer is done with the chunk's functions.
+			select {
+			case stores <- c.store:
+			default:
+			}
+			c.store = nil
+		}
 		<-slots
 	}
 	return nil
+}
+
+// nameParallelMin is the fewest nodes nodeEntries splits among workers:
+// below it, the lookups cost less than starting them.
+const nameParallelMin = 4096
+
+// nodeEntries returns the entry each node's name comes from. The lookups,
+// a binary search for each inlined call, are most of the cost of naming
+// the nodes and read only what the walk recorded: they run on a few
+// workers. Resolving the names stays serial, with its cache and budget.
+func (bl *builder) nodeEntries() []int32 {
+	out := make([]int32, len(bl.nodes))
+	fill := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i] = bl.nodeEntry(&bl.nodes[i])
+		}
+	}
+	workers := emitWorkers()
+	if workers < 2 || len(bl.nodes) < nameParallelMin {
+		fill(0, len(bl.nodes))
+		return out
+	}
+	per := (len(bl.nodes) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fill(w*per, min((w+1)*per, len(bl.nodes)))
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// feedChunks hands the chunks to the workers in order, as feed does, and
+// with them line-table jobs, -(unit+1): the table of the next unit is
+// queued before the first chunk of each unit. Reading a unit's table takes
+// about as long as building its first chunks, and the first worker to need
+// it would otherwise make the others building that unit wait; read one
+// unit ahead, it is ready when they come to it, while no more than two or
+// three tables are held at a time. It closes jobs when done or stopped.
+func (bl *builder) feedChunks(chunks []emitChunk, jobs chan<- int, slots chan<- struct{}, stop <-chan struct{}) {
+	defer close(jobs)
+	// order is the units in the order of their first chunks.
+	var order []int32
+	seen := make([]bool, len(bl.units))
+	for i := range chunks {
+		if u := chunks[i].unit; !seen[u] {
+			seen[u] = true
+			order = append(order, u)
+		}
+	}
+	queued := 0 // line jobs of order[:queued] are queued
+	send := func(k int) bool {
+		select {
+		case jobs <- k:
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	next := 0 // index in order of the next unit whose first chunk is to come
+	for k := range chunks {
+		if next < len(order) && chunks[k].unit == order[next] {
+			next++
+			for ; queued < min(next+1, len(order)); queued++ {
+				if !send(-int(order[queued]) - 1) {
+					return
+				}
+			}
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-stop:
+			return
+		}
+		if !send(k) {
+			return
+		}
+	}
 }
 
 // The walk of a unit's DIEs needs nothing of another unit once the

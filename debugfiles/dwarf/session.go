@@ -201,6 +201,12 @@ type CompactFunction struct {
 // function's own lines and its inline ranges (Breakpad .sym records) need
 // no more.
 func (s *Session) CompactFunctions() iter.Seq2[*CompactFunction, error] {
+	return s.compactFunctions(false)
+}
+
+// compactFunctions is CompactFunctions, or with reuse set
+// TransientCompactFunctions.
+func (s *Session) compactFunctions(reuse bool) iter.Seq2[*CompactFunction, error] {
 	return func(yield func(*CompactFunction, error) bool) {
 		if s.data != nil {
 			// debug/dwarf's trees, converted.
@@ -221,6 +227,7 @@ func (s *Session) CompactFunctions() iter.Seq2[*CompactFunction, error] {
 			yield(nil, err)
 			return
 		}
+		bl.reuse = reuse
 		stopped := false
 		err = bl.emitEach(true, func(cf *CompactFunction) bool {
 			if !yield(cf, nil) {
@@ -232,6 +239,17 @@ func (s *Session) CompactFunctions() iter.Seq2[*CompactFunction, error] {
 			yield(nil, fmt.Errorf("dwarf: %w", err))
 		}
 	}
+}
+
+// TransientCompactFunctions yields what CompactFunctions does, in the same
+// order, except that a function is valid only until yield returns: the
+// storage of its tree and rows is reused for functions yielded later, so
+// the consumer must copy out what it keeps (names and file lists may be
+// kept: they are not reused). A consumer that converts each function as
+// it comes, as a Breakpad .sym writer does, is spared the allocation and
+// collection of every tree.
+func (s *Session) TransientCompactFunctions() iter.Seq2[*CompactFunction, error] {
+	return s.compactFunctions(true)
 }
 
 // compactOf converts a tree with Lines into the compact form.
