@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -35,7 +34,10 @@ func TestSymcacheStable(t *testing.T) {
 	for _, name := range fixtureImages() {
 		t.Run(name, func(t *testing.T) {
 			img := fixtureImage(t, name)
-			key := filepath.Base(fixtures.GetDir(t, name))
+			// The PDB names its sources by the fixture's absolute path,
+			// so the bytes depend on where the fixture cache is: the
+			// digests are recorded by that path.
+			key := fixtures.GetDir(t, name)
 			o, err := pdb.Open(img.pdb)
 			if err != nil {
 				t.Fatal(err)
@@ -91,7 +93,8 @@ func writeDigests(t *testing.T, sums map[string]string) {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("# SHA-256 of the symcache (symcache.Write) of the PDB of each PE fixture,\n" +
-		"# by the fixture's cache directory, which names its build. Rewritten with\n" +
+		"# by the fixture's directory, which names its build and its place (the PDB\n" +
+		"# records source paths under it). Rewritten with\n" +
 		"# go test -run TestSymcacheStable -update.\n")
 	keys := make([]string, 0, len(sums))
 	for k := range sums {

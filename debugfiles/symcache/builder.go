@@ -38,7 +38,7 @@ func InfoOf(obj debugfiles.Object) Info {
 type Options struct {
 	// PageEntries is the average number of range entries per page of the
 	// address directory the writer aims at: fewer make lookups decode
-	// less and the file larger. 0 means 16.
+	// less and the file larger. 0 means 8.
 	PageEntries int
 }
 

@@ -46,10 +46,13 @@
 //
 // One lookup is a binary search over the regions (usually one), a page index
 // computed from the address, the decoding of the few entries of that page
-// (about 16 on average; the writer sizes pages for it), then one node and one
-// site record per frame. On a binary with 1.9 MB of gcc -O2 code this is
-// 160–200 ns with warm caches and about 250 ns at a million random addresses,
-// with no allocation; see BENCHMARKS.md ("SymCache").
+// (about 8 on average; the writer sizes pages for it), then one node and one
+// site record per frame. Entries are Huffman-coded against a small model of
+// the page (recall.go) and read through 256-entry decode tables, and the
+// tables are bit-packed: a cache is about 29% smaller than version 1's
+// byte-aligned tables and byte-coded entries made it, and its pages, half
+// as large, keep a lookup as fast (no allocation; see BENCHMARKS.md,
+// "SymCache").
 //
 // # Versions
 //

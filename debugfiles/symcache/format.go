@@ -9,14 +9,14 @@ import (
 // to the layout, or to what the builder puts into a cache for the same
 // input, bumps it: caches are derived data, so a reader never upgrades an
 // old one, it rebuilds it (Open reports ErrVersion).
-const Version = 1
+const Version = 2
 
 // magic opens every symcache file.
 const magic = "CAIRNSYM"
 
 // The fixed header; SPEC.md documents every field.
 const (
-	headerSize = 160
+	headerSize = 181
 
 	offMagic       = 0
 	offVersion     = 8
@@ -28,27 +28,38 @@ const (
 	offAge         = 48
 	offFormat      = 52
 	offPageShift   = 53
-	offWidths      = 54 // six bytes: column widths of the node and site tables
+	offWidths      = 54 // six bytes: column widths in bits of the node and site tables
 	offArch        = 60 // 16 bytes, NUL-padded
 	offStrings     = 76 // offset, length
 	offFiles       = 84 // offset, count
 	offFuncs       = 92
 	offNodes       = 100
 	offRegions     = 108
-	offDir         = 116 // offset, number of pages (the directory has one more entry)
+	offDir         = 116 // offset, number of pages (there is one more page offset)
 	offStream      = 124 // offset, length
 	offEntries     = 132 // number of range entries (informational)
 	offFileSize    = 136
 	offSites       = 140 // offset, count
 	offAbs         = 148 // absolute address table: offset, count
 	offAbsWidth    = 156 // its entry width in bytes
-	offReserved    = 157 // three bytes
+	offDirWidth    = 157 // width in bits of a page offset
+	offCodes       = 158 // offset, length of the decode tables
+	offCodeBits    = 166 // one byte per alphabet: 8 when its decode table is present, else 0
 
 	archLen = 16
 
-	fileRecord   = 8  // dir string, name string
-	funcRecord   = 5  // name string, language
+	// langBits is the width of a function's language.
+	langBits     = 3
 	regionRecord = 20 // start, end, first page
+	// groupHeader is the size of the fixed part of a directory block:
+	// the bit offset of the group's first page and the node its pages
+	// start from; the pages' offsets follow.
+	groupHeader = 8
+
+	// groupPages is the number of pages of a directory group.
+	groupPages = 16
+	// maxColBits bounds a column of the node and site tables.
+	maxColBits = 32
 )
 
 // Columns of the node table (colSite..colParent) and of the site table
@@ -69,22 +80,6 @@ const (
 // bounds it: real chains are far shorter, and a corrupt file whose parent
 // links form a cycle cannot make a lookup loop.
 const maxChain = 256
-
-// Entry tag bits (see SPEC.md, "Range stream").
-const (
-	tagDeltaMask = 0x0f // address delta 1..15; 0: a uvarint follows
-	tagNode      = 0x10 // node changes: zigzag varint delta follows
-	tagFile      = 0x20 // file changes: uvarint follows
-	tagLineShift = 6    // two bits of line code
-)
-
-// Line codes of an entry tag.
-const (
-	lineSame  = 0 // line unchanged
-	lineNext  = 1 // line + 1
-	lineDelta = 2 // zigzag varint delta follows
-	lineZero  = 3 // line 0
-)
 
 // ErrCorrupt is the error every *FormatError matches with errors.Is: the
 // bytes are not a well-formed symcache.

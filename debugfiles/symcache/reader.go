@@ -27,16 +27,23 @@ type Cache struct {
 	arch        string
 	format      debugfiles.Format
 	shift       uint8
-	widths      [numCols]uint8
-	colOff      [numCols]int // within a node row or a site row
+	widths      [numCols]uint8  // in bits
+	colOff      [numCols]uint64 // bit offset within a node row or a site row
 	masks       [numCols]uint64
-	nodeWidth   int
-	siteWidth   int
+	nodeWidth   uint64 // bits
+	siteWidth   uint64
+	dirWidth    uint8
+	block       uint64 // size of a directory block
+	strWidth    uint64 // bits of a string offset in the file and function tables
+	codeBits    [numAlphabets]uint8
 
-	strs, files, funcs, sites, nodes, abs, regions, dir, stream []byte
+	strs, files, funcs, sites, nodes, abs, regions, dir, codes, stream []byte
+	// tables are the decode tables of the stream's alphabets, views of
+	// codes (noCode for an alphabet without one).
+	tables [numAlphabets]*[tableSize]byte
 
-	absWidth                                                         int
-	nfiles, nfuncs, nsites, nnodes, nabs, nregions, npages, nentries uint32
+	absWidth                                                                  int
+	nfiles, nfuncs, nsites, nnodes, nabs, nregions, ngroups, npages, nentries uint32
 }
 
 // Frame is one frame of a lookup; an inline chain is innermost first, as
@@ -127,40 +134,68 @@ func New(b []byte) (*Cache, error) {
 		return nil, err
 	}
 	c.data = b
-	sec := func(offField int, elem uint64, extra uint64) ([]byte, uint32, error) {
+	// sec returns the section whose offset and count are at offField,
+	// of count+extra records of elemBits bits each.
+	sec := func(offField int, elemBits uint64, extra uint64) ([]byte, uint32, error) {
 		off := uint64(binary.LittleEndian.Uint32(b[offField:]))
 		n := binary.LittleEndian.Uint32(b[offField+4:])
-		size := (uint64(n) + extra) * elem
+		size := bitBytes(uint64(n)+extra, elemBits)
 		if off < headerSize || off > uint64(len(b)) || size > uint64(len(b))-off {
 			return nil, 0, corrupt(int64(offField), "section at %#x of %d bytes outside the file (%d bytes)", off, size, len(b))
 		}
 		return b[off : off+size : off+size], n, nil
 	}
-	if c.strs, _, err = sec(offStrings, 1, 0); err != nil {
+	if c.strs, _, err = sec(offStrings, 8, 0); err != nil {
 		return nil, err
 	}
-	if c.files, c.nfiles, err = sec(offFiles, fileRecord, 0); err != nil {
+	c.strWidth = strBits(uint64(binary.LittleEndian.Uint32(b[offStrings+4:])))
+	if c.files, c.nfiles, err = sec(offFiles, 2*c.strWidth, 0); err != nil {
 		return nil, err
 	}
-	if c.funcs, c.nfuncs, err = sec(offFuncs, funcRecord, 0); err != nil {
+	if c.funcs, c.nfuncs, err = sec(offFuncs, c.strWidth+langBits, 0); err != nil {
 		return nil, err
 	}
-	if c.sites, c.nsites, err = sec(offSites, uint64(c.siteWidth), 0); err != nil {
+	if c.sites, c.nsites, err = sec(offSites, c.siteWidth, 0); err != nil {
 		return nil, err
 	}
-	if c.nodes, c.nnodes, err = sec(offNodes, uint64(c.nodeWidth), 0); err != nil {
+	if c.nodes, c.nnodes, err = sec(offNodes, c.nodeWidth, 0); err != nil {
 		return nil, err
 	}
-	if c.abs, c.nabs, err = sec(offAbs, uint64(c.absWidth), 0); err != nil {
+	if c.abs, c.nabs, err = sec(offAbs, 8*uint64(c.absWidth), 0); err != nil {
 		return nil, err
 	}
-	if c.regions, c.nregions, err = sec(offRegions, regionRecord, 0); err != nil {
+	if c.regions, c.nregions, err = sec(offRegions, 8*regionRecord, 0); err != nil {
 		return nil, err
 	}
-	if c.dir, c.npages, err = sec(offDir, 4, 1); err != nil {
+	// The directory has a block per group of pages, the last one
+	// holding the end of the stream (page npages).
+	c.block = groupHeader + 2*uint64(c.dirWidth)
+	c.npages = binary.LittleEndian.Uint32(b[offDir+4:])
+	c.ngroups = c.npages/groupPages + 1
+	off, size := uint64(binary.LittleEndian.Uint32(b[offDir:])), uint64(c.ngroups)*c.block
+	if off < headerSize || off > uint64(len(b)) || size > uint64(len(b))-off {
+		return nil, corrupt(offDir, "directory at %#x of %d bytes outside the file (%d bytes)", off, size, len(b))
+	}
+	c.dir = b[off : off+size : off+size]
+	if c.codes, _, err = sec(offCodes, 8, 0); err != nil {
 		return nil, err
 	}
-	if c.stream, _, err = sec(offStream, 1, 0); err != nil {
+	var tables uint64
+	for i, cb := range c.codeBits {
+		n := tableBytes(cb)
+		if uint64(len(c.codes)) < tables+n {
+			return nil, corrupt(offCodes, "decode tables of %d bytes, too short", len(c.codes))
+		}
+		c.tables[i] = &noCode
+		if n > 0 {
+			c.tables[i] = (*[tableSize]byte)(c.codes[tables : tables+n])
+		}
+		tables += n
+	}
+	if tables != uint64(len(c.codes)) {
+		return nil, corrupt(offCodes, "decode tables of %d bytes, want %d", len(c.codes), tables)
+	}
+	if c.stream, _, err = sec(offStream, 8, 0); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -207,22 +242,27 @@ func parseHeader(b []byte, size int64) (*Cache, error) {
 	if c.absWidth = int(b[offAbsWidth]); c.absWidth > 8 {
 		return nil, corrupt(offAbsWidth, "address width %d", c.absWidth)
 	}
+	if c.dirWidth = b[offDirWidth]; c.dirWidth > 32 {
+		return nil, corrupt(offDirWidth, "page offset width %d", c.dirWidth)
+	}
+	for i := range c.codeBits {
+		if c.codeBits[i] = b[offCodeBits+i]; c.codeBits[i] != 0 && c.codeBits[i] != maxCodeLen {
+			return nil, corrupt(int64(offCodeBits+i), "decode table of %d index bits", c.codeBits[i])
+		}
+	}
 	for i := range c.widths {
 		w := b[offWidths+i]
-		if w > 8 {
-			return nil, corrupt(int64(offWidths+i), "node column width %d", w)
+		if w > maxColBits {
+			return nil, corrupt(int64(offWidths+i), "column width %d bits", w)
 		}
 		c.widths[i] = w
-		c.masks[i] = ^uint64(0) >> (64 - 8*uint(w))
-		if w == 0 {
-			c.masks[i] = 0
-		}
+		c.masks[i] = 1<<w - 1
 		if i < numNodeCols {
 			c.colOff[i] = c.nodeWidth
-			c.nodeWidth += int(w)
+			c.nodeWidth += uint64(w)
 		} else {
 			c.colOff[i] = c.siteWidth
-			c.siteWidth += int(w)
+			c.siteWidth += uint64(w)
 		}
 	}
 	return c, nil
@@ -348,25 +388,27 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 		if node-1 >= c.nnodes {
 			break
 		}
-		row := c.nodes[int(node-1)*c.nodeWidth:]
-		st := uint32(c.col(row, colSite))
-		back := c.col(row, colParent)
+		site, rel, back := c.row(c.nodes, uint64(node-1)*c.nodeWidth, colSite)
+		st := uint32(site)
 		parent := uint32(0)
 		if back != 0 && back < uint64(node) {
 			parent = node - uint32(back)
 		}
 		fr := Frame{
-			Address: c.col(row, colAddr), // resolved below
+			Address: rel, // resolved below
 			Line:    callLine,
 			Inlined: parent != 0,
 		}
 		fr.FileDir, fr.FileName = c.file(callFile)
 		callFile, callLine = 0, 0
-		if st < c.nsites {
-			srow := c.sites[int(st)*c.siteWidth:]
-			fr.FunctionIndex = uint32(c.col(srow, colFunc))
-			callFile, callLine = uint32(c.col(srow, colCallFile)), uint32(c.col(srow, colCallLine))
-		} else {
+		switch {
+		case back == 0:
+			fr.FunctionIndex = st // a top-level node's site column
+		case st < c.nsites:
+			fn, cf, cl := c.row(c.sites, uint64(st)*c.siteWidth, colFunc)
+			fr.FunctionIndex = uint32(fn)
+			callFile, callLine = uint32(cf), uint32(cl)
+		default:
 			fr.FunctionIndex = ^uint32(0)
 		}
 		fr.Function, fr.Lang = c.function(fr.FunctionIndex)
@@ -402,32 +444,20 @@ func (c *Cache) absAddr(i uint64) uint64 {
 	return v
 }
 
-// col reads column i of a node or site row: one unaligned 64-bit load
-// and a mask where eight bytes remain in the table, else byte by byte.
-func (c *Cache) col(row []byte, i int) uint64 {
-	b := row[c.colOff[i]:]
-	if len(b) >= 8 {
-		return binary.LittleEndian.Uint64(b) & c.masks[i]
+// row reads the three columns from column first on (a node row or a site
+// row) at bit pos of table: with one load when the row is narrow enough,
+// as it is in practice, else column by column.
+func (c *Cache) row(table []byte, pos uint64, first int) (uint64, uint64, uint64) {
+	if first != colSite {
+		first = colFunc
 	}
-	switch c.widths[i] {
-	case 0:
-		return 0
-	case 1:
-		return uint64(b[0])
-	case 2:
-		return uint64(binary.LittleEndian.Uint16(b))
-	case 3:
-		return uint64(binary.LittleEndian.Uint16(b)) | uint64(b[2])<<16
-	case 4:
-		return uint64(binary.LittleEndian.Uint32(b))
-	case 8:
-		return binary.LittleEndian.Uint64(b)
+	off, m := c.colOff[first:first+3:first+3], c.masks[first:first+3:first+3]
+	if off[2]+uint64(c.widths[first+2]) <= 56 {
+		b := load56(table, pos)
+		return b >> off[0] & m[0], b >> off[1] & m[1], b >> off[2] & m[2]
 	}
-	var v uint64
-	for k := int(c.widths[i]) - 1; k >= 0; k-- {
-		v = v<<8 | uint64(b[k])
-	}
-	return v
+	w := c.widths[first : first+3 : first+3]
+	return loadBits(table, pos+off[0], uint(w[0])), loadBits(table, pos+off[1], uint(w[1])), loadBits(table, pos+off[2], uint(w[2]))
 }
 
 // function returns a function's name and language.
@@ -435,8 +465,10 @@ func (c *Cache) function(i uint32) (string, Language) {
 	if i >= c.nfuncs {
 		return "", LangUnknown
 	}
-	r := c.funcs[int(i)*funcRecord:]
-	return c.str(binary.LittleEndian.Uint32(r)), Language(r[4])
+	w := c.strWidth
+	pos := uint64(i) * (w + langBits)
+	name := loadBits(c.funcs, pos, uint(w))
+	return c.str(uint32(name)), Language(loadBits(c.funcs, pos+w, langBits))
 }
 
 // FunctionName returns the raw name of function i (a Frame's
@@ -451,8 +483,9 @@ func (c *Cache) file(id uint32) (string, string) {
 	if id == 0 || id-1 >= c.nfiles {
 		return "", ""
 	}
-	r := c.files[int(id-1)*fileRecord:]
-	return c.str(binary.LittleEndian.Uint32(r)), c.str(binary.LittleEndian.Uint32(r[4:]))
+	w := c.strWidth
+	pos := uint64(id-1) * 2 * w
+	return c.str(uint32(loadBits(c.files, pos, uint(w)))), c.str(uint32(loadBits(c.files, pos+w, uint(w))))
 }
 
 // str returns a view of the string at offset off of the string table.
@@ -494,77 +527,183 @@ func (c *Cache) find(addr uint64) (node, file, line uint32, ok bool) {
 	if page >= uint64(c.npages) {
 		return 0, 0, 0, false
 	}
-	s := binary.LittleEndian.Uint32(c.dir[page*4:])
-	e := binary.LittleEndian.Uint32(c.dir[page*4+4:])
-	if s >= e || uint64(e) > uint64(len(c.stream)) {
+	pos, rec := c.pageStart(page)
+	stop, _ := c.pageStart(page + 1)
+	if stop > 8*uint64(len(c.stream)) || rec == nil {
+		stop = 8 * uint64(len(c.stream))
+	}
+	at := start + off>>c.shift<<c.shift
+	return c.decode(pos, stop, rec, at, addr)
+}
+
+// pageStart returns the bit offset of page k in the stream and the block
+// of its group (nil past the directory), whose node the decoding starts
+// from.
+func (c *Cache) pageStart(k uint64) (uint64, []byte) {
+	g := k / groupPages
+	if g >= uint64(c.ngroups) {
+		return 0, nil
+	}
+	blk := c.dir[g*c.block : (g+1)*c.block]
+	first := uint64(binary.LittleEndian.Uint32(blk))
+	next := 8 * uint64(len(c.stream))
+	if g+1 < uint64(c.ngroups) {
+		next = uint64(binary.LittleEndian.Uint32(c.dir[(g+1)*c.block:]))
+	}
+	d := loadBits(blk[groupHeader:], k%groupPages*uint64(c.dirWidth), uint(c.dirWidth))
+	return pageGuess(first, next, k) + uint64(int64(d>>1)^-int64(d&1)), blk
+
+}
+
+// decode decodes the entries of a page from bit pos to bit stop, the
+// page starting at address at, and returns the state at addr: entries
+// are decoded while the next one starts at or before addr. File and line
+// are coded against the model's prediction (recall.go).
+//
+// The bit reader is spelled out here, its state in local variables, so
+// that it stays in registers: this loop is most of a lookup's time.
+func (c *Cache) decode(pos, stop uint64, group []byte, at, addr uint64) (uint32, uint32, uint32, bool) {
+	if len(group) < groupHeader {
 		return 0, 0, 0, false
 	}
-	p := c.stream[s:e]
-	pos := start + off>>c.shift<<c.shift
-
-	// The first entry starts at the page; each later one at a delta.
-	// File and line are coded against the model's prediction (recall.go).
-	var m model
-	tag := p[0]
-	i := 1
-	for {
-		predFile, predLine, hit := file, line, true
-		if tag&tagNode != 0 {
-			d, k := varint(p, i)
-			if k < 0 {
+	var (
+		m          model
+		node       = binary.LittleEndian.Uint32(group[4:])
+		file, line uint32
+		first      = true
+		p          = c.stream
+		w          uint64 // the bits from pos on
+		avail      uint   // how many of them are valid
+		tabs       = &c.tables
+		ctx        = alphaTagFirst
+	)
+	for pos < stop {
+		// An entry takes at most four codes besides extra bits: one
+		// load covers them, and another follows extra bits.
+		if avail < 4*maxCodeLen {
+			w, avail = load56(p, pos), 56
+		}
+		e := tableEntry(tabs[ctx], w)
+		n := uint(e & 15)
+		if n == 0 {
+			break
+		}
+		w, avail, pos = w>>n, avail-n, pos+uint64(n)
+		ts := e >> 4
+		ctx = alphaTag + int(ts&3)
+		delta := uint64(ts >> 2)
+		if delta == escapeDelta {
+			// A long delta: a value of its own alphabet follows.
+			e := tableEntry(tabs[alphaDelta], w)
+			n := uint(e & 15)
+			if n == 0 {
 				break
 			}
-			next := node + uint32(d)
+			pos += uint64(n)
+			v, n, ok := symValue(e >> 4)
+			if !ok {
+				break
+			}
+			delta = escapeDelta + (v | loadWide(p, pos, n))
+			pos += uint64(n)
+			w, avail = load56(p, pos), 56
+		}
+		if !first {
+			if at+delta > addr || at+delta < at {
+				break
+			}
+			at += delta
+		}
+		predFile, predLine, hit := file, line, true
+		if ts&tagNodeFlag != 0 {
+			e := tableEntry(tabs[alphaNode+int(ts&tagFileFlag)/tagFileFlag], w)
+			n := uint(e & 15)
+			if n == 0 {
+				break
+			}
+			w, avail, pos = w>>n, avail-n, pos+uint64(n)
+			d := uint64(e >> 4)
+			if d >= directValues {
+				v, n, ok := symValue(e >> 4)
+				if !ok || n > 56 {
+					break
+				}
+				if n > avail {
+					w, avail = load56(p, pos), 56
+				}
+				d = v | w&(1<<n-1)
+				w, avail, pos = w>>n, avail-n, pos+uint64(n)
+				if avail < 3*maxCodeLen {
+					w, avail = load56(p, pos), 56
+				}
+			}
+			next := node + uint32(unzigzag(d))
 			predFile, predLine, hit = m.nodes.switchTo(node, file, line, next)
 			node = next
-			i = k
 		}
 		newFile := predFile
-		if tag&tagFile != 0 {
-			f, k := uvarint(p, i)
-			if k < 0 {
+		if ts&tagFileFlag != 0 {
+			e := tableEntry(tabs[alphaFile], w)
+			n := uint(e & 15)
+			if n == 0 {
 				break
+			}
+			w, avail, pos = w>>n, avail-n, pos+uint64(n)
+			f := uint64(e >> 4)
+			if f >= directValues {
+				v, n, ok := symValue(e >> 4)
+				if !ok || n > 56 {
+					break
+				}
+				if n > avail {
+					w, avail = load56(p, pos), 56
+				}
+				f = v | w&(1<<n-1)
+				w, avail, pos = w>>n, avail-n, pos+uint64(n)
+				if avail < 2*maxCodeLen {
+					w, avail = load56(p, pos), 56
+				}
 			}
 			newFile = uint32(f)
-			i = k
 		}
-		base := m.lineBase(newFile, predFile, hit, predLine, line)
+		base, how := m.lineBase(newFile, predFile, hit, predLine, line)
 		file = newFile
-		switch tag >> tagLineShift {
-		case lineSame:
-			line = base
-		case lineNext:
-			line = base + 1
-		case lineDelta:
-			d, k := varint(p, i)
-			if k < 0 {
+		e = tableEntry(tabs[lineAlphabet(ts, how)], w)
+		n = uint(e & 15)
+		if n == 0 {
+			return node, file, base, true
+		}
+		w, avail, pos = w>>n, avail-n, pos+uint64(n)
+		d := uint64(e >> 4)
+		if d >= directValues {
+			v, n, ok := symValue(e >> 4)
+			if !ok || n > 56 {
 				return node, file, base, true
 			}
-			line = base + uint32(d)
-			i = k
-		case lineZero:
-			line = 0
-		}
-		m.files.put(file, line)
-		if i >= len(p) {
-			break
-		}
-		tag = p[i]
-		i++
-		delta := uint64(tag & tagDeltaMask)
-		if delta == 0 {
-			d, k := uvarint(p, i)
-			if k < 0 {
-				break
+			if n > avail {
+				w, avail = load56(p, pos), 56
 			}
-			delta, i = d, k
+			d = v | w&(1<<n-1)
+			w, avail, pos = w>>n, avail-n, pos+uint64(n)
 		}
-		if pos+delta > addr || pos+delta < pos {
-			break
-		}
-		pos += delta
+		line = base + uint32(unzigzag(d))
+		m.files.put(file, line)
+		first = false
 	}
 	return node, file, line, true
+}
+
+// tableSize is the size in bytes of a decode table.
+const tableSize = 2 << maxCodeLen
+
+// noCode is the decode table of an alphabet without symbols: no code
+// matches.
+var noCode [tableSize]byte
+
+// tableEntry returns the entry of a decode table for the next bits w of
+// the stream.
+func tableEntry(t *[tableSize]byte, w uint64) uint32 {
+	return uint32(binary.LittleEndian.Uint16(t[2*(w&(1<<maxCodeLen-1)):]))
 }
 
 // uvarint decodes an unsigned LEB128 value at p[i:], returning the value
@@ -587,15 +726,4 @@ func uvarint(p []byte, i int) (uint64, int) {
 		}
 	}
 	return 0, -1
-}
-
-// varint decodes a zigzag-encoded signed value (encoding/binary's Varint
-// form).
-func varint(p []byte, i int) (int64, int) {
-	u, k := uvarint(p, i)
-	x := int64(u >> 1)
-	if u&1 != 0 {
-		x = ^x
-	}
-	return x, k
 }

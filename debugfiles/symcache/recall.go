@@ -76,14 +76,21 @@ func (r *recall) get(id uint32) (uint32, bool) {
 
 // lineBase is the line an entry's line is coded against: the line its
 // node was left at when the node is remembered and the file is the one
-// remembered with it, else the last line seen in the entry's file, else
-// the current line.
-func (m *model) lineBase(file, predFile uint32, hit bool, predLine, cur uint32) uint32 {
+// remembered with it (how: basePredicted), else the last line seen in the
+// entry's file (baseFile), else the current line (baseCurrent).
+func (m *model) lineBase(file, predFile uint32, hit bool, predLine, cur uint32) (uint32, int) {
 	if hit && file == predFile {
-		return predLine
+		return predLine, basePredicted
 	}
 	if l, ok := m.files.get(file); ok {
-		return l
+		return l, baseFile
 	}
-	return cur
+	return cur, baseCurrent
 }
+
+// How lineBase found an entry's base line.
+const (
+	basePredicted = iota
+	baseFile
+	baseCurrent
+)

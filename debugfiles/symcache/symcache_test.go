@@ -183,7 +183,9 @@ func TestCorrupt(t *testing.T) {
 		{"extended", append(bytes.Clone(data), 0), symcache.ErrCorrupt},
 		{"section past end", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[76:], 1<<30); return b }), symcache.ErrCorrupt},
 		{"count past end", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[104:], 1<<30); return b }), symcache.ErrCorrupt},
-		{"width", mut(func(b []byte) []byte { b[55] = 9; return b }), symcache.ErrCorrupt},
+		{"width", mut(func(b []byte) []byte { b[55] = 33; return b }), symcache.ErrCorrupt},
+		{"page offset width", mut(func(b []byte) []byte { b[157] = 33; return b }), symcache.ErrCorrupt},
+		{"decode table", mut(func(b []byte) []byte { b[166] = 7; return b }), symcache.ErrCorrupt},
 	} {
 		_, err := symcache.New(tc.data)
 		if !errors.Is(err, tc.want) {
@@ -200,7 +202,7 @@ func TestCorrupt(t *testing.T) {
 	for i := 0; i < 2000; i++ {
 		b := bytes.Clone(data)
 		for k := 0; k < 1+i%4; k++ {
-			b[160+rng.IntN(len(b)-160)] ^= byte(1 + rng.IntN(255))
+			b[181+rng.IntN(len(b)-181)] ^= byte(1 + rng.IntN(255))
 		}
 		c, err := symcache.New(b)
 		if err != nil {

@@ -154,12 +154,16 @@ type assembly struct {
 	gaps       []gap
 	firstStart uint64
 
-	// The layout: page shift, regions, directory and range stream.
+	// The layout: page shift, regions, directory (a block per group
+	// of pages, their offsets packed in dirW bits each), the range
+	// stream and the Huffman codes of its alphabets.
 	shift   uint8
 	regions []region
 	npages  uint64
 	dir     []byte
+	dirW    uint8
 	stream  spill
+	codes   [numAlphabets]code
 
 	// Strings: the offsets of every file's directory and name and of
 	// every function's name in the string table, and its length.
@@ -167,10 +171,12 @@ type assembly struct {
 	funcStr  []uint32
 	funcLang []Language
 	strLen   uint64
-	widths   [numCols]uint8
-	nodeRow  int
-	siteRow  int
-	absW     int
+	// widths are the column widths in bits, nodeRow and siteRow the
+	// row widths in bits.
+	widths  [numCols]uint8
+	nodeRow int
+	siteRow int
+	absW    int
 }
 
 // WriteTo writes the symcache. The Builder should not be used afterwards.
@@ -217,10 +223,10 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	}
 
 	sizes := [...]uint64{
-		uint64(a.strLen), uint64(len(a.files)) * fileRecord, uint64(a.funcs.len()) * funcRecord,
-		uint64(a.sites.len()) * uint64(a.siteRow), uint64(a.nnodes) * uint64(a.nodeRow),
+		uint64(a.strLen), bitBytes(uint64(len(a.files)), 2*strBits(a.strLen)), bitBytes(uint64(a.funcs.len()), strBits(a.strLen)+langBits),
+		bitBytes(uint64(a.sites.len()), uint64(a.siteRow)), bitBytes(uint64(a.nnodes), uint64(a.nodeRow)),
 		uint64(a.nabs) * uint64(a.absW), uint64(len(a.regions)) * regionRecord,
-		uint64(len(a.dir)), uint64(a.stream.size),
+		uint64(len(a.dir)), a.codeBytes(), uint64(a.stream.size),
 	}
 	size := uint64(headerSize)
 	var offs [len(sizes)]uint32
@@ -253,7 +259,12 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	h[offAbsWidth] = byte(a.absW)
 	put(offRegions, offs[6], uint32(len(a.regions)))
 	put(offDir, offs[7], uint32(a.npages))
-	put(offStream, offs[8], uint32(a.stream.size))
+	h[offDirWidth] = a.dirW
+	put(offCodes, offs[8], uint32(a.codeBytes()))
+	for i := range a.codes {
+		h[offCodeBits+i] = a.codes[i].bits
+	}
+	put(offStream, offs[9], uint32(a.stream.size))
 	le.PutUint32(h[offEntries:], uint32(min(a.nents, math.MaxUint32)))
 	le.PutUint32(h[offFileSize:], uint32(size))
 
@@ -698,12 +709,18 @@ func (a *assembly) mapNode(op *openSpan, id uint32) uint32 {
 		callFile := a.mapFile(old.callFile)
 		a.nnodes++
 		nid := a.nnodes
-		site := a.sites.id(siteKey{fn, callFile, old.callLine}, &a.maxv)
+		// A top-level node has no call site: its site column holds its
+		// function, which keeps the sites (and the column) fewer.
+		site := fn
+		if old.parent != 0 {
+			site = a.sites.id(siteKey{fn, callFile, old.callLine}, &a.maxv)
+		}
 		// A node's address is stored as its distance from its parent's
 		// (shifted left one bit), which is small: inlined ranges lie
 		// inside their caller. Top-level nodes, and any node starting
-		// before its parent, store an index into the table of absolute
-		// addresses instead (low bit set). A node's parent is stored as
+		// before its parent or 2^30 bytes or more after it, store an
+		// index into the table of absolute addresses instead (low bit
+		// set). A node's parent is stored as
 		// the distance back to it (parents are numbered before their
 		// children), which is small.
 		var buf [numNodeCols * binary.MaxVarintLen64]byte
@@ -712,7 +729,7 @@ func (a *assembly) mapNode(op *openSpan, id uint32) uint32 {
 		relative := false
 		if parent != 0 {
 			pa := op.nodes[old.parent-first].addr
-			if old.addr >= pa && old.addr-pa < 1<<62 {
+			if old.addr >= pa && old.addr-pa < 1<<(maxColBits-2) {
 				v[colAddr], relative = (old.addr-pa)<<1, true
 			}
 			v[colParent] = uint64(nid - parent)
@@ -821,7 +838,7 @@ func (er *entryReader) next() (entry, bool) {
 func (a *assembly) layout() error {
 	perPage := a.b.opts.PageEntries
 	if perPage <= 0 {
-		perPage = 16
+		perPage = 8
 	}
 	if a.nents > 0 {
 		a.shift = pageShift(a.covered, a.nents, perPage)
@@ -839,10 +856,13 @@ func (a *assembly) layout() error {
 		return errTooLarge("page directory", int(a.npages))
 	}
 
-	// The node and site tables take the narrowest column widths that
-	// hold every value.
+	// The node and site tables take the narrowest column widths, in
+	// bits, that hold every value.
 	for i, v := range a.maxv {
-		a.widths[i] = uint8((bits.Len64(v) + 7) / 8)
+		if bits.Len64(v) > maxColBits {
+			return errTooLarge("table column", bits.Len64(v))
+		}
+		a.widths[i] = uint8(bits.Len64(v))
 		if i < numNodeCols {
 			a.nodeRow += int(a.widths[i])
 		} else {
@@ -903,59 +923,6 @@ func (w *entryWindow) drop(i int) {
 	}
 }
 
-// encodePages writes the range stream, page by page, and the directory
-// of the pages' offsets in it.
-func (a *assembly) encodePages() error {
-	w := &entryWindow{er: a.entryReader()}
-	a.dir = make([]byte, 0, 4*(a.npages+1))
-	var chunk []byte
-	for _, r := range a.regions {
-		k := r.lo
-		pages := pageCount(r.end-r.start, a.shift)
-		for p := uint64(0); p < pages; p++ {
-			off := uint64(a.stream.size) + uint64(len(chunk))
-			if off > math.MaxUint32 {
-				return errTooLarge("range stream", int(off))
-			}
-			a.dir = binary.LittleEndian.AppendUint32(a.dir, uint32(off))
-			ps := r.start + p<<a.shift
-			pe := r.end
-			if r.end-ps > 1<<a.shift {
-				pe = ps + 1<<a.shift
-			}
-			for k+1 < r.hi && w.at(k+1).start <= ps {
-				k++
-			}
-			w.drop(k)
-			var st state
-			chunk = st.encode(chunk, w.at(k), true)
-			st.start = ps // the decoder counts from the page start
-			j := k + 1
-			for ; j < r.hi; j++ {
-				e := w.at(j)
-				if e.start >= pe {
-					break
-				}
-				chunk = st.encode(chunk, e, false)
-			}
-			// The entries before j start before the next page: the
-			// search for its first entry starts at the last of them.
-			k = max(k, j-1)
-			if len(chunk) >= spillChunk {
-				a.stream.write(chunk)
-				chunk = chunk[:0]
-			}
-		}
-	}
-	a.stream.write(chunk)
-	off := uint64(a.stream.size)
-	a.dir = binary.LittleEndian.AppendUint32(a.dir, uint32(off))
-	if w.er.r.err != nil {
-		return w.er.r.err
-	}
-	return a.stream.finish()
-}
-
 // planStrings assigns the string table offsets: interned, offset 0 is the
 // empty string; the files' directories and names come first, then the
 // function names. Functions are distinct by name, so only the files'
@@ -1003,6 +970,31 @@ func (a *assembly) planStrings() error {
 	return nil
 }
 
+// strBits is the width in bits of a string offset in the file and
+// function tables: the bit length of the string table's length.
+func strBits(strLen uint64) uint64 { return uint64(bits.Len64(strLen)) }
+
+// appendN appends the low n bytes of v, little-endian.
+func appendN(b []byte, v uint64, n int) []byte {
+	for i := 0; i < n; i++ {
+		b = append(b, byte(v>>(8*i)))
+	}
+	return b
+}
+
+// bitBytes is the size in bytes of n rows of width bits each.
+func bitBytes(n, width uint64) uint64 { return (n*width + 7) / 8 }
+
+// codeBytes is the size of the decode tables: one of 1<<maxCodeLen
+// entries of 2 bytes per alphabet that has symbols.
+func (a *assembly) codeBytes() uint64 {
+	var n uint64
+	for i := range a.codes {
+		n += tableBytes(a.codes[i].bits)
+	}
+	return n
+}
+
 // uvarintLen is the length of x coded as a uvarint.
 func uvarintLen(x uint64) int {
 	n := 1
@@ -1015,7 +1007,7 @@ func uvarintLen(x uint64) int {
 
 // sections generates the sections in file order, in pieces of up to
 // spillChunk bytes: strings, files, functions, sites, nodes, absolute
-// addresses, regions, directory, range stream.
+// addresses, regions, page directory, decode tables, range stream.
 func (a *assembly) sections(out func([]byte) error) error {
 	buf := make([]byte, 0, spillChunk+64)
 	var err error
@@ -1052,28 +1044,41 @@ func (a *assembly) sections(out func([]byte) error) error {
 		str(name, id)
 	}
 	flush(true)
+	// The file, function, site and node tables are bit-packed: a
+	// bitWriter per table, its bytes handed out as they fill.
+	var bw bitWriter
+	bw.out = buf
+	drain := func(force bool) {
+		if force {
+			bw.flush()
+		}
+		buf = bw.out
+		flush(force)
+		bw.out = buf
+	}
+	sw := uint(strBits(a.strLen))
 	for _, s := range a.fileStr {
-		buf = binary.LittleEndian.AppendUint32(buf, s[0])
-		buf = binary.LittleEndian.AppendUint32(buf, s[1])
-		flush(false)
+		bw.put(uint64(s[0]), sw)
+		bw.put(uint64(s[1]), sw)
+		drain(false)
 	}
-	flush(true)
+	drain(true)
 	for i, id := range a.funcStr {
-		buf = binary.LittleEndian.AppendUint32(buf, id)
-		buf = append(buf, byte(a.funcLang[i]))
-		flush(false)
+		bw.put(uint64(id), sw)
+		bw.put(uint64(a.funcLang[i]), langBits)
+		drain(false)
 	}
-	flush(true)
+	drain(true)
 	wd := a.widths
 	id := 0
 	serr := a.sites.keys.each(func(p []byte) error {
 		for ; len(p) >= 8; p = p[8:] {
 			st := a.sites.unpack(binary.LittleEndian.Uint64(p), id)
 			id++
-			buf = appendN(buf, uint64(st.fn), int(wd[colFunc]))
-			buf = appendN(buf, uint64(st.callFile), int(wd[colCallFile]))
-			buf = appendN(buf, uint64(st.callLine), int(wd[colCallLine]))
-			flush(false)
+			bw.put(uint64(st.fn), uint(wd[colFunc]))
+			bw.put(uint64(st.callFile), uint(wd[colCallFile]))
+			bw.put(uint64(st.callLine), uint(wd[colCallLine]))
+			drain(false)
 		}
 		if len(p) != 0 {
 			return errSpill // pieces are whole keys: spillChunk is a multiple of 8
@@ -1083,18 +1088,18 @@ func (a *assembly) sections(out func([]byte) error) error {
 	if serr != nil && err == nil {
 		err = serr
 	}
-	flush(true)
+	drain(true)
 	r := a.nodeCols.reader()
 	for range a.nnodes {
 		for c := range numNodeCols {
-			buf = appendN(buf, r.uvarint(), int(wd[c]))
+			bw.put(r.uvarint(), uint(wd[c]))
 		}
-		flush(false)
+		drain(false)
 	}
 	if r.err != nil && err == nil {
 		err = r.err
 	}
-	flush(true)
+	drain(true)
 	ar := a.abs.reader()
 	for range a.nabs {
 		buf = appendN(buf, ar.uvarint(), a.absW)
@@ -1114,6 +1119,13 @@ func (a *assembly) sections(out func([]byte) error) error {
 	if err == nil && len(a.dir) > 0 {
 		err = out(a.dir)
 	}
+	for i := range a.codes {
+		for _, e := range a.codes[i].table() {
+			buf = binary.LittleEndian.AppendUint16(buf, e)
+			flush(false)
+		}
+	}
+	flush(true)
 	if err == nil {
 		err = a.stream.each(out)
 	}
@@ -1138,72 +1150,6 @@ func pageCount(n uint64, shift uint8) uint64 {
 		c++
 	}
 	return c
-}
-
-// state is the decoder's state an entry is encoded against.
-type state struct {
-	start uint64
-	node  uint32
-	file  uint32
-	line  uint32
-	m     model
-}
-
-// encode appends e as an entry following s (or as the first entry of a
-// page, which starts from the zero state and whose start is the page's).
-// File and line are coded against the model's prediction (recall.go).
-func (s *state) encode(out []byte, e entry, first bool) []byte {
-	tag := byte(0)
-	var delta uint64
-	if !first {
-		delta = e.start - s.start
-		if delta < 16 {
-			tag |= byte(delta)
-		}
-	}
-	predFile, predLine, hit := s.file, s.line, true
-	if e.node != s.node {
-		tag |= tagNode
-		predFile, predLine, hit = s.m.nodes.switchTo(s.node, s.file, s.line, e.node)
-	}
-	if e.file != predFile {
-		tag |= tagFile
-	}
-	base := s.m.lineBase(e.file, predFile, hit, predLine, s.line)
-	code := lineDelta
-	switch e.line {
-	case base:
-		code = lineSame
-	case base + 1:
-		code = lineNext
-	case 0:
-		code = lineZero
-	}
-	tag |= byte(code) << tagLineShift
-	out = append(out, tag)
-	if !first && delta >= 16 {
-		out = binary.AppendUvarint(out, delta)
-	}
-	if e.node != s.node {
-		out = binary.AppendVarint(out, int64(int32(e.node-s.node)))
-	}
-	if e.file != predFile {
-		out = binary.AppendUvarint(out, uint64(e.file))
-	}
-	if code == lineDelta {
-		out = binary.AppendVarint(out, int64(int32(e.line-base)))
-	}
-	s.m.files.put(e.file, e.line)
-	s.start, s.node, s.file, s.line = e.start, e.node, e.file, e.line
-	return out
-}
-
-// appendN appends the low n bytes of v, little-endian.
-func appendN(b []byte, v uint64, n int) []byte {
-	for i := 0; i < n; i++ {
-		b = append(b, byte(v>>(8*i)))
-	}
-	return b
 }
 
 // splitPath cuts a path after its last separator: the directory keeps the

@@ -1,0 +1,323 @@
+package symcache
+
+import (
+	"container/heap"
+	"encoding/binary"
+	"math/bits"
+	"slices"
+)
+
+// Bit-level coding: the file, function, site, node and directory tables
+// pack their columns at bit granularity, and the range stream is a bit
+// stream of Huffman-coded symbols (SPEC.md, "Bits", "Values and codes").
+// Bits are read least significant first: bit i of a byte string is bit
+// i%8 of byte i/8.
+
+// loadBits returns the n bits (n ≤ 56) of b starting at bit pos; bits
+// past the end of b read as 0, so a damaged offset yields a wrong value,
+// never a panic.
+func loadBits(b []byte, pos uint64, n uint) uint64 {
+	return load56(b, pos) & (1<<n - 1)
+}
+
+// load56 returns the bits of b from bit pos on, at least 56 of them
+// valid; bits past the end of b read as 0.
+func load56(b []byte, pos uint64) uint64 {
+	if i := pos >> 3; i+8 <= uint64(len(b)) {
+		return binary.LittleEndian.Uint64(b[i:]) >> (pos & 7)
+	}
+	return slowBits(b, pos)
+}
+
+// slowBits is load56 near the end of b, byte by byte.
+func slowBits(b []byte, pos uint64) uint64 {
+	i := pos >> 3
+	var v uint64
+	for k := uint64(0); k < 8; k++ {
+		if i+k < uint64(len(b)) {
+			v |= uint64(b[i+k]) << (8 * k)
+		}
+	}
+	return v >> (pos & 7)
+}
+
+// loadWide returns n ≤ 64 bits at pos, in two loads when n > 56.
+func loadWide(b []byte, pos uint64, n uint) uint64 {
+	if n <= 56 {
+		return loadBits(b, pos, n)
+	}
+	lo := loadBits(b, pos, 32)
+	return lo | loadBits(b, pos+32, n-32)<<32
+}
+
+// bitWriter appends bits to a byte slice, least significant first.
+type bitWriter struct {
+	out  []byte
+	acc  uint64
+	n    uint   // bits in acc
+	bits uint64 // bits written in total
+}
+
+// put appends the low n bits of v (n ≤ 64).
+func (w *bitWriter) put(v uint64, n uint) {
+	if n > 32 {
+		w.put(v&(1<<32-1), 32)
+		w.put(v>>32, n-32)
+		return
+	}
+	if n == 0 {
+		return
+	}
+	v &= 1<<n - 1
+	w.acc |= v << w.n
+	w.n += n
+	w.bits += uint64(n)
+	for w.n >= 8 {
+		w.out = append(w.out, byte(w.acc))
+		w.acc >>= 8
+		w.n -= 8
+	}
+}
+
+// flush appends the last partial byte, padded with zero bits.
+func (w *bitWriter) flush() {
+	if w.n > 0 {
+		w.out = append(w.out, byte(w.acc))
+		w.bits += uint64(8 - w.n)
+		w.acc, w.n = 0, 0
+	}
+}
+
+// Values: a number v is coded as a symbol of its alphabet, followed by
+// extra bits for large values. Below directValues the symbol is v itself;
+// up to 32 bits, the symbol gives v's bit length l and the two bits after
+// its top bit, and the l-3 bits below them follow; above, the symbol
+// gives the bit length only, and the l-1 bits below the top one follow.
+// An alphabet of values has fewer symbols than a decode table has
+// entries, so that every symbol can have a code.
+const (
+	directValues = 32
+	directBits   = 6  // bits.Len of the first value not direct (32)
+	fineBits     = 32 // the largest bit length with two bits in the symbol
+	// fineSyms is the number of symbols with two bits of the value.
+	fineSyms = 4 * (fineBits - directBits + 1)
+	// numValueSyms is the number of value symbols: 32 direct, four per
+	// bit length from 6 to 32, one per bit length from 33 to 64.
+	numValueSyms = directValues + fineSyms + (64 - fineBits)
+)
+
+// valueSym returns the symbol of v, its extra bits and their count.
+func valueSym(v uint64) (sym int, extra uint64, n uint) {
+	if v < directValues {
+		return int(v), 0, 0
+	}
+	l := uint(bits.Len64(v))
+	if l > fineBits {
+		n = l - 1
+		return directValues + fineSyms + int(l-fineBits-1), v & (1<<n - 1), n
+	}
+	n = l - 3
+	return directValues + int(l-directBits)*4 + int(v>>n&3), v & (1<<n - 1), n
+}
+
+// symValue starts decoding a value symbol: the value without its extra
+// bits and the count of extra bits to add. ok is false for a symbol
+// outside the alphabet.
+func symValue(sym uint32) (base uint64, n uint, ok bool) {
+	if sym < directValues {
+		return uint64(sym), 0, true
+	}
+	k := sym - directValues
+	if k < fineSyms {
+		l := uint(k/4) + directBits
+		n = l - 3
+		return (4 | uint64(k&3)) << n, n, true
+	}
+	if k -= fineSyms; k < 64-fineBits {
+		n = uint(k) + fineBits
+		return 1 << n, n, true
+	}
+	return 0, 0, false
+}
+
+// Tags: a tag symbol is a×4 + flags. An address delta below escapeDelta
+// is a itself; a = escapeDelta marks a larger delta, coded after the tag
+// as the value delta-escapeDelta of alphaDelta. A tag alphabet so has as
+// many symbols as a decode table has entries.
+const escapeDelta = 63
+
+// tagSyms is the number of symbols of a tag alphabet.
+const tagSyms = (escapeDelta + 1) * 4
+
+// zigzag maps a signed difference to an unsigned value, small magnitudes
+// to small values.
+func zigzag(d int32) uint64 { return uint64(uint32(d<<1) ^ uint32(d>>31)) }
+
+// unzigzag inverts zigzag.
+func unzigzag(v uint64) int32 { return int32(uint32(v>>1) ^ -uint32(v&1)) }
+
+// Alphabets of the range stream. A tag is coded in the alphabet of its
+// context, the flags of the entry before it (alphaTag + flags) or the
+// page's first entry (alphaTagFirst); a node difference in that of its
+// entry's file flag; a line in that of its entry's kind (lineAlphabet).
+const (
+	alphaTag      = 0                 // 4 alphabets: address delta × 4 + flags
+	alphaTagFirst = alphaTag + 4      // the tag of a page's first entry
+	alphaDelta    = alphaTagFirst + 1 // an address delta past escapeDelta
+	alphaNode     = alphaDelta + 1    // node difference, file predicted
+	alphaNodeFile = alphaNode + 1     // node difference, file not predicted
+	alphaFile     = alphaNodeFile + 1
+	alphaLine     = alphaFile + 1 // 6 alphabets of line differences (lineAlphabet)
+	numAlphabets  = alphaLine + 6
+)
+
+// alphabetSize is the number of symbols of alphabet a.
+func alphabetSize(a int) int {
+	if a <= alphaTagFirst {
+		return tagSyms
+	}
+	return numValueSyms
+}
+
+// maxCodeLen bounds the length of a Huffman code: a decode table has
+// 2^len entries of 2 bytes.
+const maxCodeLen = 8
+
+// code is the Huffman code of one alphabet: the length and bit-reversed
+// (least significant bit first) code of every symbol.
+type code struct {
+	lens  []uint8
+	codes []uint16
+	bits  uint8 // maxCodeLen, or 0 for an alphabet without symbols
+}
+
+// newCode builds a length-limited canonical Huffman code from symbol
+// frequencies. Symbols of frequency 0 get no code. Lengths are limited by
+// halving the frequencies until the longest code fits, which is
+// deterministic and costs little on real data.
+func newCode(freq []uint64) code {
+	c := code{lens: make([]uint8, len(freq)), codes: make([]uint16, len(freq))}
+	// Alphabets have at most 1<<maxCodeLen symbols, so that halving
+	// ends with codes that fit: equal frequencies make a balanced tree.
+	f := slices.Clone(freq)
+	for {
+		huffmanLengths(f, c.lens)
+		if slices.Max(append([]uint8{0}, c.lens...)) <= maxCodeLen {
+			break
+		}
+		for i, x := range f {
+			if x > 0 {
+				f[i] = x>>1 | 1
+			}
+		}
+	}
+	// Canonical codes, by length then symbol, reversed for reading least
+	// significant bit first.
+	var next uint32
+	for l := uint8(1); l <= maxCodeLen; l++ {
+		for s, sl := range c.lens {
+			if sl == l {
+				c.codes[s] = uint16(bits.Reverse32(next) >> (32 - l))
+				next++
+				c.bits = maxCodeLen
+			}
+		}
+		next <<= 1
+	}
+	return c
+}
+
+// huffNode is a tree node of huffmanLengths.
+type huffNode struct {
+	freq        uint64
+	order       int // tie-breaker, for determinism
+	left, right int // children, -1 for a leaf
+	sym         int
+}
+
+type huffHeap struct {
+	nodes []huffNode
+	idx   []int
+}
+
+func (h *huffHeap) Len() int { return len(h.idx) }
+func (h *huffHeap) Less(i, j int) bool {
+	a, b := &h.nodes[h.idx[i]], &h.nodes[h.idx[j]]
+	if a.freq != b.freq {
+		return a.freq < b.freq
+	}
+	return a.order < b.order
+}
+func (h *huffHeap) Swap(i, j int) { h.idx[i], h.idx[j] = h.idx[j], h.idx[i] }
+func (h *huffHeap) Push(x any)    { h.idx = append(h.idx, x.(int)) }
+func (h *huffHeap) Pop() any {
+	x := h.idx[len(h.idx)-1]
+	h.idx = h.idx[:len(h.idx)-1]
+	return x
+}
+
+// huffmanLengths sets lens to the Huffman code lengths of freq; a single
+// used symbol gets length 1.
+func huffmanLengths(freq []uint64, lens []uint8) {
+	clear(lens)
+	h := &huffHeap{}
+	for s, f := range freq {
+		if f > 0 {
+			h.nodes = append(h.nodes, huffNode{freq: f, order: len(h.nodes), left: -1, right: -1, sym: s})
+			h.idx = append(h.idx, len(h.nodes)-1)
+		}
+	}
+	switch len(h.idx) {
+	case 0:
+		return
+	case 1:
+		lens[h.nodes[0].sym] = 1
+		return
+	}
+	heap.Init(h)
+	for h.Len() > 1 {
+		a, b := heap.Pop(h).(int), heap.Pop(h).(int)
+		h.nodes = append(h.nodes, huffNode{freq: h.nodes[a].freq + h.nodes[b].freq, order: len(h.nodes), left: a, right: b})
+		heap.Push(h, len(h.nodes)-1)
+	}
+	// Depths, from the root down.
+	type item struct{ n, depth int }
+	stack := []item{{h.idx[0], 0}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		nd := &h.nodes[it.n]
+		if nd.left < 0 {
+			lens[nd.sym] = uint8(min(it.depth, 255))
+			continue
+		}
+		stack = append(stack, item{nd.left, it.depth + 1}, item{nd.right, it.depth + 1})
+	}
+}
+
+// tableBytes is the size of a decode table: 1<<maxCodeLen entries of 2
+// bytes, or none (bits 0) for an alphabet without symbols.
+func tableBytes(bits uint8) uint64 {
+	if bits == 0 {
+		return 0
+	}
+	return 2 << maxCodeLen
+}
+
+// table returns the decode table of c: entry i, for the low maxCodeLen
+// bits i of the stream, is symbol<<4 | length; 0 where no code matches.
+func (c *code) table() []uint16 {
+	if c.bits == 0 {
+		return nil
+	}
+	t := make([]uint16, 1<<maxCodeLen)
+	for s, l := range c.lens {
+		if l == 0 {
+			continue
+		}
+		for i := uint32(c.codes[s]); i < uint32(len(t)); i += 1 << l {
+			t[i] = uint16(s)<<4 | uint16(l)
+		}
+	}
+	return t
+}

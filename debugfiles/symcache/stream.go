@@ -1,0 +1,266 @@
+package symcache
+
+import (
+	"encoding/binary"
+	"math"
+	"math/bits"
+)
+
+// streamEnc encodes the range stream. It runs twice over the same
+// entries: first counting the symbols of every alphabet, from which the
+// Huffman codes are built, then writing them.
+type streamEnc struct {
+	counting bool
+	freq     [numAlphabets][]uint64
+	codes    [numAlphabets]code
+	w        bitWriter
+	out      *spill // the stream, in pieces; nil while counting
+	// pages holds the bit offset of every page and of the stream's end,
+	// nodes the node each group's pages start from.
+	pages []uint32
+	nodes []uint32
+}
+
+// sym codes symbol s of an alphabet.
+func (e *streamEnc) sym(alpha, s int) {
+	if e.counting {
+		e.freq[alpha][s]++
+		return
+	}
+	c := &e.codes[alpha]
+	e.w.put(uint64(c.codes[s]), uint(c.lens[s]))
+}
+
+// value codes v as a value symbol of an alphabet and its extra bits.
+func (e *streamEnc) value(alpha int, v uint64) {
+	s, extra, n := valueSym(v)
+	e.sym(alpha, s)
+	e.raw(extra, n)
+}
+
+// raw writes n bits of v as they are.
+func (e *streamEnc) raw(v uint64, n uint) {
+	if !e.counting {
+		e.w.put(v, n)
+	}
+}
+
+// state is the decoder's state an entry is encoded against.
+type state struct {
+	start uint64
+	node  uint32
+	file  uint32
+	line  uint32
+	flags uint32 // of the last entry
+	m     model
+}
+
+// encode codes e as the entry following s, or as the first entry of a
+// page (first), whose start is the page's and whose delta is not coded.
+// File and line are coded against the model's prediction (recall.go).
+func (s *state) encode(enc *streamEnc, e entry, first bool) {
+	var delta uint64
+	if !first {
+		delta = e.start - s.start
+	}
+	predFile, predLine, hit := s.file, s.line, true
+	flags := uint32(0)
+	if e.node != s.node {
+		flags |= tagNodeFlag
+		predFile, predLine, hit = s.m.nodes.switchTo(s.node, s.file, s.line, e.node)
+	}
+	if e.file != predFile {
+		flags |= tagFileFlag
+	}
+	ctx := alphaTag + int(s.flags)
+	if first {
+		ctx = alphaTagFirst
+	}
+	s.flags = flags
+	a := min(delta, escapeDelta)
+	enc.sym(ctx, int(a)<<2|int(flags))
+	if a == escapeDelta {
+		enc.value(alphaDelta, delta-escapeDelta)
+	}
+	if flags&tagNodeFlag != 0 {
+		enc.value(alphaNode+int(flags&tagFileFlag)/tagFileFlag, zigzag(int32(e.node-s.node)))
+	}
+	if flags&tagFileFlag != 0 {
+		enc.value(alphaFile, uint64(e.file))
+	}
+	base, how := s.m.lineBase(e.file, predFile, hit, predLine, s.line)
+	enc.value(lineAlphabet(flags, how), zigzag(int32(e.line-base)))
+	s.m.files.put(e.file, e.line)
+	s.start, s.node, s.file, s.line = e.start, e.node, e.file, e.line
+}
+
+// lineAlphabet is the alphabet of an entry's line, by whether its node
+// changed and how its base line was found: the differences of each kind
+// are distributed very differently.
+func lineAlphabet(flags uint32, how int) int {
+	return alphaLine + int(flags&tagNodeFlag)*3 + how
+}
+
+// Flags of a tag symbol.
+const (
+	tagNodeFlag = 1
+	tagFileFlag = 2
+)
+
+// encodePages writes the range stream, page by page, with the directory
+// of the pages' bit offsets and the Huffman codes of its alphabets: a
+// pass counting the symbols, then a pass writing them.
+func (a *assembly) encodePages() error {
+	count := &streamEnc{counting: true}
+	for i := range count.freq {
+		count.freq[i] = make([]uint64, alphabetSize(i))
+	}
+	if err := a.pagePass(count); err != nil {
+		return err
+	}
+	enc := &streamEnc{out: &a.stream}
+	for i := range enc.codes {
+		enc.codes[i] = newCode(count.freq[i])
+	}
+	count = nil
+	if err := a.pagePass(enc); err != nil {
+		return err
+	}
+	a.codes = enc.codes
+	a.dir, a.dirW = packDir(enc.pages, enc.nodes, 8*uint64(a.stream.size))
+	if a.dirW > maxColBits {
+		return errTooLarge("page directory offset", int(a.dirW))
+	}
+	return a.stream.finish()
+}
+
+// pagePass encodes every page of every region into enc.
+func (a *assembly) pagePass(enc *streamEnc) error {
+	w := &entryWindow{er: a.entryReader()}
+	var group entry // the state every page of the group starts from
+	page := uint64(0)
+	// startPage notes page `page` starting here; the first of a group
+	// starts a group record with the node of the page's first entry.
+	startPage := func(first entry) error {
+		at := enc.w.bits
+		if at > math.MaxUint32 {
+			return errTooLarge("range stream", int(at/8))
+		}
+		if page%groupPages == 0 {
+			group = first
+			if !enc.counting {
+				enc.nodes = append(enc.nodes, first.node)
+			}
+		}
+		if !enc.counting {
+			enc.pages = append(enc.pages, uint32(at))
+		}
+		page++
+		return nil
+	}
+	for _, r := range a.regions {
+		k := r.lo
+		pages := pageCount(r.end-r.start, a.shift)
+		for p := uint64(0); p < pages; p++ {
+			ps := r.start + p<<a.shift
+			pe := r.end
+			if r.end-ps > 1<<a.shift {
+				pe = ps + 1<<a.shift
+			}
+			for k+1 < r.hi && w.at(k+1).start <= ps {
+				k++
+			}
+			w.drop(k)
+			first := w.at(k)
+			if err := startPage(first); err != nil {
+				return err
+			}
+			st := state{node: group.node}
+			st.encode(enc, first, true)
+			st.start = ps // the decoder counts from the page start
+			j := k + 1
+			for ; j < r.hi; j++ {
+				e := w.at(j)
+				if e.start >= pe {
+					break
+				}
+				st.encode(enc, e, false)
+			}
+			// The entries before j start before the next page: the
+			// search for its first entry starts at the last of them.
+			k = max(k, j-1)
+			if !enc.counting && len(enc.w.out) >= spillChunk {
+				enc.out.write(enc.w.out)
+				enc.w.out = enc.w.out[:0]
+			}
+		}
+	}
+	// The end of the stream is the start of a last, empty page.
+	if err := startPage(entry{}); err != nil {
+		return err
+	}
+	if !enc.counting {
+		enc.w.flush()
+		enc.out.write(enc.w.out)
+		enc.w.out = nil
+	}
+	return w.er.r.err
+}
+
+// packDir lays out the page directory from the pages' bit offsets, the
+// node each group starts from and the stream's size in bits: a block per
+// group of groupPages pages, its first page's offset and its node, then
+// the offset of each of its pages as its difference from the offset
+// interpolated between the group's first page and the next group's
+// (pageGuess), zigzag-coded in the fewest bits that hold every
+// difference, so that the block of a page holds all that finding it
+// takes.
+func packDir(pages []uint32, nodes []uint32, total uint64) ([]byte, uint8) {
+	diff := func(k int) uint64 {
+		first, next := groupSpan(pages, k, total)
+		return zigzag64(int64(uint64(pages[k]) - pageGuess(first, next, uint64(k))))
+	}
+	var most uint64
+	for k := range pages {
+		most = max(most, diff(k))
+	}
+	width := uint8(bits.Len64(most))
+	block := groupHeader + 2*int(width) // 16 offsets of width bits
+	out := make([]byte, 0, len(nodes)*block)
+	for g, node := range nodes {
+		out = binary.LittleEndian.AppendUint32(out, pages[g*groupPages])
+		out = binary.LittleEndian.AppendUint32(out, node)
+		w := bitWriter{out: out}
+		for k := g * groupPages; k < min(len(pages), (g+1)*groupPages); k++ {
+			w.put(diff(k), uint(width))
+		}
+		w.flush()
+		out = w.out
+		out = append(out, make([]byte, (g+1)*block-len(out))...)
+	}
+	return out, width
+}
+
+// groupSpan returns the bit offsets of the first page of page k's group
+// and of the next group's, or total for the last group.
+func groupSpan(pages []uint32, k int, total uint64) (uint64, uint64) {
+	g := k / groupPages
+	next := total
+	if n := (g + 1) * groupPages; n < len(pages) {
+		next = uint64(pages[n])
+	}
+	return uint64(pages[g*groupPages]), next
+}
+
+// pageGuess interpolates the bit offset of page k between the offsets of
+// the first page of its group, first, and of the next group, next (or
+// the end of the stream).
+func pageGuess(first, next, k uint64) uint64 {
+	if next < first {
+		return first
+	}
+	return first + (next-first)*(k%groupPages)/groupPages
+}
+
+// zigzag64 is zigzag for 64-bit differences.
+func zigzag64(d int64) uint64 { return uint64(d<<1) ^ uint64(d>>63) }
