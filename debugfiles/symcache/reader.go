@@ -378,7 +378,7 @@ func (c *Cache) NumFunctions() int { return int(c.nfuncs) }
 // allocate. On a corrupt file it may answer wrongly but never panics or
 // loops.
 func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
-	node, file, line, ok := c.find(addr)
+	node, file, line, _, ok := c.find(addr)
 	if !ok || node == 0 {
 		return dst
 	}
@@ -502,8 +502,9 @@ func (c *Cache) str(off uint32) string {
 }
 
 // find decodes the entry covering addr: the innermost node, file and line
-// (ids+1, 0 meaning none).
-func (c *Cache) find(addr uint64) (node, file, line uint32, ok bool) {
+// (ids+1, 0 meaning none), and where the entry starts (the page's start
+// for a page's first entry, which repeats the entry covering it).
+func (c *Cache) find(addr uint64) (node, file, line uint32, at uint64, ok bool) {
 	regs := c.regions
 	lo, hi := 0, int(c.nregions)
 	for lo < hi {
@@ -515,26 +516,56 @@ func (c *Cache) find(addr uint64) (node, file, line uint32, ok bool) {
 		}
 	}
 	if lo == 0 {
-		return 0, 0, 0, false
+		return 0, 0, 0, 0, false
 	}
 	r := regs[(lo-1)*regionRecord:]
 	start, end := binary.LittleEndian.Uint64(r), binary.LittleEndian.Uint64(r[8:])
 	if addr >= end {
-		return 0, 0, 0, false
+		return 0, 0, 0, 0, false
 	}
 	off := addr - start
 	page := uint64(binary.LittleEndian.Uint32(r[16:])) + off>>c.shift
 	if page >= uint64(c.npages) {
-		return 0, 0, 0, false
+		return 0, 0, 0, 0, false
 	}
 	pos, rec := c.pageStart(page)
 	stop, _ := c.pageStart(page + 1)
 	if stop > 8*uint64(len(c.stream)) || rec == nil {
 		stop = 8 * uint64(len(c.stream))
 	}
-	at := start + off>>c.shift<<c.shift
+	at = start + off>>c.shift<<c.shift
 	return c.decode(pos, stop, rec, at, addr)
 }
+
+// RunStart returns where the run of addresses that answer as addr does
+// (the same innermost frame, file and line) begins: the lowest address of
+// the range entry holding addr, found across pages. For a symcache of a
+// Breakpad symbol file this is the start of the line record holding addr,
+// from which Breakpad counts a frame's offset. ok is false where no
+// function covers addr. It decodes a page per page the run spans, so it is
+// meant for a few addresses per request (stack frames), not for every
+// lookup.
+func (c *Cache) RunStart(addr uint64) (start uint64, ok bool) {
+	node, file, line, at, ok := c.find(addr)
+	if !ok || node == 0 {
+		return 0, false
+	}
+	for range maxRunPages {
+		if at == 0 {
+			break
+		}
+		n, f, l, prev, ok := c.find(at - 1)
+		if !ok || n != node || f != file || l != line || prev >= at {
+			break
+		}
+		at = prev
+	}
+	return at, true
+}
+
+// maxRunPages bounds the pages RunStart looks back over, so that a corrupt
+// file cannot make it loop long.
+const maxRunPages = 1 << 12
 
 // pageStart returns the bit offset of page k in the stream and the block
 // of its group (nil past the directory), whose node the decoding starts
@@ -562,9 +593,9 @@ func (c *Cache) pageStart(k uint64) (uint64, []byte) {
 //
 // The bit reader is spelled out here, its state in local variables, so
 // that it stays in registers: this loop is most of a lookup's time.
-func (c *Cache) decode(pos, stop uint64, group []byte, at, addr uint64) (uint32, uint32, uint32, bool) {
+func (c *Cache) decode(pos, stop uint64, group []byte, at, addr uint64) (uint32, uint32, uint32, uint64, bool) {
 	if len(group) < groupHeader {
-		return 0, 0, 0, false
+		return 0, 0, 0, 0, false
 	}
 	var (
 		m          model
@@ -671,14 +702,14 @@ func (c *Cache) decode(pos, stop uint64, group []byte, at, addr uint64) (uint32,
 		e = tableEntry(tabs[lineAlphabet(ts, how)], w)
 		n = uint(e & 15)
 		if n == 0 {
-			return node, file, base, true
+			return node, file, base, at, true
 		}
 		w, avail, pos = w>>n, avail-n, pos+uint64(n)
 		d := uint64(e >> 4)
 		if d >= directValues {
 			v, n, ok := symValue(e >> 4)
 			if !ok || n > 56 {
-				return node, file, base, true
+				return node, file, base, at, true
 			}
 			if n > avail {
 				w, avail = load56(p, pos), 56
@@ -690,7 +721,7 @@ func (c *Cache) decode(pos, stop uint64, group []byte, at, addr uint64) (uint32,
 		m.files.put(file, line)
 		first = false
 	}
-	return node, file, line, true
+	return node, file, line, at, true
 }
 
 // tableSize is the size in bytes of a decode table.

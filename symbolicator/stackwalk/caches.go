@@ -17,8 +17,9 @@ import (
 
 // SymcacheSymbols answers symbol lookups from a symcache. Names are
 // demangled (once per function) as Breakpad's dump_syms writes them, so
-// frames read the same whether they come from a .sym file or a cache.
-// Symcaches keep no line-record starts, so HasLineBase is never set.
+// frames read the same whether they come from a .sym file or a cache; a
+// frame's line base is the start of its line record (Cache.RunStart), from
+// which Breakpad counts offsets.
 type SymcacheSymbols struct {
 	c         *symcache.Cache
 	frames    []symcache.Frame
@@ -47,6 +48,9 @@ func (s *SymcacheSymbols) Symbolize(addr uint64, inlines bool, out *Symbolized) 
 		return true
 	}
 	out.File, out.Line = outer.Path(), outer.Line
+	if out.File != "" {
+		out.LineBase, out.HasLineBase = s.c.RunStart(addr)
+	}
 	for i := range s.frames[:n-1] {
 		f := &s.frames[i]
 		out.Inlines = append(out.Inlines, InlineFrame{Function: s.name(f), FunctionBase: f.Address, File: f.Path(), Line: f.Line})

@@ -63,9 +63,9 @@
 //     to the next FUNC, INLINE nesting), so frames match
 //     minidump_stackwalk's.
 //   - SymcacheSymbols and CacheUnwinder answer from a symcache and a
-//     cficache, mapped: the fast path once caches exist. Symcaches keep
-//     no line-record starts, so offsets of frames with a source line count
-//     from the function there.
+//     cficache, mapped: the fast path once caches exist. A frame's offset
+//     counts from the start of its line record there too (the run of
+//     equal answers the address lies in, symcache.Cache.RunStart).
 //   - Debug files of any format are converted into a symcache and a
 //     cficache in memory (or into the cache directory).
 //

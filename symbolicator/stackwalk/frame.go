@@ -63,8 +63,8 @@ func (f *Frame) BreakpadAddress() uint64 {
 // BreakpadOffset is the offset Breakpad's minidump_stackwalk prints for
 // the frame, from BreakpadAddress: from the line record when there is a
 // source file, else from the function, else from the module, else the
-// address itself. Where the line record's start is unknown (symcaches keep
-// none) it counts from the function.
+// address itself. Where the line record's start is unknown it counts from
+// the function.
 func (f *Frame) BreakpadOffset() uint64 {
 	ra := f.BreakpadAddress()
 	switch {
