@@ -26,8 +26,9 @@ func buildBytes(t *testing.T, spillLimit int, add func(b *Builder)) []byte {
 }
 
 // TestCompactMatchesTrees checks, on real DWARF, that the symcache built
-// from a session's compact functions is byte for byte the one built from
-// its trees with their Lines, with the spills in memory and in files.
+// from a session's compact functions, handed over or transient (their
+// storage reused), is byte for byte the one built from its trees with
+// their Lines, with the spills in memory and in files.
 func TestCompactMatchesTrees(t *testing.T) {
 	for _, name := range []string{"elf-x86_64-gcc-O2", "elf-x86_64-clang-O3", "elf-x86_64-clang-O2-split", "elf-x86_64-gcc-O3", "elf-aarch64-gcc-O2", "elf-x86_64-gcc-O2-dwarf4-dwp"} {
 		t.Run(name, func(t *testing.T) {
@@ -58,6 +59,18 @@ func TestCompactMatchesTrees(t *testing.T) {
 					})
 					if !bytes.Equal(trees, compact) {
 						t.Errorf("%s (spill at %d): compact functions make a different symcache (%d bytes, trees %d)", obj.Arch(), limit, len(compact), len(trees))
+					}
+					ts, ok := s.(transientSession)
+					if !ok {
+						t.Fatalf("%T yields no transient compact functions", s)
+					}
+					transient := buildBytes(t, limit, func(b *Builder) {
+						if err := addTransient(ts.TransientCompactFunctions(), b.addCompact); err != nil {
+							t.Fatal(err)
+						}
+					})
+					if !bytes.Equal(trees, transient) {
+						t.Errorf("%s (spill at %d): transient compact functions make a different symcache (%d bytes, trees %d)", obj.Arch(), limit, len(transient), len(trees))
 					}
 				}
 				s.Close()

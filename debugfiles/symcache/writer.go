@@ -28,12 +28,20 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // from the object's debug session, with compact lines where the session
 // offers them (DWARF).
 func Write(w io.Writer, obj debugfiles.Object, opts Options) error {
+	return write(w, obj, opts, true)
+}
+
+// write is Write; transient=false keeps a session's reused storage unused
+// (the tests compare both ways).
+func write(w io.Writer, obj debugfiles.Object, opts Options, transient bool) error {
 	s, err := obj.DebugSession()
 	if err != nil {
 		return fmt.Errorf("symcache: %s: %w", obj.Name(), err)
 	}
 	b := NewBuilder(InfoOf(obj), opts)
-	if cs, ok := s.(compactSession); ok {
+	if ts, ok := s.(transientSession); ok && transient {
+		err = addTransient(ts.TransientCompactFunctions(), b.addCompact)
+	} else if cs, ok := s.(compactSession); ok {
 		err = addEach(cs.CompactFunctions(), b.addCompact)
 	} else {
 		err = b.AddAll(s.Functions())
@@ -67,6 +75,27 @@ func (b *Builder) AddAll(seq iter.Seq2[*debugfiles.Function, error]) error {
 // and the builder a file lookup per row.
 type compactSession interface {
 	CompactFunctions() iter.Seq2[*dwarf.CompactFunction, error]
+}
+
+// transientSession is what Write uses of a debug session that can yield
+// compact functions whose storage it reuses (dwarf.Session): addCompact
+// copies out all it keeps before returning, so the trees and rows of
+// every function need not be allocated and collected, and no goroutine
+// hands them over.
+type transientSession interface {
+	TransientCompactFunctions() iter.Seq2[*dwarf.CompactFunction, error]
+}
+
+// addTransient adds each function of seq as it is yielded, returning the
+// sequence's first error.
+func addTransient(seq iter.Seq2[*dwarf.CompactFunction, error], add func(*dwarf.CompactFunction)) error {
+	for f, err := range seq {
+		if err != nil {
+			return err
+		}
+		add(f)
+	}
+	return nil
 }
 
 // addEach is AddAll for any sequence of functions and the method that adds
