@@ -111,13 +111,18 @@ func NewSymbolFile(data []byte, name string, opts SymbolFileOptions) (*SymbolFil
 	// Line and INLINE records, most of a file, are only needed for the
 	// functions a walk symbolizes: the index pass copies the other records
 	// into meta (with each one's offset in the file) and parses only those.
-	meta, offsets := filterRecords(data)
+	meta, offsets, n := filterRecords(data)
 	s.meta = meta
+	// Sized from the counts, the tables are allocated once: growing them
+	// by appends cost most of an index's allocation.
+	s.files = make([]nameRef, 0, n.files)
+	s.origins = make([]nameRef, 0, n.origins)
+	s.publics = make([]symPublic, 0, n.publics)
 	rd := breakpad.NewBytesReader(meta)
 	var (
 		first = true
 		cur   = -1 // index in funcs of the FUNC whose records follow
-		funcs []symFunc
+		funcs = make([]symFunc, 0, n.funcs)
 	)
 	closeFunc := func(off uint32) {
 		if cur >= 0 {
@@ -176,11 +181,15 @@ func NewSymbolFile(data []byte, name string, opts SymbolFileOptions) (*SymbolFil
 	return s, nil
 }
 
+// recordCounts counts the records filterRecords copies, by kind.
+type recordCounts struct{ files, origins, funcs, publics int }
+
 // filterRecords copies the records of a symbol file that name things
 // (not line, INLINE or STACK records) into one buffer, a line each, and
-// returns with it the offset in data of each copied line. Lines end at
-// "\n", "\r\n" or a lone "\r", as Breakpad splits them.
-func filterRecords(data []byte) (meta []byte, offsets []uint32) {
+// returns with it the offset in data of each copied line and how many
+// records of each kind it copied. Lines end at "\n", "\r\n" or a lone
+// "\r", as Breakpad splits them.
+func filterRecords(data []byte) (meta []byte, offsets []uint32, counts recordCounts) {
 	cr := bytes.IndexByte(data, '\r') >= 0
 	var ends []uint32
 	size := 0
@@ -201,6 +210,7 @@ func filterRecords(data []byte) (meta []byte, offsets []uint32) {
 			offsets = append(offsets, uint32(off))
 			ends = append(ends, uint32(end))
 			size += end - off + 1
+			counts.count(data[off:end])
 		}
 		off = next
 	}
@@ -208,7 +218,22 @@ func filterRecords(data []byte) (meta []byte, offsets []uint32) {
 	for i, off := range offsets {
 		meta = append(append(meta, data[off:ends[i]]...), '\n')
 	}
-	return meta, offsets
+	return meta, offsets, counts
+}
+
+// count adds a copied record to the counts; what is not a FILE,
+// INLINE_ORIGIN, FUNC or PUBLIC record counts for nothing.
+func (n *recordCounts) count(line []byte) {
+	switch {
+	case bytes.HasPrefix(line, []byte("FILE ")):
+		n.files++
+	case bytes.HasPrefix(line, []byte("INLINE_ORIGIN ")):
+		n.origins++
+	case bytes.HasPrefix(line, []byte("FUNC ")):
+		n.funcs++
+	case bytes.HasPrefix(line, []byte("PUBLIC ")):
+		n.publics++
+	}
 }
 
 // isSkippable reports the records the index pass leaves to others: line
