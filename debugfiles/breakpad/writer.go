@@ -208,20 +208,26 @@ func (w *Writer) InlineOrigin(o InlineOrigin) {
 	w.put(append(appendName(b, o.Name), '\n'))
 }
 
+// appendFuncLine appends a FUNC record's line: address, size, parameter
+// size and name, with "m" when the function was merged with others.
+func appendFuncLine(b []byte, multiple bool, addr, size, paramSize uint64, name string) []byte {
+	b = append(b, "FUNC "...)
+	if multiple {
+		b = append(b, "m "...)
+	}
+	b = appendHex(b, addr)
+	b = append(b, ' ')
+	b = appendHex(b, size)
+	b = append(b, ' ')
+	b = appendHex(b, paramSize)
+	b = append(b, ' ')
+	return append(appendName(b, name), '\n')
+}
+
 // Func writes a FUNC record, then its INLINE records, then its line
 // records, in the order dump_syms writes them.
 func (w *Writer) Func(f *Func) {
-	b := append(w.begin(), "FUNC "...)
-	if f.Multiple {
-		b = append(b, "m "...)
-	}
-	b = appendHex(b, f.Address)
-	b = append(b, ' ')
-	b = appendHex(b, f.Size)
-	b = append(b, ' ')
-	b = appendHex(b, f.ParamSize)
-	b = append(b, ' ')
-	w.put(append(appendName(b, f.Name), '\n'))
+	w.put(appendFuncLine(w.begin(), f.Multiple, f.Address, f.Size, f.ParamSize, f.Name))
 	for i := range f.Inlines {
 		w.inline(&f.Inlines[i])
 	}
@@ -238,15 +244,7 @@ func (w *Writer) encodedFunc(r *record, enc []byte, fileMap, originMap []int64) 
 	// The records of a function are formatted as one piece: a function
 	// has hundreds of line records, and handing each over on its own
 	// cost a fifth of the formatting.
-	b := append(w.begin(), "FUNC "...)
-	if r.multiple {
-		b = append(b, "m "...)
-	}
-	b = appendHex(b, r.addr)
-	b = append(b, ' ')
-	b = appendHex(b, r.size)
-	b = append(b, " 0 "...) // parameter size
-	b = append(appendName(b, r.name), '\n')
+	b := appendFuncLine(w.begin(), r.multiple, r.addr, r.size, 0, r.name)
 
 	d := encoded{b: enc}
 	for range d.u() {
