@@ -139,15 +139,26 @@ func NewSessionFromSections(s *Sections, opts Options) (*Session, error) {
 // different units are built on up to four goroutines ahead of the
 // consumer, and yielded in order. Each call builds new trees.
 func (s *Session) Functions() iter.Seq2[*debugfiles.Function, error] {
-	return func(yield func(*debugfiles.Function, error) bool) {
+	return sessionFunctions(s, false, false,
+		func(f *debugfiles.Function) *debugfiles.Function { return f },
+		func(cf *CompactFunction) *debugfiles.Function { return cf.Function })
+}
+
+// sessionFunctions is the iteration Functions and the compact iterators
+// share: debug/dwarf's trees through std when the session reads with it,
+// else the builder's functions (compact ones, their storage reused if
+// asked) through emitted.
+func sessionFunctions[T any](s *Session, compact, reuse bool, std func(*debugfiles.Function) T, emitted func(*CompactFunction) T) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
 		if s.data != nil {
 			fns, err := s.buildStd()
 			if err != nil {
-				yield(nil, err)
+				yield(zero, err)
 				return
 			}
 			for _, f := range fns {
-				if !yield(f, nil) {
+				if !yield(std(f), nil) {
 					return
 				}
 			}
@@ -155,18 +166,19 @@ func (s *Session) Functions() iter.Seq2[*debugfiles.Function, error] {
 		}
 		bl, err := s.read()
 		if err != nil {
-			yield(nil, err)
+			yield(zero, err)
 			return
 		}
+		bl.reuse = reuse
 		stopped := false
-		err = bl.emitEach(false, func(cf *CompactFunction) bool {
-			if !yield(cf.Function, nil) {
+		err = bl.emitEach(compact, func(cf *CompactFunction) bool {
+			if !yield(emitted(cf), nil) {
 				stopped = true
 			}
 			return !stopped
 		})
 		if err != nil && !stopped {
-			yield(nil, fmt.Errorf("dwarf: %w", err))
+			yield(zero, fmt.Errorf("dwarf: %w", err))
 		}
 	}
 }
@@ -207,38 +219,8 @@ func (s *Session) CompactFunctions() iter.Seq2[*CompactFunction, error] {
 // compactFunctions is CompactFunctions, or with reuse set
 // TransientCompactFunctions.
 func (s *Session) compactFunctions(reuse bool) iter.Seq2[*CompactFunction, error] {
-	return func(yield func(*CompactFunction, error) bool) {
-		if s.data != nil {
-			// debug/dwarf's trees, converted.
-			fns, err := s.buildStd()
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			for _, f := range fns {
-				if !yield(compactOf(f), nil) {
-					return
-				}
-			}
-			return
-		}
-		bl, err := s.read()
-		if err != nil {
-			yield(nil, err)
-			return
-		}
-		bl.reuse = reuse
-		stopped := false
-		err = bl.emitEach(true, func(cf *CompactFunction) bool {
-			if !yield(cf, nil) {
-				stopped = true
-			}
-			return !stopped
-		})
-		if err != nil && !stopped {
-			yield(nil, fmt.Errorf("dwarf: %w", err))
-		}
-	}
+	// debug/dwarf's trees are converted.
+	return sessionFunctions(s, true, reuse, compactOf, func(cf *CompactFunction) *CompactFunction { return cf })
 }
 
 // TransientCompactFunctions yields what CompactFunctions does, in the same
