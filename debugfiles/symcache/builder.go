@@ -169,18 +169,29 @@ func appendSpanHeader(buf []byte, sp *span) []byte {
 // maxSpanHeader bounds the length of a span header.
 const maxSpanHeader = 6 * binary.MaxVarintLen64
 
+// readUvarints decodes len(v) consecutive unsigned varints from the start
+// of b into v, returning how many bytes they took; false when b ends
+// first or a value is malformed.
+func readUvarints(b []byte, v []uint64) (int, bool) {
+	k := 0
+	for i := range v {
+		x, n := binary.Uvarint(b[k:])
+		if n <= 0 {
+			return 0, false
+		}
+		v[i], k = x, k+n
+	}
+	return k, true
+}
+
 // decodeSpanHeader decodes the header at the start of b, stored at raw
 // offset off, and returns the span (its data offset set) and the offset
 // of the next span.
 func decodeSpanHeader(b []byte, off int64) (span, int64, bool) {
 	var v [6]uint64
-	k := 0
-	for i := range v {
-		x, n := binary.Uvarint(b[k:])
-		if n <= 0 {
-			return span{}, 0, false
-		}
-		v[i], k = x, k+n
+	k, ok := readUvarints(b, v[:])
+	if !ok {
+		return span{}, 0, false
 	}
 	sp := span{start: v[0], end: v[0] + v[1], order: uint32(v[2]), firstNode: uint32(v[3]), entLen: uint32(v[4]), nodeLen: uint32(v[5])}
 	sp.off = off + int64(k)

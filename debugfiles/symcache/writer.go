@@ -649,13 +649,9 @@ func (a *assembly) decodeEntry(b []byte, prev uint64, op *openSpan) (entry, int,
 // with its length.
 func decodeRawEntry(b []byte, prev uint64, first uint32) (entry, int, bool) {
 	var v [4]uint64
-	k := 0
-	for i := range v {
-		x, n := binary.Uvarint(b[k:])
-		if n <= 0 {
-			return entry{}, 0, false
-		}
-		v[i], k = x, k+n
+	k, ok := readUvarints(b, v[:])
+	if !ok {
+		return entry{}, 0, false
 	}
 	return entry{start: prev + v[0], node: first + uint32(v[1]), file: uint32(v[2]), line: uint32(v[3])}, k, true
 }
