@@ -80,30 +80,38 @@ func NewSymbolStack(arch unwind.Arch, data []byte) *SymbolStack {
 	keep := func(line []byte) bool {
 		return hasPrefix(line, "STACK ") || arch == unwind.ArchX86 && hasPrefix(line, "FUNC ")
 	}
-	// Copy the records to parse into one buffer, so that one reader parses
-	// them and the records alias it instead of being copied one by one.
-	var spans [][2]int
-	size, wins := 0, 0
+	// Parse the records where they lie, one reader per run of adjacent
+	// kept lines (a file's STACK records are one run at its end), so that
+	// the records alias data: copying them first cost as much fresh
+	// memory as the records' text, and page faults are much of a cold
+	// start's time.
+	var runs [][2]int
+	wins, run := 0, -1
 	eachLine(data, func(off, end int) {
-		if line := data[off:end]; keep(line) {
-			spans = append(spans, [2]int{off, end})
-			size += end - off + 1
-			if hasPrefix(line, "STACK WIN ") {
-				wins++
-			}
+		line := data[off:end]
+		if !keep(line) {
+			run = -1
+			return
 		}
+		if hasPrefix(line, "STACK WIN ") {
+			wins++
+		}
+		if run >= 0 {
+			runs[run][1] = end
+			return
+		}
+		run = len(runs)
+		runs = append(runs, [2]int{off, end})
 	})
-	meta := make([]byte, 0, size)
-	for _, sp := range spans {
-		meta = append(append(meta, data[sp[0]:sp[1]]...), '\n')
-	}
 	// Most frame data records are FrameData; size that list once.
 	s.wins[1] = make([]winRecord, 0, wins)
-	rd := breakpad.NewBytesReader(meta)
-	for rd.Next() {
-		s.add(rd.Record(), true)
+	for _, r := range runs {
+		rd := breakpad.NewBytesReader(data[r[0]:r[1]])
+		for rd.Next() {
+			s.add(rd.Record(), true)
+		}
+		s.skipped += rd.Skipped()
 	}
-	s.skipped = rd.Skipped()
 	s.index()
 	return s
 }

@@ -42,7 +42,6 @@ type SymbolFileOptions struct {
 // no frame touches are never read, so they are not.
 type SymbolFile struct {
 	data   []byte
-	meta   []byte // the records other than line, INLINE and STACK records
 	closer io.Closer
 	name   string
 	opts   SymbolFileOptions
@@ -109,69 +108,31 @@ func NewSymbolFile(data []byte, name string, opts SymbolFileOptions) (*SymbolFil
 	}
 	s := &SymbolFile{data: data, name: name, opts: opts, bodies: map[int]*funcBody{}}
 	// Line and INLINE records, most of a file, are only needed for the
-	// functions a walk symbolizes: the index pass copies the other records
-	// into meta (with each one's offset in the file) and parses only those.
-	meta, offsets, n := filterRecords(data)
-	s.meta = meta
+	// functions a walk symbolizes: the index pass parses only the runs of
+	// other records, where they lie.
+	runs, n := filterRecords(data)
 	// Sized from the counts, the tables are allocated once: growing them
 	// by appends cost most of an index's allocation.
 	s.files = make([]nameRef, 0, n.files)
 	s.origins = make([]nameRef, 0, n.origins)
 	s.publics = make([]symPublic, 0, n.publics)
-	rd := breakpad.NewBytesReader(meta)
-	var (
-		first = true
-		cur   = -1 // index in funcs of the FUNC whose records follow
-		funcs = make([]symFunc, 0, n.funcs)
-	)
-	closeFunc := func(off uint32) {
-		if cur >= 0 {
-			funcs[cur].bodyEnd = off
-			cur = -1
-		}
-	}
-	for rd.Next() {
-		rec := rd.Record()
-		off := offsets[rec.LineNo-1]
-		if first {
-			first = false
-			if rec.Kind != breakpad.KindModule {
+	ix := symIndexer{s: s, cur: -1, funcs: make([]symFunc, 0, n.funcs)}
+	for _, run := range runs {
+		rd := breakpad.NewBytesReader(data[run[0]:run[1]])
+		for rd.Next() {
+			if !ix.add(rd.Record()) {
 				return nil, fmt.Errorf("stackwalk: %s: %w", name, breakpad.ErrNoModule)
 			}
-			s.os = string(rec.Module.OS)
-			s.arch = unwind.ArchFromName(breakpad.SentryArch(string(rec.Module.Arch)))
-			s.id, _ = debugid.Parse(string(rec.Module.ID))
-			continue
 		}
-		switch rec.Kind {
-		case breakpad.KindFile:
-			s.files = append(s.files, nameRef{rec.File.Index, s.span(rec.File.Name)})
-		case breakpad.KindInlineOrigin:
-			s.origins = append(s.origins, nameRef{rec.InlineOrigin.Index, s.span(rec.InlineOrigin.Name)})
-		case breakpad.KindFunc:
-			closeFunc(off)
-			f := &rec.Func
-			if f.Size == 0 || f.Address+f.Size-1 < f.Address {
-				continue
-			}
-			cur = len(funcs)
-			funcs = append(funcs, symFunc{addr: f.Address, end: f.Address + f.Size, name: s.span(f.Name),
-				off: off, bodyEnd: uint32(len(data)), seq: uint32(len(funcs))})
-		case breakpad.KindPublic:
-			closeFunc(off)
-			if rec.Public.Address != 0 {
-				s.publics = append(s.publics, symPublic{rec.Public.Address, s.span(rec.Public.Name)})
-			}
+		if err := rd.Err(); err != nil {
+			return nil, fmt.Errorf("stackwalk: %s: %w", name, err)
 		}
+		s.skipped += rd.Skipped()
 	}
-	if err := rd.Err(); err != nil {
-		return nil, fmt.Errorf("stackwalk: %s: %w", name, err)
-	}
-	if first {
+	if !ix.module {
 		return nil, fmt.Errorf("stackwalk: %s: %w", name, breakpad.ErrNoModule)
 	}
-	s.skipped = rd.Skipped()
-	s.funcs = exclusiveFuncs(funcs)
+	s.funcs = exclusiveFuncs(ix.funcs)
 	slices.SortStableFunc(s.publics, func(a, b symPublic) int { return cmp.Compare(a.addr, b.addr) })
 	s.publics = slices.CompactFunc(s.publics, func(a, b symPublic) bool { return a.addr == b.addr })
 	sortNames(s.files)
@@ -181,18 +142,73 @@ func NewSymbolFile(data []byte, name string, opts SymbolFileOptions) (*SymbolFil
 	return s, nil
 }
 
-// recordCounts counts the records filterRecords copies, by kind.
+// symIndexer fills a SymbolFile's tables from the records of the index
+// pass, in file order.
+type symIndexer struct {
+	s      *SymbolFile
+	module bool      // the MODULE record, which must come first, was seen
+	cur    int       // index in funcs of the FUNC whose body follows, or -1
+	funcs  []symFunc // in file order
+}
+
+// add adds one record; it reports false when the first record is not a
+// MODULE record.
+func (ix *symIndexer) add(rec *breakpad.Record) bool {
+	s := ix.s
+	// The record's text lies in data: its offset is where the two end.
+	off := uint32(cap(s.data) - cap(rec.Text))
+	if !ix.module {
+		if rec.Kind != breakpad.KindModule {
+			return false
+		}
+		ix.module = true
+		s.os = string(rec.Module.OS)
+		s.arch = unwind.ArchFromName(breakpad.SentryArch(string(rec.Module.Arch)))
+		s.id, _ = debugid.Parse(string(rec.Module.ID))
+		return true
+	}
+	switch rec.Kind {
+	case breakpad.KindFile:
+		s.files = append(s.files, nameRef{rec.File.Index, s.span(rec.File.Name)})
+	case breakpad.KindInlineOrigin:
+		s.origins = append(s.origins, nameRef{rec.InlineOrigin.Index, s.span(rec.InlineOrigin.Name)})
+	case breakpad.KindFunc:
+		ix.closeFunc(off)
+		f := &rec.Func
+		if f.Size == 0 || f.Address+f.Size-1 < f.Address {
+			return true
+		}
+		ix.cur = len(ix.funcs)
+		ix.funcs = append(ix.funcs, symFunc{addr: f.Address, end: f.Address + f.Size, name: s.span(f.Name),
+			off: off, bodyEnd: uint32(len(s.data)), seq: uint32(len(ix.funcs))})
+	case breakpad.KindPublic:
+		ix.closeFunc(off)
+		if rec.Public.Address != 0 {
+			s.publics = append(s.publics, symPublic{rec.Public.Address, s.span(rec.Public.Name)})
+		}
+	}
+	return true
+}
+
+// closeFunc ends the body of the current FUNC at off.
+func (ix *symIndexer) closeFunc(off uint32) {
+	if ix.cur >= 0 {
+		ix.funcs[ix.cur].bodyEnd = off
+		ix.cur = -1
+	}
+}
+
+// recordCounts counts the records filterRecords keeps, by kind.
 type recordCounts struct{ files, origins, funcs, publics int }
 
-// filterRecords copies the records of a symbol file that name things
-// (not line, INLINE or STACK records) into one buffer, a line each, and
-// returns with it the offset in data of each copied line and how many
-// records of each kind it copied. Lines end at "\n", "\r\n" or a lone
-// "\r", as Breakpad splits them.
-func filterRecords(data []byte) (meta []byte, offsets []uint32, counts recordCounts) {
+// filterRecords finds the records of a symbol file that name things (not
+// line, INLINE or STACK records): it returns the runs of adjacent such
+// lines, as [start, end) offsets in data, and how many records of each
+// kind they hold. Lines end at "\n", "\r\n" or a lone "\r", as Breakpad
+// splits them; the empty lines a run may span are ones a reader skips.
+func filterRecords(data []byte) (runs [][2]int, counts recordCounts) {
 	cr := bytes.IndexByte(data, '\r') >= 0
-	var ends []uint32
-	size := 0
+	run := -1
 	for off := 0; off < len(data); {
 		n := bytes.IndexByte(data[off:], '\n')
 		if n < 0 {
@@ -206,19 +222,22 @@ func filterRecords(data []byte) (meta []byte, offsets []uint32, counts recordCou
 				end, next = off+r, off+r+1
 			}
 		}
-		if end > off && !isSkippable(data[off:end]) {
-			offsets = append(offsets, uint32(off))
-			ends = append(ends, uint32(end))
-			size += end - off + 1
-			counts.count(data[off:end])
+		if end > off {
+			if isSkippable(data[off:end]) {
+				run = -1
+			} else {
+				counts.count(data[off:end])
+				if run >= 0 {
+					runs[run][1] = end
+				} else {
+					run = len(runs)
+					runs = append(runs, [2]int{off, end})
+				}
+			}
 		}
 		off = next
 	}
-	meta = make([]byte, 0, size)
-	for i, off := range offsets {
-		meta = append(append(meta, data[off:ends[i]]...), '\n')
-	}
-	return meta, offsets, counts
+	return runs, counts
 }
 
 // count adds a copied record to the counts; what is not a FILE,
@@ -248,12 +267,12 @@ func isSkippable(line []byte) bool {
 		c == 'S' && len(line) > 6 && string(line[:6]) == "STACK "
 }
 
-// span locates a name inside the copied records.
+// span locates a name inside data.
 func (s *SymbolFile) span(b []byte) [2]uint32 {
 	if len(b) == 0 {
 		return [2]uint32{}
 	}
-	return [2]uint32{uint32(cap(s.meta) - cap(b)), uint32(len(b))}
+	return [2]uint32{uint32(cap(s.data) - cap(b)), uint32(len(b))}
 }
 
 // str views a span of the file as a string; it is valid while the file is
@@ -262,7 +281,7 @@ func (s *SymbolFile) str(sp [2]uint32) string {
 	if sp[1] == 0 {
 		return ""
 	}
-	return unsafe.String(&s.meta[sp[0]], int(sp[1]))
+	return unsafe.String(&s.data[sp[0]], int(sp[1]))
 }
 
 // sortNames orders FILE or INLINE_ORIGIN records by index, keeping the
