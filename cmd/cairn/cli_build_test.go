@@ -1,6 +1,8 @@
 package main
 
 import (
+	"debug/elf"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -38,8 +40,21 @@ func TestCLIBuild(t *testing.T) {
 		t.Skip("builds the cairncli binary")
 	}
 	bin := filepath.Join(t.TempDir(), "cairn")
-	if out, err := exec.Command("go", "build", "-tags", "cairncli", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build -tags cairncli: %v\n%s", err, out)
+	build := exec.Command("go", "build", "-tags", "cairncli", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 go build -tags cairncli: %v\n%s", err, out)
+	}
+	// Built as the README says, the tools are one static file: no dynamic
+	// loader and C library to start (a millisecond of every run here), and
+	// nothing to install beside them on a CI runner.
+	if f, err := elf.Open(bin); err == nil {
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				t.Errorf("the command-line build is dynamically linked (it has a PT_INTERP header)")
+			}
+		}
+		f.Close()
 	}
 	help, err := exec.Command(bin, "--help").CombinedOutput()
 	if err != nil {
