@@ -76,36 +76,66 @@ type rangeRef struct {
 // data, which must not change while it is used. Malformed lines are
 // skipped (Skipped counts them).
 func NewSymbolStack(arch unwind.Arch, data []byte) *SymbolStack {
-	s := &SymbolStack{arch: arch}
-	keep := func(line []byte) bool {
-		return hasPrefix(line, "STACK ") || arch == unwind.ArchX86 && hasPrefix(line, "FUNC ")
+	lines := NewStackLines(arch)
+	eachLine(data, func(off, end int) { lines.Line(data, off, end) })
+	return lines.Stack(data)
+}
+
+// StackLines finds, line by line, the records of a symbol file that a
+// SymbolStack parses, for a caller that splits the file into lines for
+// its own purposes: one pass over the file serves both.
+type StackLines struct {
+	arch unwind.Arch
+	runs [][2]int // [start, end) of runs of adjacent kept lines
+	wins int      // STACK WIN records among them
+	run  int      // index in runs of the run the last line extended, or -1
+}
+
+// NewStackLines starts collecting the STACK records of a symbol file for
+// arch (for x86, its FUNC records too).
+func NewStackLines(arch unwind.Arch) *StackLines { return &StackLines{arch: arch, run: -1} }
+
+// Line takes the next non-empty line of data, [off, end), without its
+// terminator; lines come in file order, split as eachLine splits them.
+func (l *StackLines) Line(data []byte, off, end int) {
+	// Small enough to be inlined into the caller's loop: most lines are
+	// line records, which start with a hex digit.
+	if c := data[off]; c != 'S' && c != 'F' {
+		l.run = -1
+		return
 	}
-	// Parse the records where they lie, one reader per run of adjacent
-	// kept lines (a file's STACK records are one run at its end), so that
-	// the records alias data: copying them first cost as much fresh
-	// memory as the records' text, and page faults are much of a cold
-	// start's time.
-	var runs [][2]int
-	wins, run := 0, -1
-	eachLine(data, func(off, end int) {
-		line := data[off:end]
-		if !keep(line) {
-			run = -1
-			return
-		}
-		if hasPrefix(line, "STACK WIN ") {
-			wins++
-		}
-		if run >= 0 {
-			runs[run][1] = end
-			return
-		}
-		run = len(runs)
-		runs = append(runs, [2]int{off, end})
-	})
+	l.line(data, off, end)
+}
+
+func (l *StackLines) line(data []byte, off, end int) {
+	line := data[off:end]
+	if !hasPrefix(line, "STACK ") && (l.arch != unwind.ArchX86 || !hasPrefix(line, "FUNC ")) {
+		l.run = -1
+		return
+	}
+	if hasPrefix(line, "STACK WIN ") {
+		l.wins++
+	}
+	if l.run >= 0 {
+		l.runs[l.run][1] = end
+		return
+	}
+	l.run = len(l.runs)
+	l.runs = append(l.runs, [2]int{off, end})
+}
+
+// Stack parses the records found and indexes them, as NewSymbolStack
+// does; data is the file the lines came from.
+//
+// The records are parsed where they lie, one reader per run of adjacent
+// lines (a file's STACK records are one run at its end), and alias data:
+// copying them first cost as much fresh memory as the records' text, and
+// page faults are much of a cold start's time.
+func (l *StackLines) Stack(data []byte) *SymbolStack {
+	s := &SymbolStack{arch: l.arch}
 	// Most frame data records are FrameData; size that list once.
-	s.wins[1] = make([]winRecord, 0, wins)
-	for _, r := range runs {
+	s.wins[1] = make([]winRecord, 0, l.wins)
+	for _, r := range l.runs {
 		rd := breakpad.NewBytesReader(data[r[0]:r[1]])
 		for rd.Next() {
 			s.add(rd.Record(), true)
@@ -586,11 +616,7 @@ func (n *nested) store(base, high uint64, ref uint32, depth int) bool {
 // own nested map in file order. Real files have thousands of records in
 // small clusters, which keeps this near linear.
 func nestedFlatten(recs []winRecord) []rangeRef {
-	order := make([]int, len(recs))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(recs[a].start, recs[b].start) })
+	order := byStart(recs)
 	out := make([]rangeRef, 0, len(recs)+len(recs)/4)
 	var cluster []int
 	flush := func() {
@@ -622,6 +648,31 @@ func nestedFlatten(recs []winRecord) []rangeRef {
 	}
 	flush()
 	return out
+}
+
+// byStart returns the indexes of recs by start address, records with equal
+// starts in file order. Where starts and indexes fit 32 bits (always, for
+// the 32-bit RVAs of STACK WIN records) each pair is one integer and a
+// plain sort of integers gives that order, several times faster than a
+// stable sort through the records.
+func byStart(recs []winRecord) []int {
+	order := make([]int, len(recs))
+	keys := make([]uint64, len(recs))
+	packed := len(recs) <= math.MaxUint32
+	for i, r := range recs {
+		order[i] = i
+		packed = packed && r.start <= math.MaxUint32
+		keys[i] = r.start<<32 | uint64(i)
+	}
+	if !packed {
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(recs[a].start, recs[b].start) })
+		return order
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
+		order[i] = int(uint32(k))
+	}
+	return order
 }
 
 // flatten appends the disjoint ranges of the map's children, each address

@@ -1,9 +1,11 @@
 package cficache
 
 import (
+	"cmp"
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/cairn-dev/cairn/debugfiles/unwind"
@@ -98,4 +100,28 @@ func peersNoSkip() string {
 		return dir
 	}
 	return ""
+}
+
+// FuzzByStart checks the packed sort of STACK WIN records against the
+// stable sort it replaces, with starts below and above 32 bits.
+func FuzzByStart(f *testing.F) {
+	f.Add([]byte{3, 1, 2, 1, 0, 9, 3})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 1, 1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		recs := make([]winRecord, len(data))
+		for i, b := range data {
+			recs[i].start = uint64(b % 8)
+			if b == 0xff {
+				recs[i].start = 1 << 40
+			}
+		}
+		want := make([]int, len(recs))
+		for i := range want {
+			want[i] = i
+		}
+		slices.SortStableFunc(want, func(a, b int) int { return cmp.Compare(recs[a].start, recs[b].start) })
+		if got := byStart(recs); !slices.Equal(got, want) {
+			t.Fatalf("byStart = %v, want %v", got, want)
+		}
+	})
 }

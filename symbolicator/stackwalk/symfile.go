@@ -110,7 +110,11 @@ func NewSymbolFile(data []byte, name string, opts SymbolFileOptions) (*SymbolFil
 	// Line and INLINE records, most of a file, are only needed for the
 	// functions a walk symbolizes: the index pass parses only the runs of
 	// other records, where they lie.
-	runs, n := filterRecords(data)
+	// The same pass finds the STACK records (and for x86 the FUNC records
+	// again) for package cficache; which ones depends on the architecture
+	// the MODULE record names.
+	stack := cficache.NewStackLines(moduleArch(data))
+	runs, n := filterRecords(data, stack)
 	// Sized from the counts, the tables are allocated once: growing them
 	// by appends cost most of an index's allocation.
 	s.files = make([]nameRef, 0, n.files)
@@ -133,11 +137,15 @@ func NewSymbolFile(data []byte, name string, opts SymbolFileOptions) (*SymbolFil
 		return nil, fmt.Errorf("stackwalk: %s: %w", name, breakpad.ErrNoModule)
 	}
 	s.funcs = exclusiveFuncs(ix.funcs)
-	slices.SortStableFunc(s.publics, func(a, b symPublic) int { return cmp.Compare(a.addr, b.addr) })
+	// Writers sort PUBLIC records by address; checking costs a fraction of
+	// the stable sort's merging.
+	if byAddr := func(a, b symPublic) int { return cmp.Compare(a.addr, b.addr) }; !slices.IsSortedFunc(s.publics, byAddr) {
+		slices.SortStableFunc(s.publics, byAddr)
+	}
 	s.publics = slices.CompactFunc(s.publics, func(a, b symPublic) bool { return a.addr == b.addr })
 	sortNames(s.files)
 	sortNames(s.origins)
-	s.stack = cficache.NewSymbolStack(s.arch, data)
+	s.stack = stack.Stack(data)
 	s.skipped += s.stack.Skipped()
 	return s, nil
 }
@@ -198,15 +206,27 @@ func (ix *symIndexer) closeFunc(off uint32) {
 	}
 }
 
+// moduleArch is the architecture the MODULE record of a symbol file
+// names (its first record, which the index pass requires), or the zero
+// Arch.
+func moduleArch(data []byte) unwind.Arch {
+	rd := breakpad.NewBytesReader(data)
+	if !rd.Next() || rd.Record().Kind != breakpad.KindModule {
+		return 0
+	}
+	return unwind.ArchFromName(breakpad.SentryArch(string(rd.Record().Module.Arch)))
+}
+
 // recordCounts counts the records filterRecords keeps, by kind.
 type recordCounts struct{ files, origins, funcs, publics int }
 
 // filterRecords finds the records of a symbol file that name things (not
-// line, INLINE or STACK records): it returns the runs of adjacent such
+// line, INLINE or STACK records), and hands every line to stack: it
+// returns the runs of adjacent such
 // lines, as [start, end) offsets in data, and how many records of each
 // kind they hold. Lines end at "\n", "\r\n" or a lone "\r", as Breakpad
 // splits them; the empty lines a run may span are ones a reader skips.
-func filterRecords(data []byte) (runs [][2]int, counts recordCounts) {
+func filterRecords(data []byte, stack *cficache.StackLines) (runs [][2]int, counts recordCounts) {
 	cr := bytes.IndexByte(data, '\r') >= 0
 	run := -1
 	for off := 0; off < len(data); {
@@ -223,6 +243,7 @@ func filterRecords(data []byte) (runs [][2]int, counts recordCounts) {
 			}
 		}
 		if end > off {
+			stack.Line(data, off, end)
 			if isSkippable(data[off:end]) {
 				run = -1
 			} else {
@@ -287,7 +308,12 @@ func (s *SymbolFile) str(sp [2]uint32) string {
 // sortNames orders FILE or INLINE_ORIGIN records by index, keeping the
 // first of duplicate indexes as Breakpad's map insertion does.
 func sortNames(n []nameRef) {
-	slices.SortStableFunc(n, func(a, b nameRef) int { return cmp.Compare(a.index, b.index) })
+	byIndex := func(a, b nameRef) int { return cmp.Compare(a.index, b.index) }
+	// Writers number FILE and INLINE_ORIGIN records in order; checking
+	// costs a fraction of the stable sort's merging.
+	if !slices.IsSortedFunc(n, byIndex) {
+		slices.SortStableFunc(n, byIndex)
+	}
 }
 
 func (s *SymbolFile) lookupName(n []nameRef, idx int64) (string, bool) {
