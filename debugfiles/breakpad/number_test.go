@@ -24,3 +24,33 @@ func TestAppendNumbers(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseHex checks the reader's hex numbers against strconv: the value,
+// the "0x" prefix strtoull accepts, overflow, and the space or end of line
+// that must follow.
+func FuzzParseHex(f *testing.F) {
+	for _, s := range []string{"0", "1f ", "0x10", "0X10 x", "ffffffffffffffff", "10000000000000000", "0000000000000000000ffff", "000000000000000001ffffffffffffffff", "g", "12g", "0x", " 1", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := []byte(s)
+		v, i, ok := parseHex(b, 0)
+		digits := s
+		if len(digits) > 1 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X') {
+			digits = digits[2:]
+		}
+		end := len(digits)
+		for k := 0; k < len(digits); k++ {
+			c := digits[k]
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				end = k
+				break
+			}
+		}
+		want, err := strconv.ParseUint(digits[:end], 16, 64)
+		wantOK := err == nil && (end == len(digits) || digits[end] == ' ')
+		if ok != wantOK || ok && (v != want || i != len(s)-len(digits)+end) {
+			t.Fatalf("parseHex(%q) = %#x, %d, %v; want %#x, %d, %v (%v)", s, v, i, ok, want, len(s)-len(digits)+end, wantOK, err)
+		}
+	})
+}
