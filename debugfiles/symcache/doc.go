@@ -46,13 +46,17 @@
 //
 // One lookup is a binary search over the regions (usually one), a page index
 // computed from the address, the decoding of the few entries of that page
-// (about 8 on average; the writer sizes pages for it), then one node and one
-// site record per frame. Entries are Huffman-coded against a small model of
-// the page (recall.go) and read through 256-entry decode tables, and the
-// tables are bit-packed: a cache is about 29% smaller than version 1's
-// byte-aligned tables and byte-coded entries made it, and its pages, half
-// as large, keep a lookup as fast (no allocation; see BENCHMARKS.md,
-// "SymCache").
+// (about 8 on average; the writer sizes pages for it), then one node record
+// per frame, and from the outermost frame inwards the top-level record and
+// one site record per inlined frame. Entries are Huffman-coded against a
+// small model of the page (recall.go) and read through 256-entry decode
+// tables, and the tables are bit-packed: a cache is about 29% smaller than
+// version 1's byte-aligned tables and byte-coded entries made it, and its
+// pages, half as large, keep a lookup as fast (no allocation; see
+// BENCHMARKS.md, "SymCache"). Version 3 numbers an inlined node's call site
+// among those of its caller, which takes the node records from 35 to 21
+// bits on large inputs, and bit-packs the page directory: the whole cache
+// is about 10% below version 2's.
 //
 // # Versions
 //

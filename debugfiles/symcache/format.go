@@ -9,14 +9,14 @@ import (
 // to the layout, or to what the builder puts into a cache for the same
 // input, bumps it: caches are derived data, so a reader never upgrades an
 // old one, it rebuilds it (Open reports ErrVersion).
-const Version = 2
+const Version = 3
 
 // magic opens every symcache file.
 const magic = "CAIRNSYM"
 
 // The fixed header; SPEC.md documents every field.
 const (
-	headerSize = 181
+	headerSize = 192
 
 	offMagic       = 0
 	offVersion     = 8
@@ -45,17 +45,14 @@ const (
 	offDirWidth    = 157 // width in bits of a page offset
 	offCodes       = 158 // offset, length of the decode tables
 	offCodeBits    = 166 // one byte per alphabet: 8 when its decode table is present, else 0
+	offTop         = 181 // top-level table: offset, count
+	offTopWidths   = 189 // three bytes: widths in bits of a top-level row's function, address, first site
 
 	archLen = 16
 
 	// langBits is the width of a function's language.
 	langBits     = 3
 	regionRecord = 20 // start, end, first page
-	// groupHeader is the size of the fixed part of a directory block:
-	// the bit offset of the group's first page and the node its pages
-	// start from; the pages' offsets follow.
-	groupHeader = 8
-
 	// groupPages is the number of pages of a directory group.
 	groupPages = 16
 	// maxColBits bounds a column of the node and site tables.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math/bits"
 	"os"
 	"unsafe"
 
@@ -33,17 +34,23 @@ type Cache struct {
 	nodeWidth   uint64 // bits
 	siteWidth   uint64
 	dirWidth    uint8
-	block       uint64 // size of a directory block
-	strWidth    uint64 // bits of a string offset in the file and function tables
+	block       uint64   // bits of a directory block
+	dirFirstW   uint8    // bits of a directory block's first offset
+	dirNodeW    uint8    // bits of a directory block's node
+	strWidth    uint64   // bits of a string offset in the file and function tables
+	funcWidth   uint64   // bits of a function row
+	topWidths   [3]uint8 // function, address, first site
+	firstOff    uint64   // bit offset of a site row's first site
+	topWidth    uint64   // bits of a top-level row
 	codeBits    [numAlphabets]uint8
 
-	strs, files, funcs, sites, nodes, abs, regions, dir, codes, stream []byte
+	strs, files, funcs, sites, nodes, top, abs, regions, dir, codes, stream []byte
 	// tables are the decode tables of the stream's alphabets, views of
 	// codes (noCode for an alphabet without one).
 	tables [numAlphabets]*[tableSize]byte
 
-	absWidth                                                                  int
-	nfiles, nfuncs, nsites, nnodes, nabs, nregions, ngroups, npages, nentries uint32
+	absWidth                                                                        int
+	nfiles, nfuncs, nsites, nnodes, ntop, nabs, nregions, ngroups, npages, nentries uint32
 }
 
 // Frame is one frame of a lookup; an inline chain is innermost first, as
@@ -152,13 +159,17 @@ func New(b []byte) (*Cache, error) {
 	if c.files, c.nfiles, err = sec(offFiles, 2*c.strWidth, 0); err != nil {
 		return nil, err
 	}
-	if c.funcs, c.nfuncs, err = sec(offFuncs, c.strWidth+langBits, 0); err != nil {
+	c.funcWidth = c.strWidth + langBits
+	if c.funcs, c.nfuncs, err = sec(offFuncs, c.funcWidth, 0); err != nil {
 		return nil, err
 	}
 	if c.sites, c.nsites, err = sec(offSites, c.siteWidth, 0); err != nil {
 		return nil, err
 	}
 	if c.nodes, c.nnodes, err = sec(offNodes, c.nodeWidth, 0); err != nil {
+		return nil, err
+	}
+	if c.top, c.ntop, err = sec(offTop, c.topWidth, 0); err != nil {
 		return nil, err
 	}
 	if c.abs, c.nabs, err = sec(offAbs, 8*uint64(c.absWidth), 0); err != nil {
@@ -168,11 +179,14 @@ func New(b []byte) (*Cache, error) {
 		return nil, err
 	}
 	// The directory has a block per group of pages, the last one
-	// holding the end of the stream (page npages).
-	c.block = groupHeader + 2*uint64(c.dirWidth)
+	// holding the end of the stream (page npages). A block's first
+	// offset is sized by the stream, its node by the node table.
+	c.dirFirstW = uint8(bits.Len64(8 * uint64(binary.LittleEndian.Uint32(b[offStream+4:]))))
+	c.dirNodeW = uint8(bits.Len32(c.nnodes))
+	c.block = uint64(c.dirFirstW) + uint64(c.dirNodeW) + groupPages*uint64(c.dirWidth)
 	c.npages = binary.LittleEndian.Uint32(b[offDir+4:])
 	c.ngroups = c.npages/groupPages + 1
-	off, size := uint64(binary.LittleEndian.Uint32(b[offDir:])), uint64(c.ngroups)*c.block
+	off, size := uint64(binary.LittleEndian.Uint32(b[offDir:])), bitBytes(uint64(c.ngroups), c.block)
 	if off < headerSize || off > uint64(len(b)) || size > uint64(len(b))-off {
 		return nil, corrupt(offDir, "directory at %#x of %d bytes outside the file (%d bytes)", off, size, len(b))
 	}
@@ -245,6 +259,12 @@ func parseHeader(b []byte, size int64) (*Cache, error) {
 	if c.dirWidth = b[offDirWidth]; c.dirWidth > 32 {
 		return nil, corrupt(offDirWidth, "page offset width %d", c.dirWidth)
 	}
+	for i, limit := range [3]uint8{maxColBits, 64, maxColBits} {
+		if c.topWidths[i] = b[offTopWidths+i]; c.topWidths[i] > limit {
+			return nil, corrupt(int64(offTopWidths+i), "top-level column width %d", c.topWidths[i])
+		}
+		c.topWidth += uint64(c.topWidths[i])
+	}
 	for i := range c.codeBits {
 		if c.codeBits[i] = b[offCodeBits+i]; c.codeBits[i] != 0 && c.codeBits[i] != maxCodeLen {
 			return nil, corrupt(int64(offCodeBits+i), "decode table of %d index bits", c.codeBits[i])
@@ -265,6 +285,8 @@ func parseHeader(b []byte, size int64) (*Cache, error) {
 			c.siteWidth += uint64(w)
 		}
 	}
+	c.firstOff = c.siteWidth
+	c.siteWidth += uint64(c.topWidths[2])
 	return c, nil
 }
 
@@ -382,53 +404,105 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 	if !ok || node == 0 {
 		return dst
 	}
-	callFile, callLine := file, line
+	// The chain, innermost first. Until the second pass resolves them,
+	// a frame holds its node's site and address columns, and in Line
+	// whether the node has a parent column (is not top-level).
 	first := len(dst)
 	for depth := 0; node != 0 && depth < maxChain; depth++ {
 		if node-1 >= c.nnodes {
 			break
 		}
-		site, rel, back := c.row(c.nodes, uint64(node-1)*c.nodeWidth, colSite)
-		st := uint32(site)
+		site, code, back := c.row(c.nodes, uint64(node-1)*c.nodeWidth, colSite)
 		parent := uint32(0)
 		if back != 0 && back < uint64(node) {
 			parent = node - uint32(back)
 		}
-		fr := Frame{
-			Address: rel, // resolved below
-			Line:    callLine,
-			Inlined: parent != 0,
+		inlined := uint32(0)
+		if back != 0 {
+			inlined = 1
 		}
-		fr.FileDir, fr.FileName = c.file(callFile)
-		callFile, callLine = 0, 0
-		switch {
-		case back == 0:
-			fr.FunctionIndex = st // a top-level node's site column
-		case st < c.nsites:
-			fn, cf, cl := c.row(c.sites, uint64(st)*c.siteWidth, colFunc)
-			fr.FunctionIndex = uint32(fn)
-			callFile, callLine = uint32(cf), uint32(cl)
-		default:
-			fr.FunctionIndex = ^uint32(0)
-		}
-		fr.Function, fr.Lang = c.function(fr.FunctionIndex)
-		dst = append(dst, fr)
+		dst = append(dst, Frame{FunctionIndex: uint32(site), Address: code, Line: inlined, Inlined: parent != 0})
 		node = parent
 	}
-	// Addresses: absolute ones from the table, the others relative to the
-	// frame outside, so resolved from the outermost frame inwards.
+	// From the outermost frame inwards: the top-level row tells where
+	// the sites of its chains begin, and a frame's address is what the
+	// addresses of the calls inlined into it are relative to. A site
+	// gives its frame's function and the file and line of the frame
+	// outside.
+	var (
+		sites   uint64
+		sitesOK bool
+		outer   uint64
+	)
 	for i := len(dst) - 1; i >= first; i-- {
-		v := dst[i].Address
-		switch {
-		case v&1 != 0:
-			dst[i].Address = c.absAddr(v >> 1)
-		case i+1 < len(dst):
-			dst[i].Address = dst[i+1].Address + v>>1
-		default:
-			dst[i].Address = v >> 1 // chain cut short in a corrupt file
+		f := &dst[i]
+		site, code := uint64(f.FunctionIndex), f.Address
+		fn, at := ^uint32(0), uint64(0)
+		if f.Line == 0 {
+			fn, at, sites, sitesOK = c.topRow(site | code<<c.widths[colSite])
+		} else {
+			if s := sites + site; sitesOK && s < uint64(c.nsites) {
+				var v, cf, cl uint64
+				v, cf, cl, sites = c.siteRow(s)
+				fn = uint32(v)
+				o := &dst[i+1]
+				o.Line = uint32(cl)
+				o.FileDir, o.FileName = c.file(uint32(cf))
+			} else {
+				sitesOK = false
+			}
+			switch {
+			case code&1 != 0:
+				at = c.absAddr(code >> 1)
+			case i+1 < len(dst):
+				at = outer + code>>1
+			default:
+				at = code >> 1 // chain cut short in a corrupt file
+			}
 		}
+		f.Line = 0
+		f.FunctionIndex, f.Address, outer = fn, at, at
+		f.Function, f.Lang = c.function(fn)
 	}
+	if len(dst) == first {
+		return dst
+	}
+	dst[first].Line = line
+	dst[first].FileDir, dst[first].FileName = c.file(file)
 	return dst
+}
+
+// siteRow reads site s: function, call file, call line and the first
+// site of the calls inlined into its function; with one load when the
+// row is narrow enough, as it is in practice.
+func (c *Cache) siteRow(s uint64) (fn, file, line, first uint64) {
+	pos := s * c.siteWidth
+	if c.siteWidth <= 56 {
+		b := load56(c.sites, pos)
+		off, m := &c.colOff, &c.masks
+		return b >> off[colFunc] & m[colFunc], b >> off[colCallFile] & m[colCallFile],
+			b >> off[colCallLine] & m[colCallLine], b >> c.firstOff & (1<<c.topWidths[2] - 1)
+	}
+	fn, file, line = c.row(c.sites, pos, colFunc)
+	return fn, file, line, loadBits(c.sites, pos+c.firstOff, uint(c.topWidths[2]))
+}
+
+// topRow reads row t of the top-level table: a function, an address and
+// where the sites of the calls inlined into the function begin; ok is
+// false for a row past the table.
+func (c *Cache) topRow(t uint64) (fn uint32, at, first uint64, ok bool) {
+	if t >= uint64(c.ntop) {
+		return ^uint32(0), 0, 0, false
+	}
+	pos := t * c.topWidth
+	w := c.topWidths
+	if c.topWidth <= 56 {
+		b := load56(c.top, pos)
+		return uint32(b & (1<<w[0] - 1)), b >> w[0] & (1<<w[1] - 1), b >> (w[0] + w[1]) & (1<<w[2] - 1), true
+	}
+	fn = uint32(loadBits(c.top, pos, uint(w[0])))
+	pos += uint64(w[0])
+	return fn, loadWide(c.top, pos, uint(w[1])), loadBits(c.top, pos+uint64(w[1]), uint(w[2])), true
 }
 
 // absAddr reads entry i of the absolute address table.
@@ -466,9 +540,9 @@ func (c *Cache) function(i uint32) (string, Language) {
 		return "", LangUnknown
 	}
 	w := c.strWidth
-	pos := uint64(i) * (w + langBits)
-	name := loadBits(c.funcs, pos, uint(w))
-	return c.str(uint32(name)), Language(loadBits(c.funcs, pos+w, langBits))
+	pos := uint64(i) * c.funcWidth
+	b := load56(c.funcs, pos) // a string offset takes at most 32 bits
+	return c.str(uint32(b & (1<<w - 1))), Language(b >> w & (1<<langBits - 1))
 }
 
 // FunctionName returns the raw name of function i (a Frame's
@@ -528,13 +602,12 @@ func (c *Cache) find(addr uint64) (node, file, line uint32, at uint64, ok bool) 
 	if page >= uint64(c.npages) {
 		return 0, 0, 0, 0, false
 	}
-	pos, rec := c.pageStart(page)
-	stop, _ := c.pageStart(page + 1)
-	if stop > 8*uint64(len(c.stream)) || rec == nil {
-		stop = 8 * uint64(len(c.stream))
+	pos, stop, from, ok := c.pageSpan(page)
+	if !ok {
+		return 0, 0, 0, 0, false
 	}
 	at = start + off>>c.shift<<c.shift
-	return c.decode(pos, stop, rec, at, addr)
+	return c.decode(pos, stop, from, at, addr)
 }
 
 // RunStart returns where the run of addresses that answer as addr does
@@ -567,39 +640,52 @@ func (c *Cache) RunStart(addr uint64) (start uint64, ok bool) {
 // file cannot make it loop long.
 const maxRunPages = 1 << 12
 
-// pageStart returns the bit offset of page k in the stream and the block
-// of its group (nil past the directory), whose node the decoding starts
-// from.
-func (c *Cache) pageStart(k uint64) (uint64, []byte) {
+// pageSpan returns the bits [pos, stop) of page k in the stream and the
+// node the decoding of its group's pages starts from; ok is false past
+// the directory. The page's end is the next page's start, in the same
+// block but for the last page of a group.
+func (c *Cache) pageSpan(k uint64) (pos, stop uint64, node uint32, ok bool) {
 	g := k / groupPages
 	if g >= uint64(c.ngroups) {
-		return 0, nil
+		return 0, 0, 0, false
 	}
-	blk := c.dir[g*c.block : (g+1)*c.block]
-	first := uint64(binary.LittleEndian.Uint32(blk))
-	next := 8 * uint64(len(c.stream))
+	end := 8 * uint64(len(c.stream))
+	bp, fw, nw, dw := g*c.block, uint(c.dirFirstW), uint64(c.dirNodeW), uint64(c.dirWidth)
+	first, next := loadBits(c.dir, bp, fw), end
 	if g+1 < uint64(c.ngroups) {
-		next = uint64(binary.LittleEndian.Uint32(c.dir[(g+1)*c.block:]))
+		next = loadBits(c.dir, bp+c.block, fw)
 	}
-	d := loadBits(blk[groupHeader:], k%groupPages*uint64(c.dirWidth), uint(c.dirWidth))
-	return pageGuess(first, next, k) + uint64(int64(d>>1)^-int64(d&1)), blk
-
+	node = uint32(loadBits(c.dir, bp+uint64(fw), uint(nw)))
+	j := k % groupPages
+	field := func(bp, j uint64) uint64 {
+		d := loadBits(c.dir, bp+uint64(fw)+nw+j*dw, uint(dw))
+		return uint64(int64(d>>1) ^ -int64(d&1))
+	}
+	pos, stop = pageGuess(first, next, k)+field(bp, j), end
+	switch {
+	case j+1 < groupPages:
+		stop = pageGuess(first, next, k+1) + field(bp, j+1)
+	case g+1 < uint64(c.ngroups):
+		after := end
+		if g+2 < uint64(c.ngroups) {
+			after = loadBits(c.dir, bp+2*c.block, fw)
+		}
+		stop = pageGuess(next, after, k+1) + field(bp+c.block, 0)
+	}
+	return pos, min(stop, end), node, true
 }
 
 // decode decodes the entries of a page from bit pos to bit stop, the
-// page starting at address at, and returns the state at addr: entries
+// page starting at address at and its decoding from node (its group's),
+// and returns the state at addr: entries
 // are decoded while the next one starts at or before addr. File and line
 // are coded against the model's prediction (recall.go).
 //
 // The bit reader is spelled out here, its state in local variables, so
 // that it stays in registers: this loop is most of a lookup's time.
-func (c *Cache) decode(pos, stop uint64, group []byte, at, addr uint64) (uint32, uint32, uint32, uint64, bool) {
-	if len(group) < groupHeader {
-		return 0, 0, 0, 0, false
-	}
+func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, uint32, uint32, uint64, bool) {
 	var (
 		m          model
-		node       = binary.LittleEndian.Uint32(group[4:])
 		file, line uint32
 		first      = true
 		p          = c.stream

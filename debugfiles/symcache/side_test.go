@@ -36,9 +36,11 @@ func TestSideBySide(t *testing.T) {
 	bin := fixtures.Get(t, "elf-x86_64-gcc-O2-bench")
 	dir := t.TempDir()
 	cairn := filepath.Join(dir, "cairn")
-	// The command-line build, as a CI runner or a developer installs it:
-	// without the server's start-up cost.
-	if out, err := exec.Command("go", "build", "-tags", "cairncli", "-o", cairn, filepath.Join(testtools.RepoRoot(), "cmd", "cairn")).CombinedOutput(); err != nil {
+	// The command-line build, as a CI runner or a developer installs it
+	// (README): static, without the server's start-up cost.
+	build := exec.Command("go", "build", "-tags", "cairncli", "-o", cairn, filepath.Join(testtools.RepoRoot(), "cmd", "cairn"))
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	start, end, err := fixtures.TextRange(bin)

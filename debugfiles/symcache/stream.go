@@ -1,7 +1,6 @@
 package symcache
 
 import (
-	"encoding/binary"
 	"math"
 	"math/bits"
 )
@@ -127,7 +126,7 @@ func (a *assembly) encodePages() error {
 		return err
 	}
 	a.codes = enc.codes
-	a.dir, a.dirW = packDir(enc.pages, enc.nodes, 8*uint64(a.stream.size))
+	a.dir, a.dirW = packDir(enc.pages, enc.nodes, 8*uint64(a.stream.size), a.nnodes)
 	if a.dirW > maxColBits {
 		return errTooLarge("page directory offset", int(a.dirW))
 	}
@@ -208,14 +207,15 @@ func (a *assembly) pagePass(enc *streamEnc) error {
 }
 
 // packDir lays out the page directory from the pages' bit offsets, the
-// node each group starts from and the stream's size in bits: a block per
-// group of groupPages pages, its first page's offset and its node, then
-// the offset of each of its pages as its difference from the offset
-// interpolated between the group's first page and the next group's
-// (pageGuess), zigzag-coded in the fewest bits that hold every
-// difference, so that the block of a page holds all that finding it
-// takes.
-func packDir(pages []uint32, nodes []uint32, total uint64) ([]byte, uint8) {
+// node each group starts from, the stream's size in bits and the number
+// of nodes: a block per group of groupPages pages, its first page's
+// offset and its node, then the offset of each of its pages as its
+// difference from the offset interpolated between the group's first page
+// and the next group's (pageGuess), zigzag-coded in the fewest bits that
+// hold every difference, so that the block of a page holds all that
+// finding it takes. Blocks are bit-packed: the offset takes the bits of
+// the stream's size, the node those of the number of nodes.
+func packDir(pages []uint32, nodes []uint32, total uint64, nnodes uint32) ([]byte, uint8) {
 	diff := func(k int) uint64 {
 		first, next := groupSpan(pages, k, total)
 		return zigzag64(int64(uint64(pages[k]) - pageGuess(first, next, uint64(k))))
@@ -225,20 +225,22 @@ func packDir(pages []uint32, nodes []uint32, total uint64) ([]byte, uint8) {
 		most = max(most, diff(k))
 	}
 	width := uint8(bits.Len64(most))
-	block := groupHeader + 2*int(width) // 16 offsets of width bits
-	out := make([]byte, 0, len(nodes)*block)
+	fw, nw := uint(bits.Len64(total)), uint(bits.Len32(nnodes))
+	block := fw + nw + groupPages*uint(width)
+	w := bitWriter{out: make([]byte, 0, bitBytes(uint64(len(nodes)), uint64(block)))}
 	for g, node := range nodes {
-		out = binary.LittleEndian.AppendUint32(out, pages[g*groupPages])
-		out = binary.LittleEndian.AppendUint32(out, node)
-		w := bitWriter{out: out}
-		for k := g * groupPages; k < min(len(pages), (g+1)*groupPages); k++ {
-			w.put(diff(k), uint(width))
+		w.put(uint64(pages[g*groupPages]), fw)
+		w.put(uint64(node), nw)
+		for k := g * groupPages; k < (g+1)*groupPages; k++ {
+			var v uint64 // fields past the last page are 0
+			if k < len(pages) {
+				v = diff(k)
+			}
+			w.put(v, uint(width))
 		}
-		w.flush()
-		out = w.out
-		out = append(out, make([]byte, (g+1)*block-len(out))...)
 	}
-	return out, width
+	w.flush()
+	return w.out, width
 }
 
 // groupSpan returns the bit offsets of the first page of page k's group

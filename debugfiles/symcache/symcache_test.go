@@ -82,6 +82,40 @@ func TestSyntheticIdenticalToIndex(t *testing.T) {
 	}
 }
 
+// TestSharedSites covers call sites that several calling functions
+// share, as the instances of a template share the calls in its body:
+// each caller's sites are laid out apart, so such a site is placed with
+// every caller, and the inlined calls of one function in several places
+// must still find theirs.
+func TestSharedSites(t *testing.T) {
+	var fns []*debugfiles.Function
+	for i := range uint64(4) {
+		base := 0x1000 + i*0x100
+		callee := func(name string, addr uint64) *debugfiles.Function {
+			f := fn(name, addr, 0x10)
+			f.CallFile, f.CallLine = debugfiles.FileInfo{Name: "tmpl.h"}, 12
+			f.Lines = []debugfiles.LineInfo{line(addr, 0x10, "g.h", 3)}
+			return f
+		}
+		// Two instances (by name) call g from the same place, and the
+		// second instance of each also calls it through an inlined
+		// helper, whose own sites are shared across the top-level
+		// functions.
+		inst := fn(fmt.Sprintf("tmpl<%d>", i%2), base+0x10, 0x80, callee("g", base+0x20), callee("h", base+0x40))
+		inst.CallFile, inst.CallLine = debugfiles.FileInfo{Name: "main.c"}, 30+uint32(i)
+		inst.Lines = []debugfiles.LineInfo{line(base+0x10, 0x80, "tmpl.h", 11)}
+		top := fn(fmt.Sprintf("top%d", i), base, 0xc0, inst, callee("g", base+0x90))
+		top.Lines = []debugfiles.LineInfo{line(base, 0xc0, "main.c", 29)}
+		fns = append(fns, top)
+	}
+	c, _ := build(t, testInfo, fns, symcache.Options{})
+	var addrs []uint64
+	for a := uint64(0xff0); a < 0x1410; a++ {
+		addrs = append(addrs, a)
+	}
+	checkIdentical(t, "shared sites", c, debugfiles.NewIndex(fns), addrs)
+}
+
 func TestLookupFrames(t *testing.T) {
 	c, _ := build(t, testInfo, trees(), symcache.Options{})
 	fr := c.Lookup(0x1124, nil)

@@ -153,20 +153,40 @@ type assembly struct {
 	fileMap []uint32        // old file id+1 -> new id+1
 	files   []string
 	sites   siteTable
-	nnodes  uint32
+	// The site table is laid out by calling function (the function of
+	// the node's parent), and the node table holds a site's index among
+	// its caller's, which is a few bits wide. A site is placed with the
+	// caller it first appears under (firstCaller, firstLocal, by site);
+	// one that appears under other callers as well is placed again with
+	// each of them: pairs interns it as caller<<32 | site, pairLocal
+	// holds its index there. callerSites counts the sites placed with
+	// every function so far.
+	firstCaller, firstLocal chunked[uint32]
+	pairs                   siteTable
+	pairLocal               chunked[uint32]
+	callerSites             []uint32
+	nnodes                  uint32
 	// nodeCols holds the site, address and parent columns of every
-	// final node as uvarints; maxv the largest value of every column.
+	// final node as uvarints (a top-level node's whole row of the
+	// top-level table in its site column); maxv the largest value of
+	// every column of the inlined nodes and of the sites.
 	nodeCols spill
 	maxv     [numCols]uint64
 	// entBuf and colBuf gather what resolve writes to ents and
 	// nodeCols, a node or an entry at a time, for one write of
 	// batchBytes: a write per entry cost more than coding it.
 	entBuf, colBuf []byte
-	// abs holds the absolute addresses of nodes as uvarints.
+	// abs holds the absolute addresses of inlined nodes that cannot be
+	// coded relative to their parent's, as uvarints.
 	abs    spill
 	nabs   int
 	maxAbs uint64
-	chain  [maxChain]uint32
+	// top holds the function and address of every top-level node, as
+	// uvarints, in node order: its row of the top-level table.
+	top                  spill
+	ntop                 int
+	maxTopFn, maxTopAddr uint64
+	chain                [maxChain]uint32
 
 	// ents holds the final range entries (see putEntry); covered is the
 	// code they attribute to a node, end the end of the last one.
@@ -206,6 +226,16 @@ type assembly struct {
 	nodeRow int
 	siteRow int
 	absW    int
+	// topW are the widths of a top-level row's function and address,
+	// firstW that of the first-site field of top-level and site rows.
+	topW   [2]uint8
+	firstW uint8
+	// funcFirst is the first site of every function's calls, siteOrder
+	// the (global) site at every place of the site table, siteKeys the
+	// packed keys of the global sites.
+	funcFirst []uint32
+	siteOrder []uint32
+	siteKeys  []uint64
 }
 
 // WriteTo writes the symcache. The Builder should not be used afterwards.
@@ -231,6 +261,7 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	b.fileCache = [fileCacheSize]cachedFile{}
 	lim := b.spillLimit
 	a.nodeCols.limit, a.ents.limit, a.stream.limit, a.abs.limit, a.sites.keys.limit = lim, lim, lim, lim, lim
+	a.pairs.keys.limit, a.top.limit = lim, lim
 	if err := a.resolve(); err != nil {
 		return 0, err
 	}
@@ -239,6 +270,12 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	// the lookup tables of sites, whose keys move to a spill.
 	a.funcMap = nil
 	if err := a.sites.done(); err != nil {
+		return 0, err
+	}
+	if err := a.pairs.done(); err != nil {
+		return 0, err
+	}
+	if err := a.orderSites(); err != nil {
 		return 0, err
 	}
 	if err := a.layout(); err != nil {
@@ -253,7 +290,8 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 
 	sizes := [...]uint64{
 		uint64(a.strLen), bitBytes(uint64(len(a.files)), 2*strBits(a.strLen)), bitBytes(uint64(a.funcs.len()), strBits(a.strLen)+langBits),
-		bitBytes(uint64(a.sites.len()), uint64(a.siteRow)), bitBytes(uint64(a.nnodes), uint64(a.nodeRow)),
+		bitBytes(uint64(len(a.siteOrder)), uint64(a.siteRow)+uint64(a.firstW)), bitBytes(uint64(a.nnodes), uint64(a.nodeRow)),
+		bitBytes(uint64(a.ntop), uint64(a.topW[0])+uint64(a.topW[1])+uint64(a.firstW)),
 		uint64(a.nabs) * uint64(a.absW), uint64(len(a.regions)) * regionRecord,
 		uint64(len(a.dir)), a.codeBytes(), uint64(a.stream.size),
 	}
@@ -282,18 +320,21 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	put(offStrings, offs[0], uint32(a.strLen))
 	put(offFiles, offs[1], uint32(len(a.files)))
 	put(offFuncs, offs[2], uint32(a.funcs.len()))
-	put(offSites, offs[3], uint32(a.sites.len()))
+	put(offSites, offs[3], uint32(len(a.siteOrder)))
 	put(offNodes, offs[4], a.nnodes)
-	put(offAbs, offs[5], uint32(a.nabs))
+	put(offTop, offs[5], uint32(a.ntop))
+	h[offTopWidths], h[offTopWidths+1] = a.topW[0], a.topW[1]
+	h[offTopWidths+2] = a.firstW
+	put(offAbs, offs[6], uint32(a.nabs))
 	h[offAbsWidth] = byte(a.absW)
-	put(offRegions, offs[6], uint32(len(a.regions)))
-	put(offDir, offs[7], uint32(a.npages))
+	put(offRegions, offs[7], uint32(len(a.regions)))
+	put(offDir, offs[8], uint32(a.npages))
 	h[offDirWidth] = a.dirW
-	put(offCodes, offs[8], uint32(a.codeBytes()))
+	put(offCodes, offs[9], uint32(a.codeBytes()))
 	for i := range a.codes {
 		h[offCodeBits+i] = a.codes[i].bits
 	}
-	put(offStream, offs[9], uint32(a.stream.size))
+	put(offStream, offs[10], uint32(a.stream.size))
 	le.PutUint32(h[offEntries:], uint32(min(a.nents, math.MaxUint32)))
 	le.PutUint32(h[offFileSize:], uint32(size))
 
@@ -343,6 +384,8 @@ func (a *assembly) close() {
 	a.b.names.data.close()
 	a.abs.close()
 	a.sites.keys.close()
+	a.pairs.keys.close()
+	a.top.close()
 	a.nodeCols.close()
 	a.ents.close()
 	a.stream.close()
@@ -482,6 +525,9 @@ func (a *assembly) resolve() error {
 		return err
 	}
 	if err := a.abs.finish(); err != nil {
+		return err
+	}
+	if err := a.top.finish(); err != nil {
 		return err
 	}
 	return a.ents.finish()
@@ -725,6 +771,7 @@ func (a *assembly) mapNode(op *openSpan, id uint32) uint32 {
 		if a.funcMap[old.fn] == 0 {
 			a.funcs.append(old.fn)
 			a.funcMap[old.fn] = uint32(a.funcs.len())
+			a.callerSites = append(a.callerSites, 0)
 		}
 		fn := a.funcMap[old.fn] - 1
 		var parent uint32
@@ -734,40 +781,48 @@ func (a *assembly) mapNode(op *openSpan, id uint32) uint32 {
 		callFile := a.mapFile(old.callFile)
 		a.nnodes++
 		nid := a.nnodes
-		// A top-level node has no call site: its site column holds its
-		// function, which keeps the sites (and the column) fewer.
-		site := fn
-		if old.parent != 0 {
-			site = a.sites.id(siteKey{fn, callFile, old.callLine}, &a.maxv)
-		}
-		// A node's address is stored as its distance from its parent's
-		// (shifted left one bit), which is small: inlined ranges lie
-		// inside their caller. Top-level nodes, and any node starting
-		// before its parent or 2^30 bytes or more after it, store an
-		// index into the table of absolute addresses instead (low bit
-		// set). A node's parent is stored as
-		// the distance back to it (parents are numbered before their
-		// children), which is small.
-		var buf [numNodeCols * binary.MaxVarintLen64]byte
+		var buf [2 * binary.MaxVarintLen64]byte
 		var v [numNodeCols]uint64
-		v[colSite] = uint64(site)
-		relative := false
-		if parent != 0 {
-			pa := op.nodes[old.parent-first].addr
-			if old.addr >= pa && old.addr-pa < 1<<(maxColBits-2) {
-				v[colAddr], relative = (old.addr-pa)<<1, true
+		if old.parent == 0 {
+			// A top-level node has no call site and no parent to be
+			// relative to: its function and address go to the
+			// top-level table, and its site column holds the row
+			// (split over the site and address columns when written).
+			v[colSite] = uint64(a.ntop)
+			a.ntop++
+			a.maxTopFn, a.maxTopAddr = max(a.maxTopFn, uint64(fn)), max(a.maxTopAddr, old.addr)
+			m := binary.PutUvarint(buf[:], uint64(fn))
+			m += binary.PutUvarint(buf[m:], old.addr)
+			a.top.write(buf[:m])
+		} else {
+			// An inlined node's site is stored as its index among the
+			// sites of its caller's function, which are few.
+			site := a.sites.id(siteKey{fn, callFile, old.callLine}, &a.maxv)
+			pnode := &op.nodes[old.parent-first]
+			caller := a.funcMap[pnode.fn] - 1 // parents are mapped first
+			v[colSite] = uint64(a.localSite(caller, site))
+			// Its address is stored as its distance from its parent's
+			// (shifted left one bit), which is small: inlined ranges
+			// lie inside their caller. One starting before its parent
+			// or 2^30 bytes or more after it stores an index into the
+			// table of absolute addresses instead (low bit set). Its
+			// parent is stored as the distance back to it (parents are
+			// numbered before their children), which is small.
+			if pa := pnode.addr; old.addr >= pa && old.addr-pa < 1<<(maxColBits-2) {
+				v[colAddr] = (old.addr - pa) << 1
+			} else {
+				v[colAddr] = uint64(a.nabs)<<1 | 1
+				a.nabs++
+				a.maxAbs = max(a.maxAbs, old.addr)
+				m := binary.PutUvarint(buf[:], old.addr)
+				a.abs.write(buf[:m])
 			}
 			v[colParent] = uint64(nid - parent)
-		}
-		if !relative {
-			v[colAddr] = uint64(a.nabs)<<1 | 1
-			a.nabs++
-			a.maxAbs = max(a.maxAbs, old.addr)
-			m := binary.PutUvarint(buf[:], old.addr)
-			a.abs.write(buf[:m])
+			for c := range numNodeCols {
+				a.maxv[c] = max(a.maxv[c], v[c])
+			}
 		}
 		for c := range numNodeCols {
-			a.maxv[c] = max(a.maxv[c], v[c])
 			a.colBuf = binary.AppendUvarint(a.colBuf, v[c])
 		}
 		if len(a.colBuf) >= batchBytes {
@@ -888,6 +943,17 @@ func (a *assembly) layout() error {
 			return errTooLarge("table column", bits.Len64(v))
 		}
 		a.widths[i] = uint8(bits.Len64(v))
+	}
+	// A top-level node's row in the top-level table takes the site
+	// column and, for the bits that do not fit, the address column.
+	if a.ntop > 0 {
+		need := bits.Len64(uint64(a.ntop - 1))
+		if rest := need - int(a.widths[colSite]); rest > int(a.widths[colAddr]) {
+			a.widths[colAddr] = uint8(rest)
+		}
+	}
+	a.topW = [2]uint8{uint8(bits.Len64(a.maxTopFn)), uint8(bits.Len64(a.maxTopAddr))}
+	for i := range a.widths {
 		if i < numNodeCols {
 			a.nodeRow += int(a.widths[i])
 		} else {
@@ -895,6 +961,96 @@ func (a *assembly) layout() error {
 		}
 	}
 	a.absW = (bits.Len64(a.maxAbs) + 7) / 8
+	return nil
+}
+
+// localSite returns the index of site among those of caller, placing it
+// there when it is new.
+func (a *assembly) localSite(caller, site uint32) uint32 {
+	if int(site) == a.firstCaller.len() {
+		local := a.callerSites[caller]
+		a.callerSites[caller]++
+		a.firstCaller.append(caller)
+		a.firstLocal.append(local)
+		return local
+	}
+	if a.firstCaller.at(int(site)) == caller {
+		return a.firstLocal.at(int(site))
+	}
+	pair, added := a.pairs.packedID(uint64(caller)<<32 | uint64(site))
+	if added {
+		a.pairLocal.append(a.callerSites[caller])
+		a.callerSites[caller]++
+	}
+	return a.pairLocal.at(int(pair))
+}
+
+// orderSites lays out the site table by calling function: the sites of
+// each function's calls one after the other, in function order, each at
+// the index among them that its nodes hold, so that a function needs
+// only where its sites begin (funcFirst).
+func (a *assembly) orderSites() error {
+	nf := a.funcs.len()
+	a.funcFirst = make([]uint32, nf)
+	var n uint32
+	for f := range nf {
+		a.funcFirst[f] = n
+		n += a.callerSites[f]
+	}
+	a.callerSites = nil
+	if nf > 0 {
+		a.firstW = uint8(bits.Len32(a.funcFirst[nf-1]))
+	}
+	nsites := a.firstCaller.len()
+	if int(n) != nsites+a.pairs.len() || nsites != a.sites.len() {
+		return errSpill
+	}
+	a.siteOrder = make([]uint32, n)
+	for g := range nsites {
+		a.siteOrder[a.funcFirst[a.firstCaller.at(g)]+a.firstLocal.at(g)] = uint32(g)
+	}
+	a.firstCaller, a.firstLocal = chunked[uint32]{}, chunked[uint32]{}
+	id := 0
+	err := a.pairs.keys.each(func(p []byte) error {
+		for ; len(p) >= 8; p = p[8:] {
+			k := binary.LittleEndian.Uint64(p)
+			if k>>32 >= uint64(nf) || id >= a.pairLocal.len() {
+				return errSpill
+			}
+			pos := uint64(a.funcFirst[k>>32]) + uint64(a.pairLocal.at(id))
+			if pos >= uint64(n) {
+				return errSpill
+			}
+			a.siteOrder[pos] = uint32(k)
+			id++
+		}
+		if len(p) != 0 {
+			return errSpill // pieces are whole keys: spillChunk is a multiple of 8
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	a.pairLocal = chunked[uint32]{}
+	a.siteKeys = make([]uint64, 0, a.sites.len())
+	err = a.sites.keys.each(func(p []byte) error {
+		for ; len(p) >= 8; p = p[8:] {
+			a.siteKeys = append(a.siteKeys, binary.LittleEndian.Uint64(p))
+		}
+		if len(p) != 0 {
+			return errSpill
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, g := range a.siteOrder {
+		if int(g) >= len(a.siteKeys) {
+			return errSpill
+		}
+	}
 	return nil
 }
 
@@ -1031,8 +1187,9 @@ func uvarintLen(x uint64) int {
 }
 
 // sections generates the sections in file order, in pieces of up to
-// spillChunk bytes: strings, files, functions, sites, nodes, absolute
-// addresses, regions, page directory, decode tables, range stream.
+// spillChunk bytes: strings, files, functions, sites, nodes, top-level
+// table, absolute addresses, regions, page directory, decode tables, range
+// stream.
 func (a *assembly) sections(out func([]byte) error) error {
 	buf := make([]byte, 0, spillChunk+64)
 	var err error
@@ -1095,34 +1252,53 @@ func (a *assembly) sections(out func([]byte) error) error {
 	}
 	drain(true)
 	wd := a.widths
-	id := 0
-	serr := a.sites.keys.each(func(p []byte) error {
-		for ; len(p) >= 8; p = p[8:] {
-			st := a.sites.unpack(binary.LittleEndian.Uint64(p), id)
-			id++
-			bw.put(uint64(st.fn), uint(wd[colFunc]))
-			bw.put(uint64(st.callFile), uint(wd[colCallFile]))
-			bw.put(uint64(st.callLine), uint(wd[colCallLine]))
-			drain(false)
+	for _, g := range a.siteOrder {
+		st := a.sites.unpack(a.siteKeys[g], int(g))
+		bw.put(uint64(st.fn), uint(wd[colFunc]))
+		bw.put(uint64(st.callFile), uint(wd[colCallFile]))
+		bw.put(uint64(st.callLine), uint(wd[colCallLine]))
+		if int(st.fn) < len(a.funcFirst) {
+			bw.put(uint64(a.funcFirst[st.fn]), uint(a.firstW))
+		} else if err == nil {
+			err = errSpill
 		}
-		if len(p) != 0 {
-			return errSpill // pieces are whole keys: spillChunk is a multiple of 8
-		}
-		return nil
-	})
-	if serr != nil && err == nil {
-		err = serr
+		drain(false)
 	}
 	drain(true)
 	r := a.nodeCols.reader()
 	for range a.nnodes {
-		for c := range numNodeCols {
-			bw.put(r.uvarint(), uint(wd[c]))
+		var v [numNodeCols]uint64
+		for c := range v {
+			v[c] = r.uvarint()
+		}
+		if v[colParent] == 0 {
+			// A top-level node: its row of the top-level table, low
+			// bits in the site column.
+			v[colSite], v[colAddr] = v[colSite]&(1<<wd[colSite]-1), v[colSite]>>wd[colSite]
+		}
+		for c := range v {
+			bw.put(v[c], uint(wd[c]))
 		}
 		drain(false)
 	}
 	if r.err != nil && err == nil {
 		err = r.err
+	}
+	drain(true)
+	tr := a.top.reader()
+	for range a.ntop {
+		fn := tr.uvarint()
+		bw.put(fn, uint(a.topW[0]))
+		bw.put(tr.uvarint(), uint(a.topW[1]))
+		if fn < uint64(len(a.funcFirst)) {
+			bw.put(uint64(a.funcFirst[fn]), uint(a.firstW))
+		} else if err == nil {
+			err = errSpill
+		}
+		drain(false)
+	}
+	if tr.err != nil && err == nil {
+		err = tr.err
 	}
 	drain(true)
 	ar := a.abs.reader()
@@ -1313,10 +1489,20 @@ func (t *siteTable) id(k siteKey, maxv *[numCols]uint64) uint32 {
 		t.raise(k, maxv)
 		return id
 	}
+	id, added := t.packedID(p)
+	if added {
+		t.raise(k, maxv)
+	}
+	return id
+}
+
+// packedID returns the id of packed key p (not wideKey), adding it when
+// it is new (added).
+func (t *siteTable) packedID(p uint64) (id uint32, added bool) {
 	h := mixKey(p)
 	c := &t.cache[h>>32&(siteCacheSize-1)]
 	if c.id != 0 && c.p == p {
-		return c.id - 1
+		return c.id - 1, false
 	}
 	tag := uint32(h)
 	pt := &t.parts[tag>>(32-sitePartBits)]
@@ -1330,13 +1516,12 @@ func (t *siteTable) id(k siteKey, maxv *[numCols]uint64) uint32 {
 			id := t.add(p, tag)
 			pt.slots[i] = id + 1
 			pt.n++
-			t.raise(k, maxv)
 			*c = cachedSite{p: p, id: id + 1}
-			return id
+			return id, true
 		}
 		if t.hashs.at(int(s-1)) == tag && t.key(int(s-1)) == p {
 			*c = cachedSite{p: p, id: s}
-			return s - 1
+			return s - 1, false
 		}
 		if i++; i == n {
 			i = 0
