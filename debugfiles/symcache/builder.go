@@ -40,6 +40,11 @@ type Options struct {
 	// address directory the writer aims at: fewer make lookups decode
 	// less and the file larger. 0 means 8.
 	PageEntries int
+	// FillFromSymbols makes Write name the code an object's debug
+	// information leaves out (start-up code, hand-written assembly,
+	// objects built without -g) from its symbol table, as Symbolicator's
+	// symcaches do. Lookups there give the symbol without file or line.
+	FillFromSymbols bool
 }
 
 // Builder turns function trees into a symcache. Add consumes one

@@ -305,3 +305,57 @@ func dirExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
 }
+
+// With FillFromSymbols, code the DWARF leaves out (GCC's crt code) is
+// named from the symbol table, without a file or line; every address the
+// debug information covers answers as without it.
+func TestFillFromSymbols(t *testing.T) {
+	for _, fo := range fixtureObjects(t, "elf-x86_64-gcc-O2") {
+		if fo.obj.Features()&debugfiles.FeatureDebug == 0 {
+			continue
+		}
+		var plain, filled bytes.Buffer
+		if err := symcache.Write(&plain, fo.obj, symcache.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := symcache.Write(&filled, fo.obj, symcache.Options{FillFromSymbols: true}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := symcache.New(plain.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := symcache.New(filled.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		named := 0
+		for sym := range fo.obj.Symbols() {
+			if sym.Name == "" || sym.Size == 0 {
+				continue
+			}
+			addr := sym.Address - fo.obj.LoadAddress()
+			pf, ff := p.Lookup(addr, nil), f.Lookup(addr, nil)
+			// Functions are numbered in order of appearance, which the
+			// added symbols change.
+			for _, fr := range [][]symcache.Frame{pf, ff} {
+				for i := range fr {
+					fr[i].FunctionIndex = 0
+				}
+			}
+			switch {
+			case len(pf) > 0:
+				if fmt.Sprint(pf) != fmt.Sprint(ff) {
+					t.Errorf("%s: %#x: %v with the symbols, %v without", fo.label, addr, ff, pf)
+				}
+			case len(ff) != 1 || ff[0].Function != sym.Name || ff[0].Line != 0:
+				t.Errorf("%s: %#x (%s, not in the DWARF): %v, want the symbol alone", fo.label, addr, sym.Name, ff)
+			default:
+				named++
+			}
+		}
+		if named == 0 {
+			t.Errorf("%s: no symbol outside the DWARF was named (the fixture has crt code)", fo.label)
+		}
+	}
+}

@@ -39,12 +39,20 @@ func write(w io.Writer, obj debugfiles.Object, opts Options, transient bool) err
 		return fmt.Errorf("symcache: %s: %w", obj.Name(), err)
 	}
 	b := NewBuilder(InfoOf(obj), opts)
+	fill := opts.FillFromSymbols && obj.Features()&debugfiles.FeatureDebug != 0
+	var covered []addrRange
+	cover := func(f *debugfiles.Function) {
+		if fill && f != nil && f.Size > 0 {
+			covered = append(covered, addrRange{f.Address, f.End()})
+		}
+	}
+	addCompact := func(cf *dwarf.CompactFunction) { cover(cf.Function); b.addCompact(cf) }
 	if ts, ok := s.(transientSession); ok && transient {
-		err = addTransient(ts.TransientCompactFunctions(), b.addCompact)
+		err = addTransient(ts.TransientCompactFunctions(), addCompact)
 	} else if cs, ok := s.(compactSession); ok {
-		err = addEach(cs.CompactFunctions(), b.addCompact)
+		err = addEach(cs.CompactFunctions(), addCompact)
 	} else {
-		err = b.AddAll(s.Functions())
+		err = addEach(s.Functions(), func(f *debugfiles.Function) { cover(f); b.Add(f) })
 	}
 	// The session's caches are not needed for writing: closing it first
 	// lets them go before the writer's tables grow.
@@ -53,6 +61,9 @@ func write(w io.Writer, obj debugfiles.Object, opts Options, transient bool) err
 	}
 	if err != nil {
 		return fmt.Errorf("symcache: %s: %w", obj.Name(), err)
+	}
+	if fill {
+		fillFromSymbols(b, obj, covered)
 	}
 	_, err = b.WriteTo(w)
 	return err

@@ -3,7 +3,6 @@ package service
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -487,83 +486,7 @@ func writeSymcache(w io.Writer, obj debugfiles.Object) error {
 	if bo, ok := obj.(*breakpad.Object); ok {
 		return stackwalk.WriteSymbolFileSymcache(w, bo, stackwalk.SymbolFileOptions{})
 	}
-	s, err := obj.DebugSession()
-	if err != nil {
-		return fmt.Errorf("symcache: %s: %w", obj.Name(), err)
-	}
-	defer s.Close()
-	b := symcache.NewBuilder(symcache.InfoOf(obj), symcache.Options{})
-	var covered []span
-	err = b.AddAll(func(yield func(*debugfiles.Function, error) bool) {
-		for f, err := range s.Functions() {
-			if f != nil && f.Size > 0 {
-				covered = append(covered, span{f.Address, f.End()})
-			}
-			if !yield(f, err) {
-				return
-			}
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("symcache: %s: %w", obj.Name(), err)
-	}
-	if obj.Features()&debugfiles.FeatureDebug != 0 {
-		fillFromSymbols(b, obj, covered)
-	}
-	_, err = b.WriteTo(w)
-	return err
-}
-
-// span is an address range [start, end).
-type span struct{ start, end uint64 }
-
-// maxSymbolGap bounds the size given to a symbol whose table records
-// none: it reaches the next symbol, but not across a huge hole.
-const maxSymbolGap = 1 << 20
-
-// fillFromSymbols adds the parts of symbols no debug function covers.
-func fillFromSymbols(b *symcache.Builder, obj debugfiles.Object, covered []span) {
-	slices.SortFunc(covered, func(a, b span) int { return cmp.Compare(a.start, b.start) })
-	merged := covered[:0]
-	for _, r := range covered {
-		if n := len(merged); n > 0 && r.start <= merged[n-1].end {
-			merged[n-1].end = max(merged[n-1].end, r.end)
-			continue
-		}
-		merged = append(merged, r)
-	}
-	var syms []debugfiles.Symbol
-	for sym := range obj.Symbols() {
-		syms = append(syms, sym)
-	}
-	for i, sym := range syms {
-		end := sym.Address + sym.Size
-		if sym.Size == 0 {
-			if i+1 >= len(syms) || syms[i+1].Address <= sym.Address || syms[i+1].Address-sym.Address > maxSymbolGap {
-				continue
-			}
-			end = syms[i+1].Address
-		}
-		if end <= sym.Address || sym.Name == "" {
-			continue
-		}
-		// Walk the covered ranges overlapping [sym.Address, end).
-		pos := sym.Address
-		k, _ := slices.BinarySearchFunc(merged, pos, func(r span, a uint64) int { return cmp.Compare(r.end, a+1) })
-		for ; pos < end; k++ {
-			next := end
-			if k < len(merged) && merged[k].start < end {
-				next = max(merged[k].start, pos)
-			}
-			if next > pos {
-				b.Add(&debugfiles.Function{Address: pos, Size: next - pos, Name: sym.Name})
-			}
-			if k >= len(merged) || merged[k].start >= end {
-				break
-			}
-			pos = max(pos, merged[k].end)
-		}
-	}
+	return symcache.Write(w, obj, symcache.Options{FillFromSymbols: true})
 }
 
 // pickObject finds the module's object in an archive: by debug id, else

@@ -1,0 +1,61 @@
+package symcache
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/cairn-dev/cairn/debugfiles"
+)
+
+// addrRange is an address range [start, end).
+type addrRange struct{ start, end uint64 }
+
+// maxSymbolGap bounds the size given to a symbol whose table records
+// none: it reaches the next symbol, but not across a huge hole.
+const maxSymbolGap = 1 << 20
+
+// fillFromSymbols adds, as functions without lines, the parts of an
+// object's symbols that no debug function covers (Options.FillFromSymbols).
+func fillFromSymbols(b *Builder, obj debugfiles.Object, covered []addrRange) {
+	slices.SortFunc(covered, func(a, b addrRange) int { return cmp.Compare(a.start, b.start) })
+	merged := covered[:0]
+	for _, r := range covered {
+		if n := len(merged); n > 0 && r.start <= merged[n-1].end {
+			merged[n-1].end = max(merged[n-1].end, r.end)
+			continue
+		}
+		merged = append(merged, r)
+	}
+	var syms []debugfiles.Symbol
+	for sym := range obj.Symbols() {
+		syms = append(syms, sym)
+	}
+	for i, sym := range syms {
+		end := sym.Address + sym.Size
+		if sym.Size == 0 {
+			if i+1 >= len(syms) || syms[i+1].Address <= sym.Address || syms[i+1].Address-sym.Address > maxSymbolGap {
+				continue
+			}
+			end = syms[i+1].Address
+		}
+		if end <= sym.Address || sym.Name == "" {
+			continue
+		}
+		// Walk the covered ranges overlapping [sym.Address, end).
+		pos := sym.Address
+		k, _ := slices.BinarySearchFunc(merged, pos, func(r addrRange, a uint64) int { return cmp.Compare(r.end, a+1) })
+		for ; pos < end; k++ {
+			next := end
+			if k < len(merged) && merged[k].start < end {
+				next = max(merged[k].start, pos)
+			}
+			if next > pos {
+				b.Add(&debugfiles.Function{Address: pos, Size: next - pos, Name: sym.Name})
+			}
+			if k >= len(merged) || merged[k].start >= end {
+				break
+			}
+			pos = max(pos, merged[k].end)
+		}
+	}
+}
