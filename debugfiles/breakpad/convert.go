@@ -314,8 +314,11 @@ func WriteObject(out io.Writer, obj debugfiles.Object, opts ConvertOptions) erro
 	return w.Flush()
 }
 
-// funcBlock is how many FUNC records writeFuncs formats in one piece.
-const funcBlock = 128
+// funcBlock is how many FUNC records writeFuncs formats in one piece: few
+// enough that the blocks formatted ahead of the output (a few hundred
+// kilobytes of text) stay small beside the records, many enough that
+// handing them over costs nothing measurable.
+const funcBlock = 32
 
 // writeFuncs writes the FUNC records of kept, in order. Their text is most
 // of a symbol file; blocks of it are formatted on up to four goroutines
@@ -398,6 +401,14 @@ type transientSession interface {
 	TransientCompactFunctions() iter.Seq2[*dwarf.CompactFunction, error]
 }
 
+// subprogramSession is what WriteObject uses of a debug session that can
+// also leave out the nameless functions made of code no function covers
+// (dwarf.Session), which no FUNC record is written for: it then reads the
+// debug information a few units at a time instead of all at once.
+type subprogramSession interface {
+	TransientSubprograms() iter.Seq2[*dwarf.CompactFunction, error]
+}
+
 // eachFunction runs obj's debug session in its own goroutine and hands the
 // functions to use in this one, in batches, so that reading the debug
 // information and converting it overlap. A session with compact lines
@@ -411,7 +422,15 @@ func eachFunction(obj debugfiles.Object, use func(f *debugfiles.Function, cf *dw
 		return fmt.Errorf("breakpad: %w", err)
 	}
 	var readErr error
-	if ts, ok := sess.(transientSession); ok {
+	if ss, ok := sess.(subprogramSession); ok {
+		for cf, err := range ss.TransientSubprograms() {
+			if err != nil {
+				readErr = err
+				break
+			}
+			use(cf.Function, cf)
+		}
+	} else if ts, ok := sess.(transientSession); ok {
 		for cf, err := range ts.TransientCompactFunctions() {
 			if err != nil {
 				readErr = err
@@ -499,7 +518,10 @@ type recordRef struct {
 	off, end int32
 }
 
-const recordBlock = 1 << 20
+// recordBlock is small enough that the unused end of the last block
+// stays a small part of the store, which is most of what WriteObject holds
+// when it writes.
+const recordBlock = 128 << 10
 
 // add copies b into the store; a record larger than a block gets a block
 // of its own.
@@ -536,13 +558,77 @@ func encodeFunc(b []byte, fn *Func) []byte {
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(len(fn.Lines)))
+	le := lineEncoder{end: fn.Address}
 	for _, l := range fn.Lines {
-		b = binary.AppendUvarint(b, l.Address-fn.Address)
-		b = binary.AppendUvarint(b, l.Size)
-		b = binary.AppendUvarint(b, uint64(l.Number))
-		b = binary.AppendUvarint(b, uint64(l.File))
+		b = le.append(b, l.Address, l.Size, l.Number, uint64(l.File))
 	}
 	return b
+}
+
+// lineEncoder writes the line records of a function as encodeFunc stores
+// them. They are most of what WriteObject holds until it writes: each is
+// stored relative to the one before, which nearly always ends where it
+// starts, in the same file, a few lines away, so that most take two
+// bytes (the size, and a header with the line delta and two flags)
+// instead of a varint per field.
+type lineEncoder struct {
+	end  uint64 // where the previous line ended; the function's address at first
+	line uint32
+	file uint64
+}
+
+// Flags in the low bits of a line's header; the line delta, zigzag
+// encoded, is above them.
+const (
+	lineGap      = 1 << iota // a zigzag address delta from the previous end follows
+	lineNewFile              // the file index follows
+	lineFlagBits = iota
+)
+
+// append appends a line of size bytes at addr.
+func (e *lineEncoder) append(b []byte, addr, size uint64, line uint32, file uint64) []byte {
+	dl := int64(line) - int64(e.line)
+	h := uint64(dl<<1^dl>>63) << lineFlagBits
+	if addr != e.end {
+		h |= lineGap
+	}
+	if file != e.file {
+		h |= lineNewFile
+	}
+	b = binary.AppendUvarint(b, h)
+	if addr != e.end {
+		b = binary.AppendVarint(b, int64(addr-e.end))
+	}
+	b = binary.AppendUvarint(b, size)
+	if file != e.file {
+		b = binary.AppendUvarint(b, file)
+	}
+	e.end, e.line, e.file = addr+size, line, file
+	return b
+}
+
+// lineDecoder reads what lineEncoder wrote.
+type lineDecoder struct {
+	end  uint64
+	line uint32
+	file uint64
+}
+
+// next reads a line.
+func (ld *lineDecoder) next(d *encoded) (addr, size uint64, line uint32, file uint64) {
+	h := d.u()
+	z := h >> lineFlagBits
+	ld.line = uint32(int64(ld.line) + (int64(z>>1) ^ -int64(z&1)))
+	addr = ld.end
+	if h&lineGap != 0 {
+		addr += uint64(d.s())
+	}
+	size = d.u()
+	if h&lineNewFile != 0 {
+		ld.file = d.u()
+	}
+	ld.end = addr + size
+	return addr, size, ld.line, ld.file
 }
 
 // decodeFunc reads what encodeFunc wrote for a function at base into fn's
@@ -568,8 +654,10 @@ func decodeFunc(b []byte, base uint64, fn *Func) {
 	}
 	fn.Inlines = inl
 	fn.Lines = fn.Lines[:0]
+	ld := lineDecoder{end: base}
 	for range d.u() {
-		fn.Lines = append(fn.Lines, Line{Address: base + d.u(), Size: d.u(), Number: uint32(d.u()), File: int64(d.u())})
+		addr, size, line, file := ld.next(&d)
+		fn.Lines = append(fn.Lines, Line{Address: addr, Size: size, Number: line, File: int64(file)})
 	}
 }
 
@@ -895,15 +983,13 @@ func (c *converter) encodeCompact(b []byte, e entry, cf *dwarf.CompactFunction, 
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(n))
+	le := lineEncoder{end: f.Address}
 	for _, r := range cf.Rows {
 		start, end := max(r.Address, f.Address), min(r.Address+r.Size, f.End())
 		if start >= end {
 			continue
 		}
-		b = binary.AppendUvarint(b, start-f.Address)
-		b = binary.AppendUvarint(b, end-start)
-		b = binary.AppendUvarint(b, uint64(r.Line))
-		b = binary.AppendUvarint(b, uint64(c.rowFile(cf.Files, r.File)))
+		b = le.append(b, start, end-start, r.Line, uint64(c.rowFile(cf.Files, r.File)))
 	}
 	return b
 }

@@ -65,6 +65,9 @@ func StackCFI(tables []unwind.Table) (lines []string, malformed int) {
 				}
 			}
 			pending = pending[:0]
+			// Nothing refers to the rules of the rows written: the next
+			// entry's are built in their storage.
+			rn.chunk = rn.chunk[:0]
 		}
 		for row, err := range t.Rows() {
 			if err != nil {

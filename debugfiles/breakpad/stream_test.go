@@ -11,10 +11,11 @@ import (
 )
 
 // TestWriteObjectMatchesModule checks that the streaming writer writes
-// exactly what converting to a Module and writing it does.
+// exactly what converting to a Module and writing it does, on programs of
+// one unit batch and of many (large), and with split units.
 func TestWriteObjectMatchesModule(t *testing.T) {
 	dem := func(s string) string { return demangle.Demangle(s, demangle.Full) }
-	for _, name := range []string{"elf-x86_64-gcc-O2", "elf-x86_64-clang-O2", "macho-arm64"} {
+	for _, name := range []string{"elf-x86_64-gcc-O2", "elf-x86_64-clang-O2", "macho-arm64", "elf-x86_64-gcc-O2-large", "elf-x86_64-clang-O2-split"} {
 		for _, opts := range []breakpad.ConvertOptions{
 			{},
 			{Demangle: dem, Multiple: true},

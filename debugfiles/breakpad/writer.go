@@ -77,7 +77,9 @@ func (w *Writer) put(b []byte) {
 func (w *Writer) begin() []byte {
 	if w.inMem {
 		if cap(w.mem)-len(w.mem) < memSlack {
-			w.mem = slices.Grow(w.mem, max(len(w.mem), 16*memSlack))
+			// Doubling, from a few functions' worth: the buffers of
+			// writeFuncs are reused, and grow to a block's text once.
+			w.mem = slices.Grow(w.mem, max(len(w.mem), 4*memSlack))
 		}
 		return w.mem[len(w.mem):]
 	}
@@ -268,9 +270,10 @@ func (w *Writer) encodedFunc(r *record, enc []byte, fileMap, originMap []int64) 
 		}
 		b = append(b, '\n')
 	}
+	ld := lineDecoder{end: r.addr}
 	for range d.u() {
-		addr, size, line := r.addr+d.u(), d.u(), d.u()
-		b = appendLine(b, addr, size, uint32(line), fileMap[d.u()])
+		addr, size, line, file := ld.next(&d)
+		b = appendLine(b, addr, size, line, fileMap[file])
 	}
 	w.put(b)
 }

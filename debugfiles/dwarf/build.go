@@ -224,7 +224,8 @@ type builder struct {
 	named  []bool
 	scopes map[int32]string // qualified prefixes by scope entry
 	// nodeNames are the names of the nodes when emitParallel resolved
-	// them all before emitting (and dropped the entries).
+	// them all before emitting (and dropped the entries); empty
+	// otherwise.
 	nodeNames []string
 	// freeRows holds the rows of line tables released while workers
 	// emit in parallel, for the tables still to read.
@@ -234,6 +235,47 @@ type builder struct {
 	// emitParallel then builds later chunks in the storage of the ones
 	// consumed.
 	reuse bool
+	// stores holds the storage of chunks consumed (reuse), kept from
+	// one call of emitParallel to the next.
+	stores chan *chunkStore
+	// scratch holds the workers' scratch storage between the calls of
+	// emitParallel of a streaming session, and entryBuf nodeEntries'.
+	scratch  chan *emitScratch
+	entryBuf []int32
+
+	// streaming is set when the builder holds one segment of the
+	// program at a time (see stream): emission then leaves the entries
+	// and the sections to the streaming loop.
+	streaming bool
+	// shared, when set, is the budget the workers of emitParallel draw
+	// from: the walk workers of a streaming session draw from it too.
+	shared *sharedBudget
+	// rangesRead are the offsets range lists were read at, in
+	// .debug_ranges and .debug_rnglists: a streaming session releases
+	// the pages of a segment's lists once it is emitted.
+	rangesRead [2]offsetSpan
+}
+
+// offsetSpan is the lowest and highest of some offsets.
+type offsetSpan struct {
+	lo, hi uint64
+	set    bool
+}
+
+func (s *offsetSpan) add(off uint64) {
+	if !s.set {
+		*s = offsetSpan{off, off, true}
+		return
+	}
+	s.lo, s.hi = min(s.lo, off), max(s.hi, off)
+}
+
+// merge adds the offsets of o.
+func (s *offsetSpan) merge(o offsetSpan) {
+	if o.set {
+		s.add(o.lo)
+		s.add(o.hi)
+	}
 }
 
 // nodeEntry is the entry a node's name comes from.
@@ -767,7 +809,11 @@ func (bl *builder) initNames() {
 // instead of Lines, and inlinees without lines.
 func (bl *builder) emitEach(compact bool, yield func(*CompactFunction) bool) error {
 	bl.initNames()
-	gaps := bl.gaps()
+	return bl.emitRuns(bl.gaps(), compact, yield)
+}
+
+// emitRuns is emitEach once the names are set up and the gaps found.
+func (bl *builder) emitRuns(gaps []gap, compact bool, yield func(*CompactFunction) bool) error {
 	if !bl.grouped() {
 		fns, err := bl.emitNodes(0, len(bl.nodes), gaps, bl.bud, compact, nil)
 		if err != nil {
@@ -954,7 +1000,7 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap, bud *budget, compact bool, 
 			return nil, fmt.Errorf("unit at %#x: line table: %w", u.off, err)
 		}
 		var name string
-		if bl.nodeNames != nil {
+		if len(bl.nodeNames) > 0 {
 			name = bl.nodeNames[i]
 		} else {
 			name = bl.name(bl.nodeEntry(n))

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/metrics"
+	"slices"
 	"testing"
 
 	"github.com/cairn-dev/cairn/debugfiles"
@@ -125,15 +126,36 @@ func exercise(t *testing.T, s *dwarf.Session) {
 	}
 	var tn int
 	var terr error
-	for _, err := range s.TransientCompactFunctions() {
+	var named []string
+	for cf, err := range s.TransientCompactFunctions() {
 		if err != nil {
 			terr = err
 			break
 		}
 		tn++
+		if cf.Name != "" {
+			named = append(named, fmt.Sprintf("%#x+%#x %s %v", cf.Address, cf.Size, cf.Name, cf.Rows))
+		}
 	}
 	if tn != n || fmt.Sprint(terr) != fmt.Sprint(cerr) {
 		t.Fatalf("TransientCompactFunctions: %d functions, error %v; CompactFunctions: %d, %v", tn, terr, n, cerr)
+	}
+	// TransientSubprograms reads a few units at a time: an error may come
+	// after other functions than the whole-program walk's, but input read
+	// without one yields the same functions with names.
+	var sub []string
+	var serr error
+	for cf, err := range s.TransientSubprograms() {
+		if err != nil {
+			serr = err
+			break
+		}
+		if cf.Name != "" {
+			sub = append(sub, fmt.Sprintf("%#x+%#x %s %v", cf.Address, cf.Size, cf.Name, cf.Rows))
+		}
+	}
+	if terr == nil && (serr != nil || !slices.Equal(sub, named)) {
+		t.Fatalf("TransientSubprograms: %d named functions, error %v; TransientCompactFunctions: %d", len(sub), serr, len(named))
 	}
 	fns, err := s.AllFunctions()
 	if err != nil {

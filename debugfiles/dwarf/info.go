@@ -666,12 +666,14 @@ func (bl *builder) readRangeList(u *unitInfo, v value) error {
 				return err
 			}
 		}
+		bl.rangesRead[1].add(off)
 		bl.ranges, err = readRngList(u.rnglists, off, u.lowPC, &u.addr, bl.ranges, bl.bud)
 		return err
 	}
 	if v.cls == clsIndex {
 		return &FormatError{Section: ".debug_info", Offset: u.off, Msg: "DW_FORM_rnglistx before DWARF 5"}
 	}
+	bl.rangesRead[0].add(u.rangesBase + v.v)
 	bl.ranges, err = readRanges(u.ranges, u.rangesBase+v.v, u.lowPC, &u.addr, bl.ranges, bl.bud)
 	return err
 }

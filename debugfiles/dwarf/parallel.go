@@ -1,7 +1,9 @@
 package dwarf
 
 import (
+	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -22,6 +24,11 @@ const maxEmitWorkers = 4
 // chunk: enough to amortise the hand-over, few enough that the trees built
 // ahead of the consumer stay a small part of the program.
 const chunkGroups = 32
+
+// streamChunkGroups is chunkGroups for a streaming session, which holds
+// little else: the trees built ahead of the consumer are then a good part
+// of what it holds.
+const streamChunkGroups = 8
 
 // emitChunk is a run of nodes of one unit, whole top-level groups, and the
 // unit's gaps when it is the unit's last chunk.
@@ -44,7 +51,7 @@ func emitWorkers() int { return min(runtime.GOMAXPROCS(0), maxEmitWorkers) }
 // core, and no line table shared by two units (the serial path caches
 // those; they are rare outside hostile input).
 func (bl *builder) canEmitParallel(users map[uint64]int) bool {
-	if emitWorkers() < 2 || len(bl.units) < 2 {
+	if emitWorkers() < 2 || (len(bl.units) < 2 && !bl.streaming) {
 		return false
 	}
 	for _, n := range users {
@@ -60,10 +67,14 @@ func (bl *builder) canEmitParallel(users map[uint64]int) bool {
 // without functions.
 func (bl *builder) chunks(gapsOf [][]gap, lastNode []int) []emitChunk {
 	var out []emitChunk
+	per := chunkGroups
+	if bl.streaming {
+		per = streamChunkGroups
+	}
 	for i := 0; i < len(bl.nodes); {
 		ui := bl.nodes[i].unit
 		c := emitChunk{unit: ui, n0: i}
-		for groups := 0; i < len(bl.nodes) && bl.nodes[i].unit == ui && groups < chunkGroups; groups++ {
+		for groups := 0; i < len(bl.nodes) && bl.nodes[i].unit == ui && groups < per; groups++ {
 			i++
 			for i < len(bl.nodes) && bl.nodes[i].parent >= 0 {
 				i++
@@ -89,27 +100,37 @@ func (bl *builder) chunks(gapsOf [][]gap, lastNode []int) []emitChunk {
 // dropped, and the main object's DIE sections released (see
 // Sections.Release). It waits for its workers before returning.
 func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yield func(*CompactFunction) bool) error {
-	bl.nodeNames = make([]string, len(bl.nodes))
+	// A streaming session names each segment's nodes in the storage of
+	// the segment before (endSegment empties it).
+	bl.nodeNames = slices.Grow(bl.nodeNames[:0], len(bl.nodes))[:len(bl.nodes)]
 	for i, ei := range bl.nodeEntries() {
 		bl.nodeNames[i] = bl.name(ei)
+	}
+	if !bl.streaming {
+		bl.entryBuf = nil // no later segment reuses it
 	}
 	if bl.bud.left < 0 {
 		return errBudget // names ran out of budget
 	}
-	bl.entries, bl.names, bl.named, bl.scopes = nil, nil, nil, nil
-	// Dropping the pages is a system call per section that costs as much
-	// as building the first chunks: it runs beside them, and is waited
-	// for before returning, as the caller may unmap the file then.
-	released := make(chan struct{})
-	go func() {
-		defer close(released)
-		if main := bl.sources[0].sec; main.Release != nil {
-			for _, b := range [][]byte{main.Info, main.Abbrev, main.Addr, main.Ranges, main.RngLists, main.StrOffsets} {
-				main.Release(b)
+	if !bl.streaming {
+		// A streaming session keeps the entries for segments to come
+		// and releases the sections a segment at a time itself.
+		bl.entries, bl.names, bl.named, bl.scopes = nil, nil, nil, nil
+		// Dropping the pages is a system call per section that costs
+		// as much as building the first chunks: it runs beside them,
+		// and is waited for before returning, as the caller may unmap
+		// the file then.
+		released := make(chan struct{})
+		go func() {
+			defer close(released)
+			if main := bl.sources[0].sec; main.Release != nil {
+				for _, b := range [][]byte{main.Info, main.Abbrev, main.Addr, main.Ranges, main.RngLists, main.StrOffsets} {
+					main.Release(b)
+				}
 			}
-		}
-	}()
-	defer func() { <-released }()
+		}()
+		defer func() { <-released }()
+	}
 	chunks := bl.chunks(gapsOf, lastNode)
 	// left counts the chunks of each unit not yet built; the worker that
 	// builds a unit's last one releases its line table.
@@ -121,18 +142,38 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 	for _, u := range bl.units {
 		u.once = new(sync.Once)
 	}
-	bl.freeRows = make(chan []lineRow, 4)
+	if bl.freeRows == nil {
+		// A streaming session reads a table or two at a time: one
+		// spare set of rows serves it.
+		spare := 4
+		if bl.streaming {
+			spare = 1
+		}
+		bl.freeRows = make(chan []lineRow, spare)
+	}
 
 	workers := emitWorkers()
 	window := 2 * workers
-	shared := &sharedBudget{from: bl.bud}
+	if bl.streaming {
+		window = workers
+	}
+	shared := bl.shared
+	if shared == nil {
+		shared = &sharedBudget{from: bl.bud}
+	}
 	jobs := make(chan int, window)
 	slots := make(chan struct{}, window) // chunks built or being built, not yet yielded
 	stop := make(chan struct{})
 	// stores holds the storage of chunks consumed, for the chunks still
 	// to build (builder.reuse); there are never more than the window
-	// holds.
-	stores := make(chan *chunkStore, window)
+	// holds, and a streaming session keeps them for its next segment.
+	if bl.stores == nil {
+		bl.stores = make(chan *chunkStore, window)
+	}
+	stores := bl.stores
+	if bl.scratch == nil && bl.streaming {
+		bl.scratch = make(chan *emitScratch, workers)
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -145,7 +186,20 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 			defer wg.Done()
 			bud := shared.child()
 			defer shared.giveBack(bud)
-			var sc emitScratch
+			// A streaming session's workers take their scratch from
+			// the segment before.
+			var sc *emitScratch
+			select {
+			case sc = <-bl.scratch:
+			default:
+				sc = &emitScratch{}
+			}
+			defer func() {
+				select {
+				case bl.scratch <- sc:
+				default:
+				}
+			}()
 			for k := range jobs {
 				if k < 0 {
 					// A line table wanted soon: read it now, so that the
@@ -173,7 +227,7 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 					}
 					sc.store = c.store
 				}
-				c.fns, c.err = bl.emitNodes(c.n0, c.n1, c.gaps, bud, compact, &sc)
+				c.fns, c.err = bl.emitNodes(c.n0, c.n1, c.gaps, bud, compact, sc)
 				sc.store = nil
 				if left[c.unit].Add(-1) == 0 {
 					u := bl.units[c.unit]
@@ -234,7 +288,8 @@ const nameParallelMin = 4096
 // the nodes and read only what the walk recorded: they run on a few
 // workers. Resolving the names stays serial, with its cache and budget.
 func (bl *builder) nodeEntries() []int32 {
-	out := make([]int32, len(bl.nodes))
+	out := slices.Grow(bl.entryBuf[:0], len(bl.nodes))[:len(bl.nodes)]
+	bl.entryBuf = out
 	fill := func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			out[i] = bl.nodeEntry(&bl.nodes[i])
@@ -472,7 +527,7 @@ func (sh *builder) walkShard(si int32, headers []unitHeader, shared *sharedBudge
 		}
 		u, err := sh.walkUnit(si, &headers[i], nil)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("unit at %#x: %w", headers[i].off, err)
 		}
 		if sh.bud.exhausted {
 			return nil, errBudget
@@ -487,6 +542,7 @@ func (sh *builder) reset() {
 	clear(sh.units)
 	sh.units, sh.entries, sh.nodes, sh.ranges = sh.units[:0], sh.entries[:0], sh.nodes[:0], sh.ranges[:0]
 	sh.bud = nil
+	sh.rangesRead = [2]offsetSpan{}
 }
 
 // mergeShard appends the records of shard sh to bl, renumbering the
@@ -513,6 +569,9 @@ func (bl *builder) mergeShard(sh *builder) {
 		bl.nodes = append(bl.nodes, n)
 	}
 	bl.ranges = append(bl.ranges, sh.ranges...)
+	for i := range sh.rangesRead {
+		bl.rangesRead[i].merge(sh.rangesRead[i])
+	}
 	for _, u := range sh.units {
 		if u.cu0 >= 0 {
 			u.cu0 += r0

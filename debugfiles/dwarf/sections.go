@@ -27,7 +27,9 @@ type Sections struct {
 	// Release, when set, is called with parts of the sections above that
 	// a streaming session has finished reading: a line program once its
 	// rows are read, .debug_info and the sections its DIEs point into once
-	// every DIE is. A caller whose sections map a file read-only sets it
+	// every DIE is (for TransientSubprograms, a run of units' part of
+	// .debug_info and of the range lists once its functions are yielded).
+	// A caller whose sections map a file read-only sets it
 	// to drop those pages from memory (they are read back from the file
 	// should they be touched again); it must ignore bytes that are not
 	// such a mapping, such as decompressed sections.

@@ -1,0 +1,411 @@
+package dwarf
+
+import (
+	"fmt"
+	"iter"
+	"slices"
+	"sync"
+)
+
+// Functions and the compact iterators walk every unit before they build the
+// first tree: the code no function covers (the nameless functions made of
+// it) is only known once every function is, and an error in any unit comes
+// before the first function. The walk's records of the whole program, and
+// the pages of .debug_info it read, are then all held at once.
+//
+// A consumer that has no use for that code (a Breakpad .sym writer writes
+// no FUNC record without a name) is served unit batch by unit batch
+// instead: each batch of units is walked (on the workers of walkParallel,
+// a few batches ahead), its functions are named, built and yielded, and
+// its records and pages are dropped before the next. A batch whose DIEs
+// refer past the units read so far (references across units, which
+// producers emit only with DW_FORM_ref_addr) waits for the units it refers
+// to and goes out with them: the names are those of the whole-program walk
+// whatever the references.
+
+// TransientSubprograms yields what TransientCompactFunctions does, in the
+// same order and under the same rules of storage, less the nameless
+// functions TransientCompactFunctions makes of the code that no function
+// covers. Leaving those out lets it read the program a batch of units at a
+// time, holding the records of a few batches and not of the program, and
+// dropping each batch's pages of .debug_info (see Sections.Release) once
+// its functions are yielded. An error in a unit therefore comes after the
+// functions of the batches of units before it. A session reading through debug/dwarf
+// (NewSession) yields what TransientCompactFunctions does.
+func (s *Session) TransientSubprograms() iter.Seq2[*CompactFunction, error] {
+	if s.data != nil {
+		return s.TransientCompactFunctions()
+	}
+	return func(yield func(*CompactFunction, error) bool) {
+		stopped := false
+		err := s.stream(streamBatchBytes, func(cf *CompactFunction) bool {
+			if !yield(cf, nil) {
+				stopped = true
+			}
+			return !stopped
+		})
+		if err != nil && !stopped {
+			yield(nil, err)
+		}
+	}
+}
+
+// stream walks, builds and yields the functions of the session's sections
+// a segment at a time: a run of batches of units, of batchBytes of
+// .debug_info, none of whose references points past its end. It returns
+// errors as read and emit report them.
+func (s *Session) stream(batchBytes int, yield func(*CompactFunction) bool) error {
+	if s.sec == nil {
+		return errClosed
+	}
+	bl := newBuilder(s.opts, s.sec.size())
+	bl.reuse, bl.streaming = true, true
+	src := &source{sec: s.sec, be: s.be, abbrevs: map[abbrevKey]*abbrevTable{}}
+	bl.sources = append(bl.sources, src)
+	headers, err := unitHeaders(s.sec.Info, s.be)
+	if err != nil {
+		return fmt.Errorf("dwarf: %w", err)
+	}
+	if err := bl.bud.spend(len(headers)); err != nil {
+		return fmt.Errorf("dwarf: %w", err)
+	}
+
+	if s.sec.Release != nil {
+		// Reading the unit headers faulted in a page of each unit, and
+		// the kernel maps the pages around a fault with it: most of
+		// .debug_info. The walk reads it again a batch at a time.
+		s.sec.Release(s.sec.Info)
+	}
+
+	// keep is set when a reference may lead to an earlier unit: the
+	// entries of every segment are kept then. Each batch reads its own
+	// abbreviation tables (see streamMain); they are only scanned here.
+	keep := false
+	scanned := map[uint64]bool{}
+	left := scanBytesPerByte*len(s.sec.Abbrev) + scanBytesBase
+	for i := range headers {
+		h := &headers[i]
+		if !walked(h) || scanned[h.abbrevOff] {
+			continue
+		}
+		scanned[h.abbrevOff] = true
+		if scanReferBack(s.sec.Abbrev, h.abbrevOff, s.be, &left) {
+			keep = true
+			break
+		}
+	}
+
+	stopped := false
+	emit := func(cf *CompactFunction) bool {
+		if !yield(cf) {
+			stopped = true
+		}
+		return !stopped
+	}
+	skels, err := bl.streamMain(headers, batchBytes, keep, emit)
+	switch {
+	case stopped:
+		return nil
+	case err != nil:
+		return err
+	}
+	if len(skels) == 0 {
+		return nil
+	}
+	// Split units are few, and are walked after the main object's as the
+	// whole-program walk does: their functions come last.
+	if err := bl.readSplit(skels); err != nil {
+		return err
+	}
+	if err := bl.emitSegment(emit); err != nil {
+		return fmt.Errorf("dwarf: %w", err)
+	}
+	return nil
+}
+
+// streamBatchBytes is the .debug_info a batch of a streaming walk covers
+// (at least one unit): the records of a batch, and its pages of
+// .debug_info, are held from its walk to the end of its emission, for a
+// few batches at a time.
+const streamBatchBytes = 64 << 10
+
+// scanReferBack reports whether the DIEs of the abbreviation table at off
+// of data may refer to a DIE of another unit, or wrap around to an earlier
+// offset of their own: DW_FORM_ref_addr, DW_FORM_indirect, and the
+// unit-relative forms wide enough to overflow. Names resolve through
+// DW_AT_specification and DW_AT_abstract_origin only. The table is read
+// without being built (the walk builds it); a table it cannot read, or
+// reading more than left bytes in all (tables at many offsets of one
+// large table), answers yes, which is never wrong.
+func scanReferBack(data []byte, off uint64, be bool, left *int) bool {
+	b := at(".debug_abbrev", data, off, be)
+	start := b.left()
+	defer func() { *left -= start - b.left() }()
+	for b.err == nil && start-b.left() < *left {
+		if b.uleb() == 0 {
+			return b.err != nil
+		}
+		b.uleb() // tag
+		b.u8()   // children
+		for {
+			attr, form := b.uleb(), b.uleb()
+			if b.err != nil {
+				return true
+			}
+			if attr == 0 && form == 0 {
+				break
+			}
+			if form == formImplicitConst {
+				b.sleb()
+			}
+			if uint32(attr) != atSpecification && uint32(attr) != atAbstractOrigin {
+				continue
+			}
+			switch uint32(form) {
+			case formRef1, formRef2, formRef4:
+			default:
+				return true
+			}
+		}
+	}
+	return true
+}
+
+// The bytes scanReferBack may read in all: a multiple of .debug_abbrev,
+// which tables at distinct offsets cover about once in real files.
+const (
+	scanBytesPerByte = 4
+	scanBytesBase    = 1 << 16
+)
+
+// streamMain walks the units of headers (the main object's) in batches on
+// a few workers, as walkParallel does, and emits each segment as soon as
+// its batches are merged. It returns the skeleton units met, whose split
+// units are still to read.
+func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep bool, yield func(*CompactFunction) bool) ([]*unitInfo, error) {
+	src := bl.sources[0]
+	batches := walkBatches(headers, batchBytes)
+	root := bl.bud
+	shared := &sharedBudget{from: root}
+	// The walk workers spend beside this goroutine: every budget draws
+	// from shared until they are done.
+	bl.bud, bl.shared = shared.child(), shared
+	defer func() {
+		shared.giveBack(bl.bud)
+		bl.bud, bl.shared = root, nil
+	}()
+
+	workers := emitWorkers()
+	// A batch per worker: the walk takes much less time than building
+	// and consuming the functions, so the batches are walked well before
+	// they are wanted.
+	window := workers
+	free := make(chan *builder, window)
+	// Each shard reads the abbreviation tables of its batch into a source
+	// of its own, emptied with the batch: compilers write a table per
+	// unit, and the tables of the whole program would otherwise be held
+	// to the end. A table that cannot be read fails its unit's walk, as
+	// in the whole-program walk.
+	walk := func(w *walkBatch) {
+		select {
+		case w.shard = <-free:
+			clear(w.shard.sources[0].abbrevs)
+		default:
+			own := &source{sec: src.sec, be: src.be, abbrevs: map[abbrevKey]*abbrevTable{}}
+			w.shard = &builder{opts: bl.opts, sources: []*source{own}}
+			w.shard.presize(w.size)
+		}
+		w.units, w.err = w.shard.walkShard(0, headers[w.h0:w.h1], shared)
+	}
+	for k := range batches {
+		batches[k].done = make(chan struct{})
+	}
+	stop := make(chan struct{})
+	var slots chan struct{}
+	var wg sync.WaitGroup
+	if workers >= 2 {
+		jobs := make(chan int, window)
+		slots = make(chan struct{}, window) // batches walked or being walked, not yet merged
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			feed(len(batches), jobs, slots, stop)
+		}()
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := range jobs {
+					w := &batches[k]
+					select {
+					case <-stop:
+					default:
+						walk(w)
+					}
+					close(w.done)
+				}
+			}()
+		}
+	}
+	// The feeder waits on the window or stop, never on jobs (the window
+	// bounds what is queued); workers skip what is left.
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+
+	open := true // the consumer wants more
+	consume := func(cf *CompactFunction) bool {
+		open = open && yield(cf)
+		return open
+	}
+	// from is where the last parts released of .debug_info,
+	// .debug_ranges, .debug_rnglists and .debug_line started (see
+	// releaseSegment).
+	var from [4]uint64
+	segUnits := 0 // the segment's units are bl.units[segUnits:]
+	var skels []*unitInfo
+	segStart := -1      // offset in .debug_info of the segment's first unit, -1 when none is pending
+	maxRef := uint64(0) // the highest reference of the pending segment
+	for k := range batches {
+		w := &batches[k]
+		if slots == nil {
+			walk(w)
+		} else {
+			<-w.done
+		}
+		if w.err != nil {
+			return nil, fmt.Errorf("dwarf: %w", w.err)
+		}
+		if segStart < 0 {
+			segStart, segUnits = int(headers[w.h0].off), len(bl.units)
+		}
+		maxRef = max(maxRef, w.shard.maxRef())
+		bl.mergeShard(w.shard)
+		for _, u := range w.units {
+			if u.skeleton {
+				skels = append(skels, u)
+			}
+		}
+		w.shard.reset()
+		free <- w.shard // never blocks: at most one shard per window slot
+		w.shard, w.units = nil, nil
+		if slots != nil {
+			<-slots
+		}
+		end := headers[w.h1-1].end
+		if maxRef >= end && k+1 < len(batches) {
+			continue // the segment refers to units not read yet
+		}
+		src.ent0, src.ent1 = 0, int32(len(bl.entries))
+		if err := bl.emitSegment(consume); err != nil {
+			return nil, fmt.Errorf("dwarf: %w", err)
+		}
+		if !open {
+			return nil, nil
+		}
+		if src.sec.Release != nil {
+			from = bl.releaseSegment(src.sec, uint64(segStart), end, bl.units[segUnits:], from)
+		}
+		bl.endSegment(keep)
+		segStart, maxRef = -1, 0
+	}
+	if sec := src.sec; sec.Release != nil {
+		// What is left of the sections the DIEs point into: split units
+		// read the main object's range lists again, from the file.
+		for _, b := range [][]byte{sec.Abbrev, sec.Addr, sec.Ranges, sec.RngLists, sec.StrOffsets, sec.Line} {
+			sec.Release(b)
+		}
+	}
+	return skels, nil
+}
+
+// releaseSegment hands the parts of the main object's sections a segment
+// emitted has read to sec.Release: its units' .debug_info, from start to
+// end, their line programs (each was released once read, less the pages
+// it shares with its neighbours) and its range lists, up to the last list
+// it read. Each part starts where the previous segment's did (from,
+// returned updated): a page shared by two segments is released only with
+// the second, as Release drops whole pages only. units are the segment's.
+func (bl *builder) releaseSegment(sec *Sections, start, end uint64, units []*unitInfo, from [4]uint64) [4]uint64 {
+	if end <= uint64(len(sec.Info)) {
+		sec.Release(sec.Info[min(from[0], start):end])
+		from[0] = start
+	}
+	var lines offsetSpan
+	for _, u := range units {
+		if u.hasStmt {
+			lines.add(u.stmtList)
+		}
+	}
+	for i, r := range []offsetSpan{bl.rangesRead[0], bl.rangesRead[1], lines} {
+		b := [][]byte{sec.Ranges, sec.RngLists, sec.Line}[i]
+		if !r.set {
+			continue
+		}
+		lo, hi := min(r.lo, from[i+1]), min(r.hi, uint64(len(b)))
+		if lo < hi {
+			sec.Release(b[lo:hi])
+			from[i+1] = max(from[i+1], min(r.lo, hi))
+		}
+	}
+	bl.rangesRead = [2]offsetSpan{}
+	return from
+}
+
+// maxRef is the highest DIE offset the records of shard sh refer to.
+func (sh *builder) maxRef() uint64 {
+	var m uint64
+	for i := range sh.entries {
+		e := &sh.entries[i]
+		if e.flags&entHasSpec != 0 {
+			m = max(m, e.spec)
+		}
+		if e.flags&entHasOrigin != 0 {
+			m = max(m, e.origin)
+		}
+	}
+	for i := range sh.nodes {
+		if n := &sh.nodes[i]; n.hasOrig {
+			m = max(m, n.origin)
+		}
+	}
+	return m
+}
+
+// emitSegment builds and yields the functions of the nodes the builder
+// holds, without gaps. The names of entries already resolved (kept from
+// earlier segments) are kept.
+func (bl *builder) emitSegment(yield func(*CompactFunction) bool) error {
+	if old, n := len(bl.names), len(bl.entries); n > old {
+		bl.names = slices.Grow(bl.names, n-old)[:n]
+		bl.named = slices.Grow(bl.named, n-old)[:n]
+		clear(bl.names[old:])
+		clear(bl.named[old:])
+	}
+	if bl.scopes == nil {
+		bl.scopes = map[int32]string{}
+	}
+	if len(bl.nodes) == 0 {
+		return nil
+	}
+	return bl.emitRuns(nil, true, yield)
+}
+
+// endSegment drops the records of a segment emitted. With keep set the
+// entries and units stay, as later segments may refer to them; otherwise
+// nothing of the segment is needed any more, and the storage is reused.
+func (bl *builder) endSegment(keep bool) {
+	// The names' storage is kept for the next segment, not the names.
+	clear(bl.nodeNames)
+	bl.nodes, bl.ranges, bl.nodeNames = bl.nodes[:0], bl.ranges[:0], bl.nodeNames[:0]
+	if keep {
+		return
+	}
+	clear(bl.units)
+	bl.units = bl.units[:0]
+	bl.entries = bl.entries[:0]
+	clear(bl.names)
+	bl.names, bl.named = bl.names[:0], bl.named[:0]
+	clear(bl.scopes)
+}

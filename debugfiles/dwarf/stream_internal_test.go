@@ -1,0 +1,349 @@
+package dwarf
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/cairn-dev/cairn/debugfiles"
+)
+
+// describeTree renders a compact function, its rows and its inlinees.
+func describeTree(cf *CompactFunction) string {
+	var b strings.Builder
+	var walk func(f *debugfiles.Function, depth int)
+	walk = func(f *debugfiles.Function, depth int) {
+		fmt.Fprintf(&b, "%d:%#x+%#x %q %s %v:%d;", depth, f.Address, f.Size, f.Name, f.CompDir, f.CallFile, f.CallLine)
+		for _, c := range f.Inlinees {
+			walk(c, depth+1)
+		}
+	}
+	walk(cf.Function, 0)
+	fmt.Fprintf(&b, " rows=%v files=%v", cf.Rows, cf.Files)
+	return b.String()
+}
+
+// namedTrees collects the functions with a name that seq yields.
+func namedTrees(t *testing.T, seq func(yield func(*CompactFunction) bool) error) []string {
+	t.Helper()
+	var out []string
+	err := seq(func(cf *CompactFunction) bool {
+		if cf.Name != "" {
+			out = append(out, describeTree(cf))
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestStreamMatchesTransient checks that the streaming iteration yields
+// the functions with names TransientCompactFunctions yields, in the same
+// order, whatever the size of its batches: one unit at a time, the
+// default, and one batch for the whole program. The test binary's own
+// DWARF refers across units (DW_FORM_ref_addr), which keeps every
+// segment's entries; the C fixtures refer within units only.
+func TestStreamMatchesTransient(t *testing.T) {
+	for _, file := range walkInputs(t) {
+		s := elfDWARF(t, file)
+		if len(s.Info) == 0 {
+			continue
+		}
+		sess, err := NewSessionFromSections(s, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := namedTrees(t, func(yield func(*CompactFunction) bool) error {
+			for cf, err := range sess.TransientCompactFunctions() {
+				if err != nil {
+					return err
+				}
+				yield(cf)
+			}
+			return nil
+		})
+		t.Logf("%s: %d named functions", file, len(want))
+		for _, batch := range []int{1, streamBatchBytes, len(s.Info)} {
+			got := namedTrees(t, func(yield func(*CompactFunction) bool) error {
+				return sess.stream(batch, yield)
+			})
+			if !slices.Equal(got, want) {
+				t.Errorf("%s, batches of %d: %d functions, TransientCompactFunctions %d", file, batch, len(got), len(want))
+				for i := range min(len(got), len(want)) {
+					if got[i] != want[i] {
+						t.Fatalf("first difference at %d:\n got %s\nwant %s", i, got[i], want[i])
+					}
+				}
+			}
+		}
+		// The consumer may stop at any point.
+		n := 0
+		for _, err := range sess.TransientSubprograms() {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n++; n == len(want)/2 {
+				break
+			}
+		}
+	}
+}
+
+// TestStreamReleasesSegments checks that a streaming session hands all of
+// .debug_info and of the range lists to Sections.Release, nothing outside
+// the sections, and, once the whole of .debug_info after reading the unit
+// headers, .debug_info in unit order (each part overlapping the one
+// before, whose last page it may share), each segment once some of the
+// functions read from it have been yielded (the C fixtures have functions
+// in every unit).
+func TestStreamReleasesSegments(t *testing.T) {
+	for _, file := range walkInputs(t)[1:] {
+		s := elfDWARF(t, file)
+		if len(s.Info) == 0 || strings.Contains(file, "split") || strings.Contains(file, "dwp") {
+			continue // skeleton units: the functions come from the .dwo files
+		}
+		type part struct {
+			sec    string
+			lo, hi int
+		}
+		var released []part
+		yielded, infoEnd, headers := 0, 0, true
+		s.Release = func(b []byte) {
+			if len(b) == 0 {
+				return
+			}
+			for _, sec := range []struct {
+				name string
+				data []byte
+			}{{"info", s.Info}, {"rnglists", s.RngLists}, {"ranges", s.Ranges}, {"abbrev", s.Abbrev}, {"addr", s.Addr}, {"str_offsets", s.StrOffsets}, {"line", s.Line}} {
+				if len(sec.data) == 0 {
+					continue
+				}
+				lo := int(uintptr(unsafe.Pointer(&b[0])) - uintptr(unsafe.Pointer(&sec.data[0])))
+				if lo < 0 || lo+len(b) > len(sec.data) {
+					continue
+				}
+				if sec.name == "info" && headers {
+					// The pages the unit headers faulted in, before the
+					// walk.
+					if lo != 0 || len(b) != len(s.Info) || yielded > 0 {
+						t.Errorf("%s: first release of .debug_info from %#x to %#x after %d functions", file, lo, lo+len(b), yielded)
+					}
+					headers = false
+					return
+				}
+				released = append(released, part{sec.name, lo, lo + len(b)})
+				if sec.name == "info" {
+					if lo > infoEnd || lo+len(b) <= infoEnd {
+						t.Errorf("%s: .debug_info released from %#x to %#x after up to %#x", file, lo, lo+len(b), infoEnd)
+					}
+					if yielded == 0 {
+						t.Errorf("%s: .debug_info released up to %#x before any function was yielded", file, lo+len(b))
+					}
+					infoEnd, yielded = lo+len(b), 0
+				}
+				return
+			}
+			t.Errorf("%s: released %d bytes outside the sections", file, len(b))
+		}
+		sess, err := NewSessionFromSections(s, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = sess.stream(1, func(*CompactFunction) bool {
+			yielded++
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		covered := func(name string, size int) bool {
+			var ps []part
+			for _, p := range released {
+				if p.sec == name {
+					ps = append(ps, p)
+				}
+			}
+			slices.SortFunc(ps, func(a, b part) int { return a.lo - b.lo })
+			end := 0
+			for _, p := range ps {
+				if p.lo > end {
+					return false
+				}
+				end = max(end, p.hi)
+			}
+			return end >= size
+		}
+		if !covered("info", len(s.Info)) {
+			t.Errorf("%s: .debug_info not all released", file)
+		}
+		if len(s.RngLists) > 0 && !covered("rnglists", len(s.RngLists)) {
+			t.Errorf("%s: .debug_rnglists not all released", file)
+		}
+		if len(s.Ranges) > 0 && !covered("ranges", len(s.Ranges)) {
+			t.Errorf("%s: .debug_ranges not all released", file)
+		}
+	}
+}
+
+// TestStreamCrossUnitReferences checks the streaming iteration on programs
+// whose DIEs refer across units (DW_FORM_ref_addr): gcc's link-time
+// optimisation, whose units refer to the abstract functions of others, and
+// Go. Their segments keep the entries of the ones before, and wait for the
+// units they refer to.
+func TestStreamCrossUnitReferences(t *testing.T) {
+	for _, v := range []struct {
+		name string
+		tool string
+		cmd  func(dir string) *exec.Cmd
+	}{
+		{"gcc-lto", "gcc", func(dir string) *exec.Cmd {
+			c := exec.Command("gcc", "-O2", "-g", "-flto", "-o", filepath.Join(dir, "bin"), "cprog.c", "cutil.c")
+			c.Dir = "testdata/src"
+			return c
+		}},
+		{"go", "go", func(dir string) *exec.Cmd {
+			c := exec.Command("go", "build", "-o", filepath.Join(dir, "bin"), ".")
+			c.Dir = "testdata/src/goprog"
+			c.Env = append(os.Environ(), "GO111MODULE=off", "GOFLAGS=")
+			return c
+		}},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			if _, err := exec.LookPath(v.tool); err != nil {
+				t.Skipf("no %s", v.tool)
+			}
+			dir := t.TempDir()
+			if out, err := v.cmd(dir).CombinedOutput(); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			s := elfDWARF(t, filepath.Join(dir, "bin"))
+			be, err := sniffBigEndian(s.Info)
+			if err != nil {
+				t.Fatal(err)
+			}
+			headers, err := unitHeaders(s.Info, be)
+			if err != nil {
+				t.Fatal(err)
+			}
+			crossing := false
+			for i := range headers {
+				left := len(s.Abbrev)
+				crossing = crossing || scanReferBack(s.Abbrev, headers[i].abbrevOff, be, &left)
+			}
+			if !crossing {
+				t.Skip("no reference across units: nothing to check here")
+			}
+			sess, err := NewSessionFromSections(s, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := namedTrees(t, func(yield func(*CompactFunction) bool) error {
+				for cf, err := range sess.TransientCompactFunctions() {
+					if err != nil {
+						return err
+					}
+					yield(cf)
+				}
+				return nil
+			})
+			got := namedTrees(t, func(yield func(*CompactFunction) bool) error {
+				return sess.stream(1, yield)
+			})
+			t.Logf("%d units, %d named functions", len(headers), len(want))
+			if !slices.Equal(got, want) {
+				t.Errorf("%d functions, TransientCompactFunctions %d", len(got), len(want))
+				for i := range min(len(got), len(want)) {
+					if got[i] != want[i] {
+						t.Fatalf("first difference at %d:\n got %s\nwant %s", i, got[i], want[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestScanReferBack checks which abbreviation tables make a streaming
+// session keep the entries of every segment: those whose names may resolve
+// through a reference out of their unit, and those it cannot read.
+func TestScanReferBack(t *testing.T) {
+	sub := func(attr, form uint64) abbrevSpec {
+		return abbrevSpec{code: 2, tag: tagSubprogram, attrs: [][2]uint64{{atName, formStrp}, {attr, form}}}
+	}
+	cu := abbrevSpec{code: 1, tag: tagCompileUnit, children: true, attrs: [][2]uint64{{atName, formString}}}
+	// DW_AT_decl_file (0x3a) with an implicit constant, then a reference.
+	implicit := (&w{}).uleb(1).uleb(tagSubprogram).u8(0).
+		uleb(0x3a).uleb(formImplicitConst).sleb(-3).
+		uleb(atAbstractOrigin).uleb(formRef4).uleb(0).uleb(0).uleb(0).b
+	tests := []struct {
+		name string
+		data []byte
+		want bool
+	}{
+		{"unit-relative references", abbrevTableBytes(cu, sub(atAbstractOrigin, formRef4), abbrevSpec{code: 3, tag: tagSubprogram, attrs: [][2]uint64{{atSpecification, formRef2}}}), false},
+		{"no references", abbrevTableBytes(cu), false},
+		{"DW_FORM_ref_addr", abbrevTableBytes(cu, sub(atAbstractOrigin, formRefAddr)), true},
+		{"DW_FORM_ref_udata", abbrevTableBytes(cu, sub(atSpecification, formRefUdata)), true},
+		{"DW_FORM_ref8", abbrevTableBytes(cu, sub(atAbstractOrigin, formRef8)), true},
+		{"DW_FORM_indirect", abbrevTableBytes(cu, sub(atSpecification, formIndirect)), true},
+		{"other attributes", abbrevTableBytes(cu, sub(0x49, formRefAddr)), false}, // DW_AT_type
+		{"implicit constant", implicit, false},
+		{"truncated", abbrevTableBytes(cu, sub(atAbstractOrigin, formRef4))[:5], true},
+	}
+	for _, tt := range tests {
+		left := 1 << 20
+		if got := scanReferBack(tt.data, 0, false, &left); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	// A table read past the bytes left answers yes.
+	data := abbrevTableBytes(cu, sub(atAbstractOrigin, formRef4))
+	left := 3
+	if !scanReferBack(data, 0, false, &left) {
+		t.Error("a scan out of bytes answered no")
+	}
+}
+
+// TestStreamReportsWalkErrors checks that a unit the walk cannot read ends
+// the streaming iteration with the error the whole-program walk reports,
+// after functions of the units before it.
+func TestStreamReportsWalkErrors(t *testing.T) {
+	home, _ := os.UserHomeDir()
+	m, _ := filepath.Glob(filepath.Join(home, ".cache/cairn/fixtures/elf-x86_64-gcc-O2-large-*/large"))
+	if len(m) == 0 {
+		t.Skip("no large fixture")
+	}
+	s := elfDWARF(t, m[0])
+	headers, err := unitHeaders(s.Info, false)
+	if err != nil || len(headers) < 4 {
+		t.Fatalf("%d units, %v", len(headers), err)
+	}
+	info := append([]byte(nil), s.Info...)
+	copy(info[headers[len(headers)/2].dieOff:], []byte{0xff, 0xff, 0xff, 0x7f})
+	s.Info = info
+	sess, err := NewSessionFromSections(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want error
+	for _, err := range sess.TransientCompactFunctions() {
+		if err != nil {
+			want = err
+		}
+	}
+	n := 0
+	err = sess.stream(1, func(*CompactFunction) bool { n++; return true })
+	if want == nil || err == nil || err.Error() != want.Error() {
+		t.Errorf("error %v, whole-program walk %v", err, want)
+	}
+	if n == 0 {
+		t.Error("no function of the units before the corrupt one was yielded")
+	}
+}
