@@ -450,38 +450,15 @@ func (bl *builder) walkParallel(si int32, headers []unitHeader, batchBytes int) 
 	// Shards go back to the workers once merged: as many as the window
 	// holds, so their records are allocated once, not per batch.
 	free := make(chan *builder, window)
-	for k := range batches {
-		batches[k].done = make(chan struct{})
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		feed(len(batches), jobs, slots, stop)
-	}()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range jobs {
-				w := &batches[k]
-				select {
-				case <-stop:
-					close(w.done)
-					continue
-				default:
-				}
-				select {
-				case w.shard = <-free:
-				default:
-					w.shard = &builder{opts: bl.opts, sources: bl.sources}
-					w.shard.presize(w.size)
-				}
-				w.units, w.err = w.shard.walkShard(si, headers[w.h0:w.h1], shared)
-				close(w.done)
-			}
-		}()
-	}
+	wg := walkBatchesOn(batches, workers, jobs, slots, stop, func(w *walkBatch) {
+		select {
+		case w.shard = <-free:
+		default:
+			w.shard = &builder{opts: bl.opts, sources: bl.sources}
+			w.shard.presize(w.size)
+		}
+		w.units, w.err = w.shard.walkShard(si, headers[w.h0:w.h1], shared)
+	})
 	var out []*unitInfo
 	ok := true
 	for k := range batches {
@@ -584,6 +561,39 @@ func (bl *builder) mergeShard(sh *builder) {
 // feed hands the indexes 0..n-1 to the workers in order, each once a slot
 // is free (the consumer frees one per result it has taken, which bounds
 // the results held at once), and closes jobs when done or stopped.
+// walkBatchesOn starts a feeder and workers goroutines that walk the
+// batches in order with walk, each batch's done closed after it (a batch
+// left when stop is closed is skipped, its done closed all the same). The
+// feeder queues a batch once it has a slot (see feed). The caller closes
+// stop and waits on the returned group before it returns.
+func walkBatchesOn(batches []walkBatch, workers int, jobs chan int, slots chan<- struct{}, stop <-chan struct{}, walk func(*walkBatch)) *sync.WaitGroup {
+	for k := range batches {
+		batches[k].done = make(chan struct{})
+	}
+	wg := new(sync.WaitGroup)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		feed(len(batches), jobs, slots, stop)
+	}()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range jobs {
+				w := &batches[k]
+				select {
+				case <-stop:
+				default:
+					walk(w)
+				}
+				close(w.done)
+			}
+		}()
+	}
+	return wg
+}
+
 func feed(n int, jobs chan<- int, slots chan<- struct{}, stop <-chan struct{}) {
 	defer close(jobs)
 	for k := range n {

@@ -217,35 +217,13 @@ func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep bool, y
 		}
 		w.units, w.err = w.shard.walkShard(0, headers[w.h0:w.h1], shared)
 	}
-	for k := range batches {
-		batches[k].done = make(chan struct{})
-	}
 	stop := make(chan struct{})
 	var slots chan struct{}
-	var wg sync.WaitGroup
+	wg := new(sync.WaitGroup)
 	if workers >= 2 {
 		jobs := make(chan int, window)
 		slots = make(chan struct{}, window) // batches walked or being walked, not yet merged
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			feed(len(batches), jobs, slots, stop)
-		}()
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for k := range jobs {
-					w := &batches[k]
-					select {
-					case <-stop:
-					default:
-						walk(w)
-					}
-					close(w.done)
-				}
-			}()
-		}
+		wg = walkBatchesOn(batches, workers, jobs, slots, stop, walk)
 	}
 	// The feeder waits on the window or stop, never on jobs (the window
 	// bounds what is queued); workers skip what is left.

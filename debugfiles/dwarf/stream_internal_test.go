@@ -28,6 +28,21 @@ func describeTree(cf *CompactFunction) string {
 	return b.String()
 }
 
+// wholeProgramTrees is namedTrees of the whole-program walk's functions,
+// what the streaming walk is held to.
+func wholeProgramTrees(t *testing.T, sess *Session) []string {
+	t.Helper()
+	return namedTrees(t, func(yield func(*CompactFunction) bool) error {
+		for cf, err := range sess.TransientCompactFunctions() {
+			if err != nil {
+				return err
+			}
+			yield(cf)
+		}
+		return nil
+	})
+}
+
 // namedTrees collects the functions with a name that seq yields.
 func namedTrees(t *testing.T, seq func(yield func(*CompactFunction) bool) error) []string {
 	t.Helper()
@@ -60,15 +75,7 @@ func TestStreamMatchesTransient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := namedTrees(t, func(yield func(*CompactFunction) bool) error {
-			for cf, err := range sess.TransientCompactFunctions() {
-				if err != nil {
-					return err
-				}
-				yield(cf)
-			}
-			return nil
-		})
+		want := wholeProgramTrees(t, sess)
 		t.Logf("%s: %d named functions", file, len(want))
 		for _, batch := range []int{1, streamBatchBytes, len(s.Info)} {
 			got := namedTrees(t, func(yield func(*CompactFunction) bool) error {
@@ -245,15 +252,7 @@ func TestStreamCrossUnitReferences(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := namedTrees(t, func(yield func(*CompactFunction) bool) error {
-				for cf, err := range sess.TransientCompactFunctions() {
-					if err != nil {
-						return err
-					}
-					yield(cf)
-				}
-				return nil
-			})
+			want := wholeProgramTrees(t, sess)
 			got := namedTrees(t, func(yield func(*CompactFunction) bool) error {
 				return sess.stream(1, yield)
 			})
