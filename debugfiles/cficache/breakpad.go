@@ -652,9 +652,9 @@ func nestedFlatten(recs []winRecord) []rangeRef {
 
 // byStart returns the indexes of recs by start address, records with equal
 // starts in file order. Where starts and indexes fit 32 bits (always, for
-// the 32-bit RVAs of STACK WIN records) each pair is one integer and a
-// plain sort of integers gives that order, several times faster than a
-// stable sort through the records.
+// the 32-bit RVAs of STACK WIN records) each pair is one integer, and a
+// plain sort of integers gives that order without the stable sort's
+// merging through the records.
 func byStart(recs []winRecord) []int {
 	order := make([]int, len(recs))
 	keys := make([]uint64, len(recs))

@@ -109,10 +109,9 @@ func NewSymbolFile(data []byte, name string, opts SymbolFileOptions) (*SymbolFil
 	s := &SymbolFile{data: data, name: name, opts: opts, bodies: map[int]*funcBody{}}
 	// Line and INLINE records, most of a file, are only needed for the
 	// functions a walk symbolizes: the index pass parses only the runs of
-	// other records, where they lie.
-	// The same pass finds the STACK records (and for x86 the FUNC records
-	// again) for package cficache; which ones depends on the architecture
-	// the MODULE record names.
+	// other records, where they lie. The same pass finds the STACK records
+	// (and for x86 the FUNC records again) for package cficache; which
+	// ones depends on the architecture the MODULE record names.
 	stack := cficache.NewStackLines(moduleArch(data))
 	runs, n := filterRecords(data, stack)
 	// Sized from the counts, the tables are allocated once: growing them
@@ -261,7 +260,7 @@ func filterRecords(data []byte, stack *cficache.StackLines) (runs [][2]int, coun
 	return runs, counts
 }
 
-// count adds a copied record to the counts; what is not a FILE,
+// count adds a kept record to the counts; what is not a FILE,
 // INLINE_ORIGIN, FUNC or PUBLIC record counts for nothing.
 func (n *recordCounts) count(line []byte) {
 	switch {
