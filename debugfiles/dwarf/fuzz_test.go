@@ -1,7 +1,6 @@
 package dwarf_test
 
 import (
-	stddwarf "debug/dwarf"
 	"debug/elf"
 	"fmt"
 	"os"
@@ -85,16 +84,11 @@ func FuzzSession(f *testing.F) {
 		if pkg, err := dwarf.NewPackage(sec); err == nil {
 			pkg.Resolve("", "", 1)
 		}
-		d, err := stddwarf.New(abbrev, nil, nil, info, line, nil, ranges, str)
-		if err != nil {
-			return
-		}
-		for name, data := range map[string][]byte{".debug_addr": addr, ".debug_line_str": lineStr, ".debug_str_offsets": strOffsets, ".debug_rnglists": rnglists} {
-			d.AddSection(name, data)
-		}
-		if s, err := dwarf.NewSession(d, dwarf.Options{}); err == nil {
-			exercise(t, s)
-		}
+		// Sessions over debug/dwarf (NewSession) are not fed hostile
+		// input: debug/dwarf's LineReader sizes its tables from a line
+		// header's entry counts, and a header of a few hundred bytes
+		// makes it spend seconds or ask for terabytes (a fatal error, not
+		// a panic). Cairn reads untrusted files through its own reader.
 	})
 }
 

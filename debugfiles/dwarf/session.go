@@ -104,7 +104,12 @@ var _ debugfiles.DebugSession = (*Session)(nil)
 // NewSession prepares a session over d, read through the standard library.
 // Split units are not resolved: their skeletons' line tables yield
 // nameless functions, and a session with a DWO resolver set fails when it
-// meets one (use NewSessionFromSections).
+// meets one (use NewSessionFromSections). Line tables are read by
+// debug/dwarf's LineReader, which sizes its tables from a line header's
+// entry counts: a hostile header of a few hundred bytes makes it spend
+// seconds, or ask for more memory than there is (a fatal error, not a
+// panic). Untrusted input belongs to NewSessionFromSections, whose reader
+// is bounded by its input.
 func NewSession(d *dwarf.Data, opts Options) (*Session, error) {
 	if d == nil {
 		return nil, errors.New("dwarf: nil data")
