@@ -681,6 +681,21 @@ func (rd *Reader) parseStack(b []byte) string {
 	return "unknown STACK record"
 }
 
+// ParseStackWin parses one STACK WIN line, without its terminator, as
+// Reader parses it. It is for callers that keep only where a record lies
+// (its line's offset in a mapped file) and read the rest again when it is
+// wanted: most records of a symbol file are never looked up.
+func ParseStackWin(line []byte) (WinRecord, bool) {
+	if !hasPrefix(line, "STACK WIN ") {
+		return WinRecord{}, false
+	}
+	var rd Reader
+	if rd.parseStack(line[6:]) != "" {
+		return WinRecord{}, false
+	}
+	return rd.rec.Win, true
+}
+
 func (rd *Reader) parseCFI(b []byte, i int) string {
 	if hasPrefix(b[i:], "INIT ") {
 		addr, k, ok := parseHex(b, skipSpaces(b, i+5))

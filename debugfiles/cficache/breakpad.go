@@ -34,16 +34,24 @@ import (
 //   - FUNC parameter sizes (x86 only: the walker uses them for the callee's
 //     parameter area) go into a map of exclusive ranges like INITs.
 type SymbolStack struct {
-	arch    unwind.Arch
-	inits   []cfiInit
-	deltas  []cfiDelta
-	wins    [2][]winRecord // FPO, FrameData, in file order
+	arch   unwind.Arch
+	inits  []cfiInit
+	deltas []cfiDelta
+	// wins are the STACK WIN records, FPO and FrameData, in file order:
+	// each one's range, and in ref where its line starts in text. A
+	// record is parsed again when a lookup finds it; most never are, and
+	// holding only their ranges keeps a cold start's fresh memory (and
+	// page faults) small.
+	wins [2][]rangeRef
+	// text holds the STACK WIN lines: the symbol file itself when it is
+	// parsed in place, else copies of the lines of the records added.
+	text    []byte
 	funcs   []rangeRef
 	skipped int
 
 	// The indexes, built by index.
 	keptInits []rangeRef    // sorted, exclusive; ref indexes inits
-	winIdx    [2][]rangeRef // disjoint, innermost record; ref indexes wins
+	winIdx    [2][]rangeRef // disjoint, innermost record; ref as in wins
 	params    []rangeRef    // sorted, exclusive; ref is the size
 }
 
@@ -56,11 +64,6 @@ type cfiDelta struct {
 	addr  uint64
 	seq   int
 	rules string
-}
-
-type winRecord struct {
-	start, end uint64
-	frame      unwind.WinFrame
 }
 
 // rangeRef is a range with a value, in file order.
@@ -85,10 +88,11 @@ func NewSymbolStack(arch unwind.Arch, data []byte) *SymbolStack {
 // SymbolStack parses, for a caller that splits the file into lines for
 // its own purposes: one pass over the file serves both.
 type StackLines struct {
-	arch unwind.Arch
-	runs [][2]int // [start, end) of runs of adjacent kept lines
-	wins int      // STACK WIN records among them
-	run  int      // index in runs of the run the last line extended, or -1
+	arch  unwind.Arch
+	runs  [][2]int // [start, end) of runs of adjacent kept lines
+	wins  [2]int   // STACK WIN FPO and FrameData records among them
+	funcs int      // FUNC records among them (x86)
+	run   int      // index in runs of the run the last line extended, or -1
 }
 
 // NewStackLines starts collecting the STACK records of a symbol file for
@@ -113,8 +117,18 @@ func (l *StackLines) line(data []byte, off, end int) {
 		l.run = -1
 		return
 	}
-	if hasPrefix(line, "STACK WIN ") {
-		l.wins++
+	if line[0] == 'F' {
+		l.funcs++
+	}
+	if hasPrefix(line, "STACK WIN ") && len(line) > 10 {
+		// Only sizes the lists: a type written otherwise is parsed
+		// all the same.
+		switch line[10] {
+		case '0':
+			l.wins[0]++
+		case '4':
+			l.wins[1]++
+		}
 	}
 	if l.run >= 0 {
 		l.runs[l.run][1] = end
@@ -132,9 +146,11 @@ func (l *StackLines) line(data []byte, off, end int) {
 // copying them first cost as much fresh memory as the records' text, and
 // page faults are much of a cold start's time.
 func (l *StackLines) Stack(data []byte) *SymbolStack {
-	s := &SymbolStack{arch: l.arch}
-	// Most frame data records are FrameData; size that list once.
-	s.wins[1] = make([]winRecord, 0, l.wins)
+	s := &SymbolStack{arch: l.arch, text: data}
+	for i, n := range l.wins {
+		s.wins[i] = make([]rangeRef, 0, n)
+	}
+	s.funcs = make([]rangeRef, 0, l.funcs)
 	for _, r := range l.runs {
 		rd := breakpad.NewBytesReader(data[r[0]:r[1]])
 		for rd.Next() {
@@ -224,11 +240,20 @@ func (s *SymbolStack) add(rec *breakpad.Record, alias bool) {
 		if i < 0 {
 			return // trap, TSS and standard frames are never looked up
 		}
-		s.wins[i] = append(s.wins[i], winRecord{w.RVA, w.RVA + w.CodeSize, unwind.WinFrame{
-			Type: w.Type, PrologSize: w.PrologSize, EpilogSize: w.EpilogSize, ParamSize: w.ParamSize,
-			SavedRegisterSize: w.SavedRegisterSize, LocalSize: w.LocalSize, MaxStackSize: w.MaxStackSize,
-			Program: str(w.ProgramString), AllocatesBasePointer: w.AllocatesBasePointer,
-		}})
+		// Where the line lies in text: in the file parsed in place, or
+		// in a copy appended to text.
+		var off uint64
+		if alias {
+			off = uint64(cap(s.text) - cap(rec.Text))
+		} else {
+			off = uint64(len(s.text))
+			s.text = append(append(s.text, rec.Text...), '\n')
+		}
+		if off > math.MaxUint32 {
+			s.skipped++ // beyond 4 GiB of STACK WIN lines
+			return
+		}
+		s.wins[i] = append(s.wins[i], rangeRef{w.RVA, w.RVA + w.CodeSize, uint32(off)})
 	case breakpad.KindFunc:
 		f := &rec.Func
 		if s.arch != unwind.ArchX86 || f.Size == 0 || f.Address+f.Size-1 < f.Address {
@@ -321,10 +346,31 @@ func (s *SymbolStack) Lookup(addr uint64, row *unwind.Row) bool {
 func (s *SymbolStack) LookupWin(addr uint64) (unwind.WinFrame, bool) {
 	for _, i := range [...]int{1, 0} {
 		if k := findRange(s.winIdx[i], addr); k >= 0 {
-			return s.wins[i][s.winIdx[i][k].ref].frame, true
+			return s.winFrame(s.winIdx[i][k].ref)
 		}
 	}
 	return unwind.WinFrame{}, false
+}
+
+// winFrame parses again the STACK WIN line at offset off of text. The
+// program string is a view of text, as it was of the file parsed in place.
+func (s *SymbolStack) winFrame(off uint32) (unwind.WinFrame, bool) {
+	if int(off) >= len(s.text) {
+		return unwind.WinFrame{}, false
+	}
+	line := s.text[off:]
+	if n := bytes.IndexAny(line, "\r\n"); n >= 0 {
+		line = line[:n]
+	}
+	w, ok := breakpad.ParseStackWin(line)
+	if !ok {
+		return unwind.WinFrame{}, false
+	}
+	return unwind.WinFrame{
+		Type: w.Type, PrologSize: w.PrologSize, EpilogSize: w.EpilogSize, ParamSize: w.ParamSize,
+		SavedRegisterSize: w.SavedRegisterSize, LocalSize: w.LocalSize, MaxStackSize: w.MaxStackSize,
+		Program: unsafeString(w.ProgramString), AllocatesBasePointer: w.AllocatesBasePointer,
+	}, true
 }
 
 // ParamSize returns the parameter size of the FUNC covering addr (x86).
@@ -378,7 +424,9 @@ func (b *Builder) addStack(s *SymbolStack) {
 	for _, i := range [...]int{1, 0} {
 		spans := make([]span, 0, len(s.winIdx[i]))
 		for _, n := range s.winIdx[i] {
-			spans = append(spans, span{n.start, n.end, b.internWin(&s.wins[i][n.ref].frame)})
+			if f, ok := s.winFrame(n.ref); ok {
+				spans = append(spans, span{n.start, n.end, b.internWin(&f)})
+			}
 		}
 		b.win = b.cover(b.win, spans)
 	}
@@ -546,9 +594,13 @@ func parseRule(arch unwind.Arch, expr, target string) unwind.Rule {
 }
 
 // exclusive keeps, of ranges in file order, those that overlap no range
-// kept before them (Breakpad's RangeMap), sorted by address.
+// kept before them (Breakpad's RangeMap), sorted by address. Ranges already
+// sorted and disjoint, as writers emit them, are returned as they are.
 func exclusive(rs []rangeRef) []rangeRef {
-	var kept []rangeRef
+	if sortedDisjoint(rs) {
+		return rs
+	}
+	kept := make([]rangeRef, 0, len(rs))
 	for _, r := range rs {
 		n := len(kept)
 		if n == 0 || r.start >= kept[n-1].end {
@@ -562,6 +614,17 @@ func exclusive(rs []rangeRef) []rangeRef {
 		kept = slices.Insert(kept, i, r)
 	}
 	return kept
+}
+
+// sortedDisjoint reports whether every range starts at or after the end of
+// the one before it.
+func sortedDisjoint(rs []rangeRef) bool {
+	for i := 1; i < len(rs); i++ {
+		if rs[i].start < rs[i-1].end {
+			return false
+		}
+	}
+	return true
 }
 
 // maxNesting bounds how deep STACK WIN ranges nest: real files nest two or
@@ -579,7 +642,7 @@ type nested struct {
 
 // store inserts a range as ContainedRangeMap::StoreRange does (without
 // equal ranges), reporting whether it was kept.
-func (n *nested) store(base, high uint64, ref uint32, depth int) bool {
+func (n *nested) store(pool *nestedPool, base, high uint64, ref uint32, depth int) bool {
 	if depth > maxNesting {
 		return false
 	}
@@ -591,7 +654,7 @@ func (n *nested) store(base, high uint64, ref uint32, depth int) bool {
 		if k.base == base && k.high == high {
 			return false
 		}
-		return k.store(base, high, ref, depth+1)
+		return k.store(pool, base, high, ref, depth+1)
 	}
 	containsHigh := iHigh < len(kids) && high >= kids[iHigh].base
 	if (iBase < len(kids) && base > kids[iBase].base) || (containsHigh && high < kids[iHigh].high) {
@@ -601,43 +664,73 @@ func (n *nested) store(base, high uint64, ref uint32, depth int) bool {
 	if containsHigh {
 		end++
 	}
-	child := &nested{base: base, high: high, ref: ref, kids: slices.Clone(kids[iBase:end])}
+	child := pool.node(base, high, ref)
+	child.kids = append(child.kids, kids[iBase:end]...)
 	n.kids = slices.Insert(slices.Delete(kids, iBase, end), iBase, child)
 	return true
 }
 
+// nestedPool hands out the nodes of one cluster's map and takes them all
+// back when the cluster is flattened: the next cluster reuses them, and
+// their lists of children, instead of allocating its own.
+type nestedPool struct {
+	nodes []*nested
+	used  int
+}
+
+// node returns a node with no children.
+func (p *nestedPool) node(base, high uint64, ref uint32) *nested {
+	if p.used == len(p.nodes) {
+		p.nodes = append(p.nodes, &nested{})
+	}
+	n := p.nodes[p.used]
+	p.used++
+	n.base, n.high, n.ref, n.kids = base, high, ref, n.kids[:0]
+	return n
+}
+
+// reset takes every node back.
+func (p *nestedPool) reset() { p.used = 0 }
+
 // nestedFlatten stores the records in file order and returns, for every
 // address some record covers, the innermost record: disjoint ranges in
-// address order, ref indexing recs.
+// address order, each with its record's ref.
 //
 // Whether a record is kept depends only on the records it overlaps, so
 // the records are first split into clusters of transitively overlapping
 // ranges (a sweep in address order), and each cluster is stored into its
 // own nested map in file order. Real files have thousands of records in
 // small clusters, which keeps this near linear.
-func nestedFlatten(recs []winRecord) []rangeRef {
+func nestedFlatten(recs []rangeRef) []rangeRef {
 	order := byStart(recs)
-	out := make([]rangeRef, 0, len(recs)+len(recs)/4)
-	var cluster []int
+	// A record splits at most one range of its parent in two: 2n ranges
+	// at most. The room never used costs nothing (fresh memory is not
+	// touched), where growing the list would copy it.
+	out := make([]rangeRef, 0, 2*len(recs))
+	var (
+		cluster []int
+		pool    nestedPool // the nodes of a cluster, reused by the next
+	)
 	flush := func() {
 		if len(cluster) == 0 {
 			return
 		}
 		if len(cluster) == 1 {
-			r := recs[cluster[0]]
-			out = append(out, rangeRef{r.start, r.end, uint32(cluster[0])})
+			out = append(out, recs[cluster[0]])
 		} else {
 			slices.Sort(cluster) // file order
-			root := &nested{}
+			root := pool.node(0, 0, 0)
 			for _, i := range cluster {
-				root.store(recs[i].start, recs[i].end-1, uint32(i), 0)
+				root.store(&pool, recs[i].start, recs[i].end-1, recs[i].ref, 0)
 			}
 			out = root.flatten(out)
+			pool.reset()
 		}
 		cluster = cluster[:0]
 	}
 	var end uint64
-	for _, i := range order {
+	for _, k := range order {
+		i := int(uint32(k))
 		if len(cluster) > 0 && recs[i].start >= end {
 			flush()
 		}
@@ -651,28 +744,27 @@ func nestedFlatten(recs []winRecord) []rangeRef {
 }
 
 // byStart returns the indexes of recs by start address, records with equal
-// starts in file order. Where starts and indexes fit 32 bits (always, for
-// the 32-bit RVAs of STACK WIN records) each pair is one integer, and a
-// plain sort of integers gives that order without the stable sort's
-// merging through the records.
-func byStart(recs []winRecord) []int {
-	order := make([]int, len(recs))
+// starts in file order, each in the low 32 bits of an integer (recs come
+// from a file or table of fewer than 2³² records). Where starts fit 32
+// bits too (always, for the 32-bit RVAs of STACK WIN records) the start
+// is the integer's high half, and a plain sort of integers gives that
+// order without the stable sort's merging through the records.
+func byStart(recs []rangeRef) []uint64 {
 	keys := make([]uint64, len(recs))
-	packed := len(recs) <= math.MaxUint32
+	packed := true
 	for i, r := range recs {
-		order[i] = i
 		packed = packed && r.start <= math.MaxUint32
-		keys[i] = r.start<<32 | uint64(i)
+		keys[i] = r.start<<32 | uint64(uint32(i))
 	}
-	if !packed {
-		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(recs[a].start, recs[b].start) })
-		return order
+	if packed {
+		slices.Sort(keys)
+		return keys
 	}
-	slices.Sort(keys)
-	for i, k := range keys {
-		order[i] = int(uint32(k))
+	for i := range keys {
+		keys[i] = uint64(uint32(i))
 	}
-	return order
+	slices.SortStableFunc(keys, func(a, b uint64) int { return cmp.Compare(recs[a].start, recs[b].start) })
+	return keys
 }
 
 // flatten appends the disjoint ranges of the map's children, each address

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"hash/maphash"
 	"io"
+	"math"
 	"slices"
 
 	"github.com/cairn-dev/cairn/debugfiles/debugid"
@@ -102,7 +103,8 @@ func (b *Builder) AddTable(t unwind.Table) {
 	b.flushSymbols()
 	var (
 		cfi, pending []span
-		wins         [2][]winRecord // FPO, FrameData in table order
+		wins         [2][]rangeRef // FPO, FrameData in table order; ref indexes frames
+		frames       []unwind.WinFrame
 		cur          unwind.Range
 		bad          bool
 	)
@@ -124,11 +126,16 @@ func (b *Builder) AddTable(t unwind.Table) {
 			continue
 		}
 		if row.Win != nil {
+			i := -1
 			switch row.Win.Type {
 			case 0:
-				wins[0] = append(wins[0], winRecord{row.Start, row.End, *row.Win})
+				i = 0
 			case 4:
-				wins[1] = append(wins[1], winRecord{row.Start, row.End, *row.Win})
+				i = 1
+			}
+			if i >= 0 && len(frames) < math.MaxUint32 {
+				wins[i] = append(wins[i], rangeRef{row.Start, row.End, uint32(len(frames))})
+				frames = append(frames, *row.Win)
 			}
 			continue
 		}
@@ -144,7 +151,7 @@ func (b *Builder) AddTable(t unwind.Table) {
 	for _, i := range [...]int{1, 0} {
 		var win []span
 		for _, n := range nestedFlatten(wins[i]) {
-			win = append(win, span{n.start, n.end, b.internWin(&wins[i][n.ref].frame)})
+			win = append(win, span{n.start, n.end, b.internWin(&frames[n.ref])})
 		}
 		b.win = b.cover(b.win, win)
 	}

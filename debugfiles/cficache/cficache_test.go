@@ -345,15 +345,19 @@ STACK WIN 2 300 10 0 0 4 8 0 0 1 never looked up
 // TestNestedFlatten checks the nesting rules of Breakpad's
 // ContainedRangeMap on frame data.
 func TestNestedFlatten(t *testing.T) {
-	recs := []winRecord{
-		{start: 0x10, end: 0x20}, // 0
-		{start: 0x00, end: 0x40}, // 1: adopts 0
-		{start: 0x12, end: 0x14}, // 2: inside 0
-		{start: 0x18, end: 0x28}, // 3: partial overlap with 0: refused
-		{start: 0x10, end: 0x20}, // 4: equal to 0: refused
+	recs := []rangeRef{
+		{0x10, 0x20, 10}, // adopted by the next
+		{0x00, 0x40, 11},
+		{0x12, 0x14, 12}, // inside the first
+		{0x18, 0x28, 13}, // partial overlap with the first: refused
+		{0x10, 0x20, 14}, // equal to the first: refused
+		{0x50, 0x60, 15}, // a cluster of its own
+		{0x70, 0x80, 16}, // the next cluster reuses the first's nodes
+		{0x72, 0x74, 17},
 	}
 	got := nestedFlatten(recs)
-	want := []rangeRef{{0x00, 0x10, 1}, {0x10, 0x12, 0}, {0x12, 0x14, 2}, {0x14, 0x20, 0}, {0x20, 0x40, 1}}
+	want := []rangeRef{{0x00, 0x10, 11}, {0x10, 0x12, 10}, {0x12, 0x14, 12}, {0x14, 0x20, 10}, {0x20, 0x40, 11},
+		{0x50, 0x60, 15}, {0x70, 0x72, 16}, {0x72, 0x74, 17}, {0x74, 0x80, 16}}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v\nwant %v", got, want)
 	}
@@ -489,6 +493,28 @@ func TestSymbolStackMatchesCache(t *testing.T) {
 					t.Fatalf("%#x: param size %d %v, cache %d %v", addr, pa, okA, pr, okR)
 				}
 				n++
+			}
+			// The records read one by one (copied, not parsed in place)
+			// give the same cache.
+			o, err := breakpad.NewObject(bytes.NewReader(data), int64(len(data)), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fromRecords, err := Build(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var x, y bytes.Buffer
+			if _, err := fromRecords.WriteTo(&x); err != nil {
+				t.Fatal(err)
+			}
+			b = NewBuilder(InfoOf(o))
+			b.AddSymbolFile(data)
+			if _, err := b.WriteTo(&y); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(x.Bytes(), y.Bytes()) {
+				t.Errorf("the cache built from records (%d bytes) differs from the one built in place (%d bytes)", x.Len(), y.Len())
 			}
 			t.Logf("%d lookups agree", n)
 		})

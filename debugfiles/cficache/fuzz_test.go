@@ -108,7 +108,7 @@ func FuzzByStart(f *testing.F) {
 	f.Add([]byte{3, 1, 2, 1, 0, 9, 3})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 1, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		recs := make([]winRecord, len(data))
+		recs := make([]rangeRef, len(data))
 		for i, b := range data {
 			recs[i].start = uint64(b % 8)
 			if b == 0xff {
@@ -120,8 +120,36 @@ func FuzzByStart(f *testing.F) {
 			want[i] = i
 		}
 		slices.SortStableFunc(want, func(a, b int) int { return cmp.Compare(recs[a].start, recs[b].start) })
-		if got := byStart(recs); !slices.Equal(got, want) {
+		got := make([]int, 0, len(recs))
+		for _, k := range byStart(recs) {
+			got = append(got, int(uint32(k)))
+		}
+		if !slices.Equal(got, want) {
 			t.Fatalf("byStart = %v, want %v", got, want)
+		}
+	})
+}
+
+// FuzzNestedFlatten checks the clustered, node-reusing nestedFlatten
+// against one nested map holding every record in file order, as Breakpad
+// stores them.
+func FuzzNestedFlatten(f *testing.F) {
+	f.Add([]byte{0x10, 0x10, 0x00, 0x40, 0x12, 0x02, 0x18, 0x10, 0x10, 0x10, 0x70, 0x10, 0x72, 0x02})
+	f.Add([]byte{0, 8, 0, 8, 1, 2, 3, 4, 2, 1, 0, 1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var recs []rangeRef
+		for i := 0; i+1 < len(data); i += 2 {
+			start, size := uint64(data[i]), uint64(data[i+1]%32)+1
+			recs = append(recs, rangeRef{start, start + size, uint32(1000 + len(recs))})
+		}
+		root := &nested{}
+		var pool nestedPool
+		for _, r := range recs {
+			root.store(&pool, r.start, r.end-1, r.ref, 0)
+		}
+		want := root.flatten(nil)
+		if got := nestedFlatten(recs); !slices.Equal(got, want) {
+			t.Fatalf("nestedFlatten(%v)\n = %v\nwant %v", recs, got, want)
 		}
 	})
 }

@@ -324,9 +324,17 @@ func (s *SymbolFile) lookupName(n []nameRef, idx int64) (string, bool) {
 }
 
 // exclusiveFuncs keeps, of FUNCs in file order, those that overlap no FUNC
-// kept before them (Breakpad's RangeMap), sorted by address.
+// kept before them (Breakpad's RangeMap), sorted by address. FUNCs already
+// sorted and disjoint, as writers emit them, are returned as they are.
 func exclusiveFuncs(fs []symFunc) []symFunc {
-	var kept []symFunc
+	disjoint := true
+	for i := 1; i < len(fs) && disjoint; i++ {
+		disjoint = fs[i].addr >= fs[i-1].end
+	}
+	if disjoint {
+		return fs
+	}
+	kept := make([]symFunc, 0, len(fs))
 	for _, f := range fs {
 		n := len(kept)
 		if n == 0 || f.addr >= kept[n-1].end {
