@@ -22,13 +22,10 @@ const maxEmitWorkers = 4
 
 // chunkGroups is the most top-level functions (with their inlinees) in one
 // chunk: enough to amortise the hand-over, few enough that the trees built
-// ahead of the consumer stay a small part of the program.
+// ahead of the consumer stay a small part of the program. A streaming
+// session uses the same: with smaller chunks (8 groups) its workers spent
+// more time handing chunks over than the memory saved was worth.
 const chunkGroups = 32
-
-// streamChunkGroups is chunkGroups for a streaming session, which holds
-// little else: the trees built ahead of the consumer are then a good part
-// of what it holds.
-const streamChunkGroups = 8
 
 // emitChunk is a run of nodes of one unit, whole top-level groups, and the
 // unit's gaps when it is the unit's last chunk.
@@ -68,9 +65,6 @@ func (bl *builder) canEmitParallel(users map[uint64]int) bool {
 func (bl *builder) chunks(gapsOf [][]gap, lastNode []int) []emitChunk {
 	var out []emitChunk
 	per := chunkGroups
-	if bl.streaming {
-		per = streamChunkGroups
-	}
 	for i := 0; i < len(bl.nodes); {
 		ui := bl.nodes[i].unit
 		c := emitChunk{unit: ui, n0: i}
@@ -153,10 +147,10 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 	}
 
 	workers := emitWorkers()
+	// Two chunks per worker: the consumer takes them in order, and with
+	// one a worker that finished early waits for a slower one's chunk to
+	// be consumed before it can start another.
 	window := 2 * workers
-	if bl.streaming {
-		window = workers
-	}
 	shared := bl.shared
 	if shared == nil {
 		shared = &sharedBudget{from: bl.bud}

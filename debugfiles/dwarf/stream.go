@@ -15,8 +15,8 @@ import (
 //
 // A consumer that has no use for that code (a Breakpad .sym writer writes
 // no FUNC record without a name) is served unit batch by unit batch
-// instead: each batch of units is walked (on the workers of walkParallel,
-// a few batches ahead), its functions are named, built and yielded, and
+// instead: each batch of units is walked (one batch ahead, on a goroutine
+// of its own), its functions are named, built and yielded, and
 // its records and pages are dropped before the next. A batch whose DIEs
 // refer past the units read so far (references across units, which
 // producers emit only with DW_FORM_ref_addr) waits for the units it refers
@@ -125,8 +125,8 @@ func (s *Session) stream(batchBytes int, yield func(*CompactFunction) bool) erro
 
 // streamBatchBytes is the .debug_info a batch of a streaming walk covers
 // (at least one unit): the records of a batch, and its pages of
-// .debug_info, are held from its walk to the end of its emission, for a
-// few batches at a time.
+// .debug_info, are held from its walk to the end of its emission, for two
+// batches at a time.
 const streamBatchBytes = 64 << 10
 
 // scanReferBack reports whether the DIEs of the abbreviation table at off
@@ -196,10 +196,12 @@ func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep bool, y
 	}()
 
 	workers := emitWorkers()
-	// A batch per worker: the walk takes much less time than building
-	// and consuming the functions, so the batches are walked well before
-	// they are wanted.
-	window := workers
+	// One batch walked ahead, on a goroutine of its own: the walk takes
+	// much less time than building and consuming the functions, so it is
+	// done well before the batch is wanted. A batch walked ahead holds
+	// its records until it is emitted; the memory a second one took is
+	// better spent on the emission's window (see emitParallel).
+	const window = 1
 	free := make(chan *builder, window)
 	// Each shard reads the abbreviation tables of its batch into a source
 	// of its own, emptied with the batch: compilers write a table per
@@ -223,7 +225,7 @@ func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep bool, y
 	if workers >= 2 {
 		jobs := make(chan int, window)
 		slots = make(chan struct{}, window) // batches walked or being walked, not yet merged
-		wg = walkBatchesOn(batches, workers, jobs, slots, stop, walk)
+		wg = walkBatchesOn(batches, window, jobs, slots, stop, walk)
 	}
 	// The feeder waits on the window or stop, never on jobs (the window
 	// bounds what is queued); workers skip what is left.
