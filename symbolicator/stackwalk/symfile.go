@@ -207,13 +207,29 @@ func (ix *symIndexer) closeFunc(off uint32) {
 
 // moduleArch is the architecture the MODULE record of a symbol file
 // names (its first record, which the index pass requires), or the zero
-// Arch.
+// Arch. It reads the file a line at a time until a record parses: a reader
+// over the whole file would first look for a '\r' through all of it.
 func moduleArch(data []byte) unwind.Arch {
-	rd := breakpad.NewBytesReader(data)
-	if !rd.Next() || rd.Record().Kind != breakpad.KindModule {
-		return 0
+	for len(data) > 0 {
+		line := data
+		if n := bytes.IndexAny(data, "\r\n"); n >= 0 {
+			line, data = data[:n], data[n+1:]
+		} else {
+			data = nil
+		}
+		if len(line) == 0 {
+			continue
+		}
+		rd := breakpad.NewBytesReader(line)
+		if !rd.Next() {
+			continue // malformed: skipped, as the index pass skips it
+		}
+		if rd.Record().Kind != breakpad.KindModule {
+			return 0
+		}
+		return unwind.ArchFromName(breakpad.SentryArch(string(rd.Record().Module.Arch)))
 	}
-	return unwind.ArchFromName(breakpad.SentryArch(string(rd.Record().Module.Arch)))
+	return 0
 }
 
 // recordCounts counts the records filterRecords keeps, by kind.
