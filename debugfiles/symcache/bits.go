@@ -24,19 +24,22 @@ func loadBits(b []byte, pos uint64, n uint) uint64 {
 // valid; bits past the end of b read as 0.
 func load56(b []byte, pos uint64) uint64 {
 	if i := pos >> 3; i+8 <= uint64(len(b)) {
-		return binary.LittleEndian.Uint64(b[i:]) >> (pos & 7)
+		// b[i:i+8] rather than b[i:]: with a constant length the
+		// compiler drops the capacity arithmetic and the second bounds
+		// check that an open slice costs.
+		return binary.LittleEndian.Uint64(b[i:i+8]) >> (pos & 7)
 	}
 	return slowBits(b, pos)
 }
 
-// slowBits is load56 near the end of b, byte by byte.
+// slowBits is load56 near the end of b (fewer than 8 bytes from bit pos
+// on), byte by byte. It must call nothing (copy would call memmove): it is
+// inlined into every reader, and the compiler spills what is live across
+// a call where it is computed, even when the call is on a cold path.
 func slowBits(b []byte, pos uint64) uint64 {
-	i := pos >> 3
 	var v uint64
-	for k := uint64(0); k < 8; k++ {
-		if i+k < uint64(len(b)) {
-			v |= uint64(b[i+k]) << (8 * k)
-		}
+	for i, s := pos>>3, uint(0); i < uint64(len(b)); i, s = i+1, s+8 {
+		v |= uint64(b[i]) << (s & 63) // fewer than 8 bytes are left
 	}
 	return v >> (pos & 7)
 }
@@ -131,11 +134,11 @@ func symValue(sym uint32) (base uint64, n uint, ok bool) {
 	if k < fineSyms {
 		l := uint(k/4) + directBits
 		n = l - 3
-		return (4 | uint64(k&3)) << n, n, true
+		return (4 | uint64(k&3)) << (n & 63), n, true // n < 64: no shift overflow code
 	}
 	if k -= fineSyms; k < 64-fineBits {
 		n = uint(k) + fineBits
-		return 1 << n, n, true
+		return 1 << (n & 63), n, true
 	}
 	return 0, 0, false
 }

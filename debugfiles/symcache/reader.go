@@ -41,8 +41,17 @@ type Cache struct {
 	funcWidth   uint64   // bits of a function row
 	topWidths   [3]uint8 // function, address, first site
 	firstOff    uint64   // bit offset of a site row's first site
+	firstMask   uint64   // of a site row's first site
 	topWidth    uint64   // bits of a top-level row
+	topMasks    [3]uint64
+	strMask     uint64 // of a string offset
 	codeBits    [numAlphabets]uint8
+	// dirNarrow is set when a directory block's first offset and node
+	// fit one load, and two page fields do.
+	dirNarrow    bool
+	dirFirstMask uint64
+	dirNodeMask  uint64
+	dirFieldMask uint64
 
 	strs, files, funcs, sites, nodes, top, abs, regions, dir, codes, stream []byte
 	// tables are the decode tables of the stream's alphabets, views of
@@ -156,6 +165,7 @@ func New(b []byte) (*Cache, error) {
 		return nil, err
 	}
 	c.strWidth = strBits(uint64(binary.LittleEndian.Uint32(b[offStrings+4:])))
+	c.strMask = 1<<c.strWidth - 1
 	if c.files, c.nfiles, err = sec(offFiles, 2*c.strWidth, 0); err != nil {
 		return nil, err
 	}
@@ -184,6 +194,8 @@ func New(b []byte) (*Cache, error) {
 	c.dirFirstW = uint8(bits.Len64(8 * uint64(binary.LittleEndian.Uint32(b[offStream+4:]))))
 	c.dirNodeW = uint8(bits.Len32(c.nnodes))
 	c.block = uint64(c.dirFirstW) + uint64(c.dirNodeW) + groupPages*uint64(c.dirWidth)
+	c.dirNarrow = c.dirFirstW+c.dirNodeW <= 56 && 2*c.dirWidth <= 56
+	c.dirFirstMask, c.dirNodeMask, c.dirFieldMask = 1<<c.dirFirstW-1, 1<<c.dirNodeW-1, 1<<c.dirWidth-1
 	c.npages = binary.LittleEndian.Uint32(b[offDir+4:])
 	c.ngroups = c.npages/groupPages + 1
 	off, size := uint64(binary.LittleEndian.Uint32(b[offDir:])), bitBytes(uint64(c.ngroups), c.block)
@@ -264,6 +276,7 @@ func parseHeader(b []byte, size int64) (*Cache, error) {
 			return nil, corrupt(int64(offTopWidths+i), "top-level column width %d", c.topWidths[i])
 		}
 		c.topWidth += uint64(c.topWidths[i])
+		c.topMasks[i] = 1<<c.topWidths[i] - 1
 	}
 	for i := range c.codeBits {
 		if c.codeBits[i] = b[offCodeBits+i]; c.codeBits[i] != 0 && c.codeBits[i] != maxCodeLen {
@@ -286,6 +299,7 @@ func parseHeader(b []byte, size int64) (*Cache, error) {
 		}
 	}
 	c.firstOff = c.siteWidth
+	c.firstMask = 1<<c.topWidths[2] - 1
 	c.siteWidth += uint64(c.topWidths[2])
 	return c, nil
 }
@@ -407,12 +421,24 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 	// The chain, innermost first. Until the second pass resolves them,
 	// a frame holds its node's site and address columns, and in Line
 	// whether the node has a parent column (is not top-level).
+	//
+	// Rows narrow enough for one load, as they are in practice, are read
+	// here rather than through row and siteRow, which the compiler does
+	// not inline: a lookup reads several per frame, and each call spills
+	// what the lookup holds in registers.
 	first := len(dst)
+	nodes, nw := c.nodes, c.nodeWidth
 	for depth := 0; node != 0 && depth < maxChain; depth++ {
 		if node-1 >= c.nnodes {
 			break
 		}
-		site, code, back := c.row(c.nodes, uint64(node-1)*c.nodeWidth, colSite)
+		var site, code, back uint64
+		if pos := uint64(node-1) * nw; nw <= 56 {
+			b := load56(nodes, pos) // colOff[colSite] is 0
+			site, code, back = b&c.masks[colSite], b>>(c.colOff[colAddr]&63)&c.masks[colAddr], b>>(c.colOff[colParent]&63)&c.masks[colParent]
+		} else {
+			site, code, back = c.row(nodes, pos, colSite)
+		}
 		parent := uint32(0)
 		if back != 0 && back < uint64(node) {
 			parent = node - uint32(back)
@@ -421,7 +447,17 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 		if back != 0 {
 			inlined = 1
 		}
-		dst = append(dst, Frame{FunctionIndex: uint32(site), Address: code, Line: inlined, Inlined: parent != 0})
+		// Only the fields without pointers are written here, the
+		// strings in the second pass: appending a whole Frame would
+		// zero it, storing its pointers through the write barrier
+		// check.
+		if len(dst) < cap(dst) {
+			dst = dst[:len(dst)+1]
+		} else {
+			dst = append(dst, Frame{})
+		}
+		f := &dst[len(dst)-1]
+		f.FunctionIndex, f.Address, f.Line, f.Inlined = uint32(site), code, inlined, parent != 0
 		node = parent
 	}
 	// From the outermost frame inwards: the top-level row tells where
@@ -439,11 +475,17 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 		site, code := uint64(f.FunctionIndex), f.Address
 		fn, at := ^uint32(0), uint64(0)
 		if f.Line == 0 {
-			fn, at, sites, sitesOK = c.topRow(site | code<<c.widths[colSite])
+			fn, at, sites, sitesOK = c.topRow(site | code<<(c.widths[colSite]&63))
 		} else {
 			if s := sites + site; sitesOK && s < uint64(c.nsites) {
 				var v, cf, cl uint64
-				v, cf, cl, sites = c.siteRow(s)
+				if pos := s * c.siteWidth; c.siteWidth <= 56 {
+					b := load56(c.sites, pos)
+					v, cf = b>>(c.colOff[colFunc]&63)&c.masks[colFunc], b>>(c.colOff[colCallFile]&63)&c.masks[colCallFile]
+					cl, sites = b>>(c.colOff[colCallLine]&63)&c.masks[colCallLine], b>>(c.firstOff&63)&c.firstMask
+				} else {
+					v, cf, cl, sites = c.siteRow(s)
+				}
 				fn = uint32(v)
 				o := &dst[i+1]
 				o.Line = uint32(cl)
@@ -462,7 +504,12 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 		}
 		f.Line = 0
 		f.FunctionIndex, f.Address, outer = fn, at, at
-		f.Function, f.Lang = c.function(fn)
+		f.Function, f.Lang = "", LangUnknown
+		f.FileDir, f.FileName = "", "" // the frame inside sets them, if any
+		if fn < c.nfuncs {
+			b := load56(c.funcs, uint64(fn)*c.funcWidth) // a string offset takes at most 32 bits
+			f.Function, f.Lang = c.str(uint32(b&c.strMask)), Language(b>>(c.strWidth&63)&(1<<langBits-1))
+		}
 	}
 	if len(dst) == first {
 		return dst
@@ -481,7 +528,7 @@ func (c *Cache) siteRow(s uint64) (fn, file, line, first uint64) {
 		b := load56(c.sites, pos)
 		off, m := &c.colOff, &c.masks
 		return b >> off[colFunc] & m[colFunc], b >> off[colCallFile] & m[colCallFile],
-			b >> off[colCallLine] & m[colCallLine], b >> c.firstOff & (1<<c.topWidths[2] - 1)
+			b >> off[colCallLine] & m[colCallLine], b >> c.firstOff & c.firstMask
 	}
 	fn, file, line = c.row(c.sites, pos, colFunc)
 	return fn, file, line, loadBits(c.sites, pos+c.firstOff, uint(c.topWidths[2]))
@@ -497,8 +544,8 @@ func (c *Cache) topRow(t uint64) (fn uint32, at, first uint64, ok bool) {
 	pos := t * c.topWidth
 	w := c.topWidths
 	if c.topWidth <= 56 {
-		b := load56(c.top, pos)
-		return uint32(b & (1<<w[0] - 1)), b >> w[0] & (1<<w[1] - 1), b >> (w[0] + w[1]) & (1<<w[2] - 1), true
+		b, m := load56(c.top, pos), &c.topMasks
+		return uint32(b & m[0]), b >> (w[0] & 63) & m[1], b >> ((w[0] + w[1]) & 63) & m[2], true
 	}
 	fn = uint32(loadBits(c.top, pos, uint(w[0])))
 	pos += uint64(w[0])
@@ -539,10 +586,8 @@ func (c *Cache) function(i uint32) (string, Language) {
 	if i >= c.nfuncs {
 		return "", LangUnknown
 	}
-	w := c.strWidth
-	pos := uint64(i) * c.funcWidth
-	b := load56(c.funcs, pos) // a string offset takes at most 32 bits
-	return c.str(uint32(b & (1<<w - 1))), Language(b >> w & (1<<langBits - 1))
+	b := load56(c.funcs, uint64(i)*c.funcWidth) // a string offset takes at most 32 bits
+	return c.str(uint32(b & c.strMask)), Language(b >> (c.strWidth & 63) & (1<<langBits - 1))
 }
 
 // FunctionName returns the raw name of function i (a Frame's
@@ -554,25 +599,33 @@ func (c *Cache) FunctionName(i uint32) string {
 
 // file returns the directory and name of file id+1 (0: none).
 func (c *Cache) file(id uint32) (string, string) {
-	if id == 0 || id-1 >= c.nfiles {
+	if id-1 >= c.nfiles { // id 0 wraps around
 		return "", ""
 	}
-	w := c.strWidth
+	w, m := c.strWidth, c.strMask
 	pos := uint64(id-1) * 2 * w
-	return c.str(uint32(loadBits(c.files, pos, uint(w)))), c.str(uint32(loadBits(c.files, pos+w, uint(w))))
+	return c.str(uint32(load56(c.files, pos) & m)), c.str(uint32(load56(c.files, pos+w) & m))
 }
 
 // str returns a view of the string at offset off of the string table.
+// The length's ULEB128 is decoded in a plain loop, not through uvarint,
+// so that str stays small enough to inline: a lookup reads several
+// strings.
 func (c *Cache) str(off uint32) string {
-	if uint64(off) >= uint64(len(c.strs)) {
-		return ""
+	b := c.strs
+	n, k := uint64(0), uint64(off)
+	for s := uint(0); k < uint64(len(b)) && s < 70; s += 7 {
+		x := b[k]
+		k++
+		n |= uint64(x&0x7f) << (s & 63)
+		if x < 0x80 {
+			if n-1 >= uint64(len(b))-k { // n == 0 wraps around
+				break
+			}
+			return unsafe.String(&b[k], int(n))
+		}
 	}
-	b := c.strs[off:]
-	n, k := uvarint(b, 0)
-	if k <= 0 || n == 0 || n > uint64(len(b)-k) {
-		return ""
-	}
-	return unsafe.String(&b[k], int(n))
+	return ""
 }
 
 // find decodes the entry covering addr: the innermost node, file and line
@@ -598,7 +651,8 @@ func (c *Cache) find(addr uint64) (node, file, line uint32, at uint64, ok bool) 
 		return 0, 0, 0, 0, false
 	}
 	off := addr - start
-	page := uint64(binary.LittleEndian.Uint32(r[16:])) + off>>c.shift
+	sh := c.shift & 63 // at most 63 (parseHeader); the mask spares the shift's overflow code
+	page := uint64(binary.LittleEndian.Uint32(r[16:])) + off>>sh
 	if page >= uint64(c.npages) {
 		return 0, 0, 0, 0, false
 	}
@@ -606,7 +660,7 @@ func (c *Cache) find(addr uint64) (node, file, line uint32, at uint64, ok bool) 
 	if !ok {
 		return 0, 0, 0, 0, false
 	}
-	at = start + off>>c.shift<<c.shift
+	at = start + off>>sh<<sh
 	return c.decode(pos, stop, from, at, addr)
 }
 
@@ -643,37 +697,52 @@ const maxRunPages = 1 << 12
 // pageSpan returns the bits [pos, stop) of page k in the stream and the
 // node the decoding of its group's pages starts from; ok is false past
 // the directory. The page's end is the next page's start, in the same
-// block but for the last page of a group.
+// block but for the last page of a group, which ends where the next
+// group's first page starts: at that group's first offset (the guess for
+// a group's first page) plus its field 0.
+//
+// When the fields are narrow enough, as they are in practice, the
+// block's first offset and node come in one load, and the fields of the
+// page and of the next one in another. It calls nothing, not even on
+// paths not taken: the compiler spills what is live across a call where
+// it is computed, whichever path the call is on.
 func (c *Cache) pageSpan(k uint64) (pos, stop uint64, node uint32, ok bool) {
-	g := k / groupPages
-	if g >= uint64(c.ngroups) {
+	g, j := k/groupPages, k%groupPages
+	ng := uint64(c.ngroups)
+	if g >= ng {
 		return 0, 0, 0, false
 	}
 	end := 8 * uint64(len(c.stream))
-	bp, fw, nw, dw := g*c.block, uint(c.dirFirstW), uint64(c.dirNodeW), uint64(c.dirWidth)
-	first, next := loadBits(c.dir, bp, fw), end
-	if g+1 < uint64(c.ngroups) {
-		next = loadBits(c.dir, bp+c.block, fw)
+	dir, bp := c.dir, g*c.block
+	fw, nw, dw := uint(c.dirFirstW), uint(c.dirNodeW), uint(c.dirWidth)
+	fields := bp + uint64(fw+nw)
+	fm, dm := c.dirFirstMask, c.dirFieldMask
+	var first, zj, zn uint64
+	if c.dirNarrow {
+		h := load56(dir, bp)
+		first, node = h&fm, uint32(h>>(fw&63)&c.dirNodeMask)
+		f := load56(dir, fields+uint64(j)*uint64(dw))
+		zj, zn = f&dm, f>>(dw&63)&dm
+	} else {
+		first, node = load56(dir, bp)&fm, uint32(load56(dir, bp+uint64(fw))&c.dirNodeMask)
+		zj, zn = load56(dir, fields+j*uint64(dw))&dm, load56(dir, fields+(j+1)*uint64(dw))&dm
 	}
-	node = uint32(loadBits(c.dir, bp+uint64(fw), uint(nw)))
-	j := k % groupPages
-	field := func(bp, j uint64) uint64 {
-		d := loadBits(c.dir, bp+uint64(fw)+nw+j*dw, uint(dw))
-		return uint64(int64(d>>1) ^ -int64(d&1))
+	next := end
+	if g+1 < ng {
+		next = load56(dir, bp+c.block) & fm
 	}
-	pos, stop = pageGuess(first, next, k)+field(bp, j), end
+	pos, stop = pageGuess(first, next, j)+unzigzag64(zj), end
 	switch {
 	case j+1 < groupPages:
-		stop = pageGuess(first, next, k+1) + field(bp, j+1)
-	case g+1 < uint64(c.ngroups):
-		after := end
-		if g+2 < uint64(c.ngroups) {
-			after = loadBits(c.dir, bp+2*c.block, fw)
-		}
-		stop = pageGuess(next, after, k+1) + field(bp+c.block, 0)
+		stop = pageGuess(first, next, j+1) + unzigzag64(zn)
+	case g+1 < ng:
+		stop = next + unzigzag64(load56(dir, bp+c.block+uint64(fw+nw))&dm)
 	}
 	return pos, min(stop, end), node, true
 }
+
+// unzigzag64 inverts zigzag64.
+func unzigzag64(v uint64) uint64 { return uint64(int64(v>>1) ^ -int64(v&1)) }
 
 // decode decodes the entries of a page from bit pos to bit stop, the
 // page starting at address at and its decoding from node (its group's),
@@ -687,7 +756,6 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 	var (
 		m          model
 		file, line uint32
-		first      = true
 		p          = c.stream
 		w          uint64 // the bits from pos on
 		avail      uint   // how many of them are valid
@@ -707,7 +775,6 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 		}
 		w, avail, pos = w>>n, avail-n, pos+uint64(n)
 		ts := e >> 4
-		ctx = alphaTag + int(ts&3)
 		delta := uint64(ts >> 2)
 		if delta == escapeDelta {
 			// A long delta: a value of its own alphabet follows.
@@ -721,19 +788,28 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 			if !ok {
 				break
 			}
-			delta = escapeDelta + (v | loadWide(p, pos, n))
+			// loadWide, written out so that the loop calls nothing
+			// (see pageSpan).
+			x := load56(p, pos)
+			if n > 56 {
+				x = x&(1<<32-1) | load56(p, pos+32)<<32
+			}
+			delta = escapeDelta + (v | x&(1<<(n&63)-1))
 			pos += uint64(n)
 			w, avail = load56(p, pos), 56
 		}
-		if !first {
+		// A page's first entry, the one read in context
+		// alphaTagFirst, starts at the page start whatever its delta.
+		if ctx != alphaTagFirst {
 			if at+delta > addr || at+delta < at {
 				break
 			}
 			at += delta
 		}
+		ctx = alphaTag + int(ts&3)
 		predFile, predLine, hit := file, line, true
 		if ts&tagNodeFlag != 0 {
-			e := tableEntry(tabs[alphaNode+int(ts&tagFileFlag)/tagFileFlag], w)
+			e := tableEntry(tabs[alphaNode+int(ts>>1&1)], w) // ts>>1&1: tagFileFlag as 0 or 1
 			n := uint(e & 15)
 			if n == 0 {
 				break
@@ -755,7 +831,17 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 				}
 			}
 			next := node + uint32(unzigzag(d))
-			predFile, predLine, hit = m.nodes.switchTo(node, file, line, next)
+			// m.nodes.switchTo, written out so that the loop calls
+			// nothing (see pageSpan).
+			hit = false
+			if i := m.nodes.find(next); i >= 0 {
+				predFile, predLine, hit = m.nodes.file[i], m.nodes.line[i], true
+			}
+			if i := m.nodes.find(node); i >= 0 {
+				m.nodes.file[i], m.nodes.line[i] = file, line
+			} else {
+				m.nodes.add(node, file, line)
+			}
 			node = next
 		}
 		newFile := predFile
@@ -783,7 +869,16 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 			}
 			newFile = uint32(f)
 		}
-		base, how := m.lineBase(newFile, predFile, hit, predLine, line)
+		// m.lineBase, then m.files.put below, written out, with the
+		// file's slot found once.
+		fi := m.files.find(newFile)
+		base, how := predLine, basePredicted
+		if !hit || newFile != predFile {
+			base, how = line, baseCurrent
+			if fi >= 0 {
+				base, how = m.files.line[fi], baseFile
+			}
+		}
 		file = newFile
 		e = tableEntry(tabs[lineAlphabet(ts, how)], w)
 		n = uint(e & 15)
@@ -804,8 +899,11 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 			w, avail, pos = w>>n, avail-n, pos+uint64(n)
 		}
 		line = base + uint32(unzigzag(d))
-		m.files.put(file, line)
-		first = false
+		if fi >= 0 {
+			m.files.line[fi] = line
+		} else {
+			m.files.add(file, 0, line)
+		}
 	}
 	return node, file, line, at, true
 }
@@ -820,27 +918,6 @@ var noCode [tableSize]byte
 // tableEntry returns the entry of a decode table for the next bits w of
 // the stream.
 func tableEntry(t *[tableSize]byte, w uint64) uint32 {
-	return uint32(binary.LittleEndian.Uint16(t[2*(w&(1<<maxCodeLen-1)):]))
-}
-
-// uvarint decodes an unsigned LEB128 value at p[i:], returning the value
-// and the index after it, or -1 when it is truncated or longer than ten
-// bytes.
-func uvarint(p []byte, i int) (uint64, int) {
-	if i < len(p) && p[i] < 0x80 {
-		return uint64(p[i]), i + 1
-	}
-	var v uint64
-	for shift := 0; shift < 70; shift += 7 {
-		if i >= len(p) {
-			return 0, -1
-		}
-		b := p[i]
-		i++
-		v |= uint64(b&0x7f) << shift
-		if b < 0x80 {
-			return v, i
-		}
-	}
-	return 0, -1
+	i := 2 * (w & (1<<maxCodeLen - 1))
+	return uint32(binary.LittleEndian.Uint16(t[i : i+2]))
 }

@@ -1,7 +1,7 @@
 package symcache
 
 // recallSize is how many nodes, and how many files, a page's decoder
-// remembers.
+// remembers. recall.find is written out for 4.
 const recallSize = 4
 
 // model predicts an entry's file and line from what came before it in
@@ -19,57 +19,73 @@ type model struct {
 }
 
 // recall is a small memory keyed by id, replacing the oldest entry when
-// full.
+// full. An id is in at most one slot: it is only stored when absent.
+// Keys are id+1, so that the zero value is an empty memory whose slots
+// match no id, and find can test every slot without a branch.
 type recall struct {
-	n   int
-	mem [recallSize]struct{ node, file, line uint32 }
+	n    uint // slots filled so far
+	key  [recallSize]uint64
+	file [recallSize]uint32
+	line [recallSize]uint32
+}
+
+// find returns the slot holding id, or -1. It tests every slot, which
+// compiles to conditional moves rather than branches that mispredict as
+// often as not, and is small enough for the decoder to inline; it is
+// written out for recallSize 4.
+func (r *recall) find(id uint32) int {
+	k, i := uint64(id)+1, -1
+	if r.key[3] == k {
+		i = 3
+	}
+	if r.key[2] == k {
+		i = 2
+	}
+	if r.key[1] == k {
+		i = 1
+	}
+	if r.key[0] == k {
+		i = 0
+	}
+	return i
+}
+
+// add stores id with file and line in the next slot, the oldest one once
+// all are filled.
+func (r *recall) add(id, file, line uint32) {
+	i := r.n % recallSize
+	r.key[i], r.file[i], r.line[i] = uint64(id)+1, file, line
+	r.n++
 }
 
 // switchTo records that the stream leaves node `from` at file and line,
 // and returns what it remembers of node `to` (hit), or file and line.
 func (r *recall) switchTo(from, file, line, to uint32) (uint32, uint32, bool) {
 	pf, pl, hit := file, line, false
-	k := min(r.n, recallSize)
-	saved := false
-	for i := 0; i < k; i++ {
-		m := &r.mem[i]
-		if m.node == to && !hit {
-			pf, pl, hit = m.file, m.line, true
-		}
-		if m.node == from && !saved {
-			m.file, m.line = file, line
-			saved = true
-		}
+	if i := r.find(to); i >= 0 {
+		pf, pl, hit = r.file[i], r.line[i], true
 	}
-	if !saved {
-		m := &r.mem[r.n%recallSize]
-		m.node, m.file, m.line = from, file, line
-		r.n++
+	if i := r.find(from); i >= 0 {
+		r.file[i], r.line[i] = file, line
+	} else {
+		r.add(from, file, line)
 	}
 	return pf, pl, hit
 }
 
 // put remembers line for id.
 func (r *recall) put(id, line uint32) {
-	k := min(r.n, recallSize)
-	for i := 0; i < k; i++ {
-		if r.mem[i].node == id {
-			r.mem[i].line = line
-			return
-		}
+	if i := r.find(id); i >= 0 {
+		r.line[i] = line
+		return
 	}
-	m := &r.mem[r.n%recallSize]
-	m.node, m.line = id, line
-	r.n++
+	r.add(id, 0, line)
 }
 
 // get returns the line remembered for id.
 func (r *recall) get(id uint32) (uint32, bool) {
-	k := min(r.n, recallSize)
-	for i := 0; i < k; i++ {
-		if r.mem[i].node == id {
-			return r.mem[i].line, true
-		}
+	if i := r.find(id); i >= 0 {
+		return r.line[i], true
 	}
 	return 0, false
 }

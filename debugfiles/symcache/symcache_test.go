@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -145,6 +146,25 @@ func TestLookupFrames(t *testing.T) {
 	}
 	if st := c.Stats(); st.Regions < 2 {
 		t.Errorf("the far function should start a region of its own: %+v", st)
+	}
+}
+
+// TestLookupReusedFrames checks that a lookup into frames left over from
+// an earlier one (stale strings and fields in dst's spare capacity)
+// answers what a lookup into nothing does.
+func TestLookupReusedFrames(t *testing.T) {
+	c, _ := build(t, testInfo, trees(), symcache.Options{})
+	junk := symcache.Frame{Function: "junk", FunctionIndex: 99, Lang: symcache.LangRust, Inlined: true, Line: 77, Address: 0x77, FileDir: "/junk/", FileName: "junk.c"}
+	buf := make([]symcache.Frame, 300)
+	for _, a := range []uint64{0x1124, 0x1195, 0x2000, 0x1330, 0x1100, 5} {
+		for i := range buf {
+			buf[i] = junk
+		}
+		got := c.Lookup(a, buf[:1])[1:]
+		want := c.Lookup(a, nil)
+		if !slices.Equal(got, want) {
+			t.Errorf("%#x: into reused frames %+v\nwant %+v", a, got, want)
+		}
 	}
 }
 
