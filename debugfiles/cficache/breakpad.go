@@ -93,6 +93,11 @@ type StackLines struct {
 	wins  [2]int   // STACK WIN FPO and FrameData records among them
 	funcs int      // FUNC records among them (x86)
 	run   int      // index in runs of the run the last line extended, or -1
+
+	// callerFuncs is set when the caller parses the FUNC records itself
+	// and hands them over (Func): given holds their parameter sizes.
+	callerFuncs bool
+	given       []rangeRef
 }
 
 // NewStackLines starts collecting the STACK records of a symbol file for
@@ -111,9 +116,23 @@ func (l *StackLines) Line(data []byte, off, end int) {
 	l.line(data, off, end)
 }
 
+// CallerParsesFuncs tells l that the caller parses the file's FUNC records
+// itself and hands each one over through Func: Line then leaves FUNC lines
+// out, and an x86 file's FUNC records are parsed once, not twice. It is
+// called before the first line.
+func (l *StackLines) CallerParsesFuncs() { l.callerFuncs = true }
+
+// Func hands over a FUNC record of the file, in file order, after
+// CallerParsesFuncs: only its range and parameter size are kept (for x86).
+func (l *StackLines) Func(addr, size, paramSize uint64) {
+	if r, ok := paramRange(l.arch, addr, size, paramSize); ok {
+		l.given = append(l.given, r)
+	}
+}
+
 func (l *StackLines) line(data []byte, off, end int) {
 	line := data[off:end]
-	if !hasPrefix(line, "STACK ") && (l.arch != unwind.ArchX86 || !hasPrefix(line, "FUNC ")) {
+	if !hasPrefix(line, "STACK ") && (l.arch != unwind.ArchX86 || l.callerFuncs || !hasPrefix(line, "FUNC ")) {
 		l.run = -1
 		return
 	}
@@ -151,6 +170,9 @@ func (l *StackLines) Stack(data []byte) *SymbolStack {
 		s.wins[i] = make([]rangeRef, 0, n)
 	}
 	s.funcs = make([]rangeRef, 0, l.funcs)
+	if l.callerFuncs {
+		s.funcs = l.given
+	}
 	for _, r := range l.runs {
 		rd := breakpad.NewBytesReader(data[r[0]:r[1]])
 		for rd.Next() {
@@ -256,11 +278,19 @@ func (s *SymbolStack) add(rec *breakpad.Record, alias bool) {
 		s.wins[i] = append(s.wins[i], rangeRef{w.RVA, w.RVA + w.CodeSize, uint32(off)})
 	case breakpad.KindFunc:
 		f := &rec.Func
-		if s.arch != unwind.ArchX86 || f.Size == 0 || f.Address+f.Size-1 < f.Address {
-			return
+		if r, ok := paramRange(s.arch, f.Address, f.Size, f.ParamSize); ok {
+			s.funcs = append(s.funcs, r)
 		}
-		s.funcs = append(s.funcs, rangeRef{f.Address, f.Address + f.Size, uint32(min(f.ParamSize, none-1))})
 	}
+}
+
+// paramRange is the parameter size of a FUNC record as the index keeps it:
+// for x86 only, and not for an empty or wrapping range.
+func paramRange(arch unwind.Arch, addr, size, paramSize uint64) (rangeRef, bool) {
+	if arch != unwind.ArchX86 || size == 0 || addr+size-1 < addr {
+		return rangeRef{}, false
+	}
+	return rangeRef{addr, addr + size, uint32(min(paramSize, none-1))}, true
 }
 
 // index applies Breakpad's storage rules to the records.

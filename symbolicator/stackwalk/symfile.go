@@ -113,13 +113,16 @@ func NewSymbolFile(data []byte, name string, opts SymbolFileOptions) (*SymbolFil
 	// (and for x86 the FUNC records again) for package cficache; which
 	// ones depends on the architecture the MODULE record names.
 	stack := cficache.NewStackLines(moduleArch(data))
+	// The index pass parses the FUNC records: it hands x86 parameter
+	// sizes over rather than have them parsed again.
+	stack.CallerParsesFuncs()
 	runs, n := filterRecords(data, stack)
 	// Sized from the counts, the tables are allocated once: growing them
 	// by appends cost most of an index's allocation.
 	s.files = make([]nameRef, 0, n.files)
 	s.origins = make([]nameRef, 0, n.origins)
 	s.publics = make([]symPublic, 0, n.publics)
-	ix := symIndexer{s: s, cur: -1, funcs: make([]symFunc, 0, n.funcs)}
+	ix := symIndexer{s: s, stack: stack, cur: -1, funcs: make([]symFunc, 0, n.funcs)}
 	for _, run := range runs {
 		rd := breakpad.NewBytesReader(data[run[0]:run[1]])
 		for rd.Next() {
@@ -153,6 +156,7 @@ func NewSymbolFile(data []byte, name string, opts SymbolFileOptions) (*SymbolFil
 // pass, in file order.
 type symIndexer struct {
 	s      *SymbolFile
+	stack  *cficache.StackLines
 	module bool      // the MODULE record, which must come first, was seen
 	cur    int       // index in funcs of the FUNC whose body follows, or -1
 	funcs  []symFunc // in file order
@@ -182,6 +186,7 @@ func (ix *symIndexer) add(rec *breakpad.Record) bool {
 	case breakpad.KindFunc:
 		ix.closeFunc(off)
 		f := &rec.Func
+		ix.stack.Func(f.Address, f.Size, f.ParamSize)
 		if f.Size == 0 || f.Address+f.Size-1 < f.Address {
 			return true
 		}
