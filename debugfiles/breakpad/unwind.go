@@ -95,11 +95,8 @@ func ReadStackTable(rd *Reader, arch unwind.Arch) (*StackTable, error) {
 			if w.CodeSize == 0 || w.RVA+w.CodeSize < w.RVA {
 				continue
 			}
-			t.entries = append(t.entries, stackEntry{start: w.RVA, end: w.RVA + w.CodeSize, win: &unwind.WinFrame{
-				Type: w.Type, PrologSize: w.PrologSize, EpilogSize: w.EpilogSize, ParamSize: w.ParamSize,
-				SavedRegisterSize: w.SavedRegisterSize, LocalSize: w.LocalSize, MaxStackSize: w.MaxStackSize,
-				Program: string(w.ProgramString), AllocatesBasePointer: w.AllocatesBasePointer,
-			}})
+			f := w.WinFrame()
+			t.entries = append(t.entries, stackEntry{start: w.RVA, end: w.RVA + w.CodeSize, win: &f})
 		default:
 			cur = -1
 		}

@@ -396,11 +396,13 @@ func (s *SymbolStack) winFrame(off uint32) (unwind.WinFrame, bool) {
 	if !ok {
 		return unwind.WinFrame{}, false
 	}
-	return unwind.WinFrame{
-		Type: w.Type, PrologSize: w.PrologSize, EpilogSize: w.EpilogSize, ParamSize: w.ParamSize,
-		SavedRegisterSize: w.SavedRegisterSize, LocalSize: w.LocalSize, MaxStackSize: w.MaxStackSize,
-		Program: unsafeString(w.ProgramString), AllocatesBasePointer: w.AllocatesBasePointer,
-	}, true
+	// WinFrame copies the program; a lookup takes a view of it instead,
+	// and allocates nothing.
+	prog := unsafeString(w.ProgramString)
+	w.HasProgramString = false
+	f := w.WinFrame()
+	f.Program = prog
+	return f, true
 }
 
 // ParamSize returns the parameter size of the FUNC covering addr (x86).
