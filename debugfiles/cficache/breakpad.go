@@ -169,9 +169,10 @@ func (l *StackLines) Stack(data []byte) *SymbolStack {
 	for i, n := range l.wins {
 		s.wins[i] = make([]rangeRef, 0, n)
 	}
-	s.funcs = make([]rangeRef, 0, l.funcs)
 	if l.callerFuncs {
 		s.funcs = l.given
+	} else {
+		s.funcs = make([]rangeRef, 0, l.funcs)
 	}
 	for _, r := range l.runs {
 		rd := breakpad.NewBytesReader(data[r[0]:r[1]])
