@@ -20,7 +20,10 @@ Start with:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newMinidumpCommand(), newDifsCommand(), newDumpSymsCommand(), newSymbolicateCommand(), newSymcacheCommand(), newStackwalkCommand(), newUploadCommand())
+	for _, local := range []*cobra.Command{newVersionCommand(), newMinidumpCommand(), newDifsCommand(), newDumpSymsCommand(), newSymbolicateCommand(), newSymcacheCommand(), newStackwalkCommand()} {
+		root.AddCommand(markLocal(local))
+	}
+	root.AddCommand(newUploadCommand())
 	root.AddCommand(serverCommands()...)
 	return root
 }
