@@ -14,6 +14,7 @@ import (
 
 	"github.com/cairn-dev/cairn/debugfiles"
 	"github.com/cairn-dev/cairn/debugfiles/breakpad"
+	"github.com/cairn-dev/cairn/debugfiles/debugid"
 	"github.com/cairn-dev/cairn/debugfiles/dwarf/cfi"
 	"github.com/cairn-dev/cairn/debugfiles/loader"
 	"github.com/cairn-dev/cairn/debugfiles/pe"
@@ -379,7 +380,7 @@ STACK CFI INIT 1000 20 .cfa: $rsp 8 + .ra: .cfa -8 + ^ $rbx: $rsp 3 * ^
 
 // TestOpenRejects checks the validation at open.
 func TestOpenRejects(t *testing.T) {
-	b := NewBuilder(Info{Arch: unwind.ArchAMD64})
+	b := NewBuilder(Info{Arch: unwind.ArchAMD64, DebugID: debugid.ID{GUID: [16]byte{1, 2, 3}, Age: 4}})
 	b.AddSymbolFile([]byte("MODULE Linux x86_64 0123456789ABCDEF0123456789ABCDEF0 a\nSTACK CFI INIT 1000 20 .cfa: $rsp 8 + .ra: .cfa -8 + ^\n"))
 	good, err := b.Bytes()
 	if err != nil {
@@ -410,6 +411,28 @@ func TestOpenRejects(t *testing.T) {
 	if err := c.Verify(); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("checksum: %v, want ErrCorrupt", err)
 	}
+	// The header alone gives the debug id, and rejects what New rejects
+	// in the header.
+	if id, err := ReadDebugID(bytes.NewReader(good), int64(len(good))); err != nil || id != mustNew(t, good).DebugID() || id.IsZero() {
+		t.Errorf("ReadDebugID = %v, %v", id, err)
+	}
+	for name, data := range map[string][]byte{"short": good[:10], "magic": mutate(func(b []byte) { b[0] = 'X' }), "size": good[:len(good)-1]} {
+		if _, err := ReadDebugID(bytes.NewReader(data), int64(len(data))); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("ReadDebugID %s: %v, want ErrCorrupt", name, err)
+		}
+	}
+	if _, err := ReadDebugID(bytes.NewReader(v), int64(len(v))); !errors.Is(err, ErrVersion) {
+		t.Errorf("ReadDebugID version: %v, want ErrVersion", err)
+	}
+}
+
+func mustNew(t *testing.T, b []byte) *Cache {
+	t.Helper()
+	c, err := New(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // TestWriteObject converts a Breakpad symbol file through Write and the

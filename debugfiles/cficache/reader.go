@@ -41,28 +41,54 @@ func Open(path string) (*Cache, error) {
 	return c, nil
 }
 
+// checkHeader checks the header at the start of b for a file of size bytes
+// and returns the debug id it records.
+func checkHeader(b []byte, size int64) (debugid.ID, error) {
+	var id debugid.ID
+	if len(b) < headerSize {
+		return id, corrupt(0, "%d bytes, shorter than the %d-byte header", len(b), headerSize)
+	}
+	if string(b[offMagic:offMagic+8]) != magic {
+		return id, corrupt(offMagic, "bad magic %q", b[offMagic:offMagic+8])
+	}
+	if v := binary.LittleEndian.Uint32(b[offVersion:]); v != Version {
+		return id, fmt.Errorf("%w: version %d, this reader reads %d", ErrVersion, v, Version)
+	}
+	if h := binary.LittleEndian.Uint32(b[offHeaderSize:]); h != headerSize {
+		return id, corrupt(offHeaderSize, "header size %d, want %d", h, headerSize)
+	}
+	if n := binary.LittleEndian.Uint32(b[offFileSize:]); int64(n) != size {
+		return id, corrupt(offFileSize, "file size %d recorded, %d present", n, size)
+	}
+	copy(id.GUID[:], b[offGUID:offGUID+16])
+	id.Age = binary.LittleEndian.Uint32(b[offAge:])
+	return id, nil
+}
+
+// ReadDebugID returns the debug id recorded in the header of the cficache
+// of size bytes that r holds, reading the header alone: what indexing a
+// directory of caches needs, without mapping each file. The sections are
+// not checked; New and Verify do that.
+func ReadDebugID(r io.ReaderAt, size int64) (debugid.ID, error) {
+	var h [headerSize]byte
+	if size < headerSize {
+		return debugid.ID{}, corrupt(0, "%d bytes, shorter than the %d-byte header", size, headerSize)
+	}
+	if _, err := r.ReadAt(h[:], 0); err != nil {
+		return debugid.ID{}, fmt.Errorf("cficache: read header: %w", err)
+	}
+	return checkHeader(h[:], size)
+}
+
 // New reads a cficache held in b, which must stay unchanged while the
 // Cache (or any frame data it returned) is in use. It checks the header
 // and the bounds of every section, not the checksum (see Verify).
 func New(b []byte) (*Cache, error) {
-	if len(b) < headerSize {
-		return nil, corrupt(0, "%d bytes, shorter than the %d-byte header", len(b), headerSize)
+	id, err := checkHeader(b, int64(len(b)))
+	if err != nil {
+		return nil, err
 	}
-	if string(b[offMagic:offMagic+8]) != magic {
-		return nil, corrupt(offMagic, "bad magic %q", b[offMagic:offMagic+8])
-	}
-	if v := binary.LittleEndian.Uint32(b[offVersion:]); v != Version {
-		return nil, fmt.Errorf("%w: version %d, this reader reads %d", ErrVersion, v, Version)
-	}
-	if h := binary.LittleEndian.Uint32(b[offHeaderSize:]); h != headerSize {
-		return nil, corrupt(offHeaderSize, "header size %d, want %d", h, headerSize)
-	}
-	if n := binary.LittleEndian.Uint32(b[offFileSize:]); uint64(n) != uint64(len(b)) {
-		return nil, corrupt(offFileSize, "file size %d recorded, %d present", n, len(b))
-	}
-	c := &Cache{data: b, arch: unwind.Arch(b[offArch])}
-	copy(c.id.GUID[:], b[offGUID:offGUID+16])
-	c.id.Age = binary.LittleEndian.Uint32(b[offAge:])
+	c := &Cache{data: b, arch: unwind.Arch(b[offArch]), id: id}
 	sec := func(field int, elem uint64) ([]byte, error) {
 		off := uint64(binary.LittleEndian.Uint32(b[field:]))
 		n := uint64(binary.LittleEndian.Uint32(b[field+4:])) * elem
@@ -71,7 +97,6 @@ func New(b []byte) (*Cache, error) {
 		}
 		return b[off : off+n : off+n], nil
 	}
-	var err error
 	if c.cfi, err = sec(offCFI, indexRecord); err != nil {
 		return nil, err
 	}

@@ -141,6 +141,25 @@ func FromReaderAt(r io.ReaderAt, size int64) (*Cache, error) {
 	return New(data)
 }
 
+// ReadDebugID returns the debug id recorded in the header of the symcache
+// of size bytes that r holds, reading the header alone: what indexing a
+// directory of caches needs, without mapping each file. The sections are
+// not checked; New and Verify do that.
+func ReadDebugID(r io.ReaderAt, size int64) (debugid.ID, error) {
+	if size < headerSize {
+		return debugid.ID{}, corrupt(0, "%d bytes, shorter than the header", size)
+	}
+	var h [headerSize]byte
+	if _, err := r.ReadAt(h[:], 0); err != nil {
+		return debugid.ID{}, fmt.Errorf("symcache: read header: %w", err)
+	}
+	c, err := parseHeader(h[:], size)
+	if err != nil {
+		return debugid.ID{}, err
+	}
+	return c.id, nil
+}
+
 // New reads a symcache held in b, which must stay unchanged while the
 // Cache (or any frame it returned) is in use. It checks the header and the
 // bounds of every section, not the checksum (see Verify).

@@ -217,6 +217,14 @@ func TestOpenFile(t *testing.T) {
 	if _, err := symcache.Open(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("missing file opened")
 	}
+	if id, err := symcache.ReadDebugID(bytes.NewReader(data), int64(len(data))); err != nil || id != c2.DebugID() || id.IsZero() {
+		t.Errorf("ReadDebugID = %v, %v; want %v", id, err, c2.DebugID())
+	}
+	for _, n := range []int{10, len(data) - 1} {
+		if _, err := symcache.ReadDebugID(bytes.NewReader(data[:n]), int64(n)); !errors.Is(err, symcache.ErrCorrupt) {
+			t.Errorf("ReadDebugID of %d bytes: %v, want ErrCorrupt", n, err)
+		}
+	}
 }
 
 // TestCorrupt checks the typed errors of Open on damaged files and that

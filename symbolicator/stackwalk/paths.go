@@ -475,24 +475,32 @@ func (p *SymbolPaths) indexFile(path string) {
 	head := make([]byte, 512)
 	if f, err := os.Open(path); err == nil {
 		n, _ := io.ReadFull(f, head)
-		f.Close()
 		head = head[:n]
+		// A cache's header names its debug id: reading it from the open
+		// file spares mapping every cache of a cache directory.
+		var readID func(io.ReaderAt, int64) (debugid.ID, error)
+		kind := candSymcache
+		switch {
+		case bytes.HasPrefix(head, []byte("CAIRNSYM")):
+			readID = symcache.ReadDebugID
+		case bytes.HasPrefix(head, []byte("CAIRNCFI")):
+			readID, kind = cficache.ReadDebugID, candCficache
+		}
+		if readID != nil {
+			if st, err := f.Stat(); err == nil {
+				if id, err := readID(f, st.Size()); err == nil {
+					add(id, "", candidate{path: path, kind: kind})
+				}
+			}
+		}
+		f.Close()
+		if readID != nil {
+			return
+		}
 	} else if !strings.HasSuffix(path, ".dSYM") {
 		return
 	}
 	switch {
-	case bytes.HasPrefix(head, []byte("CAIRNSYM")):
-		if c, err := symcache.Open(path); err == nil {
-			add(c.DebugID(), "", candidate{path: path, kind: candSymcache})
-			c.Close()
-		}
-		return
-	case bytes.HasPrefix(head, []byte("CAIRNCFI")):
-		if c, err := cficache.Open(path); err == nil {
-			add(c.DebugID(), "", candidate{path: path, kind: candCficache})
-			c.Close()
-		}
-		return
 	case bytes.HasPrefix(head, []byte("MODULE ")):
 		line, _, _ := bytes.Cut(head, []byte("\n"))
 		rd := breakpad.NewBytesReader(bytes.TrimRight(line, "\r"))

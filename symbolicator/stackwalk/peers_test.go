@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -278,6 +279,53 @@ func TestCachesAgree(t *testing.T) {
 					t.Fatalf("direct %v, cached %v", want != nil, got != nil)
 				}
 				return
+			}
+			_, _, diffs := compareFrames(ourFrames(want), ourFrames(got))
+			for _, d := range diffs {
+				t.Error(d)
+			}
+		})
+	}
+}
+
+// TestIndexFindsCachesByHeader copies the caches of every peer dump into
+// one directory under names that say nothing, and walks the dump from that
+// directory: the index must find each cache by the debug id in its header
+// and give the frames the store layout gives.
+func TestIndexFindsCachesByHeader(t *testing.T) {
+	for _, c := range goldenCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			cache := t.TempDir()
+			conv := &SymbolPaths{Paths: []string{c.symbols}, CacheDir: cache}
+			walkPeer(t, c.dump, conv)
+			conv.Close()
+			flat := t.TempDir()
+			n := 0
+			err := filepath.WalkDir(cache, func(path string, de fs.DirEntry, err error) error {
+				if err != nil || de.IsDir() {
+					return err
+				}
+				data, err := os.ReadFile(path)
+				if err != nil {
+					return err
+				}
+				n++
+				return os.WriteFile(filepath.Join(flat, fmt.Sprintf("file%d.bin", n)), data, 0o644)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				return // no symbols for this dump
+			}
+			stored := &SymbolPaths{CacheDir: cache}
+			defer stored.Close()
+			want := walkPeer(t, c.dump, stored)
+			indexed := &SymbolPaths{Paths: []string{flat}}
+			defer indexed.Close()
+			got := walkPeer(t, c.dump, indexed)
+			if want == nil || got == nil {
+				t.Fatalf("store layout %v, index %v", want != nil, got != nil)
 			}
 			_, _, diffs := compareFrames(ourFrames(want), ourFrames(got))
 			for _, d := range diffs {
