@@ -1,6 +1,6 @@
 package minidump
 
-import "fmt"
+import "sync"
 
 // Context is a thread's CPU register state. The concrete type is one of
 // *ContextAMD64, *ContextX86, *ContextARM64 or *ContextARM; callers that walk
@@ -30,7 +30,7 @@ type Register struct {
 // RegisterValue looks a register up by name: Breakpad's names, plus the
 // aliases x29/x30/x31 on arm64 and fp/r13/r14/r15 on arm.
 func RegisterValue(c Context, name string) (Register, bool) {
-	if a, ok := registerAliases[c.CPU()][name]; ok {
+	if a, ok := registerAliases()[c.CPU()][name]; ok {
 		name = a
 	}
 	for _, r := range c.Registers() {
@@ -41,10 +41,12 @@ func RegisterValue(c Context, name string) (Register, bool) {
 	return Register{}, false
 }
 
-var registerAliases = map[ProcessorArch]map[string]string{
-	ArchARM64: {"x29": "fp", "x30": "lr", "x31": "sp"},
-	ArchARM:   {"fp": "r11", "r13": "sp", "r14": "lr", "r15": "pc"},
-}
+var registerAliases = sync.OnceValue(func() map[ProcessorArch]map[string]string {
+	return map[ProcessorArch]map[string]string{
+		ArchARM64: {"x29": "fp", "x30": "lr", "x31": "sp"},
+		ArchARM:   {"fp": "r11", "r13": "sp", "r14": "lr", "r15": "pc"},
+	}
+})
 
 // Context CPU type flags (the bits of context_flags under 0xffffff00).
 const (
@@ -362,12 +364,9 @@ func (c *ContextARM64) Registers() []Register {
 	return regs
 }
 
-var arm64Names = func() (n [29]string) {
-	for i := range n {
-		n[i] = fmt.Sprintf("x%d", i)
-	}
-	return n
-}()
+var arm64Names = [29]string{"x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9",
+	"x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17", "x18", "x19",
+	"x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28"}
 
 // ContextARM is the 32-bit ARM context (MDRawContextARM).
 type ContextARM struct {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"sync"
 )
 
 // This file reproduces the crash-reason strings of Breakpad's
@@ -11,6 +12,10 @@ import (
 // signatures and bug-tracker queries built on them keep matching what users
 // already see from Breakpad. Breakpad's quirks are kept on purpose and
 // called out where they occur.
+//
+// The package's lookup maps are built on first use (sync.OnceValue): a map
+// literal is built at the start of every program that links the package,
+// and short commands that never name a crash paid for all of them.
 
 // CrashReason names an exception the way Breakpad's minidump_stackwalk names it
 // ("EXCEPTION_ACCESS_VIOLATION_READ", "SIGSEGV /SEGV_MAPERR", "EXC_BAD_ACCESS / KERN_INVALID_ADDRESS", ...).
@@ -35,7 +40,7 @@ func CrashReason(platform PlatformID, arch ProcessorArch, code, flags uint32, pa
 	case PlatformPS3:
 		reason, _ = lookupName(ps3ExceptionNames[:], code)
 	case PlatformFuchsia:
-		if n, ok := fuchsiaExceptionNames[code]; ok {
+		if n, ok := fuchsiaExceptionNames()[code]; ok {
 			reason = n + " / " + hex32(flags)
 		}
 	}
@@ -123,41 +128,43 @@ func windowsReason(code uint32, params []uint64) string {
 		}
 		return "EXCEPTION_STACK_BUFFER_OVERRUN"
 	}
-	return windowsExceptionNames[code]
+	return windowsExceptionNames()[code]
 }
 
 // windowsExceptionNames holds the Windows codes Breakpad names directly.
 // Breakpad does not consult the NTSTATUS table for the exception code itself,
 // so any other code (even a well-known NTSTATUS) stays numeric.
-var windowsExceptionNames = map[uint32]string{
-	0x40010005: "DBG_CONTROL_C",
-	0x80000001: "EXCEPTION_GUARD_PAGE",
-	0x80000002: "EXCEPTION_DATATYPE_MISALIGNMENT",
-	0x80000003: "EXCEPTION_BREAKPOINT",
-	0x80000004: "EXCEPTION_SINGLE_STEP",
-	0xc0000008: "EXCEPTION_INVALID_HANDLE",
-	0xc000001d: "EXCEPTION_ILLEGAL_INSTRUCTION",
-	0xc0000025: "EXCEPTION_NONCONTINUABLE_EXCEPTION",
-	0xc0000026: "EXCEPTION_INVALID_DISPOSITION",
-	0xc000008c: "EXCEPTION_BOUNDS_EXCEEDED",
-	0xc000008d: "EXCEPTION_FLT_DENORMAL_OPERAND",
-	0xc000008e: "EXCEPTION_FLT_DIVIDE_BY_ZERO",
-	0xc000008f: "EXCEPTION_FLT_INEXACT_RESULT",
-	0xc0000090: "EXCEPTION_FLT_INVALID_OPERATION",
-	0xc0000091: "EXCEPTION_FLT_OVERFLOW",
-	0xc0000092: "EXCEPTION_FLT_STACK_CHECK",
-	0xc0000093: "EXCEPTION_FLT_UNDERFLOW",
-	0xc0000094: "EXCEPTION_INT_DIVIDE_BY_ZERO",
-	0xc0000095: "EXCEPTION_INT_OVERFLOW",
-	0xc0000096: "EXCEPTION_PRIV_INSTRUCTION",
-	0xc00000fd: "EXCEPTION_STACK_OVERFLOW",
-	0xc00000ff: "EXCEPTION_BAD_FUNCTION_TABLE",
-	0xc0000194: "EXCEPTION_POSSIBLE_DEADLOCK",
-	0xc0000374: "EXCEPTION_HEAP_CORRUPTION",
-	0xe0000008: "Out of Memory",           // Chromium's allocators signal OOM with this
-	0xe06d7363: "Unhandled C++ Exception", // MSVC's throw ("\xe0msc")
-	0x0517a7ed: "Simulated Exception",     // Crashpad's DumpWithoutCrash
-}
+var windowsExceptionNames = sync.OnceValue(func() map[uint32]string {
+	return map[uint32]string{
+		0x40010005: "DBG_CONTROL_C",
+		0x80000001: "EXCEPTION_GUARD_PAGE",
+		0x80000002: "EXCEPTION_DATATYPE_MISALIGNMENT",
+		0x80000003: "EXCEPTION_BREAKPOINT",
+		0x80000004: "EXCEPTION_SINGLE_STEP",
+		0xc0000008: "EXCEPTION_INVALID_HANDLE",
+		0xc000001d: "EXCEPTION_ILLEGAL_INSTRUCTION",
+		0xc0000025: "EXCEPTION_NONCONTINUABLE_EXCEPTION",
+		0xc0000026: "EXCEPTION_INVALID_DISPOSITION",
+		0xc000008c: "EXCEPTION_BOUNDS_EXCEEDED",
+		0xc000008d: "EXCEPTION_FLT_DENORMAL_OPERAND",
+		0xc000008e: "EXCEPTION_FLT_DIVIDE_BY_ZERO",
+		0xc000008f: "EXCEPTION_FLT_INEXACT_RESULT",
+		0xc0000090: "EXCEPTION_FLT_INVALID_OPERATION",
+		0xc0000091: "EXCEPTION_FLT_OVERFLOW",
+		0xc0000092: "EXCEPTION_FLT_STACK_CHECK",
+		0xc0000093: "EXCEPTION_FLT_UNDERFLOW",
+		0xc0000094: "EXCEPTION_INT_DIVIDE_BY_ZERO",
+		0xc0000095: "EXCEPTION_INT_OVERFLOW",
+		0xc0000096: "EXCEPTION_PRIV_INSTRUCTION",
+		0xc00000fd: "EXCEPTION_STACK_OVERFLOW",
+		0xc00000ff: "EXCEPTION_BAD_FUNCTION_TABLE",
+		0xc0000194: "EXCEPTION_POSSIBLE_DEADLOCK",
+		0xc0000374: "EXCEPTION_HEAP_CORRUPTION",
+		0xe0000008: "Out of Memory",           // Chromium's allocators signal OOM with this
+		0xe06d7363: "Unhandled C++ Exception", // MSVC's throw ("\xe0msc")
+		0x0517a7ed: "Simulated Exception",     // Crashpad's DumpWithoutCrash
+	}
+})
 
 // fastFailNames maps __fastfail subcodes (winnt.h FAST_FAIL_*) to names;
 // 0 and the unassigned 15-17 are left empty. FAST_FAIL_UNHANDLED_LSS_EXCEPTON
@@ -268,18 +275,23 @@ var linuxSignalNames = [...]string{
 // separator it prints and the si_code names. SIGSEGV's separator has no
 // trailing space ("SIGSEGV /SEGV_MAPERR"): a long-standing Breakpad quirk
 // that crash signatures in the wild depend on.
-var linuxSigCodes = map[uint32]struct {
+var linuxSigCodes = sync.OnceValue(func() map[uint32]struct {
 	sep   string
 	names []string
-}{
-	linuxSIGILL: {" / ", []string{1: "ILL_ILLOPC", 2: "ILL_ILLOPN", 3: "ILL_ILLADR", 4: "ILL_ILLTRP",
-		5: "ILL_PRVOPC", 6: "ILL_PRVREG", 7: "ILL_COPROC", 8: "ILL_BADSTK"}},
-	linuxSIGBUS: {" / ", []string{1: "BUS_ADRALN", 2: "BUS_ADRERR", 3: "BUS_OBJERR",
-		4: "BUS_MCEERR_AR", 5: "BUS_MCEERR_AO"}},
-	linuxSIGFPE: {" / ", []string{1: "FPE_INTDIV", 2: "FPE_INTOVF", 3: "FPE_FLTDIV", 4: "FPE_FLTOVF",
-		5: "FPE_FLTUND", 6: "FPE_FLTRES", 7: "FPE_FLTINV", 8: "FPE_FLTSUB"}},
-	linuxSIGSEGV: {" /", []string{1: "SEGV_MAPERR", 2: "SEGV_ACCERR", 3: "SEGV_BNDERR", 4: "SEGV_PKUERR"}},
-}
+} {
+	return map[uint32]struct {
+		sep   string
+		names []string
+	}{
+		linuxSIGILL: {" / ", []string{1: "ILL_ILLOPC", 2: "ILL_ILLOPN", 3: "ILL_ILLADR", 4: "ILL_ILLTRP",
+			5: "ILL_PRVOPC", 6: "ILL_PRVREG", 7: "ILL_COPROC", 8: "ILL_BADSTK"}},
+		linuxSIGBUS: {" / ", []string{1: "BUS_ADRALN", 2: "BUS_ADRERR", 3: "BUS_OBJERR",
+			4: "BUS_MCEERR_AR", 5: "BUS_MCEERR_AO"}},
+		linuxSIGFPE: {" / ", []string{1: "FPE_INTDIV", 2: "FPE_INTOVF", 3: "FPE_FLTDIV", 4: "FPE_FLTOVF",
+			5: "FPE_FLTUND", 6: "FPE_FLTRES", 7: "FPE_FLTINV", 8: "FPE_FLTSUB"}},
+		linuxSIGSEGV: {" /", []string{1: "SEGV_MAPERR", 2: "SEGV_ACCERR", 3: "SEGV_BNDERR", 4: "SEGV_PKUERR"}},
+	}
+})
 
 func linuxReason(code, flags uint32) string {
 	if code == linuxDumpRequested {
@@ -289,7 +301,7 @@ func linuxReason(code, flags uint32) string {
 	if !ok {
 		return ""
 	}
-	sc, ok := linuxSigCodes[code]
+	sc, ok := linuxSigCodes()[code]
 	if !ok {
 		return name
 	}
@@ -350,46 +362,55 @@ func macCPUOf(arch ProcessorArch) macCPU {
 
 // macKernReturnNames are the kern_return_t values EXC_BAD_ACCESS carries on
 // every CPU; they are tried before the CPU-specific codes.
-var macKernReturnNames = map[uint32]string{
-	1: "KERN_INVALID_ADDRESS", 2: "KERN_PROTECTION_FAILURE", 8: "KERN_NO_ACCESS",
-	9: "KERN_MEMORY_FAILURE", 10: "KERN_MEMORY_ERROR", 50: "KERN_CODESIGN_ERROR",
-}
+var macKernReturnNames = sync.OnceValue(func() map[uint32]string {
+	return map[uint32]string{
+		1: "KERN_INVALID_ADDRESS", 2: "KERN_PROTECTION_FAILURE", 8: "KERN_NO_ACCESS",
+		9: "KERN_MEMORY_FAILURE", 10: "KERN_MEMORY_ERROR", 50: "KERN_CODESIGN_ERROR",
+	}
+})
 
 // macSoftwareNames are EXC_SOFTWARE codes. Breakpad matches them on every
 // CPU, including the PowerPC-only ones.
-var macSoftwareNames = map[uint32]string{
-	0x00010002: "SIGABRT", 0xdeadc0de: "UNCAUGHT_NS_EXCEPTION",
-	0x00000001: "EXC_PPC_TRAP", 0x00010100: "EXC_PPC_MIGRATE",
-}
+var macSoftwareNames = sync.OnceValue(func() map[uint32]string {
+	return map[uint32]string{
+		0x00010002: "SIGABRT", 0xdeadc0de: "UNCAUGHT_NS_EXCEPTION",
+		0x00000001: "EXC_PPC_TRAP", 0x00010100: "EXC_PPC_MIGRATE",
+	}
+})
 
 // macSubcodeNames holds the CPU-specific codes (mach/<cpu>/exception.h) per
 // exception type. The names are Breakpad's, including its abbreviations
 // ("EXC_PPC_UNIPL_INST") and "EXC_FLT_INEXACT" without the PPC prefix.
-var macSubcodeNames = map[struct {
+var macSubcodeNames = sync.OnceValue(func() map[struct {
 	exc uint32
 	cpu macCPU
-}]map[uint32]string{
-	{macBadAccess, macARM}: {0x101: "EXC_ARM_DA_ALIGN", 0x102: "EXC_ARM_DA_DEBUG"},
-	{macBadAccess, macPPC}: {0x101: "EXC_PPC_VM_PROT_READ", 0x102: "EXC_PPC_BADSPACE", 0x103: "EXC_PPC_UNALIGNED"},
-	{macBadAccess, macX86}: {13: "EXC_I386_GPFLT"},
+}]map[uint32]string {
+	return map[struct {
+		exc uint32
+		cpu macCPU
+	}]map[uint32]string{
+		{macBadAccess, macARM}: {0x101: "EXC_ARM_DA_ALIGN", 0x102: "EXC_ARM_DA_DEBUG"},
+		{macBadAccess, macPPC}: {0x101: "EXC_PPC_VM_PROT_READ", 0x102: "EXC_PPC_BADSPACE", 0x103: "EXC_PPC_UNALIGNED"},
+		{macBadAccess, macX86}: {13: "EXC_I386_GPFLT"},
 
-	{macBadInstruction, macARM}: {1: "EXC_ARM_UNDEFINED"},
-	{macBadInstruction, macPPC}: {1: "EXC_PPC_INVALID_SYSCALL", 2: "EXC_PPC_UNIPL_INST",
-		3: "EXC_PPC_PRIVINST", 4: "EXC_PPC_PRIVREG", 5: "EXC_PPC_TRACE", 6: "EXC_PPC_PERFMON"},
-	{macBadInstruction, macX86}: {1: "EXC_I386_INVOP", 10: "EXC_I386_INVTSSFLT",
-		11: "EXC_I386_SEGNPFLT", 12: "EXC_I386_STKFLT", 13: "EXC_I386_GPFLT", 17: "EXC_I386_ALIGNFLT"},
+		{macBadInstruction, macARM}: {1: "EXC_ARM_UNDEFINED"},
+		{macBadInstruction, macPPC}: {1: "EXC_PPC_INVALID_SYSCALL", 2: "EXC_PPC_UNIPL_INST",
+			3: "EXC_PPC_PRIVINST", 4: "EXC_PPC_PRIVREG", 5: "EXC_PPC_TRACE", 6: "EXC_PPC_PERFMON"},
+		{macBadInstruction, macX86}: {1: "EXC_I386_INVOP", 10: "EXC_I386_INVTSSFLT",
+			11: "EXC_I386_SEGNPFLT", 12: "EXC_I386_STKFLT", 13: "EXC_I386_GPFLT", 17: "EXC_I386_ALIGNFLT"},
 
-	{macArithmetic, macPPC}: {1: "EXC_PPC_OVERFLOW", 2: "EXC_PPC_ZERO_DIVIDE", 3: "EXC_FLT_INEXACT",
-		4: "EXC_PPC_FLT_ZERO_DIVIDE", 5: "EXC_PPC_FLT_UNDERFLOW", 6: "EXC_PPC_FLT_OVERFLOW",
-		7: "EXC_PPC_FLT_NOT_A_NUMBER", 8: "EXC_PPC_NOEMULATION", 9: "EXC_PPC_ALTIVECASSIST"},
-	{macArithmetic, macX86}: {1: "EXC_I386_DIV", 2: "EXC_I386_INTO", 3: "EXC_I386_NOEXT",
-		4: "EXC_I386_EXTOVR", 5: "EXC_I386_EXTERR", 6: "EXC_I386_EMERR", 7: "EXC_I386_BOUND",
-		8: "EXC_I386_SSEEXTERR"},
+		{macArithmetic, macPPC}: {1: "EXC_PPC_OVERFLOW", 2: "EXC_PPC_ZERO_DIVIDE", 3: "EXC_FLT_INEXACT",
+			4: "EXC_PPC_FLT_ZERO_DIVIDE", 5: "EXC_PPC_FLT_UNDERFLOW", 6: "EXC_PPC_FLT_OVERFLOW",
+			7: "EXC_PPC_FLT_NOT_A_NUMBER", 8: "EXC_PPC_NOEMULATION", 9: "EXC_PPC_ALTIVECASSIST"},
+		{macArithmetic, macX86}: {1: "EXC_I386_DIV", 2: "EXC_I386_INTO", 3: "EXC_I386_NOEXT",
+			4: "EXC_I386_EXTOVR", 5: "EXC_I386_EXTERR", 6: "EXC_I386_EMERR", 7: "EXC_I386_BOUND",
+			8: "EXC_I386_SSEEXTERR"},
 
-	{macBreakpoint, macARM}: {1: "EXC_ARM_BREAKPOINT", 0x101: "EXC_ARM_DA_ALIGN", 0x102: "EXC_ARM_DA_DEBUG"},
-	{macBreakpoint, macPPC}: {1: "EXC_PPC_BREAKPOINT"},
-	{macBreakpoint, macX86}: {1: "EXC_I386_SGL", 2: "EXC_I386_BPT"},
-}
+		{macBreakpoint, macARM}: {1: "EXC_ARM_BREAKPOINT", 0x101: "EXC_ARM_DA_ALIGN", 0x102: "EXC_ARM_DA_DEBUG"},
+		{macBreakpoint, macPPC}: {1: "EXC_PPC_BREAKPOINT"},
+		{macBreakpoint, macX86}: {1: "EXC_I386_SGL", 2: "EXC_I386_BPT"},
+	}
+})
 
 func macReason(arch ProcessorArch, code, flags uint32) string {
 	switch code {
@@ -405,12 +426,12 @@ func macReason(arch ProcessorArch, code, flags uint32) string {
 	var sub string
 	switch code {
 	case macBadAccess:
-		sub = macKernReturnNames[flags]
+		sub = macKernReturnNames()[flags]
 	case macSoftware:
-		sub = macSoftwareNames[flags]
+		sub = macSoftwareNames()[flags]
 	}
 	if sub == "" {
-		sub = macSubcodeNames[struct {
+		sub = macSubcodeNames()[struct {
 			exc uint32
 			cpu macCPU
 		}{code, macCPUOf(arch)}][flags]
@@ -446,12 +467,14 @@ var ps3ExceptionNames = [...]string{
 
 // fuchsiaExceptionNames are Zircon exception types (zx_excp_type_t); Breakpad
 // always appends the flags to them.
-var fuchsiaExceptionNames = map[uint32]string{
-	0x8: "GENERAL", 0x108: "FATAL_PAGE_FAULT", 0x208: "UNDEFINED_INSTRUCTION",
-	0x308: "SW_BREAKPOINT", 0x408: "HW_BREAKPOINT", 0x508: "UNALIGNED_ACCESS",
-	0x8008: "THREAD_STARTING", 0x8108: "THREAD_EXITING", 0x8208: "POLICY_ERROR",
-	0x8308: "PROCESS_STARTING",
-}
+var fuchsiaExceptionNames = sync.OnceValue(func() map[uint32]string {
+	return map[uint32]string{
+		0x8: "GENERAL", 0x108: "FATAL_PAGE_FAULT", 0x208: "UNDEFINED_INSTRUCTION",
+		0x308: "SW_BREAKPOINT", 0x408: "HW_BREAKPOINT", 0x508: "UNALIGNED_ACCESS",
+		0x8008: "THREAD_STARTING", 0x8108: "THREAD_EXITING", 0x8208: "POLICY_ERROR",
+		0x8308: "PROCESS_STARTING",
+	}
+})
 
 type ntstatusEntry struct {
 	code uint32

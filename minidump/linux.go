@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // This file decodes the streams Breakpad's Linux writer copies verbatim from
@@ -76,19 +77,21 @@ const (
 	AuxvSysinfoEHDR = 33 // AT_SYSINFO_EHDR: load address of the vDSO
 )
 
-var auxvNames = map[uint64]string{
-	0: "AT_NULL", 1: "AT_IGNORE", 2: "AT_EXECFD", 3: "AT_PHDR", 4: "AT_PHENT", 5: "AT_PHNUM",
-	6: "AT_PAGESZ", 7: "AT_BASE", 8: "AT_FLAGS", 9: "AT_ENTRY", 10: "AT_NOTELF", 11: "AT_UID",
-	12: "AT_EUID", 13: "AT_GID", 14: "AT_EGID", 15: "AT_PLATFORM", 16: "AT_HWCAP", 17: "AT_CLKTCK",
-	18: "AT_FPUCW", 19: "AT_DCACHEBSIZE", 20: "AT_ICACHEBSIZE", 21: "AT_UCACHEBSIZE",
-	22: "AT_IGNOREPPC", 23: "AT_SECURE", 24: "AT_BASE_PLATFORM", 25: "AT_RANDOM", 26: "AT_HWCAP2",
-	27: "AT_RSEQ_FEATURE_SIZE", 28: "AT_RSEQ_ALIGN", 29: "AT_HWCAP3", 30: "AT_HWCAP4",
-	31: "AT_EXECFN", 32: "AT_SYSINFO", 33: "AT_SYSINFO_EHDR",
-	34: "AT_L1I_CACHESHAPE", 35: "AT_L1D_CACHESHAPE", 36: "AT_L2_CACHESHAPE", 37: "AT_L3_CACHESHAPE",
-	40: "AT_L1I_CACHESIZE", 41: "AT_L1I_CACHEGEOMETRY", 42: "AT_L1D_CACHESIZE",
-	43: "AT_L1D_CACHEGEOMETRY", 44: "AT_L2_CACHESIZE", 45: "AT_L2_CACHEGEOMETRY",
-	46: "AT_L3_CACHESIZE", 47: "AT_L3_CACHEGEOMETRY", 51: "AT_MINSIGSTKSZ",
-}
+var auxvNames = sync.OnceValue(func() map[uint64]string {
+	return map[uint64]string{
+		0: "AT_NULL", 1: "AT_IGNORE", 2: "AT_EXECFD", 3: "AT_PHDR", 4: "AT_PHENT", 5: "AT_PHNUM",
+		6: "AT_PAGESZ", 7: "AT_BASE", 8: "AT_FLAGS", 9: "AT_ENTRY", 10: "AT_NOTELF", 11: "AT_UID",
+		12: "AT_EUID", 13: "AT_GID", 14: "AT_EGID", 15: "AT_PLATFORM", 16: "AT_HWCAP", 17: "AT_CLKTCK",
+		18: "AT_FPUCW", 19: "AT_DCACHEBSIZE", 20: "AT_ICACHEBSIZE", 21: "AT_UCACHEBSIZE",
+		22: "AT_IGNOREPPC", 23: "AT_SECURE", 24: "AT_BASE_PLATFORM", 25: "AT_RANDOM", 26: "AT_HWCAP2",
+		27: "AT_RSEQ_FEATURE_SIZE", 28: "AT_RSEQ_ALIGN", 29: "AT_HWCAP3", 30: "AT_HWCAP4",
+		31: "AT_EXECFN", 32: "AT_SYSINFO", 33: "AT_SYSINFO_EHDR",
+		34: "AT_L1I_CACHESHAPE", 35: "AT_L1D_CACHESHAPE", 36: "AT_L2_CACHESHAPE", 37: "AT_L3_CACHESHAPE",
+		40: "AT_L1I_CACHESIZE", 41: "AT_L1I_CACHEGEOMETRY", 42: "AT_L1D_CACHESIZE",
+		43: "AT_L1D_CACHEGEOMETRY", 44: "AT_L2_CACHESIZE", 45: "AT_L2_CACHEGEOMETRY",
+		46: "AT_L3_CACHESIZE", 47: "AT_L3_CACHEGEOMETRY", 51: "AT_MINSIGSTKSZ",
+	}
+})
 
 // AuxvEntry is one (type, value) pair of the ELF auxiliary vector. Both are
 // widened to 64 bits; 32-bit processes store 32-bit words.
@@ -99,7 +102,7 @@ type AuxvEntry struct {
 
 // Name returns the AT_* name of the entry's type, or "" for types this
 // package does not know (architectures keep adding them).
-func (e AuxvEntry) Name() string { return auxvNames[e.Type] }
+func (e AuxvEntry) Name() string { return auxvNames()[e.Type] }
 
 // wordSize is the size of the crashed process's native word, which sizes
 // the auxv entries and the DSO debug structures. Those streams carry no size

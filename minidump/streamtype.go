@@ -1,6 +1,9 @@
 package minidump
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // StreamType identifies a stream in the directory (MINIDUMP_STREAM_TYPE and
 // the Breakpad, Crashpad and Mozilla extensions).
@@ -50,55 +53,57 @@ const (
 	MozLinuxProcMapsStream StreamType = 0x4d7a0005 // reserved by Mozilla; not written in practice
 )
 
-var streamNames = map[StreamType]string{
-	UnusedStream:              "Unused",
-	ThreadListStream:          "ThreadList",
-	ModuleListStream:          "ModuleList",
-	MemoryListStream:          "MemoryList",
-	ExceptionStream:           "Exception",
-	SystemInfoStream:          "SystemInfo",
-	ThreadExListStream:        "ThreadExList",
-	Memory64ListStream:        "Memory64List",
-	CommentStreamA:            "CommentA",
-	CommentStreamW:            "CommentW",
-	HandleDataStream:          "HandleData",
-	FunctionTableStream:       "FunctionTable",
-	UnloadedModuleListStream:  "UnloadedModuleList",
-	MiscInfoStream:            "MiscInfo",
-	MemoryInfoListStream:      "MemoryInfoList",
-	ThreadInfoListStream:      "ThreadInfoList",
-	HandleOperationListStream: "HandleOperationList",
-	TokenStream:               "Token",
-	JavaScriptDataStream:      "JavaScriptData",
-	SystemMemoryInfoStream:    "SystemMemoryInfo",
-	ProcessVMCountersStream:   "ProcessVMCounters",
-	IptTraceStream:            "IptTrace",
-	ThreadNameListStream:      "ThreadNameList",
-	BreakpadInfoStream:        "BreakpadInfo",
-	AssertionInfoStream:       "AssertionInfo",
-	LinuxCPUInfoStream:        "LinuxCPUInfo",
-	LinuxProcStatusStream:     "LinuxProcStatus",
-	LinuxLSBReleaseStream:     "LinuxLSBRelease",
-	LinuxCmdLineStream:        "LinuxCmdLine",
-	LinuxEnvironStream:        "LinuxEnviron",
-	LinuxAuxvStream:           "LinuxAuxv",
-	LinuxMapsStream:           "LinuxMaps",
-	LinuxDSODebugStream:       "LinuxDSODebug",
-	CrashpadInfoStream:        "CrashpadInfo",
-	MozMacOSCrashInfo:         "MozMacOSCrashInfo",
-	MozMacOSBootargs:          "MozMacOSBootargs",
-	MozLinuxProcLimits:        "MozLinuxLimits",
-	MozSoftErrors:             "MozSoftErrors",
-	MozLinuxProcMapsStream:    "MozLinuxProcMaps",
-}
+var streamNames = sync.OnceValue(func() map[StreamType]string {
+	return map[StreamType]string{
+		UnusedStream:              "Unused",
+		ThreadListStream:          "ThreadList",
+		ModuleListStream:          "ModuleList",
+		MemoryListStream:          "MemoryList",
+		ExceptionStream:           "Exception",
+		SystemInfoStream:          "SystemInfo",
+		ThreadExListStream:        "ThreadExList",
+		Memory64ListStream:        "Memory64List",
+		CommentStreamA:            "CommentA",
+		CommentStreamW:            "CommentW",
+		HandleDataStream:          "HandleData",
+		FunctionTableStream:       "FunctionTable",
+		UnloadedModuleListStream:  "UnloadedModuleList",
+		MiscInfoStream:            "MiscInfo",
+		MemoryInfoListStream:      "MemoryInfoList",
+		ThreadInfoListStream:      "ThreadInfoList",
+		HandleOperationListStream: "HandleOperationList",
+		TokenStream:               "Token",
+		JavaScriptDataStream:      "JavaScriptData",
+		SystemMemoryInfoStream:    "SystemMemoryInfo",
+		ProcessVMCountersStream:   "ProcessVMCounters",
+		IptTraceStream:            "IptTrace",
+		ThreadNameListStream:      "ThreadNameList",
+		BreakpadInfoStream:        "BreakpadInfo",
+		AssertionInfoStream:       "AssertionInfo",
+		LinuxCPUInfoStream:        "LinuxCPUInfo",
+		LinuxProcStatusStream:     "LinuxProcStatus",
+		LinuxLSBReleaseStream:     "LinuxLSBRelease",
+		LinuxCmdLineStream:        "LinuxCmdLine",
+		LinuxEnvironStream:        "LinuxEnviron",
+		LinuxAuxvStream:           "LinuxAuxv",
+		LinuxMapsStream:           "LinuxMaps",
+		LinuxDSODebugStream:       "LinuxDSODebug",
+		CrashpadInfoStream:        "CrashpadInfo",
+		MozMacOSCrashInfo:         "MozMacOSCrashInfo",
+		MozMacOSBootargs:          "MozMacOSBootargs",
+		MozLinuxProcLimits:        "MozLinuxLimits",
+		MozSoftErrors:             "MozSoftErrors",
+		MozLinuxProcMapsStream:    "MozLinuxProcMaps",
+	}
+})
 
 // String names the stream type, or gives its number when unknown.
 func (t StreamType) String() string {
-	if n, ok := streamNames[t]; ok {
+	if n, ok := streamNames()[t]; ok {
 		return n
 	}
 	return fmt.Sprintf("Unknown(%#x)", uint32(t))
 }
 
 // Known reports whether Cairn knows this stream type by name.
-func (t StreamType) Known() bool { _, ok := streamNames[t]; return ok }
+func (t StreamType) Known() bool { _, ok := streamNames()[t]; return ok }

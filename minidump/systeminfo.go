@@ -1,6 +1,9 @@
 package minidump
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // ProcessorArch is MINIDUMP_SYSTEM_INFO.ProcessorArchitecture.
 type ProcessorArch uint16
@@ -28,18 +31,20 @@ const (
 	ArchUnknown  ProcessorArch = 0xffff
 )
 
-var archNames = map[ProcessorArch]string{
-	ArchX86: "x86", ArchMIPS: "mips", ArchAlpha: "alpha", ArchPPC: "ppc", ArchSHX: "shx",
-	ArchARM: "arm", ArchIA64: "ia64", ArchAlpha64: "alpha64", ArchMSIL: "msil", ArchAMD64: "amd64",
-	ArchX86Win64: "x86-win64", ArchARM64: "arm64", ArchSPARC: "sparc", ArchPPC64: "ppc64",
-	ArchARM64Old: "arm64", ArchMIPS64: "mips64", ArchRISCV: "riscv", ArchRISCV64: "riscv64",
-	ArchUnknown: "unknown",
-}
+var archNames = sync.OnceValue(func() map[ProcessorArch]string {
+	return map[ProcessorArch]string{
+		ArchX86: "x86", ArchMIPS: "mips", ArchAlpha: "alpha", ArchPPC: "ppc", ArchSHX: "shx",
+		ArchARM: "arm", ArchIA64: "ia64", ArchAlpha64: "alpha64", ArchMSIL: "msil", ArchAMD64: "amd64",
+		ArchX86Win64: "x86-win64", ArchARM64: "arm64", ArchSPARC: "sparc", ArchPPC64: "ppc64",
+		ArchARM64Old: "arm64", ArchMIPS64: "mips64", ArchRISCV: "riscv", ArchRISCV64: "riscv64",
+		ArchUnknown: "unknown",
+	}
+})
 
 // String gives the architecture as Breakpad's stackwalker names CPUs
 // ("x86", "amd64", "arm", "arm64", ...).
 func (a ProcessorArch) String() string {
-	if n, ok := archNames[a]; ok {
+	if n, ok := archNames()[a]; ok {
 		return n
 	}
 	return fmt.Sprintf("arch(%#x)", uint16(a))
@@ -65,16 +70,18 @@ const (
 	PlatformFuchsia      PlatformID = 0x8206
 )
 
-var platformNames = map[PlatformID]string{
-	PlatformWin32S: "Windows 3.1", PlatformWin32Windows: "Windows 9x", PlatformWin32NT: "Windows NT",
-	PlatformWin32CE: "Windows CE", PlatformUnix: "Unix", PlatformMacOS: "Mac OS X", PlatformIOS: "iOS",
-	PlatformLinux: "Linux", PlatformSolaris: "Solaris", PlatformAndroid: "Android", PlatformPS3: "PS3",
-	PlatformNaCl: "NaCl", PlatformFuchsia: "Fuchsia",
-}
+var platformNames = sync.OnceValue(func() map[PlatformID]string {
+	return map[PlatformID]string{
+		PlatformWin32S: "Windows 3.1", PlatformWin32Windows: "Windows 9x", PlatformWin32NT: "Windows NT",
+		PlatformWin32CE: "Windows CE", PlatformUnix: "Unix", PlatformMacOS: "Mac OS X", PlatformIOS: "iOS",
+		PlatformLinux: "Linux", PlatformSolaris: "Solaris", PlatformAndroid: "Android", PlatformPS3: "PS3",
+		PlatformNaCl: "NaCl", PlatformFuchsia: "Fuchsia",
+	}
+})
 
 // String names the platform as Breakpad's stackwalker prints it.
 func (p PlatformID) String() string {
-	if n, ok := platformNames[p]; ok {
+	if n, ok := platformNames()[p]; ok {
 		return n
 	}
 	return fmt.Sprintf("platform(%#x)", uint32(p))

@@ -92,7 +92,17 @@ func NewObject(r io.ReaderAt, size int64, name string) (*Object, error) {
 
 // ErrNoModule reports a file that does not begin with a MODULE record. It
 // wraps debugfiles.ErrUnknownFormat.
-var ErrNoModule = fmt.Errorf("%w: not a Breakpad symbol file (no MODULE record)", debugfiles.ErrUnknownFormat)
+var ErrNoModule error = noModuleError{}
+
+// noModuleError is ErrNoModule's type: a value built by fmt.Errorf would be
+// formatted at the start of every program that links the package.
+type noModuleError struct{}
+
+func (noModuleError) Error() string {
+	return debugfiles.ErrUnknownFormat.Error() + ": not a Breakpad symbol file (no MODULE record)"
+}
+
+func (noModuleError) Unwrap() error { return debugfiles.ErrUnknownFormat }
 
 // index reads the whole file once: identity, features, name tables and the
 // count of malformed lines.

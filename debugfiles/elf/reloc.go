@@ -4,21 +4,24 @@ import (
 	"bytes"
 	stdelf "debug/elf"
 	"fmt"
+	"sync"
 )
 
 // relocWidths maps the absolute relocation types that DWARF sections of
 // relocatable files use to the width they write, per machine. Other types
 // (TLS offsets, RISC-V ADD/SUB pairs) are left alone, as debug/elf does.
-var relocWidths = map[stdelf.Machine]map[uint32]int{
-	stdelf.EM_X86_64:  {uint32(stdelf.R_X86_64_64): 8, uint32(stdelf.R_X86_64_32): 4, uint32(stdelf.R_X86_64_32S): 4},
-	stdelf.EM_386:     {uint32(stdelf.R_386_32): 4},
-	stdelf.EM_AARCH64: {uint32(stdelf.R_AARCH64_ABS64): 8, uint32(stdelf.R_AARCH64_ABS32): 4},
-	stdelf.EM_ARM:     {uint32(stdelf.R_ARM_ABS32): 4},
-	stdelf.EM_PPC64:   {uint32(stdelf.R_PPC64_ADDR64): 8, uint32(stdelf.R_PPC64_ADDR32): 4},
-	stdelf.EM_PPC:     {uint32(stdelf.R_PPC_ADDR32): 4},
-	stdelf.EM_RISCV:   {uint32(stdelf.R_RISCV_64): 8, uint32(stdelf.R_RISCV_32): 4},
-	stdelf.EM_S390:    {uint32(stdelf.R_390_64): 8, uint32(stdelf.R_390_32): 4},
-}
+var relocWidths = sync.OnceValue(func() map[stdelf.Machine]map[uint32]int {
+	return map[stdelf.Machine]map[uint32]int{
+		stdelf.EM_X86_64:  {uint32(stdelf.R_X86_64_64): 8, uint32(stdelf.R_X86_64_32): 4, uint32(stdelf.R_X86_64_32S): 4},
+		stdelf.EM_386:     {uint32(stdelf.R_386_32): 4},
+		stdelf.EM_AARCH64: {uint32(stdelf.R_AARCH64_ABS64): 8, uint32(stdelf.R_AARCH64_ABS32): 4},
+		stdelf.EM_ARM:     {uint32(stdelf.R_ARM_ABS32): 4},
+		stdelf.EM_PPC64:   {uint32(stdelf.R_PPC64_ADDR64): 8, uint32(stdelf.R_PPC64_ADDR32): 4},
+		stdelf.EM_PPC:     {uint32(stdelf.R_PPC_ADDR32): 4},
+		stdelf.EM_RISCV:   {uint32(stdelf.R_RISCV_64): 8, uint32(stdelf.R_RISCV_32): 4},
+		stdelf.EM_S390:    {uint32(stdelf.R_390_64): 8, uint32(stdelf.R_390_32): 4},
+	}
+})
 
 // relocate applies to data, the contents of section idx of a relocatable
 // file, the relocations of every SHT_REL and SHT_RELA section that targets
@@ -26,7 +29,7 @@ var relocWidths = map[stdelf.Machine]map[uint32]int{
 // addresses in the same space as the symbol table. data is copied before
 // it is changed.
 func (o *Object) relocate(idx int, data []byte) ([]byte, error) {
-	widths, known := relocWidths[o.f.Machine]
+	widths, known := relocWidths()[o.f.Machine]
 	copied := false
 	for _, r := range o.f.Sections {
 		if (r.Type != stdelf.SHT_REL && r.Type != stdelf.SHT_RELA) || int(r.Info) != idx || !hasContents(r) {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"iter"
 	"strings"
+	"sync"
 
 	"github.com/cairn-dev/cairn/debugfiles"
 	"github.com/cairn-dev/cairn/debugfiles/dwarf"
@@ -18,10 +19,10 @@ import (
 // ErrNoDWARF reports an image without a __DWARF,__debug_info section.
 var ErrNoDWARF = errors.New("macho: no DWARF debug information")
 
-// dwarfSections maps the Mach-O names of DWARF sections (the "__debug_" or
+// dwarfSectionNames maps the Mach-O names of DWARF sections (the "__debug_" or
 // compressed "__zdebug_" form, cut to the 16 bytes a section name holds) to
 // the DWARF name without its leading dot.
-var dwarfSections = func() map[string]dwarfSection {
+var dwarfSectionNames = sync.OnceValue(func() map[string]dwarfSection {
 	m := make(map[string]dwarfSection)
 	for _, n := range []string{
 		"debug_abbrev", "debug_aranges", "debug_frame", "debug_info", "debug_line",
@@ -32,7 +33,7 @@ var dwarfSections = func() map[string]dwarfSection {
 		m[cut16("__z"+n)] = dwarfSection{name: n, compressed: true}
 	}
 	return m
-}()
+})
 
 type dwarfSection struct {
 	name       string
@@ -110,7 +111,7 @@ func (o *Object) dwarfSections() (map[string][]byte, [][]byte, error) {
 		if !s.present || s.seg != "__DWARF" {
 			continue
 		}
-		ds, ok := dwarfSections[s.name]
+		ds, ok := dwarfSectionNames()[s.name]
 		if !ok {
 			continue
 		}
