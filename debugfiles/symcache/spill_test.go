@@ -2,6 +2,7 @@ package symcache
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -72,5 +73,74 @@ func TestSpilledIdentical(t *testing.T) {
 	}
 	if got := c.NumFunctions(); got < 20000 {
 		t.Errorf("%d functions, want at least 20000", got)
+	}
+}
+
+// TestSplitPagesIdentical checks that the range stream coded in two parts
+// on two goroutines, split at any group of pages, is the one coded in a
+// single pass: every page of the second part starts from the entry
+// covering it, at the right bit, and the parts' bits join without a gap.
+func TestSplitPagesIdentical(t *testing.T) {
+	defer func() { forceSplit = 0 }()
+	info := Info{Arch: "x86_64", Format: debugfiles.FormatPDB}
+	// Three regions: the last two thirds of the functions lie far above
+	// the first, the last third farther still.
+	trees := spillTrees(1200)
+	for i, f := range trees[400:] {
+		shiftFunction(f, uint64(1+i/400)<<32)
+	}
+	for _, limit := range []int{0, 1} {
+		build := func(split uint64) []byte {
+			forceSplit = split
+			b := newBuilder(info, Options{PageEntries: 4}, limit)
+			for _, f := range trees {
+				b.Add(f)
+			}
+			var buf bytes.Buffer
+			if _, err := b.WriteTo(&buf); err != nil {
+				t.Fatal(err)
+			}
+			return buf.Bytes()
+		}
+		want := build(1) // not a group boundary: one part
+		c, err := New(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages := c.npages
+		if pages < 4*groupPages {
+			t.Fatalf("%d pages, too few to split", pages)
+		}
+		if c.nregions < 3 {
+			t.Fatalf("%d regions, want 3", c.nregions)
+		}
+		// Every few groups, and the groups around each region's first page.
+		var mids []uint64
+		for mid := uint64(groupPages); mid < uint64(pages); mid += groupPages * (1 + uint64(len(mids)%5)) {
+			mids = append(mids, mid)
+		}
+		for i := range int(c.nregions) {
+			first := uint64(binary.LittleEndian.Uint32(c.regions[i*regionRecord+16:]))
+			mids = append(mids, first/groupPages*groupPages, (first+groupPages-1)/groupPages*groupPages)
+		}
+		splits := 0
+		for _, mid := range mids {
+			if got := build(mid); !bytes.Equal(got, want) {
+				t.Fatalf("spill limit %d: split at page %d of %d: %d bytes differ from the single pass's %d", limit, mid, pages, len(got), len(want))
+			}
+			splits++
+		}
+		t.Logf("spill limit %d: %d pages, %d splits identical", limit, pages, splits)
+	}
+}
+
+// shiftFunction moves f, its lines and its inlinees by d.
+func shiftFunction(f *debugfiles.Function, d uint64) {
+	f.Address += d
+	for i := range f.Lines {
+		f.Lines[i].Address += d
+	}
+	for _, c := range f.Inlinees {
+		shiftFunction(c, d)
 	}
 }

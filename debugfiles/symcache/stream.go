@@ -1,8 +1,11 @@
 package symcache
 
 import (
+	"errors"
 	"math"
 	"math/bits"
+	"runtime"
+	"sync"
 )
 
 // streamEnc encodes the range stream. It runs twice over the same
@@ -108,23 +111,59 @@ const (
 
 // encodePages writes the range stream, page by page, with the directory
 // of the pages' bit offsets and the Huffman codes of its alphabets: a
-// pass counting the symbols, then a pass writing them.
+// pass counting the symbols, then a pass writing them. Pages are coded
+// independently of one another but for the node their group starts from,
+// so each pass runs on two goroutines, each over half of the groups (see
+// splitPages), when there are two processors and enough pages.
 func (a *assembly) encodePages() error {
-	count := &streamEnc{counting: true}
-	for i := range count.freq {
-		count.freq[i] = make([]uint64, alphabetSize(i))
+	parts := a.splitPages(parallelPages)
+	if forceSplit != 0 {
+		parts = a.splitAt(forceSplit)
 	}
-	if err := a.pagePass(count); err != nil {
+	counts := make([]*streamEnc, len(parts))
+	for i := range counts {
+		counts[i] = &streamEnc{counting: true}
+		for k := range counts[i].freq {
+			counts[i].freq[k] = make([]uint64, alphabetSize(k))
+		}
+	}
+	if err := a.eachPart(parts, counts); err != nil {
 		return err
 	}
-	enc := &streamEnc{out: &a.stream}
-	for i := range enc.codes {
-		enc.codes[i] = newCode(count.freq[i])
+	for _, c := range counts[1:] {
+		for k, f := range c.freq {
+			for s, n := range f {
+				counts[0].freq[k][s] += n
+			}
+		}
 	}
-	count = nil
-	if err := a.pagePass(enc); err != nil {
+	encs := make([]*streamEnc, len(parts))
+	for i := range encs {
+		encs[i] = &streamEnc{out: &a.stream}
+		if i > 0 {
+			encs[i].out = &spill{limit: a.stream.limit}
+		}
+		for k := range encs[i].codes {
+			if i == 0 {
+				encs[i].codes[k] = newCode(counts[0].freq[k])
+			} else {
+				encs[i].codes[k] = encs[0].codes[k]
+			}
+		}
+	}
+	counts = nil
+	if err := a.eachPart(parts, encs); err != nil {
 		return err
 	}
+	enc := encs[0]
+	for _, tail := range encs[1:] {
+		if err := enc.append(tail); err != nil {
+			return err
+		}
+	}
+	enc.w.flush()
+	enc.out.write(enc.w.out)
+	enc.w.out = nil
 	a.codes = enc.codes
 	a.dir, a.dirW = packDir(enc.pages, enc.nodes, 8*uint64(a.stream.size), a.nnodes)
 	if a.dirW > maxColBits {
@@ -133,11 +172,84 @@ func (a *assembly) encodePages() error {
 	return a.stream.finish()
 }
 
-// pagePass encodes every page of every region into enc.
-func (a *assembly) pagePass(enc *streamEnc) error {
-	w := &entryWindow{er: a.entryReader()}
+// parallelPages is the fewest pages encodePages splits between two
+// goroutines: below it, starting one costs more than it saves.
+var parallelPages uint64 = 4096
+
+// forceSplit, when not 0, is the page encodePages splits at whatever the
+// number of pages and processors: tests compare the outputs of every split
+// with the single pass's.
+var forceSplit uint64
+
+// pagePart is the pages [from, to) of the range stream (to is npages
+// for the last part, which also writes the stream's end), and the mark
+// its entries are read from.
+type pagePart struct {
+	from, to uint64
+	mark     entryMark
+}
+
+// splitPages cuts the pages in two parts at a group boundary near the
+// middle when there are at least min pages and two processors; else it
+// returns one part of every page.
+func (a *assembly) splitPages(min uint64) []pagePart {
+	whole := []pagePart{{from: 0, to: a.npages}}
+	if len(a.marks) == 0 || a.npages < min || runtime.GOMAXPROCS(0) < 2 {
+		return whole
+	}
+	return a.splitAt(a.npages / 2 / groupPages * groupPages)
+}
+
+// splitAt cuts the pages in two parts at page mid, which must start a
+// group; mid 0 or past the last page gives one part.
+func (a *assembly) splitAt(mid uint64) []pagePart {
+	whole := []pagePart{{from: 0, to: a.npages}}
+	if mid == 0 || mid >= a.npages || mid%groupPages != 0 || len(a.marks) == 0 {
+		return whole
+	}
+	// The address page mid starts at, and the last mark at or before it:
+	// the entry covering that address is at or after the mark.
+	var ps uint64
+	for _, r := range a.regions {
+		if n := pageCount(r.end-r.start, a.shift); mid < uint64(r.firstPage)+n {
+			ps = r.start + (mid-uint64(r.firstPage))<<a.shift
+			break
+		}
+	}
+	m := a.marks[0]
+	for _, k := range a.marks[1:] {
+		if k.start > ps {
+			break
+		}
+		m = k
+	}
+	return []pagePart{{from: 0, to: mid}, {from: mid, to: a.npages, mark: m}}
+}
+
+// eachPart runs pagePass on every part, part i into encs[i], each on a
+// goroutine of its own but the first; it returns the first error.
+func (a *assembly) eachPart(parts []pagePart, encs []*streamEnc) error {
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i := 1; i < len(parts); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = a.pagePass(encs[i], parts[i], i == len(parts)-1)
+		}()
+	}
+	errs[0] = a.pagePass(encs[0], parts[0], len(parts) == 1)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// pagePass encodes the pages of part into enc; the last part also notes
+// the stream's end, as the start of a last, empty page. The bits are left
+// in enc.w, and its full chunks in enc.out.
+func (a *assembly) pagePass(enc *streamEnc, part pagePart, last bool) error {
+	w := &entryWindow{er: a.entryReaderAt(part.mark), base: part.mark.index}
 	var group entry // the state every page of the group starts from
-	page := uint64(0)
+	page := part.from
 	// startPage notes page `page` starting here; the first of a group
 	// starts a group record with the node of the page's first entry.
 	startPage := func(first entry) error {
@@ -158,9 +270,16 @@ func (a *assembly) pagePass(enc *streamEnc) error {
 		return nil
 	}
 	for _, r := range a.regions {
-		k := r.lo
 		pages := pageCount(r.end-r.start, a.shift)
-		for p := uint64(0); p < pages; p++ {
+		rp := uint64(r.firstPage)
+		if rp+pages <= part.from {
+			continue
+		}
+		if rp >= part.to {
+			break
+		}
+		k := max(r.lo, part.mark.index)
+		for p := part.from - min(part.from, rp); p < pages && rp+p < part.to; p++ {
 			ps := r.start + p<<a.shift
 			pe := r.end
 			if r.end-ps > 1<<a.shift {
@@ -194,16 +313,48 @@ func (a *assembly) pagePass(enc *streamEnc) error {
 			}
 		}
 	}
-	// The end of the stream is the start of a last, empty page.
-	if err := startPage(entry{}); err != nil {
-		return err
-	}
-	if !enc.counting {
-		enc.w.flush()
-		enc.out.write(enc.w.out)
-		enc.w.out = nil
+	if last {
+		if err := startPage(entry{}); err != nil {
+			return err
+		}
 	}
 	return w.er.r.err
+}
+
+// append adds the bits tail encoded after enc's, and tail's pages and
+// group nodes after enc's, their offsets moved by the bits enc holds.
+func (enc *streamEnc) append(tail *streamEnc) error {
+	base := enc.w.bits
+	for _, p := range tail.pages {
+		at := base + uint64(p)
+		if at > math.MaxUint32 {
+			return errTooLarge("range stream", int(at/8))
+		}
+		enc.pages = append(enc.pages, uint32(at))
+	}
+	enc.nodes = append(enc.nodes, tail.nodes...)
+	// tail's bits: whole bytes in its spill and its buffer, then the
+	// bits of its last, partial byte.
+	put := func(b []byte) error {
+		for _, x := range b {
+			enc.w.put(uint64(x), 8)
+		}
+		if len(enc.w.out) >= spillChunk {
+			enc.out.write(enc.w.out)
+			enc.w.out = enc.w.out[:0]
+		}
+		return nil
+	}
+	if err := tail.out.finish(); err != nil {
+		return err
+	}
+	if err := tail.out.each(put); err != nil {
+		return err
+	}
+	put(tail.w.out)
+	enc.w.put(tail.w.acc, tail.w.n)
+	tail.out.close()
+	return nil
 }
 
 // packDir lays out the page directory from the pages' bit offsets, the

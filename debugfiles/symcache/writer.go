@@ -213,6 +213,9 @@ type assembly struct {
 	// cut regions at; firstStart is the start of the first entry.
 	gaps       []gap
 	firstStart uint64
+	// marks are where the reading of entries can start: one every
+	// markEvery entries (see entryReaderAt).
+	marks []entryMark
 
 	// The layout: page shift, regions, directory (a block per group
 	// of pages, their offsets packed in dirW bits each), the range
@@ -882,6 +885,9 @@ func (a *assembly) flushPend(next uint64) {
 	if a.nents == 0 {
 		a.firstStart = e.start
 	}
+	if a.nents%markEvery == 0 {
+		a.marks = append(a.marks, entryMark{index: a.nents, off: a.ents.size + int64(len(a.entBuf)), prev: a.lastStart, start: e.start})
+	}
 	b := a.entBuf
 	b = binary.AppendUvarint(b, e.start-a.lastStart)
 	b = binary.AppendUvarint(b, uint64(e.node))
@@ -904,6 +910,31 @@ type entryReader struct {
 
 func (a *assembly) entryReader() *entryReader {
 	return &entryReader{r: a.ents.reader(), left: a.nents}
+}
+
+// entryMark is where entry index starts in ents: its offset, the start of
+// the entry before it (its start is coded as the difference) and its own
+// start.
+type entryMark struct {
+	index       int
+	off         int64
+	prev, start uint64
+}
+
+// markEvery is how many entries lie between two marks.
+const markEvery = 1024
+
+// entryReaderAt reads the final entries in order from mark m on. Readers
+// of ents may run at once: they read its file with ReadAt and hold their
+// own buffers.
+func (a *assembly) entryReaderAt(m entryMark) *entryReader {
+	r := a.ents.reader()
+	if a.ents.f == nil {
+		r.buf = r.buf[min(m.off, int64(len(r.buf))):]
+	} else {
+		r.off = m.off
+	}
+	return &entryReader{r: r, prev: m.prev, left: a.nents - m.index}
 }
 
 // next returns the next entry; ok is false after the last one or on an
