@@ -1,0 +1,81 @@
+// Command alternate times commands in turn, round after round, and prints
+// each one's median, quartiles and fastest wall time. Timed in alternation,
+// commands see the same drift of a machine whose speed changes from one
+// second to the next (a virtual machine sharing its host), which timing all
+// runs of one command, then all of the next, does not give them.
+//
+//	go run ./internal/cmd/alternate [-warmup N] ROUNDS COMMAND...
+//
+// Each COMMAND is one argument, split at spaces into the program and its
+// arguments (no shell: no quoting, no redirection); its output is
+// discarded. A command that fails stops the run.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	warmup := flag.Int("warmup", 3, "untimed rounds before the timed ones")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: alternate [-warmup N] ROUNDS COMMAND...")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() < 2 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	rounds, err := strconv.Atoi(flag.Arg(0))
+	if err != nil || rounds < 1 {
+		fmt.Fprintf(os.Stderr, "alternate: ROUNDS must be a positive number, not %q\n", flag.Arg(0))
+		os.Exit(2)
+	}
+	cmds := flag.Args()[1:]
+	times := make([][]time.Duration, len(cmds))
+	for r := -*warmup; r < rounds; r++ {
+		for i, c := range cmds {
+			d, err := run(c)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "alternate: %s: %v\n", c, err)
+				os.Exit(1)
+			}
+			if r >= 0 {
+				times[i] = append(times[i], d)
+			}
+		}
+	}
+	for i, c := range cmds {
+		s := summarize(times[i])
+		fmt.Printf("median %8.2f ms  q1 %8.2f  q3 %8.2f  min %8.2f  %s\n", ms(s.median), ms(s.q1), ms(s.q3), ms(s.min), c)
+	}
+}
+
+// run runs command c once and returns its wall time.
+func run(c string) (time.Duration, error) {
+	f := strings.Fields(c)
+	cmd := exec.Command(f[0], f[1:]...)
+	start := time.Now()
+	err := cmd.Run() // Stdout and Stderr nil: the null device
+	return time.Since(start), err
+}
+
+// stats are the order statistics alternate prints.
+type stats struct{ min, q1, median, q3 time.Duration }
+
+// summarize returns the order statistics of ts (nearest rank).
+func summarize(ts []time.Duration) stats {
+	s := slices.Clone(ts)
+	slices.Sort(s)
+	at := func(p float64) time.Duration { return s[int(p*float64(len(s)-1)+0.5)] }
+	return stats{min: s[0], q1: at(0.25), median: at(0.5), q3: at(0.75)}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
