@@ -1,6 +1,7 @@
 package cficache
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"os"
@@ -71,9 +72,14 @@ func FuzzCache(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		id, idErr := ReadDebugID(bytes.NewReader(data), int64(len(data)))
 		c, err := New(data)
 		if err != nil {
 			return
+		}
+		// What New accepts, its header alone gives the same id of.
+		if idErr != nil || id != c.DebugID() {
+			t.Fatalf("ReadDebugID = %v, %v; New's id %v", id, idErr, c.DebugID())
 		}
 		_ = c.Verify()
 		row := unwind.Row{Regs: make([]unwind.RegRule, 0, 8)}

@@ -336,9 +336,14 @@ func FuzzSymcache(f *testing.F) {
 		f.Add(buf.Bytes(), uint64(0x1124))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, addr uint64) {
+		id, idErr := symcache.ReadDebugID(bytes.NewReader(data), int64(len(data)))
 		c, err := symcache.New(data)
 		if err != nil {
 			return
+		}
+		// What New accepts, its header alone gives the same id of.
+		if idErr != nil || id != c.DebugID() {
+			t.Fatalf("ReadDebugID = %v, %v; New's id %v", id, idErr, c.DebugID())
 		}
 		_ = c.Verify()
 		buf := make([]symcache.Frame, 0, 8)
