@@ -1,6 +1,7 @@
 package breakpad
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"testing"
@@ -21,6 +22,27 @@ func TestAppendNumbers(t *testing.T) {
 	for _, v := range []int64{0, 1, 9, 10, 11, 42, 99, 100, 101, 999, 1000, 65535, -1, -10, -100, math.MaxInt64, math.MinInt64} {
 		if got, want := string(appendDec([]byte("x "), v)), "x "+strconv.FormatInt(v, 10); got != want {
 			t.Errorf("appendDec(%d) = %q, want %q", v, got, want)
+		}
+	}
+	dec := []uint64{0, 1, 9, 10, 99, 100, math.MaxUint32, math.MaxUint64 - 1, math.MaxUint64}
+	for p := uint64(1); p <= 1e19; p *= 10 {
+		dec = append(dec, p-1, p, p+1)
+		if p == 1e19 {
+			break
+		}
+	}
+	for i := range 64 {
+		dec = append(dec, 1<<i, 1<<i-1)
+	}
+	for _, v := range dec {
+		out := make([]byte, 25)
+		if got, want := string(out[3:putDec(out, 3, v)]), strconv.FormatUint(v, 10); got != want {
+			t.Errorf("putDec(%d) = %q, want %q", v, got, want)
+		}
+	}
+	for _, v := range hex {
+		if got, want := string(appendLine(nil, v, v/3, uint32(v), int64(v%1000)-1)), fmt.Sprintf("%x %x %d %d\n", v, v/3, uint32(v), int64(v%1000)-1); got != want {
+			t.Errorf("appendLine(%#x) = %q, want %q", v, got, want)
 		}
 	}
 }
