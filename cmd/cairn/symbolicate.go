@@ -18,6 +18,7 @@ import (
 	"github.com/cairn-dev/cairn/debugfiles/demangle"
 	"github.com/cairn-dev/cairn/debugfiles/loader"
 	"github.com/cairn-dev/cairn/debugfiles/symcache"
+	"github.com/cairn-dev/cairn/internal/atomicfile"
 	"github.com/spf13/cobra"
 )
 
@@ -276,25 +277,7 @@ func symcacheKey(path string, obj debugfiles.Object) (string, error) {
 // writeSymcacheFile builds obj's symcache into path through a temporary
 // file renamed into place, so that concurrent runs never see half a file.
 func writeSymcacheFile(path string, obj debugfiles.Object) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*.symcache")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	err = symcache.Write(tmp, obj, symcache.Options{})
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, func(w io.Writer) error { return symcache.Write(w, obj, symcache.Options{}) })
 }
 
 // symbolizer prints lookups in llvm-symbolizer's output styles.

@@ -1,7 +1,6 @@
 package stackwalk
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"github.com/cairn-dev/cairn/debugfiles/debugid"
 	"github.com/cairn-dev/cairn/debugfiles/loader"
 	"github.com/cairn-dev/cairn/debugfiles/symcache"
+	"github.com/cairn-dev/cairn/internal/atomicfile"
 )
 
 // SymbolPaths is a Modules over local directories. Each path may be:
@@ -227,7 +227,7 @@ func (p *SymbolPaths) convert(m *Module, symPath, cfiPath string) (Debug, bool) 
 			if !id.IsZero() && len(a.Objects) > 1 && o.DebugID() != id {
 				continue
 			}
-			_ = writeAtomic(out, func(w io.Writer) error { return write(w, o) })
+			_ = atomicfile.Write(out, func(w io.Writer) error { return write(w, o) })
 			return
 		}
 	}
@@ -239,31 +239,6 @@ func (p *SymbolPaths) convert(m *Module, symPath, cfiPath string) (Debug, bool) 
 	})
 	build(cfiPath, cfiOut, func(w io.Writer, o debugfiles.Object) error { _, err := cficache.Write(w, o); return err })
 	return p.openCaches(symOut, cfiOut)
-}
-
-// writeAtomic writes a file through a temporary name, so that a reader
-// never sees half of it.
-func writeAtomic(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("stackwalk: %w", err)
-	}
-	bw := bufio.NewWriterSize(tmp, 1<<16)
-	err = write(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("stackwalk: writing %s: %w", path, err)
-	}
-	return nil
 }
 
 // fromIndex finds the module among the indexed files: symbols from the
