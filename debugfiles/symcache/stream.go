@@ -116,10 +116,7 @@ const (
 // so each pass runs on two goroutines, each over half of the groups (see
 // splitPages), when there are two processors and enough pages.
 func (a *assembly) encodePages() error {
-	parts := a.splitPages(parallelPages)
-	if forceSplit != 0 {
-		parts = a.splitAt(forceSplit)
-	}
+	parts := a.splitPages()
 	counts := make([]*streamEnc, len(parts))
 	for i := range counts {
 		counts[i] = &streamEnc{counting: true}
@@ -130,28 +127,26 @@ func (a *assembly) encodePages() error {
 	if err := a.eachPart(parts, counts); err != nil {
 		return err
 	}
-	for _, c := range counts[1:] {
-		for k, f := range c.freq {
-			for s, n := range f {
+	var codes [numAlphabets]code
+	for k := range codes {
+		for _, c := range counts[1:] {
+			for s, n := range c.freq[k] {
 				counts[0].freq[k][s] += n
 			}
 		}
-	}
-	encs := make([]*streamEnc, len(parts))
-	for i := range encs {
-		encs[i] = &streamEnc{out: &a.stream}
-		if i > 0 {
-			encs[i].out = &spill{limit: a.stream.limit}
-		}
-		for k := range encs[i].codes {
-			if i == 0 {
-				encs[i].codes[k] = newCode(counts[0].freq[k])
-			} else {
-				encs[i].codes[k] = encs[0].codes[k]
-			}
-		}
+		codes[k] = newCode(counts[0].freq[k])
 	}
 	counts = nil
+	// The first part writes into the stream, the others into spills of
+	// their own, joined to it in order.
+	encs := make([]*streamEnc, len(parts))
+	for i := range encs {
+		encs[i] = &streamEnc{codes: codes, out: &a.stream}
+		if i > 0 {
+			encs[i].out = &spill{limit: a.stream.limit}
+			defer encs[i].out.close()
+		}
+	}
 	if err := a.eachPart(parts, encs); err != nil {
 		return err
 	}
@@ -174,7 +169,7 @@ func (a *assembly) encodePages() error {
 
 // parallelPages is the fewest pages encodePages splits between two
 // goroutines: below it, starting one costs more than it saves.
-var parallelPages uint64 = 4096
+const parallelPages = 4096
 
 // forceSplit, when not 0, is the page encodePages splits at whatever the
 // number of pages and processors: tests compare the outputs of every split
@@ -190,12 +185,14 @@ type pagePart struct {
 }
 
 // splitPages cuts the pages in two parts at a group boundary near the
-// middle when there are at least min pages and two processors; else it
-// returns one part of every page.
-func (a *assembly) splitPages(min uint64) []pagePart {
-	whole := []pagePart{{from: 0, to: a.npages}}
-	if len(a.marks) == 0 || a.npages < min || runtime.GOMAXPROCS(0) < 2 {
-		return whole
+// middle when there are at least parallelPages pages and two processors
+// (at forceSplit when it is set); else it returns one part of every page.
+func (a *assembly) splitPages() []pagePart {
+	switch {
+	case forceSplit != 0:
+		return a.splitAt(forceSplit)
+	case a.npages < parallelPages || runtime.GOMAXPROCS(0) < 2:
+		return a.splitAt(0)
 	}
 	return a.splitAt(a.npages / 2 / groupPages * groupPages)
 }
@@ -334,7 +331,7 @@ func (enc *streamEnc) append(tail *streamEnc) error {
 	}
 	enc.nodes = append(enc.nodes, tail.nodes...)
 	// tail's bits: whole bytes in its spill and its buffer, then the
-	// bits of its last, partial byte.
+	// bits of its last, partial byte. encodePages closes its spill.
 	put := func(b []byte) error {
 		for _, x := range b {
 			enc.w.put(uint64(x), 8)
@@ -353,7 +350,6 @@ func (enc *streamEnc) append(tail *streamEnc) error {
 	}
 	put(tail.w.out)
 	enc.w.put(tail.w.acc, tail.w.n)
-	tail.out.close()
 	return nil
 }
 
