@@ -72,6 +72,9 @@ type rangeRef struct {
 	ref        uint32
 }
 
+// Range implements breakpad.Ranged.
+func (r rangeRef) Range() (start, end uint64) { return r.start, r.end }
+
 // NewSymbolStack reads the STACK CFI and STACK WIN records of a Breakpad
 // symbol file held in data (and, for x86, the parameter sizes of its FUNC
 // records). Only those records are parsed; the others (most of a file:
@@ -312,11 +315,11 @@ func (s *SymbolStack) index() {
 	for i, in := range s.inits {
 		inits[i] = rangeRef{in.start, in.end, uint32(i)}
 	}
-	s.keptInits = exclusive(inits)
+	s.keptInits = breakpad.FirstWins(inits)
 	for i := range s.wins {
 		s.winIdx[i] = nestedFlatten(s.wins[i])
 	}
-	s.params = exclusive(s.funcs)
+	s.params = breakpad.FirstWins(s.funcs)
 }
 
 // Skipped counts the malformed lines left out.
@@ -624,40 +627,6 @@ func parseRule(arch unwind.Arch, expr, target string) unwind.Rule {
 		}
 	}
 	return unwind.Rule{Kind: unwind.RulePostfix, Expr: []byte(strings.Join(toks, " "))}
-}
-
-// exclusive keeps, of ranges in file order, those that overlap no range
-// kept before them (Breakpad's RangeMap), sorted by address. Ranges already
-// sorted and disjoint, as writers emit them, are returned as they are.
-func exclusive(rs []rangeRef) []rangeRef {
-	if sortedDisjoint(rs) {
-		return rs
-	}
-	kept := make([]rangeRef, 0, len(rs))
-	for _, r := range rs {
-		n := len(kept)
-		if n == 0 || r.start >= kept[n-1].end {
-			kept = append(kept, r)
-			continue
-		}
-		i := sort.Search(n, func(i int) bool { return kept[i].end > r.start })
-		if i < n && kept[i].start < r.end {
-			continue
-		}
-		kept = slices.Insert(kept, i, r)
-	}
-	return kept
-}
-
-// sortedDisjoint reports whether every range starts at or after the end of
-// the one before it.
-func sortedDisjoint(rs []rangeRef) bool {
-	for i := 1; i < len(rs); i++ {
-		if rs[i].start < rs[i-1].end {
-			return false
-		}
-	}
-	return true
 }
 
 // maxNesting bounds how deep STACK WIN ranges nest: real files nest two or

@@ -71,6 +71,9 @@ type symFunc struct {
 	seq          uint32    // file order
 }
 
+// Range implements breakpad.Ranged.
+func (f symFunc) Range() (start, end uint64) { return f.addr, f.end }
+
 type symPublic struct {
 	addr uint64
 	name [2]uint32
@@ -138,7 +141,8 @@ func NewSymbolFile(data []byte, name string, opts SymbolFileOptions) (*SymbolFil
 	if !ix.module {
 		return nil, fmt.Errorf("stackwalk: %s: %w", name, breakpad.ErrNoModule)
 	}
-	s.funcs = exclusiveFuncs(ix.funcs)
+	// Breakpad keeps, of overlapping FUNCs, the first in the file.
+	s.funcs = breakpad.FirstWins(ix.funcs)
 	// Writers sort PUBLIC records by address; checking costs a fraction of
 	// the stable sort's merging.
 	if byAddr := func(a, b symPublic) int { return cmp.Compare(a.addr, b.addr) }; !slices.IsSortedFunc(s.publics, byAddr) {
@@ -342,33 +346,6 @@ func (s *SymbolFile) lookupName(n []nameRef, idx int64) (string, bool) {
 		return s.str(n[i].name), true
 	}
 	return "", false
-}
-
-// exclusiveFuncs keeps, of FUNCs in file order, those that overlap no FUNC
-// kept before them (Breakpad's RangeMap), sorted by address. FUNCs already
-// sorted and disjoint, as writers emit them, are returned as they are.
-func exclusiveFuncs(fs []symFunc) []symFunc {
-	disjoint := true
-	for i := 1; i < len(fs) && disjoint; i++ {
-		disjoint = fs[i].addr >= fs[i-1].end
-	}
-	if disjoint {
-		return fs
-	}
-	kept := make([]symFunc, 0, len(fs))
-	for _, f := range fs {
-		n := len(kept)
-		if n == 0 || f.addr >= kept[n-1].end {
-			kept = append(kept, f)
-			continue
-		}
-		i := sort.Search(n, func(i int) bool { return kept[i].end > f.addr })
-		if i < n && kept[i].addr < f.end {
-			continue
-		}
-		kept = slices.Insert(kept, i, f)
-	}
-	return kept
 }
 
 // Close releases the mapping made by OpenSymbolFile.
