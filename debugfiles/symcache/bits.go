@@ -53,11 +53,13 @@ func loadWide(b []byte, pos uint64, n uint) uint64 {
 	return lo | loadBits(b, pos+32, n-32)<<32
 }
 
-// bitWriter appends bits to a byte slice, least significant first.
+// bitWriter appends bits to a byte slice, least significant first. It
+// holds up to 31 bits back and writes whole 32-bit words: the range stream
+// puts a few million short codes, and a byte at a time was a loop per put.
 type bitWriter struct {
 	out  []byte
 	acc  uint64
-	n    uint   // bits in acc
+	n    uint   // bits in acc, fewer than 32 between puts
 	bits uint64 // bits written in total
 }
 
@@ -68,22 +70,23 @@ func (w *bitWriter) put(v uint64, n uint) {
 		w.put(v>>32, n-32)
 		return
 	}
-	if n == 0 {
-		return
-	}
-	v &= 1<<n - 1
-	w.acc |= v << w.n
+	w.acc |= (v & (1<<n - 1)) << w.n
 	w.n += n
 	w.bits += uint64(n)
-	for w.n >= 8 {
-		w.out = append(w.out, byte(w.acc))
-		w.acc >>= 8
-		w.n -= 8
+	if w.n >= 32 {
+		w.out = binary.LittleEndian.AppendUint32(w.out, uint32(w.acc))
+		w.acc >>= 32
+		w.n -= 32
 	}
 }
 
-// flush appends the last partial byte, padded with zero bits.
+// flush appends the bits held back, the last partial byte padded with
+// zero bits.
 func (w *bitWriter) flush() {
+	for ; w.n >= 8; w.n -= 8 {
+		w.out = append(w.out, byte(w.acc))
+		w.acc >>= 8
+	}
 	if w.n > 0 {
 		w.out = append(w.out, byte(w.acc))
 		w.bits += uint64(8 - w.n)

@@ -174,13 +174,27 @@ func appendSpanHeader(buf []byte, sp *span) []byte {
 // maxSpanHeader bounds the length of a span header.
 const maxSpanHeader = 6 * binary.MaxVarintLen64
 
+// uvarint is binary.Uvarint with the values of one and two bytes, most
+// of those the builder codes, decoded inline.
+func uvarint(b []byte) (uint64, int) {
+	if len(b) >= 2 {
+		if b[0] < 0x80 {
+			return uint64(b[0]), 1
+		}
+		if b[1] < 0x80 {
+			return uint64(b[0]&0x7f) | uint64(b[1])<<7, 2
+		}
+	}
+	return binary.Uvarint(b)
+}
+
 // readUvarints decodes len(v) consecutive unsigned varints from the start
 // of b into v, returning how many bytes they took; false when b ends
 // first or a value is malformed.
 func readUvarints(b []byte, v []uint64) (int, bool) {
 	k := 0
 	for i := range v {
-		x, n := binary.Uvarint(b[k:])
+		x, n := uvarint(b[k:])
 		if n <= 0 {
 			return 0, false
 		}

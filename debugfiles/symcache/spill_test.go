@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/cairn-dev/cairn/debugfiles"
@@ -49,25 +50,60 @@ func spillTrees(n int) []*debugfiles.Function {
 // everything in memory and one whose builder moves every table to its
 // temporary file at once have the same bytes: the names, call sites and
 // coded ranges read back from the files, whole or while still partly
-// buffered, are the ones written.
+// buffered, are the ones written. The functions come in address order,
+// and in runs the builder merges (up to maxRuns) or sorts in memory; the
+// range stream is coded on two goroutines and on one.
 func TestSpilledIdentical(t *testing.T) {
 	info := Info{Arch: "x86_64", Format: debugfiles.FormatPDB}
-	var outs [2][]byte
-	for i, limit := range []int{0, 1} {
-		b := newBuilder(info, Options{}, limit)
-		for _, f := range spillTrees(20000) {
-			b.Add(f)
+	fns := spillTrees(20000)
+	// inRuns adds the functions in k runs: k blocks, the last first.
+	inRuns := func(k int) []*debugfiles.Function {
+		var out []*debugfiles.Function
+		for i := k - 1; i >= 0; i-- {
+			out = append(out, fns[i*len(fns)/k:(i+1)*len(fns)/k]...)
 		}
-		var buf bytes.Buffer
-		if _, err := b.WriteTo(&buf); err != nil {
-			t.Fatal(err)
+		return out
+	}
+	orders := []struct {
+		name string
+		fns  []*debugfiles.Function
+	}{{"in order", fns}, {"in 8 runs", inRuns(8)}, {"in 200 runs", inRuns(200)}}
+	modes := []struct {
+		name  string
+		limit int
+		procs int
+	}{
+		{"in memory", 0, 0},
+		{"in files", 1, 0},
+		{"in files, one processor", 1, 1},
+	}
+	var want []byte
+	for _, order := range orders {
+		for _, m := range modes {
+			got := func() []byte {
+				if m.procs > 0 {
+					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(m.procs))
+				}
+				b := newBuilder(info, Options{}, m.limit)
+				for _, f := range order.fns {
+					b.Add(f)
+				}
+				var buf bytes.Buffer
+				if _, err := b.WriteTo(&buf); err != nil {
+					t.Fatalf("%s, %s: %v", order.name, m.name, err)
+				}
+				return buf.Bytes()
+			}()
+			if want == nil {
+				want = got
+				continue
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("functions added %s, tables %s: %d bytes differ from those of functions in order, in memory (%d)", order.name, m.name, len(got), len(want))
+			}
 		}
-		outs[i] = buf.Bytes()
 	}
-	if !bytes.Equal(outs[0], outs[1]) {
-		t.Fatalf("symcache built with spills to files differs: %d bytes, %d in memory", len(outs[1]), len(outs[0]))
-	}
-	c, err := New(outs[1])
+	c, err := New(want)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package symcache
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"math/bits"
@@ -42,7 +43,8 @@ func (e *streamEnc) value(alpha int, v uint64) {
 
 // raw writes n bits of v as they are.
 func (e *streamEnc) raw(v uint64, n uint) {
-	if !e.counting {
+	// Most values have no extra bits.
+	if !e.counting && n > 0 {
 		e.w.put(v, n)
 	}
 }
@@ -333,6 +335,9 @@ func (enc *streamEnc) append(tail *streamEnc) error {
 	// tail's bits: whole bytes in its spill and its buffer, then the
 	// bits of its last, partial byte. encodePages closes its spill.
 	put := func(b []byte) error {
+		for ; len(b) >= 4; b = b[4:] {
+			enc.w.put(uint64(binary.LittleEndian.Uint32(b)), 32)
+		}
 		for _, x := range b {
 			enc.w.put(uint64(x), 8)
 		}

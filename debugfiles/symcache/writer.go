@@ -728,7 +728,7 @@ func decodeRawNode(b []byte, id uint32, start uint64) (node, []byte, bool) {
 			sx, n = binary.Varint(b)
 			x = uint64(sx)
 		} else {
-			x, n = binary.Uvarint(b)
+			x, n = uvarint(b)
 		}
 		if n <= 0 {
 			return node{}, nil, false
@@ -1834,7 +1834,24 @@ func (s *spill) reader() spillReader {
 
 // uvarint decodes the next value; 0 after an error.
 func (r *spillReader) uvarint() uint64 {
-	// Most values are small: one byte, decoded inline.
+	// Most values take one or two bytes (lines, address steps): they
+	// are decoded inline.
+	if b := r.buf; len(b) >= 2 {
+		if b[0] < 0x80 {
+			r.buf = b[1:]
+			return uint64(b[0])
+		}
+		if b[1] < 0x80 {
+			r.buf = b[2:]
+			return uint64(b[0]&0x7f) | uint64(b[1])<<7
+		}
+	}
+	return r.slowUvarint()
+}
+
+// slowUvarint is uvarint for longer values, the last byte of the buffer
+// and errors.
+func (r *spillReader) slowUvarint() uint64 {
 	if len(r.buf) > 0 && r.buf[0] < 0x80 {
 		x := uint64(r.buf[0])
 		r.buf = r.buf[1:]
