@@ -333,7 +333,8 @@ func (enc *streamEnc) append(tail *streamEnc) error {
 	}
 	enc.nodes = append(enc.nodes, tail.nodes...)
 	// tail's bits: whole bytes in its spill and its buffer, then the
-	// bits of its last, partial byte. encodePages closes its spill.
+	// fewer than 32 bits its writer holds back. encodePages closes its
+	// spill.
 	put := func(b []byte) error {
 		for ; len(b) >= 4; b = b[4:] {
 			enc.w.put(uint64(binary.LittleEndian.Uint32(b)), 32)
