@@ -1835,7 +1835,8 @@ func (s *spill) reader() spillReader {
 // uvarint decodes the next value; 0 after an error.
 func (r *spillReader) uvarint() uint64 {
 	// Most values take one or two bytes (lines, address steps): they
-	// are decoded inline.
+	// are decoded inline, as the helper uvarint does; calling it here
+	// instead cost 4% more instructions in a build.
 	if b := r.buf; len(b) >= 2 {
 		if b[0] < 0x80 {
 			r.buf = b[1:]
