@@ -53,6 +53,18 @@ func loadWide(b []byte, pos uint64, n uint) uint64 {
 	return lo | loadBits(b, pos+32, n-32)<<32
 }
 
+// storeBits sets the n bits (n ≤ 56) of b at bit pos, which must be 0, to
+// the low n bits of v, and returns the position after them: it writes
+// tables whose rows are laid out in another order than they are made.
+func storeBits(b []byte, pos, v uint64, n uint8) uint64 {
+	v = (v & (1<<n - 1)) << (pos & 7)
+	for i := pos >> 3; v != 0; i++ {
+		b[i] |= byte(v)
+		v >>= 8
+	}
+	return pos + uint64(n)
+}
+
 // bitWriter appends bits to a byte slice, least significant first. It
 // holds up to 31 bits back and writes whole 32-bit words: the range stream
 // puts a few million short codes, and a byte at a time was a loop per put.

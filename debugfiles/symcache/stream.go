@@ -140,15 +140,20 @@ func (a *assembly) encodePages() error {
 	}
 	counts = nil
 	// The first part writes into the stream, the others into spills of
-	// their own, joined to it in order.
+	// their own, joined to it in order. The parts note their pages'
+	// offsets in their places of one directory, whose size is known:
+	// grown by appending, it was megabytes of garbage for a large input.
+	pages := make([]uint32, a.npages+1)
 	encs := make([]*streamEnc, len(parts))
-	for i := range encs {
-		encs[i] = &streamEnc{codes: codes, out: &a.stream}
+	for i, p := range parts {
+		encs[i] = &streamEnc{codes: codes, out: &a.stream, pages: pages[p.from:p.from:p.to]}
 		if i > 0 {
 			encs[i].out = &spill{limit: a.stream.limit}
 			defer encs[i].out.close()
 		}
 	}
+	last := encs[len(encs)-1]
+	last.pages = pages[parts[len(parts)-1].from : parts[len(parts)-1].from : a.npages+1]
 	if err := a.eachPart(parts, encs); err != nil {
 		return err
 	}
@@ -158,6 +163,13 @@ func (a *assembly) encodePages() error {
 			return err
 		}
 	}
+	// Every part noted as many pages as its place holds, in place.
+	for i, e := range encs {
+		if len(e.pages) != cap(e.pages) || len(e.pages) > 0 && &e.pages[0] != &pages[parts[i].from] {
+			return errors.New("symcache: range stream: pages miscounted")
+		}
+	}
+	enc.pages = pages
 	enc.w.flush()
 	enc.out.write(enc.w.out)
 	enc.w.out = nil
@@ -320,16 +332,17 @@ func (a *assembly) pagePass(enc *streamEnc, part pagePart, last bool) error {
 	return w.er.r.err
 }
 
-// append adds the bits tail encoded after enc's, and tail's pages and
-// group nodes after enc's, their offsets moved by the bits enc holds.
+// append adds the bits tail encoded after enc's, and tail's group nodes
+// after enc's; tail's page offsets, which follow enc's in the directory,
+// are moved by the bits enc holds.
 func (enc *streamEnc) append(tail *streamEnc) error {
 	base := enc.w.bits
-	for _, p := range tail.pages {
+	for i, p := range tail.pages {
 		at := base + uint64(p)
 		if at > math.MaxUint32 {
 			return errTooLarge("range stream", int(at/8))
 		}
-		enc.pages = append(enc.pages, uint32(at))
+		tail.pages[i] = uint32(at)
 	}
 	enc.nodes = append(enc.nodes, tail.nodes...)
 	// tail's bits: whole bytes in its spill and its buffer, then the

@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/bits"
 	"os"
+	"runtime"
 	"slices"
 	"unsafe"
 
@@ -163,20 +164,11 @@ type assembly struct {
 	funcs   chunked[uint32] // new function id -> old
 	fileMap []uint32        // old file id+1 -> new id+1
 	files   []string
-	sites   siteTable
-	// The site table is laid out by calling function (the function of
-	// the node's parent), and the node table holds a site's index among
-	// its caller's, which is a few bits wide. A site is placed with the
-	// caller it first appears under (firstCaller, firstLocal, by site);
-	// one that appears under other callers as well is placed again with
-	// each of them: pairs interns it as caller<<32 | site, pairLocal
-	// holds its index there. callerSites counts the sites placed with
-	// every function so far.
-	firstCaller, firstLocal chunked[uint32]
-	pairs                   siteTable
-	pairLocal               chunked[uint32]
-	callerSites             []uint32
-	nnodes                  uint32
+	// sites places the call sites with their callers; callerSites
+	// counts the sites placed with every function so far.
+	sites       siteTable
+	callerSites []uint32
+	nnodes      uint32
 	// nodeCols holds the site, address and parent columns of every
 	// final node as uvarints (a top-level node's whole row of the
 	// top-level table in its site column); maxv the largest value of
@@ -244,12 +236,10 @@ type assembly struct {
 	// firstW that of the first-site field of top-level and site rows.
 	topW   [2]uint8
 	firstW uint8
-	// funcFirst is the first site of every function's calls, siteOrder
-	// the (global) site at every place of the site table, siteKeys the
-	// packed keys of the global sites.
+	// funcFirst is the first site of every function's calls, siteRows
+	// the site table as it is written (orderSites).
 	funcFirst []uint32
-	siteOrder []uint32
-	siteKeys  []uint64
+	siteRows  spill
 }
 
 // WriteTo writes the symcache. The Builder should not be used afterwards.
@@ -275,27 +265,34 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	b.fileCache = [fileCacheSize]cachedFile{}
 	lim := b.spillLimit
 	a.nodeCols.limit, a.ents.limit, a.stream.limit, a.abs.limit, a.sites.keys.limit = lim, lim, lim, lim, lim
-	a.pairs.keys.limit, a.top.limit = lim, lim
+	a.top.limit, a.siteRows.limit = lim, lim
 	if err := a.resolve(); err != nil {
 		return 0, err
 	}
 	b.raw.close()
 	// What only resolve needed goes: the renumbering of functions and
-	// the lookup tables of sites, whose keys move to a spill.
+	// the lookup tables of sites, whose records move to a spill.
 	a.funcMap = nil
 	if err := a.sites.done(); err != nil {
 		return 0, err
 	}
-	if err := a.pairs.done(); err != nil {
-		return 0, err
-	}
-	if err := a.orderSites(); err != nil {
-		return 0, err
+	if b.nodes >= collectNodes {
+		// The collector sets its next goal from the heap it last found
+		// live, which resolve's tables, now gone, were most of: without
+		// a collection here, the phases after grow the heap towards
+		// twice those tables before reusing their memory. On a 100 MB
+		// PDB this takes 0.5-4 MB off the peak.
+		runtime.GC()
 	}
 	if err := a.layout(); err != nil {
 		return 0, err
 	}
 	if err := a.encodePages(); err != nil {
+		return 0, err
+	}
+	// The site table is laid out once the range stream, which needs the
+	// most memory, is written: neither then holds the other's tables.
+	if err := a.orderSites(); err != nil {
 		return 0, err
 	}
 	if err := a.planStrings(); err != nil {
@@ -304,7 +301,7 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 
 	sizes := [...]uint64{
 		uint64(a.strLen), bitBytes(uint64(len(a.files)), 2*strBits(a.strLen)), bitBytes(uint64(a.funcs.len()), strBits(a.strLen)+langBits),
-		bitBytes(uint64(len(a.siteOrder)), uint64(a.siteRow)+uint64(a.firstW)), bitBytes(uint64(a.nnodes), uint64(a.nodeRow)),
+		bitBytes(uint64(a.sites.len()), uint64(a.siteRow)+uint64(a.firstW)), bitBytes(uint64(a.nnodes), uint64(a.nodeRow)),
 		bitBytes(uint64(a.ntop), uint64(a.topW[0])+uint64(a.topW[1])+uint64(a.firstW)),
 		uint64(a.nabs) * uint64(a.absW), uint64(len(a.regions)) * regionRecord,
 		uint64(len(a.dir)), a.codeBytes(), uint64(a.stream.size),
@@ -334,7 +331,7 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	put(offStrings, offs[0], uint32(a.strLen))
 	put(offFiles, offs[1], uint32(len(a.files)))
 	put(offFuncs, offs[2], uint32(a.funcs.len()))
-	put(offSites, offs[3], uint32(len(a.siteOrder)))
+	put(offSites, offs[3], uint32(a.sites.len()))
 	put(offNodes, offs[4], a.nnodes)
 	put(offTop, offs[5], uint32(a.ntop))
 	h[offTopWidths], h[offTopWidths+1] = a.topW[0], a.topW[1]
@@ -398,12 +395,16 @@ func (a *assembly) close() {
 	a.b.names.data.close()
 	a.abs.close()
 	a.sites.keys.close()
-	a.pairs.keys.close()
+	a.siteRows.close()
 	a.top.close()
 	a.nodeCols.close()
 	a.ents.close()
 	a.stream.close()
 }
+
+// collectNodes is the fewest nodes for which WriteTo collects garbage
+// once resolve is done; below it, the tables are too small to matter.
+const collectNodes = 1 << 18
 
 // openSpan is a span on resolve's stack: its data, read when it first
 // contributes entries, the cursor over its entries, and the new ids of its
@@ -432,11 +433,13 @@ func (a *assembly) resolve() error {
 	}
 	a.funcMap = make([]uint32, b.names.len())
 	a.fileMap = make([]uint32, len(b.paths)+1)
-	// The nodes bound the sites; a node's site is mostly shared with
+	// The nodes bound the sites; a node's site is often shared with
 	// other nodes (the pieces of one inlined call, the calls of one
-	// inline function's body), and a quarter of them is a start that
-	// costs a few percent of the memory the tables may take.
-	a.sites.reserve(b.nodes / 4)
+	// inline function's body). Half of them is about what a large PDB
+	// has (405,000 sites for 832,000 nodes): reserving it spares the
+	// tables growing, whose old slots are garbage, at less than 3 bytes
+	// a node.
+	a.sites.reserve(b.nodes / 2)
 	spans, err := newSpanMerger(&b.raw, b.runs)
 	if err != nil {
 		return err
@@ -811,10 +814,9 @@ func (a *assembly) mapNode(op *openSpan, id uint32) uint32 {
 		} else {
 			// An inlined node's site is stored as its index among the
 			// sites of its caller's function, which are few.
-			site := a.sites.id(siteKey{fn, callFile, old.callLine}, &a.maxv)
 			pnode := &op.nodes[old.parent-first]
 			caller := a.funcMap[pnode.fn] - 1 // parents are mapped first
-			v[colSite] = uint64(a.localSite(caller, site))
+			v[colSite] = uint64(a.sites.place(siteKey{caller, fn, callFile, old.callLine}, a.callerSites, &a.maxv))
 			// Its address is stored as its distance from its parent's
 			// (shifted left one bit), which is small: inlined ranges
 			// lie inside their caller. One starting before its parent
@@ -1006,94 +1008,93 @@ func (a *assembly) layout() error {
 	return nil
 }
 
-// localSite returns the index of site among those of caller, placing it
-// there when it is new.
-func (a *assembly) localSite(caller, site uint32) uint32 {
-	if int(site) == a.firstCaller.len() {
-		local := a.callerSites[caller]
-		a.callerSites[caller]++
-		a.firstCaller.append(caller)
-		a.firstLocal.append(local)
-		return local
-	}
-	if a.firstCaller.at(int(site)) == caller {
-		return a.firstLocal.at(int(site))
-	}
-	pair, added := a.pairs.packedID(uint64(caller)<<32 | uint64(site))
-	if added {
-		a.pairLocal.append(a.callerSites[caller])
-		a.callerSites[caller]++
-	}
-	return a.pairLocal.at(int(pair))
-}
-
 // orderSites lays out the site table by calling function: the sites of
 // each function's calls one after the other, in function order, each at
-// the index among them that its nodes hold, so that a function needs
-// only where its sites begin (funcFirst).
+// the local index its nodes hold, so that a function needs only where its
+// sites begin (funcFirst).
+//
+// The site records are in order of placing, not of the table. Rather than
+// hold the whole table (megabytes for a large PDB) to write rows where
+// they go, it is made a band of rows at a time, each band from one more
+// reading of the records (from the page cache), and appended to the
+// siteRows spill. A band is twice the spill limit, as large as what a
+// spill holds before it moves to a file (all the table when there is no
+// limit): 512 KB, a sixth of a 100 MB PDB's table.
 func (a *assembly) orderSites() error {
 	nf := a.funcs.len()
+	if len(a.callerSites) != nf {
+		return errSpill
+	}
 	a.funcFirst = make([]uint32, nf)
-	var n uint32
+	var n uint64
 	for f := range nf {
-		a.funcFirst[f] = n
-		n += a.callerSites[f]
+		a.funcFirst[f] = uint32(n)
+		n += uint64(a.callerSites[f])
 	}
 	a.callerSites = nil
+	if n != uint64(a.sites.len()) {
+		return errSpill
+	}
 	if nf > 0 {
 		a.firstW = uint8(bits.Len32(a.funcFirst[nf-1]))
 	}
-	nsites := a.firstCaller.len()
-	if int(n) != nsites+a.pairs.len() || nsites != a.sites.len() {
-		return errSpill
+	row := uint64(a.siteRow) + uint64(a.firstW)
+	// A band's rows are a multiple of 8, so that every band starts on a
+	// byte.
+	band := n
+	if lim := uint64(a.siteRows.limit); lim > 0 {
+		band = max(2*lim*8/max(row, 1)/8*8, 8)
 	}
-	a.siteOrder = make([]uint32, n)
-	for g := range nsites {
-		a.siteOrder[a.funcFirst[a.firstCaller.at(g)]+a.firstLocal.at(g)] = uint32(g)
+	buf := make([]byte, bitBytes(min(band, n), row))
+	for lo := uint64(0); lo < n; lo += band {
+		hi := min(lo+band, n)
+		b := buf[:bitBytes(hi-lo, row)]
+		clear(b)
+		if err := a.siteBand(b, lo, hi, row); err != nil {
+			return err
+		}
+		a.siteRows.write(b)
 	}
-	a.firstCaller, a.firstLocal = chunked[uint32]{}, chunked[uint32]{}
+	return a.siteRows.finish()
+}
+
+// siteBand writes into b the rows [lo, hi) of the site table, of row bits
+// each, from the site records.
+func (a *assembly) siteBand(b []byte, lo, hi, row uint64) error {
+	nf, n := uint32(a.funcs.len()), uint64(a.sites.len())
+	wd := a.widths
 	id := 0
-	err := a.pairs.keys.each(func(p []byte) error {
-		for ; len(p) >= 8; p = p[8:] {
-			k := binary.LittleEndian.Uint64(p)
-			if k>>32 >= uint64(nf) || id >= a.pairLocal.len() {
-				return errSpill
-			}
-			pos := uint64(a.funcFirst[k>>32]) + uint64(a.pairLocal.at(id))
-			if pos >= uint64(n) {
-				return errSpill
-			}
-			a.siteOrder[pos] = uint32(k)
+	return a.sites.keys.each(func(p []byte) error {
+		for ; len(p) >= siteRecord; p = p[siteRecord:] {
+			le := binary.LittleEndian
+			k := a.sites.unpack(le.Uint64(p), le.Uint32(p[8:]), id)
+			local := le.Uint32(p[12:])
 			id++
+			if k.caller >= nf || k.fn >= nf {
+				return errSpill
+			}
+			end := n // of the caller's sites
+			if k.caller+1 < nf {
+				end = uint64(a.funcFirst[k.caller+1])
+			}
+			pos := uint64(a.funcFirst[k.caller]) + uint64(local)
+			if pos >= end {
+				return errSpill
+			}
+			if pos < lo || pos >= hi {
+				continue
+			}
+			at := (pos - lo) * row
+			at = storeBits(b, at, uint64(k.fn), wd[colFunc])
+			at = storeBits(b, at, uint64(k.callFile), wd[colCallFile])
+			at = storeBits(b, at, uint64(k.callLine), wd[colCallLine])
+			storeBits(b, at, uint64(a.funcFirst[k.fn]), a.firstW)
 		}
 		if len(p) != 0 {
-			return errSpill // pieces are whole keys: spillChunk is a multiple of 8
+			return errSpill // pieces are whole records: spillChunk is a multiple of siteRecord
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	a.pairLocal = chunked[uint32]{}
-	a.siteKeys = make([]uint64, 0, a.sites.len())
-	err = a.sites.keys.each(func(p []byte) error {
-		for ; len(p) >= 8; p = p[8:] {
-			a.siteKeys = append(a.siteKeys, binary.LittleEndian.Uint64(p))
-		}
-		if len(p) != 0 {
-			return errSpill
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, g := range a.siteOrder {
-		if int(g) >= len(a.siteKeys) {
-			return errSpill
-		}
-	}
-	return nil
 }
 
 // cut splits the entries into regions at gap entries of at least minGap
@@ -1293,20 +1294,11 @@ func (a *assembly) sections(out func([]byte) error) error {
 		drain(false)
 	}
 	drain(true)
-	wd := a.widths
-	for _, g := range a.siteOrder {
-		st := a.sites.unpack(a.siteKeys[g], int(g))
-		bw.put(uint64(st.fn), uint(wd[colFunc]))
-		bw.put(uint64(st.callFile), uint(wd[colCallFile]))
-		bw.put(uint64(st.callLine), uint(wd[colCallLine]))
-		if int(st.fn) < len(a.funcFirst) {
-			bw.put(uint64(a.funcFirst[st.fn]), uint(a.firstW))
-		} else if err == nil {
-			err = errSpill
-		}
-		drain(false)
+	// The site table, laid out by orderSites.
+	if err == nil {
+		err = a.siteRows.each(out)
 	}
-	drain(true)
+	wd := a.widths
 	r := a.nodeCols.reader()
 	for range a.nnodes {
 		var v [numNodeCols]uint64
@@ -1406,25 +1398,32 @@ func splitPath(p string) (dir, name string) {
 	return "", p
 }
 
-// siteKey is a call site: a function (new id), the file (new id+1) and
-// line it was called from.
-type siteKey struct{ fn, callFile, callLine uint32 }
+// siteKey is a placed call site: the calling function (the function of
+// the node's parent), the function called, the file (new id+1) and the
+// line it was called from; function ids are new ids.
+type siteKey struct{ caller, fn, callFile, callLine uint32 }
 
-// siteTable interns call sites in order of first appearance. A site is
-// kept packed into 64 bits, as every real one fits (a function below
-// 2^24-1, a file below 2^16, a line below 2^24); one that does not is kept
-// in maps, its packed key being wideKey.
+// siteTable places call sites with their callers, in order of first
+// appearance: a site's index among its caller's (its local index) is the
+// number of sites placed with that caller before it, which is what an
+// inlined node holds, and the site table is laid out by caller from them
+// (orderSites). A site called from several functions is placed with each.
 //
-// A large input has hundreds of thousands of sites, so the packed keys go
-// to a spill as they are added, 8 bytes each, where the site table is
-// written from; what stays in memory is a 32-bit hash of each and the
-// open-addressing tables of their ids+1, one per part of the hashes. A
-// table's size need not be a power of two: it grows by half when four
-// fifths full, and being in parts, the tables grow without ever holding
-// two copies of all the slots. A key whose hash matches is compared with
-// the key read back; a small cache of the sites last found or added,
-// indexed by other bits of the hash, answers most lookups without that
-// read, as a node's site is mostly one its span or a recent one has.
+// A site is kept packed into 64 bits and a line, as every real one fits
+// (functions below 2^24-1, a file below 2^16, a line below 2^24); one that
+// does not is kept in maps, its packed key being wideKey.
+//
+// A large input has hundreds of thousands of sites, so their records (the
+// packed key, the line and the local index, siteRecord bytes) go to a
+// spill as they are placed, from which the site table is written; what
+// stays in memory is a 32-bit hash of each and the open-addressing tables
+// of their ids+1, one per part of the hashes. A table's size need not be a
+// power of two: it grows by half when four fifths full, and being in
+// parts, the tables grow without ever holding two copies of all the slots.
+// A key whose hash matches is compared with the record read back; a small
+// cache of the sites last found or placed, indexed by other bits of the
+// hash, answers most lookups without that read, as a node's site is
+// mostly one its span or a recent one has.
 type siteTable struct {
 	keys    spill
 	n       int
@@ -1432,24 +1431,30 @@ type siteTable struct {
 	parts   [1 << sitePartBits]sitePart
 	cache   [siteCacheSize]cachedSite
 	wide    map[uint32]siteKey
-	wideIDs map[siteKey]uint32
+	wideIDs map[siteKey]uint32 // id of every wide site
 	err     error
 }
+
+// siteRecord is the size of a site's record in a siteTable's spill: its
+// packed key, line and local index, little-endian.
+const siteRecord = 16
 
 // siteCacheSize is the number of places of a siteTable's cache.
 const siteCacheSize = 1 << 13
 
-// cachedSite is a packed key and its id+1; 0 is an empty place.
+// cachedSite is a packed key and line and its local index+1; 0 is an
+// empty place.
 type cachedSite struct {
-	p  uint64
-	id uint32
+	p     uint64
+	line  uint32
+	local uint32
 }
 
 // reserve sizes the slots for about n sites, so that they need not grow
 // through every size up to it, each time leaving the smaller one to the
 // garbage collector.
 func (t *siteTable) reserve(n int) {
-	per := max(n/len(t.parts)*5/4, 64)
+	per := max(n/len(t.parts)*4/3, 64)
 	for i := range t.parts {
 		if len(t.parts[i].slots) < per {
 			t.parts[i].slots = make([]uint32, per)
@@ -1457,7 +1462,7 @@ func (t *siteTable) reserve(n int) {
 	}
 }
 
-// done ends the interning: the keys can be read back in order, the
+// done ends the placing: the records can be read back in order, the
 // lookup tables go.
 func (t *siteTable) done() error {
 	t.hashs, t.parts, t.cache = chunked[uint32]{}, [1 << sitePartBits]sitePart{}, [siteCacheSize]cachedSite{}
@@ -1472,20 +1477,20 @@ const wideKey = ^uint64(0)
 
 func (t *siteTable) len() int { return t.n }
 
-// pack packs k, if it fits.
+// pack packs k but for its line, if it fits.
 func (k siteKey) pack() (uint64, bool) {
-	if k.fn >= 1<<24-1 || k.callFile >= 1<<16 || k.callLine >= 1<<24 {
+	if k.caller >= 1<<24-1 || k.fn >= 1<<24-1 || k.callFile >= 1<<16 || k.callLine >= 1<<24 {
 		return 0, false
 	}
-	return uint64(k.fn)<<40 | uint64(k.callFile)<<24 | uint64(k.callLine), true
+	return uint64(k.caller)<<40 | uint64(k.fn)<<16 | uint64(k.callFile), true
 }
 
-// unpack returns the site of packed key p of site id.
-func (t *siteTable) unpack(p uint64, id int) siteKey {
+// unpack returns the site of packed key p and line of site id.
+func (t *siteTable) unpack(p uint64, line uint32, id int) siteKey {
 	if p == wideKey {
 		return t.wide[uint32(id)]
 	}
-	return siteKey{fn: uint32(p >> 40), callFile: uint32(p>>24) & 0xffff, callLine: uint32(p) & 0xffffff}
+	return siteKey{caller: uint32(p >> 40), fn: uint32(p>>16) & (1<<24 - 1), callFile: uint32(p) & 0xffff, callLine: line}
 }
 
 // sitePartBits is log2 of the number of parts of a siteTable's slots.
@@ -1515,36 +1520,31 @@ func slot(h uint32, n uint64) uint64 {
 	return hi
 }
 
-// id returns the id of k, adding it (and raising the site columns of
-// maxv to its values) when it is new.
-func (t *siteTable) id(k siteKey, maxv *[numCols]uint64) uint32 {
+// place returns the local index of site k, placing it after the sites of
+// its caller so far (callerSites, by function, counts them) when it is
+// new, and then raising the site columns of maxv to its values.
+func (t *siteTable) place(k siteKey, callerSites []uint32, maxv *[numCols]uint64) uint32 {
 	p, ok := k.pack()
 	if !ok {
 		if id, ok := t.wideIDs[k]; ok {
-			return id
+			return t.local(int(id))
 		}
 		if t.wide == nil {
 			t.wide, t.wideIDs = map[uint32]siteKey{}, map[siteKey]uint32{}
 		}
-		id := t.add(wideKey, 0)
+		local := callerSites[k.caller]
+		callerSites[k.caller]++
+		id := t.add(wideKey, 0, local, 0)
 		t.wide[id], t.wideIDs[k] = k, id
 		t.raise(k, maxv)
-		return id
+		return local
 	}
-	id, added := t.packedID(p)
-	if added {
-		t.raise(k, maxv)
-	}
-	return id
-}
-
-// packedID returns the id of packed key p (not wideKey), adding it when
-// it is new (added).
-func (t *siteTable) packedID(p uint64) (id uint32, added bool) {
-	h := mixKey(p)
+	// The line is mixed in by a multiplication that spreads it over the
+	// high bits, which the packed key's low bits (the file) do not reach.
+	h := mixKey(p + uint64(k.callLine)*0x9e3779b97f4a7c15)
 	c := &t.cache[h>>32&(siteCacheSize-1)]
-	if c.id != 0 && c.p == p {
-		return c.id - 1, false
+	if c.local != 0 && c.p == p && c.line == k.callLine {
+		return c.local - 1
 	}
 	tag := uint32(h)
 	pt := &t.parts[tag>>(32-sitePartBits)]
@@ -1555,15 +1555,19 @@ func (t *siteTable) packedID(p uint64) (id uint32, added bool) {
 	for i := slot(tag, n); ; {
 		s := pt.slots[i]
 		if s == 0 {
-			id := t.add(p, tag)
-			pt.slots[i] = id + 1
+			local := callerSites[k.caller]
+			callerSites[k.caller]++
+			pt.slots[i] = t.add(p, k.callLine, local, tag) + 1
 			pt.n++
-			*c = cachedSite{p: p, id: id + 1}
-			return id, true
+			*c = cachedSite{p: p, line: k.callLine, local: local + 1}
+			t.raise(k, maxv)
+			return local
 		}
-		if t.hashs.at(int(s-1)) == tag && t.key(int(s-1)) == p {
-			*c = cachedSite{p: p, id: s}
-			return s - 1, false
+		if t.hashs.at(int(s-1)) == tag {
+			if q, line, local := t.record(int(s - 1)); q == p && line == k.callLine {
+				*c = cachedSite{p: p, line: line, local: local + 1}
+				return local
+			}
 		}
 		if i++; i == n {
 			i = 0
@@ -1571,28 +1575,37 @@ func (t *siteTable) packedID(p uint64) (id uint32, added bool) {
 	}
 }
 
-// add appends packed key p of hash h and returns its id.
-func (t *siteTable) add(p uint64, h uint32) uint32 {
-	var b [8]byte
+// add appends the record of a site of packed key p, line and local index,
+// of hash h, and returns its id.
+func (t *siteTable) add(p uint64, line, local, h uint32) uint32 {
+	var b [siteRecord]byte
 	binary.LittleEndian.PutUint64(b[:], p)
+	binary.LittleEndian.PutUint32(b[8:], line)
+	binary.LittleEndian.PutUint32(b[12:], local)
 	t.keys.write(b[:])
 	t.hashs.append(h)
 	t.n++
 	return uint32(t.n - 1)
 }
 
-// key reads back the packed key of site id. A failed read latches its
-// error, reported by done, and answers wideKey, which no packed key
-// equals.
-func (t *siteTable) key(id int) uint64 {
-	var b [8]byte
-	if err := t.keys.readAt(b[:], int64(id)*8, false); err != nil {
+// record reads back the packed key, line and local index of site id. A
+// failed read latches its error, reported by done, and answers wideKey,
+// which no packed key equals.
+func (t *siteTable) record(id int) (p uint64, line, local uint32) {
+	var b [siteRecord]byte
+	if err := t.keys.readAt(b[:], int64(id)*siteRecord, false); err != nil {
 		if t.err == nil {
 			t.err = err
 		}
-		return wideKey
+		return wideKey, 0, 0
 	}
-	return binary.LittleEndian.Uint64(b[:])
+	return binary.LittleEndian.Uint64(b[:]), binary.LittleEndian.Uint32(b[8:]), binary.LittleEndian.Uint32(b[12:])
+}
+
+// local returns the local index of site id.
+func (t *siteTable) local(id int) uint32 {
+	_, _, local := t.record(id)
+	return local
 }
 
 // raise raises the site columns of maxv to k's values.
