@@ -87,34 +87,51 @@ func TestSyntheticIdenticalToIndex(t *testing.T) {
 // share, as the instances of a template share the calls in its body:
 // each caller's sites are laid out apart, so such a site is placed with
 // every caller, and the inlined calls of one function in several places
-// must still find theirs.
+// must still find theirs. Call lines of 2^24 and more do not fit the
+// builder's packed keys, which keeps such sites apart: the same layout
+// is checked with them, alone and mixed with packed ones.
 func TestSharedSites(t *testing.T) {
-	var fns []*debugfiles.Function
-	for i := range uint64(4) {
-		base := 0x1000 + i*0x100
-		callee := func(name string, addr uint64) *debugfiles.Function {
-			f := fn(name, addr, 0x10)
-			f.CallFile, f.CallLine = debugfiles.FileInfo{Name: "tmpl.h"}, 12
-			f.Lines = []debugfiles.LineInfo{line(addr, 0x10, "g.h", 3)}
-			return f
-		}
-		// Two instances (by name) call g from the same place, and the
-		// second instance of each also calls it through an inlined
-		// helper, whose own sites are shared across the top-level
-		// functions.
-		inst := fn(fmt.Sprintf("tmpl<%d>", i%2), base+0x10, 0x80, callee("g", base+0x20), callee("h", base+0x40))
-		inst.CallFile, inst.CallLine = debugfiles.FileInfo{Name: "main.c"}, 30+uint32(i)
-		inst.Lines = []debugfiles.LineInfo{line(base+0x10, 0x80, "tmpl.h", 11)}
-		top := fn(fmt.Sprintf("top%d", i), base, 0xc0, inst, callee("g", base+0x90))
-		top.Lines = []debugfiles.LineInfo{line(base, 0xc0, "main.c", 29)}
-		fns = append(fns, top)
+	for _, tc := range []struct {
+		name       string
+		line, wide uint32 // call lines of the shared callee and of the instances
+	}{
+		{"packed", 12, 30},
+		{"packed, long", 1<<16 + 12, 1<<23 + 30},
+		{"wide", 1<<24 + 12, 1<<24 + 30},
+		{"mixed", 12, 1<<30 + 30},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var fns []*debugfiles.Function
+			for i := range uint64(4) {
+				base := 0x1000 + i*0x100
+				callee := func(name string, addr uint64) *debugfiles.Function {
+					f := fn(name, addr, 0x10)
+					f.CallFile, f.CallLine = debugfiles.FileInfo{Name: "tmpl.h"}, tc.line
+					f.Lines = []debugfiles.LineInfo{line(addr, 0x10, "g.h", 3)}
+					return f
+				}
+				// Two instances (by name) call g from the same place,
+				// and the second instance of each also calls it through
+				// an inlined helper, whose own sites are shared across
+				// the top-level functions.
+				inst := fn(fmt.Sprintf("tmpl<%d>", i%2), base+0x10, 0x80, callee("g", base+0x20), callee("h", base+0x40))
+				inst.CallFile, inst.CallLine = debugfiles.FileInfo{Name: "main.c"}, tc.wide+uint32(i)
+				inst.Lines = []debugfiles.LineInfo{line(base+0x10, 0x80, "tmpl.h", 11)}
+				top := fn(fmt.Sprintf("top%d", i), base, 0xc0, inst, callee("g", base+0x90))
+				top.Lines = []debugfiles.LineInfo{line(base, 0xc0, "main.c", 29)}
+				fns = append(fns, top)
+			}
+			c, _ := build(t, testInfo, fns, symcache.Options{})
+			var addrs []uint64
+			for a := uint64(0xff0); a < 0x1410; a++ {
+				addrs = append(addrs, a)
+			}
+			checkIdentical(t, "shared sites", c, debugfiles.NewIndex(fns), addrs)
+			if fr := c.Lookup(0x1025, nil); len(fr) != 3 || fr[1].Line != tc.line || fr[2].Line != tc.wide {
+				t.Errorf("frames at 0x1025: %+v", fr)
+			}
+		})
 	}
-	c, _ := build(t, testInfo, fns, symcache.Options{})
-	var addrs []uint64
-	for a := uint64(0xff0); a < 0x1410; a++ {
-		addrs = append(addrs, a)
-	}
-	checkIdentical(t, "shared sites", c, debugfiles.NewIndex(fns), addrs)
 }
 
 func TestLookupFrames(t *testing.T) {
