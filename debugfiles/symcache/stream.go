@@ -146,14 +146,16 @@ func (a *assembly) encodePages() error {
 	pages := make([]uint32, a.npages+1)
 	encs := make([]*streamEnc, len(parts))
 	for i, p := range parts {
-		encs[i] = &streamEnc{codes: codes, out: &a.stream, pages: pages[p.from:p.from:p.to]}
+		end := p.to
+		if i == len(parts)-1 {
+			end++ // the stream's end
+		}
+		encs[i] = &streamEnc{codes: codes, out: &a.stream, pages: pages[p.from:p.from:end]}
 		if i > 0 {
 			encs[i].out = &spill{limit: a.stream.limit}
 			defer encs[i].out.close()
 		}
 	}
-	last := encs[len(encs)-1]
-	last.pages = pages[parts[len(parts)-1].from : parts[len(parts)-1].from : a.npages+1]
 	if err := a.eachPart(parts, encs); err != nil {
 		return err
 	}
