@@ -540,8 +540,10 @@ func (s *recordStore) add(b []byte) recordRef {
 func (s *recordStore) get(r recordRef) []byte { return s.blocks[r.block][r.off:r.end] }
 
 // encodeFunc appends fn's inlines and lines, in the order of their
-// records, as unsigned varints, addresses relative to the function.
-// Writer.encodedFunc formats the text straight from it.
+// records, as unsigned varints, addresses relative to the function. The
+// lines come last and run to the end of the record, without a count, so
+// that encodeCompact need not count them first. Writer.encodedFunc formats
+// the text straight from it.
 func encodeFunc(b []byte, fn *Func) []byte {
 	b = binary.AppendUvarint(b, uint64(len(fn.Inlines)))
 	for _, in := range fn.Inlines {
@@ -557,7 +559,6 @@ func encodeFunc(b []byte, fn *Func) []byte {
 			b = binary.AppendUvarint(b, r.Size)
 		}
 	}
-	b = binary.AppendUvarint(b, uint64(len(fn.Lines)))
 	le := lineEncoder{end: fn.Address}
 	for _, l := range fn.Lines {
 		b = le.append(b, l.Address, l.Size, l.Number, uint64(l.File))
@@ -589,6 +590,11 @@ const (
 func (e *lineEncoder) append(b []byte, addr, size uint64, line uint32, file uint64) []byte {
 	dl := int64(line) - int64(e.line)
 	h := uint64(dl<<1^dl>>63) << lineFlagBits
+	if h|size < 0x80 && addr == e.end && file == e.file {
+		// Most lines: two bytes, the header and the size.
+		e.end, e.line = addr+size, line
+		return append(b, byte(h), byte(size))
+	}
 	if addr != e.end {
 		h |= lineGap
 	}
@@ -614,8 +620,19 @@ type lineDecoder struct {
 	file uint64
 }
 
-// next reads a line.
+// next reads a line; d is not at its end.
 func (ld *lineDecoder) next(d *encoded) (addr, size uint64, line uint32, file uint64) {
+	if i := d.i; i+1 < len(d.b) {
+		if h, sz := d.b[i], d.b[i+1]; (h|sz) < 0x80 && h&(lineGap|lineNewFile) == 0 {
+			// The two bytes of most lines (lineEncoder.append).
+			z := h >> lineFlagBits
+			ld.line += uint32(z>>1) ^ -uint32(z&1)
+			d.i += 2
+			addr, size = ld.end, uint64(sz)
+			ld.end += size
+			return addr, size, ld.line, ld.file
+		}
+	}
 	h := d.u()
 	z := h >> lineFlagBits
 	ld.line = uint32(int64(ld.line) + (int64(z>>1) ^ -int64(z&1)))
@@ -655,7 +672,7 @@ func decodeFunc(b []byte, base uint64, fn *Func) {
 	fn.Inlines = inl
 	fn.Lines = fn.Lines[:0]
 	ld := lineDecoder{end: base}
-	for range d.u() {
+	for d.i < len(d.b) {
 		addr, size, line, file := ld.next(&d)
 		fn.Lines = append(fn.Lines, Line{Address: addr, Size: size, Number: line, File: int64(file)})
 	}
@@ -828,7 +845,7 @@ type converter struct {
 	levels    []inlineLevel
 
 	// The provisional indexes of the files of the unit last seen
-	// (rowFile), -1 where not known yet.
+	// (unitFileIDs), -1 where not known yet.
 	unitFiles *debugfiles.FileInfo
 	unitIDs   []int64
 
@@ -971,35 +988,38 @@ func (c *converter) encodeCompact(b []byte, e entry, cf *dwarf.CompactFunction, 
 	if !c.opts.NoInlines {
 		c.inlines(fn, e.f.Inlinees, 0)
 	}
-	b = encodeFunc(b, fn)
-	b = b[:len(b)-1] // the line count of 0, one byte, written below instead
+	b = encodeFunc(b, fn) // no lines: they are appended below
 	f := cf.Function
-	// The session yields the rows sorted, sized and within the function;
-	// they are clipped all the same, as lines does. The count comes first.
-	n := 0
-	for _, r := range cf.Rows {
-		if max(r.Address, f.Address) < min(r.Address+r.Size, f.End()) {
-			n++
-		}
-	}
-	b = binary.AppendUvarint(b, uint64(n))
+	ids := c.unitFileIDs(cf.Files)
 	le := lineEncoder{end: f.Address}
+	// The session yields the rows sorted, sized and within the function;
+	// they are clipped all the same, as lines does.
 	for _, r := range cf.Rows {
 		start, end := max(r.Address, f.Address), min(r.Address+r.Size, f.End())
 		if start >= end {
 			continue
 		}
-		b = le.append(b, start, end-start, r.Line, uint64(c.rowFile(cf.Files, r.File)))
+		var id int64
+		if int(r.File) < len(ids) {
+			if id = ids[r.File]; id < 0 {
+				id = c.file(cf.Files[r.File])
+				ids[r.File] = id
+			}
+		} else {
+			id = c.file(debugfiles.FileInfo{})
+		}
+		b = le.append(b, start, end-start, r.Line, uint64(id))
 	}
 	return b
 }
 
-// rowFile is the provisional index of file i of a unit's files, looked up
-// through a table kept for the unit last seen: a unit's functions come
-// together, and each file of it is then converted once.
-func (c *converter) rowFile(files []debugfiles.FileInfo, i uint32) int64 {
-	if int(i) >= len(files) {
-		return c.file(debugfiles.FileInfo{})
+// unitFileIDs returns the provisional index of each of a unit's files, -1
+// where not yet looked up, from a table kept for the unit last seen: a
+// unit's functions come together, and each file of it is then converted
+// once.
+func (c *converter) unitFileIDs(files []debugfiles.FileInfo) []int64 {
+	if len(files) == 0 {
+		return nil
 	}
 	if &files[0] != c.unitFiles {
 		c.unitFiles = &files[0]
@@ -1008,12 +1028,7 @@ func (c *converter) rowFile(files []debugfiles.FileInfo, i uint32) int64 {
 			c.unitIDs[k] = -1
 		}
 	}
-	id := c.unitIDs[i]
-	if id < 0 {
-		id = c.file(files[i])
-		c.unitIDs[i] = id
-	}
-	return id
+	return c.unitIDs
 }
 
 // remap replaces provisional indexes with final ones.

@@ -34,6 +34,17 @@ func TestAppendNumbers(t *testing.T) {
 	for i := range 64 {
 		dec = append(dec, 1<<i, 1<<i-1)
 	}
+	for _, v := range hex {
+		// With room for 8 bytes and more (a word at a time below 2^32),
+		// and with room for the digits alone.
+		want := strconv.FormatUint(v, 16)
+		for _, room := range []int{25, len(want)} {
+			out := make([]byte, 3+room)
+			if got := string(out[3:putHex(out, 3, v)]); got != want {
+				t.Errorf("putHex(%#x) with room %d = %q, want %q", v, room, got, want)
+			}
+		}
+	}
 	for _, v := range dec {
 		out := make([]byte, 25)
 		if got, want := string(out[3:putDec(out, 3, v)]), strconv.FormatUint(v, 10); got != want {

@@ -2,6 +2,7 @@ package breakpad
 
 import (
 	"bufio"
+	"encoding/binary"
 	"io"
 	"math/bits"
 	"slices"
@@ -87,55 +88,24 @@ func (w *Writer) begin() []byte {
 }
 
 // appendHex appends v in lowercase hex. Line records are most of a symbol
-// file, three numbers each, so the digits are written straight into place,
-// their count known from the bit length, without strconv's loop for any
-// base.
+// file, three numbers each, so the digits are written straight into place
+// (putHex), their count known from the bit length, without strconv's loop
+// for any base.
 func appendHex(b []byte, v uint64) []byte {
-	const digits = "0123456789abcdef"
-	n := max((bits.Len64(v)+3)/4, 1)
-	b = slices.Grow(b, n)
-	out := b[len(b) : len(b)+n]
-	for i := n - 1; i >= 0; i-- {
-		out[i] = digits[v&0xf]
-		v >>= 4
-	}
-	return b[:len(b)+n]
+	b = slices.Grow(b, 16)
+	n := len(b)
+	return b[:putHex(b[:n+16], n, v)]
 }
 
 // appendDec appends v in decimal. Line numbers and indexes are never
-// negative; they are written two digits at a time without strconv's
-// general path.
+// negative; they are written by putDec without strconv's general path.
 func appendDec(b []byte, v int64) []byte {
 	if v < 0 {
 		return strconv.AppendInt(b, v, 10)
 	}
-	const pairs = "00010203040506070809" +
-		"10111213141516171819" +
-		"20212223242526272829" +
-		"30313233343536373839" +
-		"40414243444546474849" +
-		"50515253545556575859" +
-		"60616263646566676869" +
-		"70717273747576777879" +
-		"80818283848586878889" +
-		"90919293949596979899"
-	var tmp [20]byte
-	i := len(tmp)
-	u := uint64(v)
-	for u >= 100 {
-		r := u % 100
-		u /= 100
-		i -= 2
-		tmp[i], tmp[i+1] = pairs[2*r], pairs[2*r+1]
-	}
-	if u >= 10 {
-		i -= 2
-		tmp[i], tmp[i+1] = pairs[2*u], pairs[2*u+1]
-	} else {
-		i--
-		tmp[i] = byte('0' + u)
-	}
-	return append(b, tmp[i:]...)
+	b = slices.Grow(b, 20)
+	n := len(b)
+	return b[:putDec(b[:n+20], n, uint64(v))]
 }
 
 // appendName appends a name, turning line breaks into spaces.
@@ -271,7 +241,7 @@ func (w *Writer) encodedFunc(r *record, enc []byte, fileMap, originMap []int64) 
 		b = append(b, '\n')
 	}
 	ld := lineDecoder{end: r.addr}
-	for range d.u() {
+	for d.i < len(d.b) {
 		addr, size, line, file := ld.next(&d)
 		b = appendLine(b, addr, size, line, fileMap[file])
 	}
@@ -284,7 +254,8 @@ const maxLine = 16 + 1 + 16 + 1 + 10 + 1 + 20 + 1
 
 // appendLine appends a line record, "<addr> <size> <line> <file>\n". Line
 // records are most of a symbol file: room for the longest is made once,
-// and the digits are written in place.
+// and the digits are written in place, the address and size a word at a
+// time (hexWord) when they are below 2^32, as they nearly always are.
 func appendLine(b []byte, addr, size uint64, line uint32, file int64) []byte {
 	if file < 0 {
 		// Never for a file the record's function uses; written as
@@ -301,9 +272,19 @@ func appendLine(b []byte, addr, size uint64, line uint32, file int64) []byte {
 	b = slices.Grow(b, maxLine)
 	n := len(b)
 	out := b[n : n+maxLine]
-	i := putHex(out, 0, addr)
-	out[i] = ' '
-	i = putHex(out, i+1, size)
+	var i int
+	if addr|size < 1<<32 {
+		i = max((bits.Len64(addr)+3)/4, 1)
+		binary.BigEndian.PutUint64(out, hexWord(addr)<<(64-8*i))
+		out[i] = ' '
+		k := max((bits.Len64(size)+3)/4, 1)
+		binary.BigEndian.PutUint64(out[i+1:], hexWord(size)<<(64-8*k))
+		i += k + 1
+	} else {
+		i = putHex(out, 0, addr)
+		out[i] = ' '
+		i = putHex(out, i+1, size)
+	}
 	out[i] = ' '
 	i = putDec(out, i+1, uint64(line))
 	out[i] = ' '
@@ -313,10 +294,16 @@ func appendLine(b []byte, addr, size uint64, line uint32, file int64) []byte {
 }
 
 // putHex writes v in lowercase hex at out[i:] and returns the index past
-// it; out has room.
+// it; out has room for the digits. A value below 2^32 with 8 bytes of room
+// is converted a word at a time (hexWord), the rest a digit at a time.
 func putHex(out []byte, i int, v uint64) int {
+	n := max((bits.Len64(v)+3)/4, 1)
+	if v < 1<<32 && i+8 <= len(out) {
+		binary.BigEndian.PutUint64(out[i:], hexWord(v)<<(64-8*n))
+		return i + n
+	}
 	const digits = "0123456789abcdef"
-	end := i + max((bits.Len64(v)+3)/4, 1)
+	end := i + n
 	for k := end - 1; k >= i; k-- {
 		out[k] = digits[v&0xf]
 		v >>= 4
@@ -324,19 +311,79 @@ func putHex(out []byte, i int, v uint64) int {
 	return end
 }
 
+// hexWord returns the 8 hex digits of v < 2^32 as a big-endian word: each
+// nibble is spread to a byte of its own, then made a digit, with the gap
+// between '9' and 'a' added to the bytes of 10 and more.
+func hexWord(v uint64) uint64 {
+	x := (v | v<<16) & 0x0000ffff0000ffff
+	x = (x | x<<8) & 0x00ff00ff00ff00ff
+	x = (x | x<<4) & 0x0f0f0f0f0f0f0f0f
+	letters := (x + 0x0606060606060606) >> 4 & 0x0101010101010101
+	return x + 0x3030303030303030 + letters*('a'-'9'-1)
+}
+
+// decPairs holds the two digits of every number below 100.
+const decPairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
+
 // putDec writes v in decimal at out[i:] and returns the index past it;
-// out has room.
+// out has room. Line numbers and file indexes nearly always have four
+// digits or fewer, written two at a time from the pairs table.
 func putDec(out []byte, i int, v uint64) int {
-	var tmp [20]byte
-	k := len(tmp)
-	for v >= 10 {
-		k--
-		tmp[k] = byte('0' + v%10)
-		v /= 10
+	if v >= 10000 {
+		return putDecLong(out, i, v)
 	}
-	k--
-	tmp[k] = byte('0' + v)
-	return i + copy(out[i:], tmp[k:])
+	if v < 100 {
+		if v < 10 {
+			out[i] = byte('0' + v)
+			return i + 1
+		}
+		out[i], out[i+1] = decPairs[2*v], decPairs[2*v+1]
+		return i + 2
+	}
+	q, r := v/100, v%100
+	if q < 10 {
+		out[i], out[i+1], out[i+2] = byte('0'+q), decPairs[2*r], decPairs[2*r+1]
+		return i + 3
+	}
+	out[i], out[i+1], out[i+2], out[i+3] = decPairs[2*q], decPairs[2*q+1], decPairs[2*r], decPairs[2*r+1]
+	return i + 4
+}
+
+// pow10 holds the powers of ten a uint64 can hold.
+var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
+
+// putDecLong is putDec for any v of two digits or more. The digit count
+// comes first, from the bit length (1233/4096 is just above log10(2)), so
+// that the digits are written in place two at a time from the end.
+func putDecLong(out []byte, i int, v uint64) int {
+	t := bits.Len64(v) * 1233 >> 12
+	end := i + t + 1
+	if v < pow10[t] {
+		end--
+	}
+	k := end
+	for v >= 100 {
+		r := v % 100
+		v /= 100
+		k -= 2
+		out[k], out[k+1] = decPairs[2*r], decPairs[2*r+1]
+	}
+	if v >= 10 {
+		out[k-2], out[k-1] = decPairs[2*v], decPairs[2*v+1]
+	} else {
+		out[k-1] = byte('0' + v)
+	}
+	return end
 }
 
 func (w *Writer) inline(in *Inline) {
