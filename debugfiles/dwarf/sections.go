@@ -32,7 +32,8 @@ type Sections struct {
 	// A caller whose sections map a file read-only sets it
 	// to drop those pages from memory (they are read back from the file
 	// should they be touched again); it must ignore bytes that are not
-	// such a mapping, such as decompressed sections.
+	// such a mapping, such as decompressed sections. It may be called
+	// from several goroutines at once.
 	Release func([]byte)
 
 	// pkg is the package a unit's sections were cut from.

@@ -203,6 +203,11 @@ func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep bool, y
 	// better spent on the emission's window (see emitParallel).
 	const window = 1
 	free := make(chan *builder, window)
+	if bl.freeRows == nil {
+		// See emitParallel: one spare set of rows serves a streaming
+		// session. The walk takes from it too (readFirstLines).
+		bl.freeRows = make(chan []lineRow, 1)
+	}
 	// Each shard reads the abbreviation tables of its batch into a source
 	// of its own, emptied with the batch: compilers write a table per
 	// unit, and the tables of the whole program would otherwise be held
@@ -218,6 +223,9 @@ func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep bool, y
 			w.shard.presize(w.size)
 		}
 		w.units, w.err = w.shard.walkShard(0, headers[w.h0:w.h1], shared)
+		if w.err == nil {
+			w.shard.readFirstLines(shared, bl.freeRows)
+		}
 	}
 	stop := make(chan struct{})
 	var slots chan struct{}
@@ -388,4 +396,26 @@ func (bl *builder) endSegment(keep bool) {
 	clear(bl.names)
 	bl.names, bl.named = bl.names[:0], bl.named[:0]
 	clear(bl.scopes)
+}
+
+// readFirstLines reads the line table of the unit of the first function a
+// walked shard holds, which its segment's emission needs before anything
+// else. A segment is often one large unit, whose table takes about as long
+// to read as the functions of the segment take to build: read while its
+// batch is walked ahead, it is ready when the emission starts, rather than
+// read by the first worker while every other waits (the workers read the
+// tables of a segment's later units one unit ahead themselves; see
+// feedChunks). An error is kept for the emission to report (loadLines).
+func (sh *builder) readFirstLines(shared *sharedBudget, free chan []lineRow) {
+	if len(sh.nodes) == 0 {
+		return
+	}
+	u := sh.units[sh.nodes[0].unit]
+	if !u.hasStmt || u.skeleton {
+		return
+	}
+	u.once = new(sync.Once)
+	bud := shared.child()
+	defer shared.giveBack(bud)
+	u.readLinesOnce(bud, free)
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"unsafe"
 
@@ -122,7 +123,10 @@ func TestStreamReleasesSegments(t *testing.T) {
 		}
 		var released []part
 		yielded, infoEnd, headers := 0, 0, true
+		var mu sync.Mutex // the walk releases line programs beside the emission
 		s.Release = func(b []byte) {
+			mu.Lock()
+			defer mu.Unlock()
 			if len(b) == 0 {
 				return
 			}
@@ -344,5 +348,60 @@ func TestStreamReportsWalkErrors(t *testing.T) {
 	}
 	if n == 0 {
 		t.Error("no function of the units before the corrupt one was yielded")
+	}
+}
+
+// TestStreamReportsLineErrors checks that a line table that cannot be read
+// ends the streaming iteration with the error the whole-program walk
+// reports, whichever goroutine reads it: in batches of one unit, each
+// segment's first table is read while its batch is walked ahead
+// (readFirstLines), in one batch by the emission's workers.
+func TestStreamReportsLineErrors(t *testing.T) {
+	home, _ := os.UserHomeDir()
+	m, _ := filepath.Glob(filepath.Join(home, ".cache/cairn/fixtures/elf-x86_64-gcc-O2-large-*/large"))
+	if len(m) == 0 {
+		t.Skip("no large fixture")
+	}
+	s := elfDWARF(t, m[0])
+	// The line tables follow one another; the version of the middle one
+	// becomes one no producer writes.
+	var tables []int
+	for off := 0; off+6 <= len(s.Line); {
+		tables = append(tables, off)
+		n := int(uint32(s.Line[off]) | uint32(s.Line[off+1])<<8 | uint32(s.Line[off+2])<<16 | uint32(s.Line[off+3])<<24)
+		if n == 0 || n >= 0xfffffff0 {
+			t.Fatalf("line table at %#x: length %#x", off, n)
+		}
+		off += 4 + n
+	}
+	if len(tables) < 4 {
+		t.Fatalf("%d line tables", len(tables))
+	}
+	line := append([]byte(nil), s.Line...)
+	bad := tables[len(tables)/2]
+	line[bad+4], line[bad+5] = 99, 0
+	s.Line = line
+	sess, err := NewSessionFromSections(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want error
+	for _, err := range sess.TransientCompactFunctions() {
+		if err != nil {
+			want = err
+		}
+	}
+	if want == nil {
+		t.Fatal("the whole-program walk read a line table of version 99")
+	}
+	for _, batch := range []int{1, len(s.Info)} {
+		n := 0
+		err = sess.stream(batch, func(*CompactFunction) bool { n++; return true })
+		if err == nil || err.Error() != want.Error() {
+			t.Errorf("batches of %d: error %v, whole-program walk %v", batch, err, want)
+		}
+		if batch == 1 && n == 0 {
+			t.Error("no function of the units before the corrupt table was yielded")
+		}
 	}
 }
