@@ -1,6 +1,7 @@
 package breakpad
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"fmt"
@@ -76,7 +77,16 @@ type ConvertOptions struct {
 // stackRecords returns the STACK CFI records, then the STACK WIN records
 // (Windows x86 frame data), that opts asks for.
 func stackRecords(obj debugfiles.Object, opts ConvertOptions) ([]string, error) {
-	return startStackRecords(obj, opts, false)()
+	blocks, err := startStackRecords(obj, opts, false)()
+	var lines []string
+	for _, b := range blocks {
+		for len(b) > 0 {
+			i := bytes.IndexByte(b, '\n')
+			lines = append(lines, string(b[:i]))
+			b = b[i+1:]
+		}
+	}
+	return lines, err
 }
 
 // startStackRecords finds the unwind tables stackRecords converts and
@@ -88,20 +98,24 @@ func stackRecords(obj debugfiles.Object, opts ConvertOptions) ([]string, error) 
 // caller must call the function before the object is closed, whatever
 // else fails. An error finding the tables is returned by the function too,
 // so that it comes where stackRecords would report it.
-func startStackRecords(obj debugfiles.Object, opts ConvertOptions, concurrent bool) func() ([]string, error) {
+//
+// The records come as text, blocks of whole lines each ending in "\n",
+// in the order they are written: a string per line took twice the memory
+// of the text.
+func startStackRecords(obj debugfiles.Object, opts ConvertOptions, concurrent bool) func() ([][]byte, error) {
 	if !opts.CFI {
-		return func() ([]string, error) { return nil, nil }
+		return func() ([][]byte, error) { return nil, nil }
 	}
 	tables := opts.UnwindTables
 	if tables == nil {
 		var err error
 		if tables, err = unwind.Tables(obj); err != nil {
 			err = fmt.Errorf("breakpad: %w", err)
-			return func() ([]string, error) { return nil, err }
+			return func() ([][]byte, error) { return nil, err }
 		}
 	}
-	build := func() []string {
-		lines, _ := StackCFI(tables)
+	build := func() [][]byte {
+		blocks, _ := stackCFIText(tables)
 		// DWARF call frame information has no frame data: its rows need
 		// not be read a second time for STACK WIN records.
 		var win []unwind.Table
@@ -111,10 +125,16 @@ func startStackRecords(obj debugfiles.Object, opts ConvertOptions, concurrent bo
 			}
 		}
 		if len(win) > 0 {
-			w, _ := StackWin(win)
-			lines = append(lines, w...)
+			lines, _ := StackWin(win)
+			var b []byte
+			for _, l := range lines {
+				// A frame's program comes from the PDB: a line break
+				// in it would end the record (see Writer.Stack).
+				b = append(appendName(b, l), '\n')
+			}
+			blocks = append(blocks, b)
 		}
-		return lines
+		return blocks
 	}
 	allCFI := true
 	for _, t := range tables {
@@ -123,17 +143,17 @@ func startStackRecords(obj debugfiles.Object, opts ConvertOptions, concurrent bo
 		}
 	}
 	if !concurrent || !allCFI || len(tables) == 0 || runtime.GOMAXPROCS(0) < 2 {
-		return func() ([]string, error) { return build(), nil }
+		return func() ([][]byte, error) { return build(), nil }
 	}
-	var lines []string
+	var blocks [][]byte
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		lines = build()
+		blocks = build()
 	}()
-	return func() ([]string, error) {
+	return func() ([][]byte, error) {
 		<-done
-		return lines, nil
+		return blocks, nil
 	}
 }
 
@@ -308,8 +328,8 @@ func WriteObject(out io.Writer, obj debugfiles.Object, opts ConvertOptions) erro
 	if err != nil {
 		return err
 	}
-	for _, s := range stack {
-		w.Stack(s)
+	for _, b := range stack {
+		w.put(b)
 	}
 	return w.Flush()
 }

@@ -2,6 +2,7 @@ package breakpad
 
 import (
 	"bytes"
+	"iter"
 	"os"
 	"path/filepath"
 	"slices"
@@ -105,5 +106,66 @@ func TestAppendStackWin(t *testing.T) {
 		if got := string(AppendStackWin(nil, tc.rva, tc.size, &tc.w)); got != tc.want {
 			t.Errorf("got  %s\nwant %s", got, tc.want)
 		}
+	}
+}
+
+// winTable is an unwind table of frame data rows only.
+type winTable []unwind.Row
+
+func (t winTable) Arch() unwind.Arch { return unwind.ArchX86 }
+
+func (t winTable) Rows() iter.Seq2[unwind.Row, error] {
+	return func(yield func(unwind.Row, error) bool) {
+		for _, r := range t {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (t winTable) Lookup(addr uint64) (unwind.Row, bool, error) { return unwind.Row{}, false, nil }
+
+// TestWriteObjectStackWinLineBreaks checks that a frame's program holding
+// line breaks (a PDB's string table can hold anything) is written on its
+// STACK WIN line, breaks made spaces, by WriteObject as by WriteModule.
+func TestWriteObjectStackWinLineBreaks(t *testing.T) {
+	sym := "MODULE windows x86 5A9832E5287241C1838ED98914E9B7FF1 app.pdb\nFUNC 1000 20 0 f\n1000 20 1 0\nFILE 0 a.c\n"
+	obj, err := NewObject(strings.NewReader(sym), int64(len(sym)), "app.sym")
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := winTable{
+		{Start: 0x1000, End: 0x1010, Entry: unwind.Range{Start: 0x1000, End: 0x1010}, Win: &unwind.WinFrame{Type: 4, Program: "$T0 .raSearch =\n$eip $T0 ^ =\r$esp $T0 4 + ="}},
+		{Start: 0x1010, End: 0x1020, Entry: unwind.Range{Start: 0x1010, End: 0x1020}, Win: &unwind.WinFrame{Type: 0, AllocatesBasePointer: true}},
+	}
+	opts := ConvertOptions{CFI: true, UnwindTables: []unwind.Table{table}}
+	var direct bytes.Buffer
+	if err := WriteObject(&direct, obj, opts); err != nil {
+		t.Fatal(err)
+	}
+	m, err := FromObject(obj, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var viaModule bytes.Buffer
+	if err := WriteModule(&viaModule, m); err != nil {
+		t.Fatal(err)
+	}
+	if direct.String() != viaModule.String() {
+		t.Errorf("WriteObject:\n%s\nWriteModule:\n%s", direct.String(), viaModule.String())
+	}
+	want := []string{
+		"STACK WIN 4 1000 10 0 0 0 0 0 0 1 $T0 .raSearch = $eip $T0 ^ = $esp $T0 4 + =",
+		"STACK WIN 0 1010 10 0 0 0 0 0 0 0 1",
+	}
+	var got []string
+	for _, l := range strings.Split(direct.String(), "\n") {
+		if strings.HasPrefix(l, "STACK ") {
+			got = append(got, l)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("STACK lines %q, want %q", got, want)
 	}
 }
