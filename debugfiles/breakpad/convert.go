@@ -1,7 +1,6 @@
 package breakpad
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/binary"
 	"fmt"
@@ -78,15 +77,7 @@ type ConvertOptions struct {
 // (Windows x86 frame data), that opts asks for.
 func stackRecords(obj debugfiles.Object, opts ConvertOptions) ([]string, error) {
 	blocks, err := startStackRecords(obj, opts, false)()
-	var lines []string
-	for _, b := range blocks {
-		for len(b) > 0 {
-			i := bytes.IndexByte(b, '\n')
-			lines = append(lines, string(b[:i]))
-			b = b[i+1:]
-		}
-	}
-	return lines, err
+	return blockLines(blocks), err
 }
 
 // startStackRecords finds the unwind tables stackRecords converts and

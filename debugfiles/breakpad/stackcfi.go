@@ -38,6 +38,12 @@ const (
 // out: StackWin writes them.
 func StackCFI(tables []unwind.Table) (lines []string, malformed int) {
 	blocks, malformed := stackCFIText(tables)
+	return blockLines(blocks), malformed
+}
+
+// blockLines splits blocks of lines, each ending in "\n", into strings.
+func blockLines(blocks [][]byte) []string {
+	var lines []string
 	for _, b := range blocks {
 		for len(b) > 0 {
 			i := bytes.IndexByte(b, '\n')
@@ -45,7 +51,7 @@ func StackCFI(tables []unwind.Table) (lines []string, malformed int) {
 			b = b[i+1:]
 		}
 	}
-	return lines, malformed
+	return lines
 }
 
 // stackCFIText is StackCFI with the records as text: a block of lines
