@@ -318,12 +318,7 @@ func TestScanReferBack(t *testing.T) {
 // the streaming iteration with the error the whole-program walk reports,
 // after functions of the units before it.
 func TestStreamReportsWalkErrors(t *testing.T) {
-	home, _ := os.UserHomeDir()
-	m, _ := filepath.Glob(filepath.Join(home, ".cache/cairn/fixtures/elf-x86_64-gcc-O2-large-*/large"))
-	if len(m) == 0 {
-		t.Skip("no large fixture")
-	}
-	s := elfDWARF(t, m[0])
+	s := largeFixtureDWARF(t)
 	headers, err := unitHeaders(s.Info, false)
 	if err != nil || len(headers) < 4 {
 		t.Fatalf("%d units, %v", len(headers), err)
@@ -331,16 +326,7 @@ func TestStreamReportsWalkErrors(t *testing.T) {
 	info := append([]byte(nil), s.Info...)
 	copy(info[headers[len(headers)/2].dieOff:], []byte{0xff, 0xff, 0xff, 0x7f})
 	s.Info = info
-	sess, err := NewSessionFromSections(s, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want error
-	for _, err := range sess.TransientCompactFunctions() {
-		if err != nil {
-			want = err
-		}
-	}
+	sess, want := wholeProgramError(t, s)
 	n := 0
 	err = sess.stream(1, func(*CompactFunction) bool { n++; return true })
 	if want == nil || err == nil || err.Error() != want.Error() {
@@ -357,12 +343,7 @@ func TestStreamReportsWalkErrors(t *testing.T) {
 // segment's first table is read while its batch is walked ahead
 // (readFirstLines), in one batch by the emission's workers.
 func TestStreamReportsLineErrors(t *testing.T) {
-	home, _ := os.UserHomeDir()
-	m, _ := filepath.Glob(filepath.Join(home, ".cache/cairn/fixtures/elf-x86_64-gcc-O2-large-*/large"))
-	if len(m) == 0 {
-		t.Skip("no large fixture")
-	}
-	s := elfDWARF(t, m[0])
+	s := largeFixtureDWARF(t)
 	// The line tables follow one another; the version of the middle one
 	// becomes one no producer writes.
 	var tables []int
@@ -381,6 +362,38 @@ func TestStreamReportsLineErrors(t *testing.T) {
 	bad := tables[len(tables)/2]
 	line[bad+4], line[bad+5] = 99, 0
 	s.Line = line
+	sess, want := wholeProgramError(t, s)
+	if want == nil {
+		t.Fatal("the whole-program walk read a line table of version 99")
+	}
+	for _, batch := range []int{1, len(s.Info)} {
+		n := 0
+		err := sess.stream(batch, func(*CompactFunction) bool { n++; return true })
+		if err == nil || err.Error() != want.Error() {
+			t.Errorf("batches of %d: error %v, whole-program walk %v", batch, err, want)
+		}
+		if batch == 1 && n == 0 {
+			t.Error("no function of the units before the corrupt table was yielded")
+		}
+	}
+}
+
+// largeFixtureDWARF returns the DWARF sections of the generated large
+// fixture, skipping the test when it has not been built.
+func largeFixtureDWARF(t *testing.T) *Sections {
+	t.Helper()
+	home, _ := os.UserHomeDir()
+	m, _ := filepath.Glob(filepath.Join(home, ".cache/cairn/fixtures/elf-x86_64-gcc-O2-large-*/large"))
+	if len(m) == 0 {
+		t.Skip("no large fixture")
+	}
+	return elfDWARF(t, m[0])
+}
+
+// wholeProgramError returns a session over s and the last error its
+// whole-program walk reports, the one a streaming walk is held to.
+func wholeProgramError(t *testing.T, s *Sections) (*Session, error) {
+	t.Helper()
 	sess, err := NewSessionFromSections(s, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -391,17 +404,5 @@ func TestStreamReportsLineErrors(t *testing.T) {
 			want = err
 		}
 	}
-	if want == nil {
-		t.Fatal("the whole-program walk read a line table of version 99")
-	}
-	for _, batch := range []int{1, len(s.Info)} {
-		n := 0
-		err = sess.stream(batch, func(*CompactFunction) bool { n++; return true })
-		if err == nil || err.Error() != want.Error() {
-			t.Errorf("batches of %d: error %v, whole-program walk %v", batch, err, want)
-		}
-		if batch == 1 && n == 0 {
-			t.Error("no function of the units before the corrupt table was yielded")
-		}
-	}
+	return sess, want
 }
