@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-dev/cairn/debugfiles/breakpad"
 	"github.com/cairn-dev/cairn/debugfiles/unwind"
+	"github.com/cairn-dev/cairn/internal/radix"
 )
 
 // SymbolStack holds the STACK records and FUNC parameter sizes of a
@@ -747,25 +748,16 @@ func nestedFlatten(recs []rangeRef) []rangeRef {
 
 // byStart returns the indexes of recs by start address, records with equal
 // starts in file order, each in the low 32 bits of an integer (recs come
-// from a file or table of fewer than 2³² records). Where starts fit 32
-// bits too (always, for the 32-bit RVAs of STACK WIN records) the start
-// is the integer's high half, and a plain sort of integers gives that
-// order without the stable sort's merging through the records.
+// from a file or table of fewer than 2³² records). The sort is a stable
+// radix sort by start: a cold stack walk indexes every STACK WIN record of
+// a symbol file (3,700 in kernel32.sym), in file order far from sorted,
+// and a comparison sort of them was a sixth of opening the file.
 func byStart(recs []rangeRef) []uint64 {
 	keys := make([]uint64, len(recs))
-	packed := true
-	for i, r := range recs {
-		packed = packed && r.start <= math.MaxUint32
-		keys[i] = r.start<<32 | uint64(uint32(i))
-	}
-	if packed {
-		slices.Sort(keys)
-		return keys
-	}
 	for i := range keys {
 		keys[i] = uint64(uint32(i))
 	}
-	slices.SortStableFunc(keys, func(a, b uint64) int { return cmp.Compare(recs[a].start, recs[b].start) })
+	radix.SortStable(keys, func(k *uint64) uint64 { return recs[uint32(*k)].start })
 	return keys
 }
 

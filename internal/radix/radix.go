@@ -1,0 +1,76 @@
+// Package radix sorts slices by unsigned integer keys, stably, in linear
+// time: a least-significant-byte-first radix sort that skips the bytes
+// every key shares.
+//
+// It is for the sorts of records by address on the start-up path of the
+// command-line tools (the PUBLIC and STACK WIN records of a symbol file):
+// thousands of records whose order in the file is far from sorted, which
+// a comparison sort orders in O(n log n) comparisons and a stable one,
+// through its merging, in several times that.
+package radix
+
+// smallSort is the length below which SortStable sorts by insertion:
+// the counting passes cost more than the comparisons there.
+const smallSort = 48
+
+// SortStable sorts s by key(&s[i]) in ascending order, keeping elements
+// with equal keys in their order. A slice already in order is only read.
+func SortStable[T any](s []T, key func(*T) uint64) {
+	n := len(s)
+	if n < 2 {
+		return
+	}
+	keys := make([]uint64, n)
+	var diff uint64 // the bits in which some key differs from the first
+	sorted := true
+	for i := range s {
+		keys[i] = key(&s[i])
+		diff |= keys[i] ^ keys[0]
+		sorted = sorted && (i == 0 || keys[i-1] <= keys[i])
+	}
+	if sorted {
+		return // many files are sorted already, or nearly
+	}
+	if n < smallSort {
+		insertion(s, keys)
+		return
+	}
+	tmp := make([]T, n)
+	tmpKeys := make([]uint64, n)
+	src, dst, srcKeys, dstKeys := s, tmp, keys, tmpKeys
+	for shift := 0; shift < 64; shift += 8 {
+		if (diff>>shift)&0xff == 0 {
+			continue // every key has the same byte here
+		}
+		var count [256]int
+		for _, k := range srcKeys {
+			count[(k>>shift)&0xff]++
+		}
+		pos := 0
+		for b, c := range count {
+			count[b] = pos
+			pos += c
+		}
+		for i, k := range srcKeys {
+			b := (k >> shift) & 0xff
+			dst[count[b]], dstKeys[count[b]] = src[i], k
+			count[b]++
+		}
+		src, dst, srcKeys, dstKeys = dst, src, dstKeys, srcKeys
+	}
+	if &src[0] != &s[0] {
+		copy(s, src)
+	}
+}
+
+// insertion sorts s, whose keys are keys, by insertion.
+func insertion[T any](s []T, keys []uint64) {
+	for i := 1; i < len(s); i++ {
+		v, k := s[i], keys[i]
+		j := i
+		for ; j > 0 && keys[j-1] > k; j-- {
+			s[j], keys[j] = s[j-1], keys[j-1]
+		}
+		s[j], keys[j] = v, k
+	}
+}
