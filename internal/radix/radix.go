@@ -74,3 +74,50 @@ func insertion[T any](s []T, keys []uint64) {
 		s[j], keys[j] = v, k
 	}
 }
+
+// Uint64s sorts s by the bits of its values from bit shift up (s[i]>>shift)
+// in ascending order, keeping values with equal such bits in their order,
+// with no scratch space but one slice of len(s). Packing a key above an
+// index (key<<32 | index) sorts the indexes by key without a slice of
+// keys beside them.
+func Uint64s(s []uint64, shift uint) {
+	n := len(s)
+	if n < 2 || shift >= 64 {
+		return
+	}
+	var diff uint64
+	sorted := true
+	for i, v := range s {
+		k := v >> shift
+		diff |= k ^ s[0]>>shift
+		sorted = sorted && (i == 0 || s[i-1]>>shift <= k)
+	}
+	if sorted {
+		return
+	}
+	tmp := make([]uint64, n)
+	src, dst := s, tmp
+	for p := uint(0); p < 64-shift; p += 8 {
+		if (diff>>p)&0xff == 0 {
+			continue
+		}
+		var count [256]int
+		for _, v := range src {
+			count[(v>>shift>>p)&0xff]++
+		}
+		pos := 0
+		for b, c := range count {
+			count[b] = pos
+			pos += c
+		}
+		for _, v := range src {
+			b := (v >> shift >> p) & 0xff
+			dst[count[b]] = v
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &s[0] {
+		copy(s, src)
+	}
+}

@@ -74,3 +74,27 @@ func BenchmarkSortStable(b *testing.B) {
 		}
 	})
 }
+
+// TestUint64s compares Uint64s with a stable sort by the shifted value,
+// for shifts that cut bytes and that do not.
+func TestUint64s(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, shift := range []uint{0, 3, 8, 32, 63, 64} {
+		for _, n := range []int{0, 1, 2, 10, 1000} {
+			for _, mask := range []uint64{0xff, 0xffff_ffff, ^uint64(0)} {
+				s := make([]uint64, n)
+				for i := range s {
+					s[i] = rng.Uint64() & mask
+				}
+				want := slices.Clone(s)
+				if shift < 64 {
+					slices.SortStableFunc(want, func(a, b uint64) int { return cmp.Compare(a>>shift, b>>shift) })
+				}
+				Uint64s(s, shift)
+				if !slices.Equal(s, want) {
+					t.Fatalf("shift %d, mask %#x, %d values: not the stable order", shift, mask, n)
+				}
+			}
+		}
+	}
+}
