@@ -147,13 +147,9 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 		}
 	}
 	if bl.freeRows == nil {
-		// A streaming session reads a table or two at a time: one
-		// spare set of rows serves it.
-		spare := 4
-		if bl.streaming {
-			spare = 1
-		}
-		bl.freeRows = make(chan []lineRow, spare)
+		// Spare sets of rows for the tables read next; a streaming
+		// session made its own, of one (streamMain).
+		bl.freeRows = make(chan []lineRow, 4)
 	}
 
 	workers := emitWorkers()

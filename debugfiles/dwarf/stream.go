@@ -204,8 +204,9 @@ func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep bool, y
 	const window = 1
 	free := make(chan *builder, window)
 	if bl.freeRows == nil {
-		// See emitParallel: one spare set of rows serves a streaming
-		// session. The walk takes from it too (readFirstLines).
+		// A streaming session reads a table or two at a time: one spare
+		// set of rows serves the walk (readFirstLines) and the
+		// emission's workers.
 		bl.freeRows = make(chan []lineRow, 1)
 	}
 	// Each shard reads the abbreviation tables of its batch into a source

@@ -20,16 +20,21 @@ func SortStable[T any](s []T, key func(*T) uint64) {
 	if n < 2 {
 		return
 	}
-	keys := make([]uint64, n)
+	// Many files are sorted already: that is found before allocating.
 	var diff uint64 // the bits in which some key differs from the first
-	sorted := true
+	first, prev, sorted := key(&s[0]), uint64(0), true
 	for i := range s {
-		keys[i] = key(&s[i])
-		diff |= keys[i] ^ keys[0]
-		sorted = sorted && (i == 0 || keys[i-1] <= keys[i])
+		k := key(&s[i])
+		diff |= k ^ first
+		sorted = sorted && (i == 0 || prev <= k)
+		prev = k
 	}
 	if sorted {
-		return // many files are sorted already, or nearly
+		return
+	}
+	keys := make([]uint64, n)
+	for i := range s {
+		keys[i] = key(&s[i])
 	}
 	if n < smallSort {
 		insertion(s, keys)
