@@ -256,6 +256,9 @@ const maxLine = 16 + 1 + 16 + 1 + 10 + 1 + 20 + 1
 // records are most of a symbol file: room for the longest is made once,
 // and the digits are written in place, the address and size a word at a
 // time (hexWord) when they are below 2^32, as they nearly always are.
+// That path repeats putHex's rather than calling it: putHex is too large
+// for the compiler to inline, and the two calls made line formatting ~12%
+// slower on the bench fixture's 413,000 lines.
 func appendLine(b []byte, addr, size uint64, line uint32, file int64) []byte {
 	if file < 0 {
 		// Never for a file the record's function uses; written as
