@@ -34,7 +34,7 @@ func (c *debugCache) get(ctx context.Context, m *Module) *Debug {
 	c.mu.Lock()
 	c.used[m] = true
 	c.mu.Unlock()
-	return c.load(ctx, m)
+	return c.load(ctx, m, true)
 }
 
 // status is what was found for a module a frame needed, or nil.
@@ -47,7 +47,10 @@ func (c *debugCache) status(m *Module) *Debug {
 	return c.found[m]
 }
 
-func (c *debugCache) load(ctx context.Context, m *Module) *Debug {
+// load returns a module's debug information, loading it unless another
+// goroutine is: then it waits for that one when wait is set, else returns
+// nil at once.
+func (c *debugCache) load(ctx context.Context, m *Module, wait bool) *Debug {
 	c.mu.Lock()
 	if d, ok := c.found[m]; ok {
 		c.mu.Unlock()
@@ -55,6 +58,9 @@ func (c *debugCache) load(ctx context.Context, m *Module) *Debug {
 	}
 	if done, ok := c.loading[m]; ok {
 		c.mu.Unlock()
+		if !wait {
+			return nil
+		}
 		<-done
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -121,8 +127,11 @@ func (c *debugCache) prefetch(ctx context.Context, mods []*Module, limit int) {
 		c.workers.Add(1)
 		go func() {
 			defer c.workers.Done()
+			// A module the walk or another worker is loading is
+			// skipped, not waited for: the worker loads the next one
+			// meanwhile.
 			for m := range next {
-				c.load(ctx, m)
+				c.load(ctx, m, false)
 			}
 		}()
 	}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Loading modules ahead of the walk changes nothing it reports: on every
@@ -92,4 +94,39 @@ func TestPrefetchLoadsOnce(t *testing.T) {
 	if c.status(mods[0]) == nil {
 		t.Error("a module a frame asked for is not reported")
 	}
+}
+
+// A prefetch worker skips a module that a frame is loading rather than
+// wait for it: with one worker, the next module loads while the first is
+// still loading.
+func TestPrefetchSkipsModulesLoading(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	slow, next := &Module{Base: 1 << 20, Size: 1 << 16}, &Module{Base: 2 << 20, Size: 1 << 16}
+	nextLoaded := make(chan struct{})
+	c := newDebugCache(modulesFunc(func(_ context.Context, m *Module) Debug {
+		if m == slow {
+			t.Error("the worker loaded a module a frame was loading")
+		} else {
+			close(nextLoaded)
+		}
+		return Debug{}
+	}))
+	c.prefetch(context.Background(), []*Module{slow, next}, 2)
+	// A frame starts loading the first module before the worker, which
+	// has not run on the one processor yet, gets to it.
+	c.mu.Lock()
+	loading := make(chan struct{})
+	c.loading[slow] = loading
+	c.mu.Unlock()
+	select {
+	case <-nextLoaded:
+	case <-time.After(10 * time.Second):
+		t.Error("the worker waited for a module a frame was loading")
+	}
+	c.mu.Lock()
+	c.found[slow] = &Debug{}
+	delete(c.loading, slow)
+	c.mu.Unlock()
+	close(loading)
+	c.wait()
 }

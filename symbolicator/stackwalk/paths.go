@@ -31,7 +31,9 @@ import (
 //   - any directory of debug files (ELF binaries and .debug files, Mach-O
 //     binaries and dSYMs, PE images, PDBs, .sym files, caches) under any
 //     names: on the first module the layouts above do not answer, the
-//     directories are indexed once by debug id and code id.
+//     directories are indexed once by debug id and code id. A file in
+//     the layouts above is indexed, unread, under the debug id its place
+//     names, as the layouts' own lookups trust it.
 //
 // With CacheDir set, caches are read from it first, and debug information
 // found elsewhere is converted into a symcache and a cficache there, so
@@ -431,10 +433,48 @@ func (p *SymbolPaths) buildIndex(ctx context.Context) {
 			if seen++; seen > limit {
 				return fs.SkipAll
 			}
+			// A file in the store layout is recorded under the
+			// identifier its place names, as the store lookups trust
+			// it, without being opened: opening every file of a large
+			// store is most of what indexing it costs.
+			if id, kind, ok := storeLayout(path); ok {
+				p.byDebug[id] = append(p.byDebug[id], candidate{path: path, kind: kind})
+				return nil
+			}
 			p.indexFile(path)
 			return nil
 		})
 	}
+}
+
+// storeLayout reports whether path is where a Breakpad store keeps a
+// symbol file or cache, <debug file>/<DEBUGID>/<stem>.sym (or .symcache,
+// .cficache) with the stem StorePath gives: it returns the identifier the
+// path names and the kind of file its extension names.
+func storeLayout(path string) (debugid.ID, candKind, bool) {
+	dir, file := filepath.Split(path)
+	dir = filepath.Dir(dir)
+	idDir, debugFile := filepath.Base(dir), filepath.Base(filepath.Dir(dir))
+	var kind candKind
+	ext := filepath.Ext(file)
+	switch ext {
+	case ".sym":
+		kind = candSym
+	case ".symcache":
+		kind = candSymcache
+	case ".cficache":
+		kind = candCficache
+	default:
+		return debugid.ID{}, 0, false
+	}
+	if file[:len(file)-len(ext)] != storeStem(debugFile) {
+		return debugid.ID{}, 0, false
+	}
+	id, err := debugid.Parse(idDir)
+	if err != nil || id.IsZero() || id.Breakpad() != idDir {
+		return debugid.ID{}, 0, false
+	}
+	return id, kind, true
 }
 
 // indexFile records one file (or dSYM bundle) under its identifiers.
