@@ -13,7 +13,16 @@ import (
 	"os"
 )
 
+// exitsAfterCommand is set when the process ends as soon as its command
+// returns, as the binary does (tests run commands in-process). A command
+// may then leave its files mapped: the exit releases them at once, while
+// unmapping each one while other threads run interrupts every core they
+// ran on. A stack walk from caches took 3.0 ms of CPU with the unmapping,
+// 2.5 ms without.
+var exitsAfterCommand bool
+
 func main() {
+	exitsAfterCommand = true
 	root := newRootCommand()
 	stop := cancelOnSignal(root)
 	err := root.Execute()

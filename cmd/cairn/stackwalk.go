@@ -58,10 +58,12 @@ Output is minidump_stackwalk's (human), its pipe-delimited -m format
 			if err != nil {
 				return fmt.Errorf("stackwalk: %w", err)
 			}
-			defer m.Close()
 			p := &stackwalk.SymbolPaths{Paths: args[1:], CacheDir: f.cacheDir, StoreOnly: f.storeOnly,
 				Options: stackwalk.SymbolFileOptions{BreakpadInlineOrder: f.breakpadInlineOrder}}
-			defer p.Close()
+			if !exitsAfterCommand {
+				defer m.Close()
+				defer p.Close()
+			}
 			r, err := stackwalk.Process(cmd.Context(), m.Bytes(), p, stackwalk.Options{MaxFrames: f.maxFrames, Prefetch: f.prefetch})
 			if err != nil {
 				return fmt.Errorf("%w (is %s a minidump?)", err, args[0])
