@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -116,8 +117,10 @@ func TestSpilledIdentical(t *testing.T) {
 // on two goroutines, split at any group of pages, is the one coded in a
 // single pass: every page of the second part starts from the entry
 // covering it, at the right bit, and the parts' bits join without a gap.
+// Each way is coded both writing the symbols the counting pass recorded
+// and decoding and modelling the entries again.
 func TestSplitPagesIdentical(t *testing.T) {
-	defer func() { forceSplit = 0 }()
+	defer func(n int) { forceSplit, recordEntries = 0, n }(recordEntries)
 	info := Info{Arch: "x86_64", Format: debugfiles.FormatPDB}
 	// Three regions: the last two thirds of the functions lie far above
 	// the first, the last third farther still.
@@ -126,8 +129,11 @@ func TestSplitPagesIdentical(t *testing.T) {
 		shiftFunction(f, uint64(1+i/400)<<32)
 	}
 	for _, limit := range []int{0, 1} {
-		build := func(split uint64) []byte {
-			forceSplit = split
+		build := func(split uint64, record bool) []byte {
+			forceSplit, recordEntries = split, 0
+			if record {
+				recordEntries = math.MaxInt
+			}
 			b := newBuilder(info, Options{PageEntries: 4}, limit)
 			for _, f := range trees {
 				b.Add(f)
@@ -138,7 +144,7 @@ func TestSplitPagesIdentical(t *testing.T) {
 			}
 			return buf.Bytes()
 		}
-		want := build(1) // not a group boundary: one part
+		want := build(1, false) // not a group boundary: one part
 		c, err := New(want)
 		if err != nil {
 			t.Fatal(err)
@@ -160,9 +166,11 @@ func TestSplitPagesIdentical(t *testing.T) {
 			mids = append(mids, first/groupPages*groupPages, (first+groupPages-1)/groupPages*groupPages)
 		}
 		splits := 0
-		for _, mid := range mids {
-			if got := build(mid); !bytes.Equal(got, want) {
-				t.Fatalf("spill limit %d: split at page %d of %d: %d bytes differ from the single pass's %d", limit, mid, pages, len(got), len(want))
+		for _, mid := range append(mids, 1) {
+			for _, record := range []bool{false, true} {
+				if got := build(mid, record); !bytes.Equal(got, want) {
+					t.Fatalf("spill limit %d: split at page %d of %d, recorded %v: %d bytes differ from the single pass's %d", limit, mid, pages, record, len(got), len(want))
+				}
 			}
 			splits++
 		}

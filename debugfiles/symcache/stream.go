@@ -11,10 +11,13 @@ import (
 
 // streamEnc encodes the range stream. It runs twice over the same
 // entries: first counting the symbols of every alphabet, from which the
-// Huffman codes are built, then writing them.
+// Huffman codes are built, then writing them. The counting pass may
+// record the symbols it counts (rec), which the writing then replays
+// without decoding and modelling the entries again.
 type streamEnc struct {
 	counting bool
 	freq     [numAlphabets][]uint64
+	rec      *symRecord // while counting, or nil
 	codes    [numAlphabets]code
 	w        bitWriter
 	out      *spill // the stream, in pieces; nil while counting
@@ -24,10 +27,31 @@ type streamEnc struct {
 	nodes []uint32
 }
 
+// symRecord is the symbols of a counting pass in coding order: each one's
+// alphabet and symbol, the extra bits of its value symbols (their count
+// follows from the symbol), the symbol each page starts at, and the node
+// each group of pages starts from.
+type symRecord struct {
+	syms   []uint16 // alphabet<<8 | symbol
+	extras []uint32 // a word each, two for more than 32 bits, low first
+	pages  []uint32
+	nodes  []uint32
+}
+
+// recordEntries is the most entries for which encodePages records the
+// symbols of its counting pass, at some 10 bytes an entry; above it, a
+// large input's build keeps the memory bound of its spills and the
+// writing decodes and models the entries again. Tests set it to compare
+// both ways.
+var recordEntries = 1 << 19
+
 // sym codes symbol s of an alphabet.
 func (e *streamEnc) sym(alpha, s int) {
 	if e.counting {
 		e.freq[alpha][s]++
+		if e.rec != nil {
+			e.rec.syms = append(e.rec.syms, uint16(alpha)<<8|uint16(s))
+		}
 		return
 	}
 	c := &e.codes[alpha]
@@ -44,9 +68,66 @@ func (e *streamEnc) value(alpha int, v uint64) {
 // raw writes n bits of v as they are.
 func (e *streamEnc) raw(v uint64, n uint) {
 	// Most values have no extra bits.
-	if !e.counting && n > 0 {
-		e.w.put(v, n)
+	if n == 0 {
+		return
 	}
+	switch {
+	case !e.counting:
+		e.w.put(v, n)
+	case e.rec != nil:
+		e.rec.extras = append(e.rec.extras, uint32(v))
+		if n > 32 {
+			e.rec.extras = append(e.rec.extras, uint32(v>>32))
+		}
+	}
+}
+
+// replay writes the symbols rec recorded with enc's codes, noting its
+// pages and groups as the pages pass does.
+func (enc *streamEnc) replay(rec *symRecord) error {
+	xi := 0
+	for p, from := range rec.pages {
+		to := len(rec.syms)
+		if p+1 < len(rec.pages) {
+			to = int(rec.pages[p+1])
+		}
+		if int(from) > to || to > len(rec.syms) {
+			return errors.New("symcache: range stream: symbols miscounted")
+		}
+		at := enc.w.bits
+		if at > math.MaxUint32 {
+			return errTooLarge("range stream", int(at/8))
+		}
+		enc.pages = append(enc.pages, uint32(at))
+		for _, v := range rec.syms[from:to] {
+			alpha, s := int(v>>8), int(v&0xff)
+			c := &enc.codes[alpha]
+			enc.w.put(uint64(c.codes[s]), uint(c.lens[s]))
+			if alpha > alphaTagFirst {
+				if _, n, _ := symValue(uint32(s)); n > 0 {
+					words := 1 + int(n/33)
+					if xi+words > len(rec.extras) {
+						return errors.New("symcache: range stream: symbols miscounted")
+					}
+					v := uint64(rec.extras[xi])
+					if words == 2 {
+						v |= uint64(rec.extras[xi+1]) << 32
+					}
+					enc.w.put(v, n)
+					xi += words
+				}
+			}
+		}
+		if len(enc.w.out) >= spillChunk {
+			enc.out.write(enc.w.out)
+			enc.w.out = enc.w.out[:0]
+		}
+	}
+	if xi != len(rec.extras) {
+		return errors.New("symcache: range stream: symbols miscounted")
+	}
+	enc.nodes = append(enc.nodes, rec.nodes...)
+	return nil
 }
 
 // state is the decoder's state an entry is encoded against.
@@ -116,14 +197,24 @@ const (
 // pass counting the symbols, then a pass writing them. Pages are coded
 // independently of one another but for the node their group starts from,
 // so each pass runs on two goroutines, each over half of the groups (see
-// splitPages), when there are two processors and enough pages.
+// splitPages), when there are two processors and enough pages. Up to
+// recordEntries entries, the counting pass records its symbols and the
+// writing replays them on one goroutine: on the bench fixture that took
+// a fifth off a build's CPU time, and the entries are decoded once.
 func (a *assembly) encodePages() error {
 	parts := a.splitPages()
+	record := a.nents <= recordEntries
 	counts := make([]*streamEnc, len(parts))
 	for i := range counts {
 		counts[i] = &streamEnc{counting: true}
 		for k := range counts[i].freq {
 			counts[i].freq[k] = make([]uint64, alphabetSize(k))
+		}
+		if record {
+			// The bench fixture's entries take 3.3 symbols and 0.8
+			// extra words each.
+			n := a.nents / len(parts)
+			counts[i].rec = &symRecord{syms: make([]uint16, 0, n*7/2), extras: make([]uint32, 0, n)}
 		}
 	}
 	if err := a.eachPart(parts, counts); err != nil {
@@ -138,12 +229,25 @@ func (a *assembly) encodePages() error {
 		}
 		codes[k] = newCode(counts[0].freq[k])
 	}
+	pages := make([]uint32, a.npages+1)
+	if record {
+		enc := &streamEnc{codes: codes, out: &a.stream, pages: pages[:0]}
+		for _, c := range counts {
+			if err := enc.replay(c.rec); err != nil {
+				return err
+			}
+			c.rec = nil
+		}
+		if len(enc.pages) != len(pages) {
+			return errors.New("symcache: range stream: pages miscounted")
+		}
+		return a.finishStream(enc)
+	}
 	counts = nil
 	// The first part writes into the stream, the others into spills of
 	// their own, joined to it in order. The parts note their pages'
 	// offsets in their places of one directory, whose size is known:
 	// grown by appending, it was megabytes of garbage for a large input.
-	pages := make([]uint32, a.npages+1)
 	encs := make([]*streamEnc, len(parts))
 	for i, p := range parts {
 		end := p.to
@@ -172,6 +276,12 @@ func (a *assembly) encodePages() error {
 		}
 	}
 	enc.pages = pages
+	return a.finishStream(enc)
+}
+
+// finishStream ends the range stream enc wrote, with the directory of its
+// pages and the codes.
+func (a *assembly) finishStream(enc *streamEnc) error {
 	enc.w.flush()
 	enc.out.write(enc.w.out)
 	enc.w.out = nil
@@ -272,12 +382,18 @@ func (a *assembly) pagePass(enc *streamEnc, part pagePart, last bool) error {
 		}
 		if page%groupPages == 0 {
 			group = first
-			if !enc.counting {
+			switch {
+			case !enc.counting:
 				enc.nodes = append(enc.nodes, first.node)
+			case enc.rec != nil:
+				enc.rec.nodes = append(enc.rec.nodes, first.node)
 			}
 		}
-		if !enc.counting {
+		switch {
+		case !enc.counting:
 			enc.pages = append(enc.pages, uint32(at))
+		case enc.rec != nil:
+			enc.rec.pages = append(enc.rec.pages, uint32(len(enc.rec.syms)))
 		}
 		page++
 		return nil
