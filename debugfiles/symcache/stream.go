@@ -83,8 +83,49 @@ func (e *streamEnc) raw(v uint64, n uint) {
 }
 
 // replay writes the symbols rec recorded with enc's codes, noting its
-// pages and groups as the pages pass does.
+// pages and groups as the pages pass does. Each symbol is looked up once
+// in a table of its code, code length and count of extra bits, and its
+// bits go out eight bytes at a time without a branch on how many there
+// are: through sym and raw, the writing took about as long as the
+// counting pass, which decodes and models the entries.
 func (enc *streamEnc) replay(rec *symRecord) error {
+	var tab [16 << 8]uint32 // alphabet<<8 | symbol: code | length<<16 | extra bits<<24
+	for alpha := range enc.codes {
+		c := &enc.codes[alpha]
+		for s := range c.lens {
+			t := uint32(c.codes[s]) | uint32(c.lens[s])<<16
+			if alpha > alphaTagFirst {
+				_, n, _ := symValue(uint32(s))
+				t |= uint32(n) << 24
+			}
+			tab[alpha<<8|s] = t
+		}
+	}
+	// What w holds goes out as whole bytes first; then acc keeps fewer
+	// than 8 bits between symbols, and buf[:pos] holds the bytes.
+	w := &enc.w
+	for ; w.n >= 8; w.n -= 8 {
+		w.out = append(w.out, byte(w.acc))
+		w.acc >>= 8
+	}
+	acc, n, bits := w.acc, w.n, w.bits
+	pos := len(w.out)
+	buf := w.out[:cap(w.out)]
+	// out writes acc's whole bytes.
+	out := func() {
+		if pos+8 > len(buf) {
+			grown := make([]byte, 2*len(buf)+64)
+			copy(grown, buf[:pos])
+			buf = grown
+		}
+		binary.LittleEndian.PutUint64(buf[pos:], acc)
+		pos += int(n >> 3)
+		acc >>= n &^ 7
+		n &= 7
+	}
+	// A zero past the last extra bits is read, and not used, by the
+	// symbols without any: no branch on whether a symbol has them.
+	extras := append(rec.extras, 0)
 	xi := 0
 	for p, from := range rec.pages {
 		to := len(rec.syms)
@@ -94,35 +135,45 @@ func (enc *streamEnc) replay(rec *symRecord) error {
 		if int(from) > to || to > len(rec.syms) {
 			return errors.New("symcache: range stream: symbols miscounted")
 		}
-		at := enc.w.bits
-		if at > math.MaxUint32 {
-			return errTooLarge("range stream", int(at/8))
+		if bits > math.MaxUint32 {
+			return errTooLarge("range stream", int(bits/8))
 		}
-		enc.pages = append(enc.pages, uint32(at))
+		enc.pages = append(enc.pages, uint32(bits))
 		for _, v := range rec.syms[from:to] {
-			alpha, s := int(v>>8), int(v&0xff)
-			c := &enc.codes[alpha]
-			enc.w.put(uint64(c.codes[s]), uint(c.lens[s]))
-			if alpha > alphaTagFirst {
-				if _, n, _ := symValue(uint32(s)); n > 0 {
-					words := 1 + int(n/33)
-					if xi+words > len(rec.extras) {
-						return errors.New("symcache: range stream: symbols miscounted")
-					}
-					v := uint64(rec.extras[xi])
-					if words == 2 {
-						v |= uint64(rec.extras[xi+1]) << 32
-					}
-					enc.w.put(v, n)
-					xi += words
+			t := tab[v&(16<<8-1)]
+			l, x := uint(t>>16&0xff), uint(t>>24)
+			acc |= uint64(t&0xffff) << n
+			n += l
+			bits += uint64(l + x)
+			if x > 32 {
+				// A value of more than 32 bits (rare): its extra
+				// bits are two words.
+				if xi+2 >= len(extras) {
+					return errors.New("symcache: range stream: symbols miscounted")
 				}
+				out()
+				acc |= uint64(extras[xi]) << n
+				n += 32
+				out()
+				acc |= uint64(extras[xi+1]) & (1<<(x-32) - 1) << n
+				n += x - 32
+				xi += 2
+			} else {
+				if xi >= len(extras) {
+					return errors.New("symcache: range stream: symbols miscounted")
+				}
+				acc |= uint64(extras[xi]) & (1<<x - 1) << n
+				n += x
+				xi += int((x + 31) / 32)
 			}
+			out()
 		}
-		if len(enc.w.out) >= spillChunk {
-			enc.out.write(enc.w.out)
-			enc.w.out = enc.w.out[:0]
+		if pos >= spillChunk {
+			enc.out.write(buf[:pos])
+			pos = 0
 		}
 	}
+	w.acc, w.n, w.bits, w.out = acc, n, bits, buf[:pos]
 	if xi != len(rec.extras) {
 		return errors.New("symcache: range stream: symbols miscounted")
 	}
