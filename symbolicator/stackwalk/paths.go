@@ -438,7 +438,7 @@ func (p *SymbolPaths) buildIndex(ctx context.Context) {
 			// it, without being opened: opening every file of a large
 			// store is most of what indexing it costs.
 			if id, kind, ok := storeLayout(path); ok {
-				p.byDebug[id] = append(p.byDebug[id], candidate{path: path, kind: kind})
+				p.add(id, "", candidate{path: path, kind: kind})
 				return nil
 			}
 			p.indexFile(path)
@@ -477,16 +477,19 @@ func storeLayout(path string) (debugid.ID, candKind, bool) {
 	return id, kind, true
 }
 
+// add records a candidate under its debug id and code id, where it has
+// them.
+func (p *SymbolPaths) add(id debugid.ID, code string, c candidate) {
+	if !id.IsZero() {
+		p.byDebug[id] = append(p.byDebug[id], c)
+	}
+	if code != "" {
+		p.byCode[strings.ToLower(code)] = append(p.byCode[strings.ToLower(code)], c)
+	}
+}
+
 // indexFile records one file (or dSYM bundle) under its identifiers.
 func (p *SymbolPaths) indexFile(path string) {
-	add := func(id debugid.ID, code string, c candidate) {
-		if !id.IsZero() {
-			p.byDebug[id] = append(p.byDebug[id], c)
-		}
-		if code != "" {
-			p.byCode[strings.ToLower(code)] = append(p.byCode[strings.ToLower(code)], c)
-		}
-	}
 	head := make([]byte, 512)
 	if f, err := os.Open(path); err == nil {
 		n, _ := io.ReadFull(f, head)
@@ -504,7 +507,7 @@ func (p *SymbolPaths) indexFile(path string) {
 		if readID != nil {
 			if st, err := f.Stat(); err == nil {
 				if id, err := readID(f, st.Size()); err == nil {
-					add(id, "", candidate{path: path, kind: kind})
+					p.add(id, "", candidate{path: path, kind: kind})
 				}
 			}
 		}
@@ -521,7 +524,7 @@ func (p *SymbolPaths) indexFile(path string) {
 		rd := breakpad.NewBytesReader(bytes.TrimRight(line, "\r"))
 		if rd.Next() && rd.Record().Kind == breakpad.KindModule {
 			if id, err := debugid.Parse(string(rd.Record().Module.ID)); err == nil {
-				add(id, "", candidate{path: path, kind: candSym})
+				p.add(id, "", candidate{path: path, kind: candSym})
 			}
 		}
 		return
@@ -535,6 +538,6 @@ func (p *SymbolPaths) indexFile(path string) {
 	}
 	defer a.Close()
 	for _, o := range a.Objects {
-		add(o.DebugID(), o.CodeID(), candidate{path: path, kind: candObject, features: o.Features()})
+		p.add(o.DebugID(), o.CodeID(), candidate{path: path, kind: candObject, features: o.Features()})
 	}
 }
