@@ -65,7 +65,8 @@ func (e *streamEnc) value(alpha int, v uint64) {
 	e.raw(extra, n)
 }
 
-// raw writes n bits of v as they are.
+// raw writes n bits of v as they are; a counting pass that records its
+// symbols records them.
 func (e *streamEnc) raw(v uint64, n uint) {
 	// Most values have no extra bits.
 	if n == 0 {
