@@ -96,6 +96,13 @@ type Builder struct {
 	last  span // the last span added
 	nodes int  // nodes recorded so far; node ids are 1..nodes
 	order int
+	// spans, spanEntries and spanBytes count the spans, their entries
+	// and the bytes they cover (overlaps counted twice): WriteTo's
+	// follower guesses the page size from them.
+	spans, spanEntries int
+	spanBytes          uint64
+	// followed tells that WriteTo used its follower's counts (tests).
+	followed bool
 
 	// Scratch of Add: the nodes and pieces of the function being
 	// flattened, and its coded span.
@@ -373,6 +380,9 @@ func (b *Builder) addTree(f *debugfiles.Function, order int) {
 	b.runs[len(b.runs)-1].n++
 	b.last = sp
 	b.nodes += len(b.fnodes)
+	b.spans++
+	b.spanEntries += n
+	b.spanBytes += sp.end - sp.start
 	b.buf = buf[:0]
 }
 

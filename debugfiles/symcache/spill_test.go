@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/cairn-dev/cairn/debugfiles"
@@ -186,5 +187,130 @@ func shiftFunction(f *debugfiles.Function, d uint64) {
 	}
 	for _, c := range f.Inlinees {
 		shiftFunction(c, d)
+	}
+}
+
+// randomTrees makes n functions of random sizes at random addresses, with
+// lines and inlinees at random offsets, so that entries start anywhere
+// in a page and some span many pages, and gaps between them of every
+// size around the ones that cut regions (16 pages of 2^0 to 2^12 bytes,
+// one byte less, or far more).
+func randomTrees(seed uint64, n int) []*debugfiles.Function {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	files := []debugfiles.FileInfo{{Name: "a.c"}, {Name: "b.h"}}
+	var out []*debugfiles.Function
+	at := uint64(0x1000)
+	for i := range n {
+		switch rng.IntN(4) {
+		case 0:
+			at += uint64(rng.IntN(16))
+		case 1:
+			at += 16 << rng.IntN(13)
+		case 2:
+			at += 16<<rng.IntN(13) - 1
+		default:
+			at += uint64(rng.IntN(1 << 16))
+		}
+		size := uint64(1 + rng.IntN(600))
+		if rng.IntN(10) == 0 {
+			size = uint64(1 + rng.IntN(1<<14)) // lines or not, one long entry
+		}
+		f := &debugfiles.Function{Name: fmt.Sprintf("f%d", i), Address: at, Size: size}
+		for range rng.IntN(8) {
+			f.Lines = append(f.Lines, debugfiles.LineInfo{Address: at + uint64(rng.IntN(int(size))), Size: uint64(rng.IntN(40)), File: files[rng.IntN(2)], Line: uint32(rng.IntN(500))})
+		}
+		for range rng.IntN(3) {
+			off := uint64(rng.IntN(int(size)))
+			c := &debugfiles.Function{Name: fmt.Sprintf("inl%d", rng.IntN(50)), Address: at + off, Size: uint64(1 + rng.IntN(int(size-off))), CallFile: files[rng.IntN(2)], CallLine: uint32(rng.IntN(100))}
+			c.Lines = []debugfiles.LineInfo{{Address: c.Address, Size: c.Size, File: files[1], Line: uint32(rng.IntN(100))}}
+			f.Inlinees = append(f.Inlinees, c)
+		}
+		out = append(out, f)
+		at += size
+	}
+	return out
+}
+
+// TestFollowerIdentical checks that a range stream counted by a follower
+// while resolve makes the entries is the one counted after resolve: over
+// functions at random places (randomTrees) and over three regions, pages
+// of 2 to 8 entries, the builder's tables in memory and in files, and
+// functions added in order and in a run backwards. Where the follower's
+// guess of the page size is right its counts must be used; where
+// functions overlap so much that the guess is wrong they must not be,
+// and the file is the same.
+func TestFollowerIdentical(t *testing.T) {
+	defer func() { followMode = 0 }()
+	info := Info{Arch: "x86_64", Format: debugfiles.FormatPDB}
+	trees := spillTrees(1200)
+	for i, f := range trees[400:] {
+		shiftFunction(f, uint64(1+i/400)<<32)
+	}
+	slices.Reverse(trees[400:800]) // a run added backwards
+	// nested: the first 400 once more, inside one function covering
+	// them all, so that the bytes of the spans count twice what they
+	// cover.
+	nested := []*debugfiles.Function{{Name: "outer", Address: trees[0].Address, Size: trees[399].End() - trees[0].Address}}
+	nested = append(nested, trees[:400]...)
+	build := func(fns []*debugfiles.Function, mode, perPage, limit int) ([]byte, bool) {
+		followMode = mode
+		b := newBuilder(info, Options{PageEntries: perPage}, limit)
+		for _, f := range fns {
+			b.Add(f)
+		}
+		var buf bytes.Buffer
+		if _, err := b.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes(), b.followed
+	}
+	inputs := []struct {
+		name   string
+		fns    []*debugfiles.Function
+		follow bool
+	}{{"three regions", trees, true}, {"nested", nested, false}}
+	for seed := range uint64(4) {
+		inputs = append(inputs, struct {
+			name   string
+			fns    []*debugfiles.Function
+			follow bool
+		}{fmt.Sprintf("random %d", seed), randomTrees(seed, 3000), true})
+	}
+	for _, in := range inputs {
+		for _, perPage := range []int{2, 4, 8} {
+			for _, limit := range []int{0, 1} {
+				want, followed := build(in.fns, -1, perPage, limit)
+				if followed {
+					t.Fatalf("%s: followed with followMode -1", in.name)
+				}
+				got, followed := build(in.fns, 1, perPage, limit)
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s, %d entries a page, spill limit %d: %d bytes differ from the %d counted after resolve", in.name, perPage, limit, len(got), len(want))
+				}
+				if followed != in.follow {
+					t.Errorf("%s, %d entries a page, spill limit %d: follower's counts used %v, want %v", in.name, perPage, limit, followed, in.follow)
+				}
+			}
+		}
+	}
+}
+
+// TestFollowerGivesUp checks that a follower stops recording past its
+// limit of entries, and past twice that many pages, which a page size
+// guessed far too small makes of one long entry.
+func TestFollowerGivesUp(t *testing.T) {
+	f := newFollower(4, 100, 0)
+	for i := range 101 {
+		f.push(entry{start: uint64(16 * i), node: 1, line: uint32(i)})
+	}
+	if !f.failed || f.enc != nil {
+		t.Errorf("after 101 entries with a limit of 100: failed %v, record kept %v", f.failed, f.enc != nil)
+	}
+	f = newFollower(0, 100, 0)
+	f.push(entry{start: 0, node: 1})
+	f.push(entry{start: 1 << 40, node: 2})
+	f.push(entry{start: 1<<40 + 1, node: 3}) // codes the second, 2^40 pages on
+	if !f.failed || f.pages > 2*100+groupPages {
+		t.Errorf("one entry over 2^40 pages of 1 byte: failed %v after %d pages", f.failed, f.pages)
 	}
 }

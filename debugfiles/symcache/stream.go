@@ -253,24 +253,23 @@ const (
 // recordEntries entries, the counting pass records its symbols and the
 // writing replays them on one goroutine: on the bench fixture that took
 // a fifth off a build's CPU time, and the entries are decoded once.
+// When a follower counted the symbols during resolve (follow.go), and
+// its pages are the layout's, its record is replayed instead.
 func (a *assembly) encodePages() error {
+	var counts []*streamEnc
 	parts := a.splitPages()
 	record := a.nents <= recordEntries
-	counts := make([]*streamEnc, len(parts))
-	for i := range counts {
-		counts[i] = &streamEnc{counting: true}
-		for k := range counts[i].freq {
-			counts[i].freq[k] = make([]uint64, alphabetSize(k))
-		}
-		if record {
-			// The bench fixture's entries take 3.3 symbols and 0.8
-			// extra words each.
-			n := a.nents / len(parts)
-			counts[i].rec = &symRecord{syms: make([]uint16, 0, n*7/2), extras: make([]uint32, 0, n)}
-		}
+	if f := a.fol; f != nil && !f.failed && f.shift == a.shift && f.pages == a.npages+1 {
+		// The follower counted the pages as they are: its record is
+		// the whole stream's.
+		counts, a.followed = []*streamEnc{f.enc}, true
 	}
-	if err := a.eachPart(parts, counts); err != nil {
-		return err
+	a.fol = nil
+	if !a.followed {
+		var err error
+		if counts, err = a.countParts(parts, record); err != nil {
+			return err
+		}
 	}
 	var codes [numAlphabets]code
 	for k := range codes {
@@ -329,6 +328,25 @@ func (a *assembly) encodePages() error {
 	}
 	enc.pages = pages
 	return a.finishStream(enc)
+}
+
+// countParts runs the counting pass over parts, each on a goroutine of
+// its own but the first, recording the symbols if record is set.
+func (a *assembly) countParts(parts []pagePart, record bool) ([]*streamEnc, error) {
+	counts := make([]*streamEnc, len(parts))
+	for i := range counts {
+		counts[i] = &streamEnc{counting: true}
+		for k := range counts[i].freq {
+			counts[i].freq[k] = make([]uint64, alphabetSize(k))
+		}
+		if record {
+			// The bench fixture's entries take 3.3 symbols and 0.8
+			// extra words each.
+			n := a.nents / len(parts)
+			counts[i].rec = &symRecord{syms: make([]uint16, 0, n*7/2), extras: make([]uint32, 0, n)}
+		}
+	}
+	return counts, a.eachPart(parts, counts)
 }
 
 // finishStream ends the range stream enc wrote, with the directory of its

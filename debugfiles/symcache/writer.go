@@ -208,6 +208,11 @@ type assembly struct {
 	// marks are where the reading of entries can start: one every
 	// markEvery entries (see entryReaderAt).
 	marks []entryMark
+	// fol counts the range stream's symbols as resolve makes the
+	// entries, when it runs; followed tells that encodePages used its
+	// counts.
+	fol      *follower
+	followed bool
 
 	// The layout: page shift, regions, directory (a block per group
 	// of pages, their offsets packed in dirW bits each), the range
@@ -290,6 +295,7 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	if err := a.encodePages(); err != nil {
 		return 0, err
 	}
+	b.followed = a.followed
 	// The site table is laid out once the range stream, which needs the
 	// most memory, is written: neither then holds the other's tables.
 	if err := a.orderSites(); err != nil {
@@ -389,8 +395,11 @@ func (a *assembly) funcName(i int) ([]byte, error) {
 	return a.b.names.read(old, off, n, true)
 }
 
-// close releases the spills.
+// close releases the spills, and stops the follower.
 func (a *assembly) close() {
+	if a.fol != nil {
+		a.fol.stop()
+	}
 	a.b.raw.close()
 	a.b.names.data.close()
 	a.abs.close()
@@ -445,6 +454,7 @@ func (a *assembly) resolve() error {
 		return err
 	}
 	a.spans = spans
+	a.fol = a.startFollower()
 	var (
 		any   bool
 		last  uint64 // end of what the entries cover
@@ -534,6 +544,9 @@ func (a *assembly) resolve() error {
 	a.end = last
 	if a.havePend {
 		a.flushPend(a.end)
+	}
+	if a.fol != nil {
+		a.fol.finish(a.end)
 	}
 	a.ents.write(a.entBuf)
 	a.nodeCols.write(a.colBuf)
@@ -887,6 +900,9 @@ func (a *assembly) flushPend(next uint64) {
 	if a.nents == 0 {
 		a.firstStart = e.start
 	}
+	if a.fol != nil {
+		a.fol.put(e)
+	}
 	if a.nents%markEvery == 0 {
 		a.marks = append(a.marks, entryMark{index: a.nents, off: a.ents.size + int64(len(a.entBuf)), prev: a.lastStart, start: e.start})
 	}
@@ -960,12 +976,8 @@ func (er *entryReader) next() (entry, bool) {
 // of 16 pages or more, which paging through would waste directory space
 // on, and computes the column widths of the tables.
 func (a *assembly) layout() error {
-	perPage := a.b.opts.PageEntries
-	if perPage <= 0 {
-		perPage = 8
-	}
 	if a.nents > 0 {
-		a.shift = pageShift(a.covered, a.nents, perPage)
+		a.shift = pageShift(a.covered, a.nents, a.perPage())
 		minGap := uint64(math.MaxUint64)
 		if a.shift < 60 {
 			minGap = uint64(16) << a.shift
@@ -1006,6 +1018,14 @@ func (a *assembly) layout() error {
 	}
 	a.absW = (bits.Len64(a.maxAbs) + 7) / 8
 	return nil
+}
+
+// perPage is the number of entries a page holds on average.
+func (a *assembly) perPage() int {
+	if n := a.b.opts.PageEntries; n > 0 {
+		return n
+	}
+	return 8
 }
 
 // orderSites lays out the site table by calling function: the sites of
