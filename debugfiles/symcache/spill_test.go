@@ -121,7 +121,8 @@ func TestSpilledIdentical(t *testing.T) {
 // Each way is coded both writing the symbols the counting pass recorded
 // and decoding and modelling the entries again.
 func TestSplitPagesIdentical(t *testing.T) {
-	defer func(n int) { forceSplit, recordEntries = 0, n }(recordEntries)
+	defer func(n int) { forceSplit, recordEntries, followMode = 0, n, 0 }(recordEntries)
+	followMode = -1 // whose counts would leave the split untried
 	info := Info{Arch: "x86_64", Format: debugfiles.FormatPDB}
 	// Three regions: the last two thirds of the functions lie far above
 	// the first, the last third farther still.
@@ -238,9 +239,10 @@ func randomTrees(seed uint64, n int) []*debugfiles.Function {
 // functions added in order and in a run backwards. Where the follower's
 // guess of the page size is right its counts must be used; where
 // functions overlap so much that the guess is wrong they must not be,
-// and the file is the same.
+// and the file is the same, counted after resolve in one part and in
+// two.
 func TestFollowerIdentical(t *testing.T) {
-	defer func() { followMode = 0 }()
+	defer func() { followMode, forceSplit = 0, 0 }()
 	info := Info{Arch: "x86_64", Format: debugfiles.FormatPDB}
 	trees := spillTrees(1200)
 	for i, f := range trees[400:] {
@@ -283,12 +285,16 @@ func TestFollowerIdentical(t *testing.T) {
 				if followed {
 					t.Fatalf("%s: followed with followMode -1", in.name)
 				}
-				got, followed := build(in.fns, 1, perPage, limit)
-				if !bytes.Equal(got, want) {
-					t.Errorf("%s, %d entries a page, spill limit %d: %d bytes differ from the %d counted after resolve", in.name, perPage, limit, len(got), len(want))
-				}
-				if followed != in.follow {
-					t.Errorf("%s, %d entries a page, spill limit %d: follower's counts used %v, want %v", in.name, perPage, limit, followed, in.follow)
+				for _, split := range []uint64{0, 5 * groupPages} {
+					forceSplit = split
+					got, followed := build(in.fns, 1, perPage, limit)
+					forceSplit = 0
+					if !bytes.Equal(got, want) {
+						t.Errorf("%s, %d entries a page, spill limit %d, split at %d: %d bytes differ from the %d counted after resolve", in.name, perPage, limit, split, len(got), len(want))
+					}
+					if followed != in.follow {
+						t.Errorf("%s, %d entries a page, spill limit %d: follower's counts used %v, want %v", in.name, perPage, limit, followed, in.follow)
+					}
 				}
 			}
 		}
