@@ -288,6 +288,7 @@ func (f *follower) beginPage(first entry) bool {
 	if f.pages%groupPages == 0 {
 		f.group = first
 		rec.nodes = append(rec.nodes, first.node)
+		rec.groupExtras = append(rec.groupExtras, uint32(len(rec.extras)))
 	}
 	rec.pages = append(rec.pages, uint32(len(rec.syms)))
 	f.pages++

@@ -36,6 +36,9 @@ type symRecord struct {
 	extras []uint32 // a word each, two for more than 32 bits, low first
 	pages  []uint32
 	nodes  []uint32
+	// groupExtras is where in extras each group of pages starts, so
+	// that a group's pages can be replayed without those before.
+	groupExtras []uint32
 }
 
 // recordEntries is the most entries for which encodePages records the
@@ -83,13 +86,28 @@ func (e *streamEnc) raw(v uint64, n uint) {
 	}
 }
 
-// replay writes the symbols rec recorded with enc's codes, noting its
-// pages and groups as the pages pass does. Each symbol is looked up once
-// in a table of its code, code length and count of extra bits, and its
-// bits go out eight bytes at a time without a branch on how many there
-// are: through sym and raw, the writing took about as long as the
-// counting pass, which decodes and models the entries.
-func (enc *streamEnc) replay(rec *symRecord) error {
+// replay writes the symbols rec recorded for its pages [from, to) with
+// enc's codes, noting the pages' offsets as the pages pass does; from
+// must start a group. Each symbol is looked up once in a table of its
+// code, code length and count of extra bits, and its bits go out eight
+// bytes at a time without a branch on how many there are: through sym
+// and raw, the writing took about as long as the counting pass, which
+// decodes and models the entries.
+func (enc *streamEnc) replay(rec *symRecord, from, to int) error {
+	g := from / groupPages
+	if from%groupPages != 0 || from > to || to > len(rec.pages) || g >= len(rec.groupExtras) && from < to {
+		return errors.New("symcache: range stream: pages miscounted")
+	}
+	xi, xend := 0, len(rec.extras) // where the extras of the pages begin and end
+	if from < to {
+		xi = int(rec.groupExtras[g])
+	}
+	if to < len(rec.pages) {
+		if to%groupPages != 0 || to/groupPages >= len(rec.groupExtras) {
+			return errors.New("symcache: range stream: pages miscounted")
+		}
+		xend = int(rec.groupExtras[to/groupPages])
+	}
 	var tab [16 << 8]uint32 // alphabet<<8 | symbol: code | length<<16 | extra bits<<24
 	for alpha := range enc.codes {
 		c := &enc.codes[alpha]
@@ -126,21 +144,23 @@ func (enc *streamEnc) replay(rec *symRecord) error {
 	}
 	// A zero past the last extra bits is read, and not used, by the
 	// symbols without any: no branch on whether a symbol has them.
-	extras := append(rec.extras, 0)
-	xi := 0
-	for p, from := range rec.pages {
-		to := len(rec.syms)
+	if xi > xend || xend > len(rec.extras) {
+		return errors.New("symcache: range stream: symbols miscounted")
+	}
+	extras := append(rec.extras[:xend:xend], 0)
+	for p := from; p < to; p++ {
+		first, last := int(rec.pages[p]), len(rec.syms)
 		if p+1 < len(rec.pages) {
-			to = int(rec.pages[p+1])
+			last = int(rec.pages[p+1])
 		}
-		if int(from) > to || to > len(rec.syms) {
+		if first > last || last > len(rec.syms) {
 			return errors.New("symcache: range stream: symbols miscounted")
 		}
 		if bits > math.MaxUint32 {
 			return errTooLarge("range stream", int(bits/8))
 		}
 		enc.pages = append(enc.pages, uint32(bits))
-		for _, v := range rec.syms[from:to] {
+		for _, v := range rec.syms[first:last] {
 			t := tab[v&(16<<8-1)]
 			l, x := uint(t>>16&0xff), uint(t>>24)
 			acc |= uint64(t&0xffff) << n
@@ -175,10 +195,9 @@ func (enc *streamEnc) replay(rec *symRecord) error {
 		}
 	}
 	w.acc, w.n, w.bits, w.out = acc, n, bits, buf[:pos]
-	if xi != len(rec.extras) {
+	if xi != xend {
 		return errors.New("symcache: range stream: symbols miscounted")
 	}
-	enc.nodes = append(enc.nodes, rec.nodes...)
 	return nil
 }
 
@@ -282,17 +301,7 @@ func (a *assembly) encodePages() error {
 	}
 	pages := make([]uint32, a.npages+1)
 	if record {
-		enc := &streamEnc{codes: codes, out: &a.stream, pages: pages[:0]}
-		for _, c := range counts {
-			if err := enc.replay(c.rec); err != nil {
-				return err
-			}
-			c.rec = nil
-		}
-		if len(enc.pages) != len(pages) {
-			return errors.New("symcache: range stream: pages miscounted")
-		}
-		return a.finishStream(enc)
+		return a.replayAll(counts, codes, pages)
 	}
 	counts = nil
 	// The first part writes into the stream, the others into spills of
@@ -327,6 +336,77 @@ func (a *assembly) encodePages() error {
 		}
 	}
 	enc.pages = pages
+	return a.finishStream(enc)
+}
+
+// replayAll writes the range stream from the records of counts, with
+// codes, noting the offsets of its pages in pages: on two goroutines
+// when the counting ran on two, or when its one record holds enough
+// pages to split at a group near the middle (as splitPages does). The
+// second part goes to a spill of its own, joined to the first.
+func (a *assembly) replayAll(counts []*streamEnc, codes [numAlphabets]code, pages []uint32) error {
+	type job struct {
+		rec      *symRecord
+		from, to int // the record's pages
+		at       int // where they go in pages
+	}
+	var jobs []job
+	at := 0
+	for _, c := range counts {
+		jobs = append(jobs, job{c.rec, 0, len(c.rec.pages), at})
+		at += len(c.rec.pages)
+	}
+	if at != len(pages) {
+		return errors.New("symcache: range stream: pages miscounted")
+	}
+	if r := jobs[0].rec; len(jobs) == 1 && (forceSplit != 0 || len(pages) >= parallelPages && runtime.GOMAXPROCS(0) >= 2) {
+		mid := len(pages) / 2 / groupPages * groupPages
+		if forceSplit != 0 {
+			mid = int(min(forceSplit, uint64(len(pages)))) / groupPages * groupPages
+		}
+		if mid > 0 {
+			jobs = []job{{r, 0, mid, 0}, {r, mid, len(pages), mid}}
+		}
+	}
+	encs := make([]*streamEnc, len(jobs))
+	for i, j := range jobs {
+		encs[i] = &streamEnc{codes: codes, out: &a.stream, pages: pages[j.at : j.at : j.at+j.to-j.from]}
+		if i > 0 {
+			encs[i].out = &spill{limit: a.stream.limit}
+			defer encs[i].out.close()
+		}
+	}
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i := 1; i < len(jobs); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = encs[i].replay(jobs[i].rec, jobs[i].from, jobs[i].to)
+		}()
+	}
+	errs[0] = encs[0].replay(jobs[0].rec, jobs[0].from, jobs[0].to)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	enc := encs[0]
+	for _, tail := range encs[1:] {
+		if err := enc.append(tail); err != nil {
+			return err
+		}
+	}
+	for i, e := range encs {
+		if len(e.pages) != cap(e.pages) || len(e.pages) > 0 && &e.pages[0] != &pages[jobs[i].at] {
+			return errors.New("symcache: range stream: pages miscounted")
+		}
+	}
+	enc.pages = pages
+	enc.nodes = enc.nodes[:0]
+	for _, c := range counts {
+		enc.nodes = append(enc.nodes, c.rec.nodes...)
+		c.rec = nil
+	}
 	return a.finishStream(enc)
 }
 
@@ -457,6 +537,7 @@ func (a *assembly) pagePass(enc *streamEnc, part pagePart, last bool) error {
 				enc.nodes = append(enc.nodes, first.node)
 			case enc.rec != nil:
 				enc.rec.nodes = append(enc.rec.nodes, first.node)
+				enc.rec.groupExtras = append(enc.rec.groupExtras, uint32(len(enc.rec.extras)))
 			}
 		}
 		switch {
