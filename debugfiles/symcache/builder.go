@@ -349,7 +349,14 @@ func (b *Builder) addTree(f *debugfiles.Function, order int) {
 		e := entry{start: p.start, node: p.node}
 		if p.line != 0 {
 			r := &b.rows[p.line-1]
-			e.file, e.line = b.rowFile(r.File), r.Line
+			e.line = r.Line
+			// rowFile's common case, inline: a compact row of a file
+			// looked up before.
+			if i := int(r.File); b.compact && i < len(b.unitIDs) && b.unitIDs[i] != 0 {
+				e.file = b.unitIDs[i] - 1
+			} else {
+				e.file = b.rowFile(r.File)
+			}
 		}
 		if n > 0 && last.node == e.node && last.file == e.file && last.line == e.line {
 			continue
@@ -581,13 +588,22 @@ func (b *Builder) linesOf(n *debugfiles.Function) (first, end int) {
 // for a piece's first line skips the lines of the pieces before it.
 func splitByLines(lines []dwarf.LineRow, base int32, p piece, end uint64, from int, out []piece) ([]piece, int) {
 	cur := p.start
-	lo, hi := from, len(lines)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if lines[m].Address <= cur {
-			lo = m + 1
-		} else {
-			hi = m
+	// The first line after p's start is most often lines[from] or one
+	// of the next few (the pieces before took the lines before): they
+	// are tried first, and only past them the rest searched.
+	lo := from
+	for lo < len(lines) && lines[lo].Address <= cur && lo-from < 4 {
+		lo++
+	}
+	if lo < len(lines) && lines[lo].Address <= cur {
+		hi := len(lines)
+		for lo < hi {
+			m := int(uint(lo+hi) >> 1)
+			if lines[m].Address <= cur {
+				lo = m + 1
+			} else {
+				hi = m
+			}
 		}
 	}
 	i := lo - 1

@@ -127,21 +127,14 @@ func (enc *streamEnc) replay(rec *symRecord, from, to int) error {
 		w.out = append(w.out, byte(w.acc))
 		w.acc >>= 8
 	}
-	acc, n, bits := w.acc, w.n, w.bits
+	acc, n := w.acc, w.n
 	pos := len(w.out)
 	buf := w.out[:cap(w.out)]
-	// out writes acc's whole bytes.
-	out := func() {
-		if pos+8 > len(buf) {
-			grown := make([]byte, 2*len(buf)+64)
-			copy(grown, buf[:pos])
-			buf = grown
-		}
-		binary.LittleEndian.PutUint64(buf[pos:], acc)
-		pos += int(n >> 3)
-		acc >>= n &^ 7
-		n &= 7
-	}
+	// The stream's length in bits is not counted symbol by symbol but
+	// found from the bytes made since the start (flushed to the spill or
+	// in buf) and the bits acc holds.
+	bits0, pos0, n0, flushed := w.bits, pos, n, 0
+	bitsNow := func() uint64 { return bits0 + 8*uint64(flushed+pos-pos0) + uint64(n) - uint64(n0) }
 	// A zero past the last extra bits is read, and not used, by the
 	// symbols without any: no branch on whether a symbol has them.
 	if xi > xend || xend > len(rec.extras) {
@@ -156,44 +149,64 @@ func (enc *streamEnc) replay(rec *symRecord, from, to int) error {
 		if first > last || last > len(rec.syms) {
 			return errors.New("symcache: range stream: symbols miscounted")
 		}
+		bits := bitsNow()
 		if bits > math.MaxUint32 {
 			return errTooLarge("range stream", int(bits/8))
 		}
 		enc.pages = append(enc.pages, uint32(bits))
-		for _, v := range rec.syms[first:last] {
+		syms := rec.syms[first:last]
+		// Room for every symbol of the page (at most 72 bits each, and
+		// eight bytes written at the last), so that the loop checks
+		// nothing but the extra bits.
+		if need := pos + 9*len(syms) + 16; need > len(buf) {
+			grown := make([]byte, max(2*len(buf), need))
+			copy(grown, buf[:pos])
+			buf = grown
+		}
+		for _, v := range syms {
 			t := tab[v&(16<<8-1)]
-			l, x := uint(t>>16&0xff), uint(t>>24)
-			acc |= uint64(t&0xffff) << n
-			n += l
-			bits += uint64(l + x)
+			x := uint(t >> 24)
+			acc |= uint64(t&0xffff) << (n & 63) // n < 64: the masks spare Go's shift overflow code
+			n += uint(t >> 16 & 0xff)
 			if x > 32 {
 				// A value of more than 32 bits (rare): its extra
-				// bits are two words.
+				// bits are two words, written in two steps.
 				if xi+2 >= len(extras) {
 					return errors.New("symcache: range stream: symbols miscounted")
 				}
-				out()
-				acc |= uint64(extras[xi]) << n
+				binary.LittleEndian.PutUint64(buf[pos:], acc)
+				pos += int(n >> 3)
+				acc >>= n & 56
+				n &= 7
+				acc |= uint64(extras[xi]) << (n & 63)
 				n += 32
-				out()
-				acc |= uint64(extras[xi+1]) & (1<<(x-32) - 1) << n
+				binary.LittleEndian.PutUint64(buf[pos:], acc)
+				pos += int(n >> 3)
+				acc >>= n & 56
+				n &= 7
+				acc |= uint64(extras[xi+1]) & (1<<((x-32)&63) - 1) << (n & 63)
 				n += x - 32
 				xi += 2
 			} else {
 				if xi >= len(extras) {
 					return errors.New("symcache: range stream: symbols miscounted")
 				}
-				acc |= uint64(extras[xi]) & (1<<x - 1) << n
+				acc |= uint64(extras[xi]) & (1<<(x&63) - 1) << (n & 63)
 				n += x
 				xi += int((x + 31) / 32)
 			}
-			out()
+			binary.LittleEndian.PutUint64(buf[pos:], acc)
+			pos += int(n >> 3)
+			acc >>= n & 56
+			n &= 7
 		}
 		if pos >= spillChunk {
 			enc.out.write(buf[:pos])
+			flushed += pos
 			pos = 0
 		}
 	}
+	bits := bitsNow()
 	w.acc, w.n, w.bits, w.out = acc, n, bits, buf[:pos]
 	if xi != xend {
 		return errors.New("symcache: range stream: symbols miscounted")
