@@ -724,6 +724,19 @@ func (a *assembly) decodeEntry(b []byte, prev uint64, op *openSpan) (entry, int,
 // decodeRawEntry decodes an entry coded by appendRawEntry and returns it
 // with its length.
 func decodeRawEntry(b []byte, prev uint64, first uint32) (entry, int, bool) {
+	// Most entries: a delta, a node and a file of one byte each, and a
+	// line of one or two.
+	if len(b) >= 5 && b[0]|b[1]|b[2] < 0x80 {
+		e := entry{start: prev + uint64(b[0]), node: first + uint32(b[1]), file: uint32(b[2])}
+		if b[3] < 0x80 {
+			e.line = uint32(b[3])
+			return e, 4, true
+		}
+		if b[4] < 0x80 {
+			e.line = uint32(b[3]&0x7f) | uint32(b[4])<<7
+			return e, 5, true
+		}
+	}
 	var v [4]uint64
 	k, ok := readUvarints(b, v[:])
 	if !ok {
