@@ -750,21 +750,15 @@ func decodeRawEntry(b []byte, prev uint64, first uint32) (entry, int, bool) {
 func decodeRawNode(b []byte, id uint32, start uint64) (node, []byte, bool) {
 	var v [5]uint64
 	for i := range v {
-		var x uint64
-		var n int
-		if i == 1 {
-			var sx int64
-			sx, n = binary.Varint(b)
-			x = uint64(sx)
-		} else {
-			x, n = uvarint(b)
-		}
+		x, n := uvarint(b)
 		if n <= 0 {
 			return node{}, nil, false
 		}
 		v[i], b = x, b[n:]
 	}
-	nd := node{fn: uint32(v[0]), addr: start + v[1], callFile: uint32(v[3]), callLine: uint32(v[4])}
+	// The address is a signed varint: binary.AppendVarint's zigzag.
+	d := uint64(int64(v[1]>>1) ^ -int64(v[1]&1))
+	nd := node{fn: uint32(v[0]), addr: start + d, callFile: uint32(v[3]), callLine: uint32(v[4])}
 	if v[2] != 0 {
 		nd.parent = id - uint32(v[2])
 	}
