@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/cairn-dev/cairn/debugfiles"
 )
@@ -318,5 +320,42 @@ func TestFollowerGivesUp(t *testing.T) {
 	f.push(entry{start: 1<<40 + 1, node: 3}) // codes the second, 2^40 pages on
 	if !f.failed || f.pages > 2*100+groupPages {
 		t.Errorf("one entry over 2^40 pages of 1 byte: failed %v after %d pages", f.failed, f.pages)
+	}
+}
+
+// TestCorruptSpillFails checks that a temporary file changed under the
+// builder makes WriteTo fail, with and without a follower, and that the
+// follower's goroutine ends with it.
+func TestCorruptSpillFails(t *testing.T) {
+	defer func() { followMode = 0 }()
+	info := Info{Arch: "x86_64", Format: debugfiles.FormatPDB}
+	trees := spillTrees(3000)
+	for _, mode := range []int{-1, 1} {
+		followMode = mode
+		before := runtime.NumGoroutine()
+		b := newBuilder(info, Options{}, 1)
+		for _, f := range trees {
+			b.Add(f)
+		}
+		b.raw.flush()
+		if b.raw.f == nil || b.raw.size < 1<<16 {
+			t.Fatalf("raw store of %d bytes not in a file", b.raw.size)
+		}
+		// Bytes of 0xff make varints longer than 64 bits.
+		if _, err := b.raw.f.WriteAt(bytes.Repeat([]byte{0xff}, 4096), b.raw.size/2); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.WriteTo(io.Discard); err == nil {
+			t.Errorf("follow mode %d: WriteTo of a corrupt temporary file succeeded", mode)
+		}
+		for range 100 {
+			if runtime.NumGoroutine() <= before {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > before {
+			t.Errorf("follow mode %d: %d goroutines after WriteTo failed, %d before", mode, n, before)
+		}
 	}
 }
