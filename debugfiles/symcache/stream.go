@@ -317,39 +317,22 @@ func (a *assembly) encodePages() error {
 		return a.replayAll(counts, codes, pages)
 	}
 	counts = nil
-	// The first part writes into the stream, the others into spills of
-	// their own, joined to it in order. The parts note their pages'
-	// offsets in their places of one directory, whose size is known:
-	// grown by appending, it was megabytes of garbage for a large input.
-	encs := make([]*streamEnc, len(parts))
+	bounds := make([][2]int, len(parts))
 	for i, p := range parts {
-		end := p.to
+		bounds[i] = [2]int{int(p.from), int(p.to)}
 		if i == len(parts)-1 {
-			end++ // the stream's end
-		}
-		encs[i] = &streamEnc{codes: codes, out: &a.stream, pages: pages[p.from:p.from:end]}
-		if i > 0 {
-			encs[i].out = &spill{limit: a.stream.limit}
-			defer encs[i].out.close()
+			bounds[i][1]++ // the stream's end
 		}
 	}
+	encs := a.partEncoders(codes, pages, bounds)
+	defer closeTails(encs)
 	if err := a.eachPart(parts, encs); err != nil {
 		return err
 	}
-	enc := encs[0]
-	for _, tail := range encs[1:] {
-		if err := enc.append(tail); err != nil {
-			return err
-		}
+	if err := joinParts(encs, pages, bounds); err != nil {
+		return err
 	}
-	// Every part noted as many pages as its place holds, in place.
-	for i, e := range encs {
-		if len(e.pages) != cap(e.pages) || len(e.pages) > 0 && &e.pages[0] != &pages[parts[i].from] {
-			return errors.New("symcache: range stream: pages miscounted")
-		}
-	}
-	enc.pages = pages
-	return a.finishStream(enc)
+	return a.finishStream(encs[0])
 }
 
 // replayAll writes the range stream from the records of counts, with
@@ -381,28 +364,57 @@ func (a *assembly) replayAll(counts []*streamEnc, codes [numAlphabets]code, page
 			jobs = []job{{r, 0, mid, 0}, {r, mid, len(pages), mid}}
 		}
 	}
-	encs := make([]*streamEnc, len(jobs))
+	bounds := make([][2]int, len(jobs))
 	for i, j := range jobs {
-		encs[i] = &streamEnc{codes: codes, out: &a.stream, pages: pages[j.at : j.at : j.at+j.to-j.from]}
-		if i > 0 {
-			encs[i].out = &spill{limit: a.stream.limit}
-			defer encs[i].out.close()
-		}
+		bounds[i] = [2]int{j.at, j.at + j.to - j.from}
 	}
-	errs := make([]error, len(jobs))
-	var wg sync.WaitGroup
-	for i := 1; i < len(jobs); i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = encs[i].replay(jobs[i].rec, jobs[i].from, jobs[i].to)
-		}()
-	}
-	errs[0] = encs[0].replay(jobs[0].rec, jobs[0].from, jobs[0].to)
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	encs := a.partEncoders(codes, pages, bounds)
+	defer closeTails(encs)
+	err := runParts(len(jobs), func(i int) error { return encs[i].replay(jobs[i].rec, jobs[i].from, jobs[i].to) })
+	if err != nil {
 		return err
 	}
+	if err := joinParts(encs, pages, bounds); err != nil {
+		return err
+	}
+	enc := encs[0]
+	enc.nodes = enc.nodes[:0]
+	for _, c := range counts {
+		enc.nodes = append(enc.nodes, c.rec.nodes...)
+		c.rec = nil
+	}
+	return a.finishStream(enc)
+}
+
+// partEncoders makes an encoder with codes for each part of the range
+// stream, part i noting its pages' offsets in pages[bounds[i][0]:
+// bounds[i][1]]: the first writes into the stream, the others into spills
+// of their own (closeTails releases them), which joinParts joins to it
+// in order. The parts note their offsets in their places of one
+// directory, whose size is known: grown by appending, it was megabytes
+// of garbage for a large input.
+func (a *assembly) partEncoders(codes [numAlphabets]code, pages []uint32, bounds [][2]int) []*streamEnc {
+	encs := make([]*streamEnc, len(bounds))
+	for i, b := range bounds {
+		encs[i] = &streamEnc{codes: codes, out: &a.stream, pages: pages[b[0]:b[0]:b[1]]}
+		if i > 0 {
+			encs[i].out = &spill{limit: a.stream.limit}
+		}
+	}
+	return encs
+}
+
+// closeTails releases the spills of the parts after the first.
+func closeTails(encs []*streamEnc) {
+	for _, e := range encs[1:] {
+		e.out.close()
+	}
+}
+
+// joinParts adds the bits of the parts after the first to the first's,
+// checks that every part noted as many pages as its place in pages
+// holds, in place, and gives the first the whole directory.
+func joinParts(encs []*streamEnc, pages []uint32, bounds [][2]int) error {
 	enc := encs[0]
 	for _, tail := range encs[1:] {
 		if err := enc.append(tail); err != nil {
@@ -410,17 +422,29 @@ func (a *assembly) replayAll(counts []*streamEnc, codes [numAlphabets]code, page
 		}
 	}
 	for i, e := range encs {
-		if len(e.pages) != cap(e.pages) || len(e.pages) > 0 && &e.pages[0] != &pages[jobs[i].at] {
+		if len(e.pages) != cap(e.pages) || len(e.pages) > 0 && &e.pages[0] != &pages[bounds[i][0]] {
 			return errors.New("symcache: range stream: pages miscounted")
 		}
 	}
 	enc.pages = pages
-	enc.nodes = enc.nodes[:0]
-	for _, c := range counts {
-		enc.nodes = append(enc.nodes, c.rec.nodes...)
-		c.rec = nil
+	return nil
+}
+
+// runParts runs part(i) for i in [0, n), each on a goroutine of its own
+// but the first, and returns their errors.
+func runParts(n int, part func(i int) error) error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 1; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = part(i)
+		}()
 	}
-	return a.finishStream(enc)
+	errs[0] = part(0)
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // countParts runs the counting pass over parts, each on a goroutine of
@@ -513,20 +537,9 @@ func (a *assembly) splitAt(mid uint64) []pagePart {
 }
 
 // eachPart runs pagePass on every part, part i into encs[i], each on a
-// goroutine of its own but the first; it returns the first error.
+// goroutine of its own but the first, and returns their errors.
 func (a *assembly) eachPart(parts []pagePart, encs []*streamEnc) error {
-	errs := make([]error, len(parts))
-	var wg sync.WaitGroup
-	for i := 1; i < len(parts); i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = a.pagePass(encs[i], parts[i], i == len(parts)-1)
-		}()
-	}
-	errs[0] = a.pagePass(encs[0], parts[0], len(parts) == 1)
-	wg.Wait()
-	return errors.Join(errs...)
+	return runParts(len(parts), func(i int) error { return a.pagePass(encs[i], parts[i], i == len(parts)-1) })
 }
 
 // pagePass encodes the pages of part into enc; the last part also notes
