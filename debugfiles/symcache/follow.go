@@ -13,11 +13,12 @@ import (
 //
 // The pages need the page size, which layout derives from the entries
 // resolve makes. The follower takes it from what the builder saw before
-// resolve (the size of every function and the entries of every span):
-// the guess is off only when the functions overlap much, and then, or
-// when the entries outgrow what a counting pass records, the follower's
-// counts are not used, and encodePages counts as it would without it.
-// Used or not, the file is the same.
+// resolve (the size of every function and the entries of every span,
+// and a gap before every span but the first): the guess is off where
+// functions overlap much, or have an entry or two each and mostly touch,
+// and then, or when the entries outgrow what a counting pass records,
+// the follower's counts are not used, and encodePages counts as it would
+// without it. Used or not, the file is the same.
 type follower struct {
 	in, free chan []entry
 	done     chan struct{}

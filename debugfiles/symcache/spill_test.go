@@ -359,3 +359,44 @@ func TestCorruptSpillFails(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayParts checks that replaying a record's pages in two parts, at
+// every group and at its ends, writes what one replay of them all does,
+// and that a part of no pages writes nothing.
+func TestReplayParts(t *testing.T) {
+	defer func() { followMode, forceSplit = 0, 0 }()
+	rec := &symRecord{syms: []uint16{alphaTagFirst << 8}, extras: []uint32{5}, pages: make([]uint32, groupPages), nodes: []uint32{0}, groupExtras: []uint32{0}}
+	for _, at := range []int{0, groupPages} {
+		if err := (&streamEnc{}).replay(rec, at, at); err != nil {
+			t.Errorf("no pages from %d: %v", at, err)
+		}
+	}
+	info := Info{Arch: "x86_64", Format: debugfiles.FormatPDB}
+	fns := randomTrees(9, 600)
+	build := func(split uint64) []byte {
+		followMode, forceSplit = 1, split
+		b := newBuilder(info, Options{PageEntries: 4}, 0)
+		for _, f := range fns {
+			b.Add(f)
+		}
+		var buf bytes.Buffer
+		if _, err := b.WriteTo(&buf); err != nil {
+			t.Fatalf("split at %d: %v", split, err)
+		}
+		if !b.followed {
+			t.Fatalf("split at %d: the follower's counts not used", split)
+		}
+		return buf.Bytes()
+	}
+	want := build(1) // not a group: one part
+	c, err := New(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := uint64(c.npages) + 1 // and the stream's end
+	for split := uint64(groupPages); split <= pages+groupPages; split += groupPages {
+		if got := build(split); !bytes.Equal(got, want) {
+			t.Fatalf("replay split at page %d of %d: %d bytes differ from one replay's %d", split, pages, len(got), len(want))
+		}
+	}
+}

@@ -98,15 +98,16 @@ func (enc *streamEnc) replay(rec *symRecord, from, to int) error {
 	if from%groupPages != 0 || from > to || to > len(rec.pages) || g >= len(rec.groupExtras) && from < to {
 		return errors.New("symcache: range stream: pages miscounted")
 	}
-	xi, xend := 0, len(rec.extras) // where the extras of the pages begin and end
-	if from < to {
-		xi = int(rec.groupExtras[g])
-	}
+	xend := len(rec.extras) // where the extras of the pages end, and begin
 	if to < len(rec.pages) {
 		if to%groupPages != 0 || to/groupPages >= len(rec.groupExtras) {
 			return errors.New("symcache: range stream: pages miscounted")
 		}
 		xend = int(rec.groupExtras[to/groupPages])
+	}
+	xi := xend
+	if from < to {
+		xi = int(rec.groupExtras[g])
 	}
 	var tab [16 << 8]uint32 // alphabet<<8 | symbol: code | length<<16 | extra bits<<24
 	for alpha := range enc.codes {
@@ -360,7 +361,7 @@ func (a *assembly) replayAll(counts []*streamEnc, codes [numAlphabets]code, page
 		if forceSplit != 0 {
 			mid = int(min(forceSplit, uint64(len(pages)))) / groupPages * groupPages
 		}
-		if mid > 0 {
+		if mid > 0 && mid < len(pages) {
 			jobs = []job{{r, 0, mid, 0}, {r, mid, len(pages), mid}}
 		}
 	}
