@@ -284,8 +284,8 @@ const (
 // so each pass runs on two goroutines, each over half of the groups (see
 // splitPages), when there are two processors and enough pages. Up to
 // recordEntries entries, the counting pass records its symbols and the
-// writing replays them on one goroutine: on the bench fixture that took
-// a fifth off a build's CPU time, and the entries are decoded once.
+// writing replays them (replayAll): on the bench fixture that took a
+// fifth off a build's CPU time, and the entries are decoded once.
 // When a follower counted the symbols during resolve (follow.go), and
 // its pages are the layout's, its record is replayed instead.
 func (a *assembly) encodePages() error {
@@ -379,7 +379,6 @@ func (a *assembly) replayAll(counts []*streamEnc, codes [numAlphabets]code, page
 		return err
 	}
 	enc := encs[0]
-	enc.nodes = enc.nodes[:0]
 	for _, c := range counts {
 		enc.nodes = append(enc.nodes, c.rec.nodes...)
 		c.rec = nil
