@@ -357,8 +357,18 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 
 	crc := crc32.Update(0, castagnoli, h[:offChecksum])
 	crc = crc32.Update(crc, castagnoli, h[offChecksum+4:])
+	// A small file's sections are made once, held, and written after the
+	// header that holds their checksum; a large one's are made twice,
+	// for the checksum and for the writing, rather than held.
+	var body []byte
+	if size-headerSize <= holdSections {
+		body = make([]byte, 0, size-headerSize)
+	}
 	err := a.sections(func(p []byte) error {
 		crc = crc32.Update(crc, castagnoli, p)
+		if body != nil {
+			body = append(body, p...)
+		}
 		return nil
 	})
 	if err != nil {
@@ -369,7 +379,12 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	n, err := bw.Write(h[:])
 	total := int64(n)
-	if err == nil {
+	switch {
+	case err != nil:
+	case body != nil:
+		n, err = bw.Write(body)
+		total += int64(n)
+	default:
 		err = a.sections(func(p []byte) error {
 			n, err := bw.Write(p)
 			total += int64(n)
@@ -410,6 +425,11 @@ func (a *assembly) close() {
 	a.ents.close()
 	a.stream.close()
 }
+
+// holdSections is the largest size of sections WriteTo holds in memory
+// to make them once: a bench-sized symcache (1.4 MB), not a large PDB's
+// (15 MB), whose build's peak memory it would raise.
+const holdSections = 4 << 20
 
 // collectNodes is the fewest nodes for which WriteTo collects garbage
 // once resolve is done; below it, the tables are too small to matter.
