@@ -252,8 +252,9 @@ type assembly struct {
 // It makes two passes over coded data rather than holding tables of
 // fixed-size records: resolving the spans into final, renumbered entries
 // (and the node table), then, with the regions cut at the gaps resolve
-// noted, encoding the pages. The sections are then generated twice, once
-// for the checksum that the header carries and once to write them.
+// noted, encoding the pages. The sections are then generated for the
+// checksum that the header carries and held for the writing, or, past
+// holdSections, generated a second time to write them.
 func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	a := &assembly{b: b}
 	defer a.close()
