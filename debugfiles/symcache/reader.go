@@ -764,8 +764,8 @@ func (c *Cache) pageSpan(k uint64) (pos, stop uint64, node uint32, ok bool) {
 func unzigzag64(v uint64) uint64 { return uint64(int64(v>>1) ^ -int64(v&1)) }
 
 // decode decodes the entries of a page from bit pos to bit stop, the
-// page starting at address at and its decoding from node (its group's),
-// and returns the state at addr: entries
+// page starting at address at (at or before addr) and its decoding from
+// node (its group's), and returns the state at addr: entries
 // are decoded while the next one starts at or before addr. File and line
 // are coded against the model's prediction (recall.go).
 //
@@ -773,6 +773,7 @@ func unzigzag64(v uint64) uint64 { return uint64(int64(v>>1) ^ -int64(v&1)) }
 // that it stays in registers: this loop is most of a lookup's time.
 func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, uint32, uint32, uint64, bool) {
 	var (
+		rem        = addr - at // from the current entry's start to addr
 		m          model
 		file, line uint32
 		p          = c.stream
@@ -783,10 +784,11 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 	)
 	for pos < stop {
 		// An entry takes at most four codes besides extra bits: one
-		// load covers them, and another follows extra bits.
-		if avail < 4*maxCodeLen {
-			w, avail = load56(p, pos), 56
-		}
+		// load covers them, and another follows extra bits. The load
+		// is unconditional: whether the bits left would do changes
+		// from entry to entry, and mispredicting it costs more than
+		// the load.
+		w, avail = load56(p, pos), 56
 		e := tableEntry(tabs[ctx], w)
 		n := uint(e & 15)
 		if n == 0 {
@@ -820,10 +822,10 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 		// A page's first entry, the one read in context
 		// alphaTagFirst, starts at the page start whatever its delta.
 		if ctx != alphaTagFirst {
-			if at+delta > addr || at+delta < at {
+			if delta > rem {
 				break
 			}
-			at += delta
+			rem -= delta
 		}
 		ctx = alphaTag + int(ts&3)
 		predFile, predLine, hit := file, line, true
@@ -902,14 +904,14 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 		e = tableEntry(tabs[lineAlphabet(ts, how)], w)
 		n = uint(e & 15)
 		if n == 0 {
-			return node, file, base, at, true
+			return node, file, base, addr - rem, true
 		}
 		w, avail, pos = w>>n, avail-n, pos+uint64(n)
 		d := uint64(e >> 4)
 		if d >= directValues {
 			v, n, ok := symValue(e >> 4)
 			if !ok || n > 56 {
-				return node, file, base, at, true
+				return node, file, base, addr - rem, true
 			}
 			if n > avail {
 				w, avail = load56(p, pos), 56
@@ -924,7 +926,7 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 			m.files.add(file, 0, line)
 		}
 	}
-	return node, file, line, at, true
+	return node, file, line, addr - rem, true
 }
 
 // tableSize is the size in bytes of a decode table.
