@@ -104,11 +104,8 @@ func newFollower(shift uint8, limit, n int) *follower {
 		done:   make(chan struct{}),
 		shift:  shift,
 		limit:  limit,
-		minGap: math.MaxUint64,
+		minGap: regionGap(shift),
 		enc:    &streamEnc{counting: true, rec: &symRecord{syms: make([]uint16, 0, n*7/2), extras: make([]uint32, 0, n)}},
-	}
-	if shift < 60 {
-		f.minGap = uint64(16) << shift
 	}
 	for k := range f.enc.freq {
 		f.enc.freq[k] = make([]uint64, alphabetSize(k))

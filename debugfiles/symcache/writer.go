@@ -777,9 +777,8 @@ func decodeRawNode(b []byte, id uint32, start uint64) (node, []byte, bool) {
 		}
 		v[i], b = x, b[n:]
 	}
-	// The address is a signed varint: binary.AppendVarint's zigzag.
-	d := uint64(int64(v[1]>>1) ^ -int64(v[1]&1))
-	nd := node{fn: uint32(v[0]), addr: start + d, callFile: uint32(v[3]), callLine: uint32(v[4])}
+	// The address is a signed varint, whose zigzag is zigzag64's.
+	nd := node{fn: uint32(v[0]), addr: start + unzigzag64(v[1]), callFile: uint32(v[3]), callLine: uint32(v[4])}
 	if v[2] != 0 {
 		nd.parent = id - uint32(v[2])
 	}
@@ -1006,11 +1005,7 @@ func (er *entryReader) next() (entry, bool) {
 func (a *assembly) layout() error {
 	if a.nents > 0 {
 		a.shift = pageShift(a.covered, a.nents, a.perPage())
-		minGap := uint64(math.MaxUint64)
-		if a.shift < 60 {
-			minGap = uint64(16) << a.shift
-		}
-		a.cut(minGap)
+		a.cut(regionGap(a.shift))
 	}
 	for i := range a.regions {
 		a.regions[i].firstPage = uint32(a.npages)
@@ -1046,6 +1041,15 @@ func (a *assembly) layout() error {
 	}
 	a.absW = (bits.Len64(a.maxAbs) + 7) / 8
 	return nil
+}
+
+// regionGap is the smallest gap between entries that cuts regions with
+// pages of 1<<shift bytes: 16 pages.
+func regionGap(shift uint8) uint64 {
+	if shift >= 60 {
+		return math.MaxUint64
+	}
+	return uint64(16) << shift
 }
 
 // perPage is the number of entries a page holds on average.
