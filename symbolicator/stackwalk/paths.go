@@ -484,7 +484,8 @@ func (p *SymbolPaths) add(id debugid.ID, code string, c candidate) {
 		p.byDebug[id] = append(p.byDebug[id], c)
 	}
 	if code != "" {
-		p.byCode[strings.ToLower(code)] = append(p.byCode[strings.ToLower(code)], c)
+		k := strings.ToLower(code)
+		p.byCode[k] = append(p.byCode[k], c)
 	}
 }
 
