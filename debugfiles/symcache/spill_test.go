@@ -68,10 +68,23 @@ func TestSpilledIdentical(t *testing.T) {
 		}
 		return out
 	}
+	// descending adds them from the last to the first, as a unit's
+	// functions often come, and interleaved alternates a descending
+	// sequence and an ascending one: every function a run of its own,
+	// sorted in memory and read back going backwards.
+	descending := slices.Clone(fns)
+	slices.Reverse(descending)
+	var interleaved []*debugfiles.Function
+	for i := range len(fns) / 2 {
+		interleaved = append(interleaved, fns[len(fns)/2-1-i], fns[len(fns)/2+i])
+	}
 	orders := []struct {
 		name string
 		fns  []*debugfiles.Function
-	}{{"in order", fns}, {"in 8 runs", inRuns(8)}, {"in 200 runs", inRuns(200)}}
+		// files: only with the tables in files, on every processor:
+		// the reading of the files is what the order is about.
+		files bool
+	}{{"in order", fns, false}, {"in 8 runs", inRuns(8), false}, {"in 200 runs", inRuns(200), false}, {"descending", descending, true}, {"interleaved", interleaved, true}}
 	modes := []struct {
 		name  string
 		limit int
@@ -84,6 +97,9 @@ func TestSpilledIdentical(t *testing.T) {
 	var want []byte
 	for _, order := range orders {
 		for _, m := range modes {
+			if order.files && (m.limit == 0 || m.procs != 0) {
+				continue
+			}
 			got := func() []byte {
 				if m.procs > 0 {
 					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(m.procs))
@@ -113,6 +129,60 @@ func TestSpilledIdentical(t *testing.T) {
 	}
 	if got := c.NumFunctions(); got < 20000 {
 		t.Errorf("%d functions, want at least 20000", got)
+	}
+}
+
+// TestSpillWindows checks that records read back from a spill's file in
+// order, backwards, or in two sequences interleaved (one each way) are
+// the ones written, and that the windows serve them with few reads of the
+// file: about one per window's worth of records in each direction.
+func TestSpillWindows(t *testing.T) {
+	const rec, n = 100, 20000
+	s := spill{limit: 1024}
+	defer s.close()
+	for i := range n {
+		var b [rec]byte
+		binary.LittleEndian.PutUint32(b[:], uint32(i))
+		for k := 4; k < rec; k++ {
+			b[k] = byte(i + k)
+		}
+		s.write(b[:])
+	}
+	if err := s.finish(); err != nil {
+		t.Fatal(err)
+	}
+	if s.f == nil {
+		t.Fatal("the spill did not move to a file")
+	}
+	forward := make([]int, n)
+	for i := range forward {
+		forward[i] = i
+	}
+	backward := slices.Clone(forward)
+	slices.Reverse(backward)
+	var both []int
+	for i := range n / 2 {
+		both = append(both, n/2-1-i, n/2+i)
+	}
+	for _, order := range []struct {
+		name string
+		recs []int
+	}{{"in order", forward}, {"backwards", backward}, {"two ways interleaved", both}} {
+		s.wins, s.reads = [spillWindows]spillWin{}, 0
+		for _, i := range order.recs {
+			var b [rec]byte
+			if err := s.readAt(b[:], int64(i)*rec, true); err != nil {
+				t.Fatalf("%s: record %d: %v", order.name, i, err)
+			}
+			if got := binary.LittleEndian.Uint32(b[:]); got != uint32(i) || b[rec-1] != byte(i+rec-1) {
+				t.Fatalf("%s: record %d reads as record %d", order.name, i, got)
+			}
+		}
+		// Each window holds spillWindow/rec records; a record across
+		// two windows' border takes one more read.
+		if most := 2 * n * rec / spillWindow; s.reads > most {
+			t.Errorf("%s: %d reads of the file for %d records of %d bytes, want at most %d", order.name, s.reads, n, rec, most)
+		}
 	}
 }
 
