@@ -101,8 +101,13 @@ type Builder struct {
 	// follower guesses the page size from them.
 	spans, spanEntries int
 	spanBytes          uint64
-	// followed tells that WriteTo used its follower's counts (tests).
+	// touching counts the spans that touch the span added before them,
+	// before or after it: no gap entry lies between them.
+	touching int
+	// followed tells that WriteTo used its follower's counts, resolves
+	// how many times it resolved the spans (tests).
 	followed bool
+	resolves int
 
 	// Scratch of Add: the nodes and pieces of the function being
 	// flattened, and its coded span.
@@ -385,12 +390,23 @@ func (b *Builder) addTree(f *debugfiles.Function, order int) {
 		b.runs = append(b.runs, run{off: off})
 	}
 	b.runs[len(b.runs)-1].n++
+	if b.spans > 0 && (sp.start == b.last.end || sp.end == b.last.start) {
+		b.touching++
+	}
 	b.last = sp
 	b.nodes += len(b.fnodes)
 	b.spans++
 	b.spanEntries += n
 	b.spanBytes += sp.end - sp.start
 	b.buf = buf[:0]
+}
+
+// entryGuess is how many final entries the spans promise: their own, and
+// a gap entry before every span but the first, unless it touches the span
+// added before it (the functions of a symbol table, or of Breakpad
+// records, mostly touch).
+func (b *Builder) entryGuess() int {
+	return max(b.spanEntries+b.spans-1-b.touching, 1)
 }
 
 // appendRawEntry codes an entry of a span: the distance of its start from

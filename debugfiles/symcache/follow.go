@@ -11,14 +11,13 @@ import (
 // them one after the other, keeps one core busy while the other would
 // idle. Resolve hands the entries over in batches.
 //
-// The pages need the page size, which layout derives from the entries
-// resolve makes. The follower takes it from what the builder saw before
-// resolve (the size of every function and the entries of every span,
-// and a gap before every span but the first): the guess is off where
-// functions overlap much, or have an entry or two each and mostly touch,
-// and then, or when the entries outgrow what a counting pass records,
-// the follower's counts are not used, and encodePages counts as it would
-// without it. Used or not, the file is the same.
+// The pages need the page size, which layout takes from what the builder
+// saw before resolve (guessShift), so the follower knows it from the
+// start. When the entries outgrow what a counting pass records, the
+// follower gives up and its counts are not used; resolve, which does not
+// code the final entries while a follower counts them, then runs again
+// keeping them (WriteTo), and encodePages counts as it would without a
+// follower. Used or not, the file is the same.
 type follower struct {
 	in, free chan []entry
 	done     chan struct{}
@@ -74,8 +73,12 @@ const (
 )
 
 // followMode chooses when WriteTo starts a follower: 0 with two
-// processors or more, 1 always, -1 never. Tests compare the ways.
-var followMode int
+// processors or more, 1 always, -1 never. Tests compare the ways, and
+// make the follower guess a page size followShiftOff times too large.
+var (
+	followMode     int
+	followShiftOff uint8
+)
 
 // startFollower starts a follower for the entries the builder's spans
 // promise, when it can be expected to help; nil otherwise.
@@ -84,15 +87,21 @@ func (a *assembly) startFollower() *follower {
 	if b.spanEntries == 0 || followMode < 0 || followMode == 0 && runtime.GOMAXPROCS(0) < 2 {
 		return nil
 	}
-	// Every span but the first is usually preceded by a gap entry.
-	n := b.spanEntries + b.spans - 1
+	n := b.entryGuess()
 	if n > recordEntries {
 		return nil
 	}
-	f := newFollower(pageShift(b.spanBytes, n, a.perPage()), recordEntries, n)
+	f := newFollower(a.guessShift()+followShiftOff, recordEntries, n)
 	f.feed = &feed{batch: make([]entry, 0, min(n, followBatch)), made: 1}
 	go f.run()
 	return f
+}
+
+// followerFits reports whether a follower counted the pages the layout
+// has, once resolve is done.
+func (a *assembly) followerFits() bool {
+	f := a.fol
+	return f != nil && !f.failed && f.shift == a.shift && f.pages == a.npages+1
 }
 
 // newFollower makes a follower for pages of 1<<shift bytes that records

@@ -308,13 +308,13 @@ func randomTrees(seed uint64, n int) []*debugfiles.Function {
 // while resolve makes the entries is the one counted after resolve: over
 // functions at random places (randomTrees) and over three regions, pages
 // of 2 to 8 entries, the builder's tables in memory and in files, and
-// functions added in order and in a run backwards. Where the follower's
-// guess of the page size is right its counts must be used; where
-// functions overlap so much that the guess is wrong they must not be,
-// and the file is the same, counted after resolve in one part and in
-// two.
+// functions added in order and in a run backwards, and functions nested
+// in one that covers them all. The follower's counts must be used, but
+// where its page size is made wrong, and then resolve must run again, as
+// the follower's run did not keep the final entries; the file is the
+// same, counted after resolve in one part and in two.
 func TestFollowerIdentical(t *testing.T) {
-	defer func() { followMode, forceSplit = 0, 0 }()
+	defer func() { followMode, forceSplit, followShiftOff = 0, 0, 0 }()
 	info := Info{Arch: "x86_64", Format: debugfiles.FormatPDB}
 	trees := spillTrees(1200)
 	for i, f := range trees[400:] {
@@ -326,7 +326,7 @@ func TestFollowerIdentical(t *testing.T) {
 	// cover.
 	nested := []*debugfiles.Function{{Name: "outer", Address: trees[0].Address, Size: trees[399].End() - trees[0].Address}}
 	nested = append(nested, trees[:400]...)
-	build := func(fns []*debugfiles.Function, mode, perPage, limit int) ([]byte, bool) {
+	build := func(fns []*debugfiles.Function, mode, perPage, limit int) ([]byte, *Builder) {
 		followMode = mode
 		b := newBuilder(info, Options{PageEntries: perPage}, limit)
 		for _, f := range fns {
@@ -336,36 +336,40 @@ func TestFollowerIdentical(t *testing.T) {
 		if _, err := b.WriteTo(&buf); err != nil {
 			t.Fatal(err)
 		}
-		return buf.Bytes(), b.followed
+		return buf.Bytes(), b
 	}
 	inputs := []struct {
-		name   string
-		fns    []*debugfiles.Function
-		follow bool
-	}{{"three regions", trees, true}, {"nested", nested, false}}
+		name string
+		fns  []*debugfiles.Function
+	}{{"three regions", trees}, {"nested", nested}}
 	for seed := range uint64(4) {
 		inputs = append(inputs, struct {
-			name   string
-			fns    []*debugfiles.Function
-			follow bool
-		}{fmt.Sprintf("random %d", seed), randomTrees(seed, 3000), true})
+			name string
+			fns  []*debugfiles.Function
+		}{fmt.Sprintf("random %d", seed), randomTrees(seed, 3000)})
 	}
 	for _, in := range inputs {
 		for _, perPage := range []int{2, 4, 8} {
 			for _, limit := range []int{0, 1} {
-				want, followed := build(in.fns, -1, perPage, limit)
-				if followed {
-					t.Fatalf("%s: followed with followMode -1", in.name)
+				want, b := build(in.fns, -1, perPage, limit)
+				if b.followed || b.resolves != 1 {
+					t.Fatalf("%s: with followMode -1, follower's counts used %v, %d resolves", in.name, b.followed, b.resolves)
 				}
 				for _, split := range []uint64{0, 5 * groupPages} {
-					forceSplit = split
-					got, followed := build(in.fns, 1, perPage, limit)
-					forceSplit = 0
-					if !bytes.Equal(got, want) {
-						t.Errorf("%s, %d entries a page, spill limit %d, split at %d: %d bytes differ from the %d counted after resolve", in.name, perPage, limit, split, len(got), len(want))
-					}
-					if followed != in.follow {
-						t.Errorf("%s, %d entries a page, spill limit %d: follower's counts used %v, want %v", in.name, perPage, limit, followed, in.follow)
+					// The follower counts the pages of the layout; with
+					// a page size twice the layout's, its counts are
+					// not used, and resolve runs again to keep the
+					// final entries it did not code.
+					for _, off := range []uint8{0, 1} {
+						forceSplit, followShiftOff = split, off
+						got, b := build(in.fns, 1, perPage, limit)
+						forceSplit, followShiftOff = 0, 0
+						if !bytes.Equal(got, want) {
+							t.Errorf("%s, %d entries a page, spill limit %d, split at %d, follower's shift off by %d: %d bytes differ from the %d counted after resolve", in.name, perPage, limit, split, off, len(got), len(want))
+						}
+						if b.followed != (off == 0) || b.resolves != 1+int(off) {
+							t.Errorf("%s, %d entries a page, spill limit %d, follower's shift off by %d: follower's counts used %v, %d resolves", in.name, perPage, limit, off, b.followed, b.resolves)
+						}
 					}
 				}
 			}
@@ -434,7 +438,7 @@ func TestCorruptSpillFails(t *testing.T) {
 // every group and at its ends, writes what one replay of them all does,
 // and that a part of no pages writes nothing.
 func TestReplayParts(t *testing.T) {
-	defer func() { followMode, forceSplit = 0, 0 }()
+	defer func() { followMode, forceSplit, followShiftOff = 0, 0, 0 }()
 	rec := &symRecord{syms: []uint16{alphaTagFirst << 8}, extras: []uint32{5}, pages: make([]uint32, groupPages), nodes: []uint32{0}, groupExtras: []uint32{0}}
 	for _, at := range []int{0, groupPages} {
 		if err := (&streamEnc{}).replay(rec, at, at); err != nil {

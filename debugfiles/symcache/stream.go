@@ -292,10 +292,10 @@ func (a *assembly) encodePages() error {
 	var counts []*streamEnc
 	parts := a.splitPages()
 	record := a.nents <= recordEntries
-	if f := a.fol; f != nil && !f.failed && f.shift == a.shift && f.pages == a.npages+1 {
+	if a.followerFits() {
 		// The follower counted the pages as they are: its record is
 		// the whole stream's.
-		counts, a.followed = []*streamEnc{f.enc}, true
+		counts, a.followed = []*streamEnc{a.fol.enc}, true
 	}
 	a.fol = nil
 	if !a.followed {

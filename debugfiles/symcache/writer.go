@@ -191,12 +191,11 @@ type assembly struct {
 	maxTopFn, maxTopAddr uint64
 	chain                [maxChain]uint32
 
-	// ents holds the final range entries (see putEntry); covered is the
-	// code they attribute to a node, end the end of the last one.
+	// ents holds the final range entries (see putEntry); end is the end
+	// of the last one.
 	spans     *spanMerger
 	ents      spill
 	nents     int
-	covered   uint64
 	end       uint64
 	lastStart uint64
 	pend      entry
@@ -213,6 +212,12 @@ type assembly struct {
 	// counts.
 	fol      *follower
 	followed bool
+	// skipEnts tells that resolve did not code the final entries into
+	// ents, nor mark them, as a follower was counting them: they are
+	// needed only when its counts are not used (followerFits), and
+	// coding them took an eighth of resolve. keepEnts makes resolve
+	// code them whatever runs.
+	skipEnts, keepEnts bool
 
 	// The layout: page shift, regions, directory (a block per group
 	// of pages, their offsets packed in dirW bits each), the range
@@ -257,7 +262,7 @@ type assembly struct {
 // holdSections, generated a second time to write them.
 func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	a := &assembly{b: b}
-	defer a.close()
+	defer func() { a.close() }()
 	if err := b.names.data.finish(); err != nil {
 		return 0, err
 	}
@@ -269,30 +274,20 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	// Add and the caches of files (which hold the session's strings) go.
 	b.ownRows, b.unitFiles, b.unitIDs = nil, nil, nil
 	b.fileCache = [fileCacheSize]cachedFile{}
-	lim := b.spillLimit
-	a.nodeCols.limit, a.ents.limit, a.stream.limit, a.abs.limit, a.sites.keys.limit = lim, lim, lim, lim, lim
-	a.top.limit, a.siteRows.limit = lim, lim
-	if err := a.resolve(); err != nil {
+	if err := a.assemble(); err != nil {
 		return 0, err
+	}
+	if a.skipEnts && !a.followerFits() {
+		// The follower gave up (too many entries), and the final
+		// entries were not kept: resolve again, keeping them, for
+		// encodePages to count.
+		a.release()
+		a = &assembly{b: b, keepEnts: true}
+		if err := a.assemble(); err != nil {
+			return 0, err
+		}
 	}
 	b.raw.close()
-	// What only resolve needed goes: the renumbering of functions and
-	// the lookup tables of sites, whose records move to a spill.
-	a.funcMap = nil
-	if err := a.sites.done(); err != nil {
-		return 0, err
-	}
-	if b.nodes >= collectNodes {
-		// The collector sets its next goal from the heap it last found
-		// live, which resolve's tables, now gone, were most of: without
-		// a collection here, the phases after grow the heap towards
-		// twice those tables before reusing their memory. On a 100 MB
-		// PDB this takes 0.5-4 MB off the peak.
-		runtime.GC()
-	}
-	if err := a.layout(); err != nil {
-		return 0, err
-	}
 	if err := a.encodePages(); err != nil {
 		return 0, err
 	}
@@ -401,6 +396,33 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	return total, nil
 }
 
+// assemble resolves the spans and lays the file out.
+func (a *assembly) assemble() error {
+	b := a.b
+	lim := b.spillLimit
+	a.nodeCols.limit, a.ents.limit, a.stream.limit, a.abs.limit, a.sites.keys.limit = lim, lim, lim, lim, lim
+	a.top.limit, a.siteRows.limit = lim, lim
+	b.resolves++
+	if err := a.resolve(); err != nil {
+		return err
+	}
+	// What only resolve needed goes: the renumbering of functions and
+	// the lookup tables of sites, whose records move to a spill.
+	a.funcMap = nil
+	if err := a.sites.done(); err != nil {
+		return err
+	}
+	if b.nodes >= collectNodes {
+		// The collector sets its next goal from the heap it last found
+		// live, which resolve's tables, now gone, were most of: without
+		// a collection here, the phases after grow the heap towards
+		// twice those tables before reusing their memory. On a 100 MB
+		// PDB this takes 0.5-4 MB off the peak.
+		runtime.GC()
+	}
+	return a.layout()
+}
+
 // funcName returns the name of the function of new id i, valid until the
 // next call. Names are read in about the order they were added: the
 // functions' first appearances in address order follow the order they
@@ -411,13 +433,19 @@ func (a *assembly) funcName(i int) ([]byte, error) {
 	return a.b.names.read(old, off, n, true)
 }
 
-// close releases the spills, and stops the follower.
+// close releases the spills, the builder's too, and stops the follower.
 func (a *assembly) close() {
-	if a.fol != nil {
-		a.fol.stop()
-	}
+	a.release()
 	a.b.raw.close()
 	a.b.names.data.close()
+}
+
+// release releases the assembly's own spills, and stops the follower.
+func (a *assembly) release() {
+	if a.fol != nil {
+		a.fol.stop()
+		a.fol = nil
+	}
 	a.abs.close()
 	a.sites.keys.close()
 	a.siteRows.close()
@@ -475,7 +503,10 @@ func (a *assembly) resolve() error {
 		return err
 	}
 	a.spans = spans
-	a.fol = a.startFollower()
+	if !a.keepEnts {
+		a.fol = a.startFollower()
+	}
+	a.skipEnts = a.fol != nil
 	var (
 		any   bool
 		last  uint64 // end of what the entries cover
@@ -922,9 +953,7 @@ func (a *assembly) putEntry(e entry) {
 // uvarints.
 func (a *assembly) flushPend(next uint64) {
 	e := a.pend
-	if e.node != 0 {
-		a.covered += next - e.start
-	} else if next-e.start >= minCut || a.nents == 0 {
+	if e.node == 0 && (next-e.start >= minCut || a.nents == 0) {
 		a.gaps = append(a.gaps, gap{index: a.nents, start: e.start, size: next - e.start})
 	}
 	if a.nents == 0 {
@@ -932,6 +961,11 @@ func (a *assembly) flushPend(next uint64) {
 	}
 	if a.fol != nil {
 		a.fol.put(e)
+	}
+	if a.skipEnts {
+		a.lastStart = e.start
+		a.nents++
+		return
 	}
 	if a.nents%markEvery == 0 {
 		a.marks = append(a.marks, entryMark{index: a.nents, off: a.ents.size + int64(len(a.entBuf)), prev: a.lastStart, start: e.start})
@@ -1000,14 +1034,14 @@ func (er *entryReader) next() (entry, bool) {
 	return e, er.r.err == nil
 }
 
-// layout chooses the page size, which follows the code that functions
-// cover, not the span of the address space: a lone function far away must
-// not make every page huge. It then cuts the entries into regions at gaps
-// of 16 pages or more, which paging through would waste directory space
-// on, and computes the column widths of the tables.
+// layout chooses the page size (guessShift), which follows the code that
+// functions cover, not the span of the address space: a lone function far
+// away must not make every page huge. It then cuts the entries into
+// regions at gaps of 16 pages or more, which paging through would waste
+// directory space on, and computes the column widths of the tables.
 func (a *assembly) layout() error {
 	if a.nents > 0 {
-		a.shift = pageShift(a.covered, a.nents, a.perPage())
+		a.shift = a.guessShift()
 		a.cut(regionGap(a.shift))
 	}
 	for i := range a.regions {
@@ -1044,6 +1078,17 @@ func (a *assembly) layout() error {
 	}
 	a.absW = (bits.Len64(a.maxAbs) + 7) / 8
 	return nil
+}
+
+// guessShift is the page shift: pages of about perPage entries, from the
+// bytes the spans cover and the entries they promise (entryGuess). Both
+// are known before resolve, so that a follower counts the pages the
+// layout will have; the exact figures after resolve differ a little (an
+// overlap counted twice, entries that repeat across spans) and moved the
+// page size across a power of two for some inputs, making the follower's
+// counting useless for them.
+func (a *assembly) guessShift() uint8 {
+	return pageShift(a.b.spanBytes, a.b.entryGuess(), a.perPage())
 }
 
 // regionGap is the smallest gap between entries that cuts regions with
