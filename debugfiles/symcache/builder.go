@@ -278,7 +278,6 @@ func (b *Builder) Add(f *debugfiles.Function) {
 	if f == nil {
 		return
 	}
-	prepare(f)
 	b.compact, b.rows = false, b.ownRows[:0]
 	b.addTree(f, order)
 	b.ownRows, b.rows = b.rows[:0], nil
@@ -297,7 +296,6 @@ func (b *Builder) addCompact(cf *dwarf.CompactFunction) {
 		return
 	}
 	f := cf.Function
-	prepare(f)
 	rows := cf.Rows
 	if !rowsSorted(rows) {
 		// The session yields its rows sorted; a copy keeps the caller's
@@ -338,7 +336,7 @@ func (b *Builder) rowFile(i uint32) uint32 {
 	return id - 1
 }
 
-// addTree flattens a prepared top-level function, added as the order-th,
+// addTree flattens a top-level function, added as the order-th,
 // into a span, with the builder's rows set up by Add or addCompact.
 func (b *Builder) addTree(f *debugfiles.Function, order int) {
 	if f.Size == 0 || f.Address+f.Size <= f.Address {
@@ -434,26 +432,15 @@ func appendRawNode(buf []byte, nd node, id uint32, start uint64) []byte {
 	return binary.AppendUvarint(buf, uint64(nd.callLine))
 }
 
-// prepare sorts the inlinees and lines of a tree by address, stably and
-// with nil inlinees last, exactly as debugfiles.NewIndex does, so that ties
-// resolve the same way.
-func prepare(root *debugfiles.Function) {
-	stack := []*debugfiles.Function{root}
-	for len(stack) > 0 {
-		f := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if !slices.IsSortedFunc(f.Inlinees, byAddress) {
-			slices.SortStableFunc(f.Inlinees, byAddress)
-		}
-		if !linesSorted(f.Lines) {
-			slices.SortStableFunc(f.Lines, func(a, b debugfiles.LineInfo) int { return cmp.Compare(a.Address, b.Address) })
-		}
-		for _, c := range f.Inlinees {
-			if c != nil {
-				stack = append(stack, c)
-			}
+// inlineesSorted reports whether fs is in the order byAddress sorts it
+// in, as sessions give inlinees: flatten sorts them otherwise.
+func inlineesSorted(fs []*debugfiles.Function) bool {
+	for i := 1; i < len(fs); i++ {
+		if fs[i] != nil && (fs[i-1] == nil || fs[i].Address < fs[i-1].Address) {
+			return false
 		}
 	}
+	return true
 }
 
 func byAddress(a, b *debugfiles.Function) int {
@@ -502,6 +489,13 @@ func (b *Builder) flatten(n *debugfiles.Function, parent uint32, lo, hi uint64, 
 	mark := len(out)
 	pos := lo
 	if depth < maxChain {
+		// Inlinees, and a tree's lines (linesOf), go in address order,
+		// stably and with nil inlinees last, exactly as
+		// debugfiles.NewIndex sorts them, so that ties resolve the same
+		// way. Sessions give them sorted: the checks are all it costs.
+		if !inlineesSorted(n.Inlinees) {
+			slices.SortStableFunc(n.Inlinees, byAddress)
+		}
 		kids := n.Inlinees
 		for j, c := range kids {
 			if c == nil {
@@ -586,6 +580,9 @@ func (b *Builder) flatten(n *debugfiles.Function, parent uint32, lo, hi uint64, 
 func (b *Builder) linesOf(n *debugfiles.Function) (first, end int) {
 	if b.compact {
 		return 0, len(b.rows)
+	}
+	if !linesSorted(n.Lines) {
+		slices.SortStableFunc(n.Lines, func(a, b debugfiles.LineInfo) int { return cmp.Compare(a.Address, b.Address) })
 	}
 	first = len(b.rows)
 	for i := range n.Lines {

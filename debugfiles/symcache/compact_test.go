@@ -150,7 +150,7 @@ func randomCompact(rng *rand.Rand, addr uint64, files []debugfiles.FileInfo) *dw
 }
 
 // treeOf is the tree Functions yields for a compact function: its rows as
-// Lines (sorted, as prepare would sort them), and as every inlinee's
+// Lines (sorted, as flatten would sort them), and as every inlinee's
 // Lines those starting within its range. It copies the tree, so that the
 // compact function is left as it was.
 func treeOf(cf *dwarf.CompactFunction) *debugfiles.Function {
