@@ -78,11 +78,17 @@ type bitWriter struct {
 // put appends the low n bits of v (n ≤ 64).
 func (w *bitWriter) put(v uint64, n uint) {
 	if n > 32 {
-		w.put(v&(1<<32-1), 32)
-		w.put(v>>32, n-32)
+		w.putNarrow(v&(1<<32-1), 32)
+		w.putNarrow(v>>32, n-32)
 		return
 	}
-	w.acc |= (v & (1<<n - 1)) << w.n
+	w.putNarrow(v, n)
+}
+
+// putNarrow is put for n ≤ 32, small enough to inline into the loops
+// writing a table's rows.
+func (w *bitWriter) putNarrow(v uint64, n uint) {
+	w.acc |= (v & (1<<(n&63) - 1)) << (w.n & 63)
 	w.n += n
 	w.bits += uint64(n)
 	if w.n >= 32 {

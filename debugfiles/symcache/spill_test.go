@@ -56,7 +56,9 @@ func spillTrees(n int) []*debugfiles.Function {
 // coded ranges read back from the files, whole or while still partly
 // buffered, are the ones written. The functions come in address order,
 // and in runs the builder merges (up to maxRuns) or sorts in memory; the
-// range stream is coded on two goroutines and on one.
+// range stream is coded on two goroutines and on one; the sections are
+// made once on two goroutines, the node table in two parts, and made
+// twice, as a large file's are.
 func TestSpilledIdentical(t *testing.T) {
 	info := Info{Arch: "x86_64", Format: debugfiles.FormatPDB}
 	fns := spillTrees(20000)
@@ -89,20 +91,28 @@ func TestSpilledIdentical(t *testing.T) {
 		name  string
 		limit int
 		procs int
+		// made: the sections made twice and not held, as a large
+		// file's are, instead of made once on two goroutines.
+		made bool
 	}{
-		{"in memory", 0, 0},
-		{"in files", 1, 0},
-		{"in files, one processor", 1, 1},
+		{"in memory", 0, 0, false},
+		{"in files", 1, 0, false},
+		{"in files, one processor", 1, 1, false},
+		{"in memory, sections made twice", 0, 0, true},
 	}
 	var want []byte
 	for _, order := range orders {
 		for _, m := range modes {
-			if order.files && (m.limit == 0 || m.procs != 0) {
+			if order.files && (m.limit == 0 || m.procs != 0) || m.made && order.name != "in order" {
 				continue
 			}
 			got := func() []byte {
 				if m.procs > 0 {
 					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(m.procs))
+				}
+				if m.made {
+					defer func(n uint64) { holdSections = n }(holdSections)
+					holdSections = 0
 				}
 				b := newBuilder(info, Options{}, m.limit)
 				for _, f := range order.fns {
@@ -471,6 +481,30 @@ func TestReplayParts(t *testing.T) {
 	for split := uint64(groupPages); split <= pages+groupPages; split += groupPages {
 		if got := build(split); !bytes.Equal(got, want) {
 			t.Fatalf("replay split at page %d of %d: %d bytes differ from one replay's %d", split, pages, len(got), len(want))
+		}
+	}
+}
+
+// TestSortSpans checks that sortSpans orders spans as cmpSpan does:
+// spans of equal starts (by end, enclosing first, then in the order they
+// were added), and starts too large for its keys.
+func TestSortSpans(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	for _, tc := range []struct {
+		name string
+		high uint64 // added to every start
+	}{{"small starts", 0}, {"starts past 40 bits", 1 << 50}} {
+		for _, n := range []int{0, 1, 2, 100, 5000} {
+			spans := make([]span, n)
+			for i := range spans {
+				start := tc.high + uint64(rng.IntN(n/4+1))*16
+				spans[i] = span{start: start, end: start + uint64(1+rng.IntN(64)), order: uint32(i), off: int64(i)}
+			}
+			want := slices.Clone(spans)
+			slices.SortFunc(want, func(x, y span) int { return cmpSpan(&x, &y) })
+			if got := sortSpans(slices.Clone(spans)); !slices.Equal(got, want) {
+				t.Errorf("%s, %d spans: sortSpans orders them otherwise than cmpSpan", tc.name, n)
+			}
 		}
 	}
 }
