@@ -842,12 +842,21 @@ func decodeRawEntry(b []byte, prev uint64, first uint32) (entry, int, bool) {
 // with the rest of b.
 func decodeRawNode(b []byte, id uint32, start uint64) (node, []byte, bool) {
 	var v [5]uint64
+	// uvarint, written out: it is not inlined, and resolve decodes
+	// every node of every span.
 	for i := range v {
-		x, n := uvarint(b)
-		if n <= 0 {
-			return node{}, nil, false
+		switch {
+		case len(b) > 0 && b[0] < 0x80:
+			v[i], b = uint64(b[0]), b[1:]
+		case len(b) > 1 && b[1] < 0x80:
+			v[i], b = uint64(b[0]&0x7f)|uint64(b[1])<<7, b[2:]
+		default:
+			x, n := binary.Uvarint(b)
+			if n <= 0 {
+				return node{}, nil, false
+			}
+			v[i], b = x, b[n:]
 		}
-		v[i], b = x, b[n:]
 	}
 	// The address is a signed varint, whose zigzag is zigzag64's.
 	nd := node{fn: uint32(v[0]), addr: start + unzigzag64(v[1]), callFile: uint32(v[3]), callLine: uint32(v[4])}
