@@ -485,9 +485,9 @@ func TestReplayParts(t *testing.T) {
 	}
 }
 
-// TestSortSpans checks that sortSpans orders spans as cmpSpan does:
-// spans of equal starts (by end, enclosing first, then in the order they
-// were added), and starts too large for its keys.
+// TestSortSpans checks that sortSpans orders spans as cmpSpan does,
+// spans of equal starts too (by end, enclosing first, then in the order
+// they were added), whatever the size of the starts.
 func TestSortSpans(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 5))
 	for _, tc := range []struct {
