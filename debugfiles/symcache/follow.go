@@ -74,7 +74,7 @@ const (
 
 // followMode chooses when WriteTo starts a follower: 0 with two
 // processors or more, 1 always, -1 never. Tests compare the ways, and
-// make the follower guess a page size followShiftOff times too large.
+// make the follower's pages 2^followShiftOff times the layout's.
 var (
 	followMode     int
 	followShiftOff uint8
