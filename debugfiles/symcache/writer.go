@@ -1379,31 +1379,40 @@ func (a *assembly) sections(out func([]byte) error) error {
 // parts split at a mark, the other sections beside the first part.
 func (a *assembly) heldSections(size, nodes, top uint64) ([]byte, error) {
 	body := make([]byte, size)
-	fill := func(at, end uint64) func([]byte) error {
-		return func(p []byte) error {
+	// fill makes the sections of gen into body from at to end, which
+	// they must fill exactly.
+	fill := func(at, end uint64, gen func(out func([]byte) error) error) error {
+		err := gen(func(p []byte) error {
 			if uint64(len(p)) > end-at {
-				return errors.New("symcache: sections larger than planned")
+				return errSectionSize
 			}
 			at += uint64(copy(body[at:], p))
 			return nil
+		})
+		if err == nil && at != end {
+			err = errSectionSize
 		}
+		return err
 	}
 	mid := len(a.nodeMarks) / 2
 	split := nodes + uint64(mid)*nodeMarkEvery*uint64(a.nodeRow)/8
 	err := runParts(2, func(i int) error {
 		if i == 1 {
-			return a.nodeSection(fill(split, top), mid, len(a.nodeMarks))
+			return fill(split, top, func(out func([]byte) error) error { return a.nodeSection(out, mid, len(a.nodeMarks)) })
 		}
-		if err := a.frontSections(fill(0, nodes)); err != nil {
+		if err := fill(0, nodes, a.frontSections); err != nil {
 			return err
 		}
-		if err := a.nodeSection(fill(nodes, split), 0, mid); err != nil {
+		if err := fill(nodes, split, func(out func([]byte) error) error { return a.nodeSection(out, 0, mid) }); err != nil {
 			return err
 		}
-		return a.backSections(fill(top, size))
+		return fill(top, size, a.backSections)
 	})
 	return body, err
 }
+
+// errSectionSize reports sections of another size than the header plans.
+var errSectionSize = errors.New("symcache: sections of another size than planned")
 
 // sectionWriter hands the bytes of sections to out in pieces of up to
 // spillChunk bytes, gathering them in its bit writer's buffer: bytes are
