@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/cairn-dev/cairn/internal/prefault"
 )
 
 // Building the function trees of one unit needs nothing of another unit
@@ -428,6 +430,7 @@ func (bl *builder) walkParallel(si int32, headers []unitHeader, batchBytes int) 
 		return nil, false
 	}
 	src := bl.sources[si]
+	go prefaultRecords(bl.nodes, bl.ranges)
 	saved := bl.bud.left
 	n0, e0, r0, u0 := len(bl.nodes), len(bl.entries), len(bl.ranges), len(bl.units)
 	undo := func() ([]*unitInfo, bool) {
@@ -490,6 +493,18 @@ func (bl *builder) walkParallel(si int32, headers []unitHeader, batchBytes int) 
 		return undo()
 	}
 	return out, true
+}
+
+// prefaultRecords prefaults the room presize reserved for the walk's
+// nodes and ranges while the abbreviation tables are read, serially:
+// filling them took ~1,100 page faults on the bench fixture, where
+// presize's guesses are within 12% of what the walk records (its guess of
+// the entries is often twice too large: they fault as they come).
+// Prefaulting writes nothing, so the shards' records may be merged into
+// the arrays meanwhile.
+func prefaultRecords(nodes []node, ranges []addrRange) {
+	prefault.Slice(nodes)
+	prefault.Slice(ranges)
 }
 
 // walked reports whether the walk reads the unit of h: type units are

@@ -1,7 +1,6 @@
 package symcache
 
 import (
-	"container/heap"
 	"encoding/binary"
 	"math/bits"
 	"slices"
@@ -224,9 +223,9 @@ func newCode(freq []uint64) code {
 	// Alphabets have at most 1<<maxCodeLen symbols, so that halving
 	// ends with codes that fit: equal frequencies make a balanced tree.
 	f := slices.Clone(freq)
+	var h huffHeap
 	for {
-		huffmanLengths(f, c.lens)
-		if slices.Max(append([]uint8{0}, c.lens...)) <= maxCodeLen {
+		if h.lengths(f, c.lens) <= maxCodeLen {
 			break
 		}
 		for i, x := range f {
@@ -251,72 +250,121 @@ func newCode(freq []uint64) code {
 	return c
 }
 
-// huffNode is a tree node of huffmanLengths.
+// huffNode is a node of a Huffman tree.
 type huffNode struct {
 	freq        uint64
-	order       int // tie-breaker, for determinism
-	left, right int // children, -1 for a leaf
-	sym         int
+	order       int32 // tie-breaker, for determinism
+	left, right int32 // children, -1 for a leaf
+	sym         int32
 }
 
+// huffHeap is the scratch of lengths: the tree's nodes, a binary
+// min-heap of the roots not yet joined (indexes into nodes), and a stack
+// for the depths. newCode reuses it for every round of halving.
 type huffHeap struct {
 	nodes []huffNode
-	idx   []int
+	idx   []int32
+	stack []huffDepth
 }
 
-func (h *huffHeap) Len() int { return len(h.idx) }
-func (h *huffHeap) Less(i, j int) bool {
+// huffDepth is a node and its depth in the tree.
+type huffDepth struct{ n, depth int32 }
+
+// less orders the roots by frequency, then by order of creation, which
+// is unique: the order in which they are joined, and so the lengths, do
+// not depend on how the heap is kept.
+func (h *huffHeap) less(i, j int) bool {
 	a, b := &h.nodes[h.idx[i]], &h.nodes[h.idx[j]]
 	if a.freq != b.freq {
 		return a.freq < b.freq
 	}
 	return a.order < b.order
 }
-func (h *huffHeap) Swap(i, j int) { h.idx[i], h.idx[j] = h.idx[j], h.idx[i] }
-func (h *huffHeap) Push(x any)    { h.idx = append(h.idx, x.(int)) }
-func (h *huffHeap) Pop() any {
-	x := h.idx[len(h.idx)-1]
-	h.idx = h.idx[:len(h.idx)-1]
+
+// down moves root i of the heap down to its place.
+func (h *huffHeap) down(i int) {
+	n := len(h.idx)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			return
+		}
+		if c+1 < n && h.less(c+1, c) {
+			c++
+		}
+		if !h.less(c, i) {
+			return
+		}
+		h.idx[i], h.idx[c] = h.idx[c], h.idx[i]
+		i = c
+	}
+}
+
+// pop removes and returns the least root.
+func (h *huffHeap) pop() int32 {
+	x := h.idx[0]
+	last := len(h.idx) - 1
+	h.idx[0] = h.idx[last]
+	h.idx = h.idx[:last]
+	h.down(0)
 	return x
 }
 
-// huffmanLengths sets lens to the Huffman code lengths of freq; a single
-// used symbol gets length 1.
-func huffmanLengths(freq []uint64, lens []uint8) {
+// push adds root x.
+func (h *huffHeap) push(x int32) {
+	h.idx = append(h.idx, x)
+	for i := len(h.idx) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
+			return
+		}
+		h.idx[i], h.idx[p] = h.idx[p], h.idx[i]
+		i = p
+	}
+}
+
+// lengths sets lens to the Huffman code lengths of freq, a single used
+// symbol getting length 1, and returns the longest.
+func (h *huffHeap) lengths(freq []uint64, lens []uint8) uint8 {
 	clear(lens)
-	h := &huffHeap{}
+	h.nodes, h.idx = h.nodes[:0], h.idx[:0]
 	for s, f := range freq {
 		if f > 0 {
-			h.nodes = append(h.nodes, huffNode{freq: f, order: len(h.nodes), left: -1, right: -1, sym: s})
-			h.idx = append(h.idx, len(h.nodes)-1)
+			h.nodes = append(h.nodes, huffNode{freq: f, order: int32(len(h.nodes)), left: -1, right: -1, sym: int32(s)})
+			h.idx = append(h.idx, int32(len(h.nodes)-1))
 		}
 	}
 	switch len(h.idx) {
 	case 0:
-		return
+		return 0
 	case 1:
 		lens[h.nodes[0].sym] = 1
-		return
+		return 1
 	}
-	heap.Init(h)
-	for h.Len() > 1 {
-		a, b := heap.Pop(h).(int), heap.Pop(h).(int)
-		h.nodes = append(h.nodes, huffNode{freq: h.nodes[a].freq + h.nodes[b].freq, order: len(h.nodes), left: a, right: b})
-		heap.Push(h, len(h.nodes)-1)
+	for i := len(h.idx)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+	for len(h.idx) > 1 {
+		a, b := h.pop(), h.pop()
+		h.nodes = append(h.nodes, huffNode{freq: h.nodes[a].freq + h.nodes[b].freq, order: int32(len(h.nodes)), left: a, right: b})
+		h.push(int32(len(h.nodes) - 1))
 	}
 	// Depths, from the root down.
-	type item struct{ n, depth int }
-	stack := []item{{h.idx[0], 0}}
-	for len(stack) > 0 {
-		it := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
+	var longest uint8
+	h.stack = append(h.stack[:0], huffDepth{h.idx[0], 0})
+	for len(h.stack) > 0 {
+		it := h.stack[len(h.stack)-1]
+		h.stack = h.stack[:len(h.stack)-1]
 		nd := &h.nodes[it.n]
 		if nd.left < 0 {
-			lens[nd.sym] = uint8(min(it.depth, 255))
+			l := uint8(min(it.depth, 255))
+			lens[nd.sym] = l
+			longest = max(longest, l)
 			continue
 		}
-		stack = append(stack, item{nd.left, it.depth + 1}, item{nd.right, it.depth + 1})
+		h.stack = append(h.stack, huffDepth{nd.left, it.depth + 1}, huffDepth{nd.right, it.depth + 1})
 	}
+	return longest
 }
 
 // tableBytes is the size of a decode table: 1<<maxCodeLen entries of 2

@@ -381,6 +381,7 @@ func (a *assembly) replayAll(counts []*streamEnc, codes [numAlphabets]code, page
 	enc := encs[0]
 	for _, c := range counts {
 		enc.nodes = append(enc.nodes, c.rec.nodes...)
+		a.keepSpare(c.rec.syms)
 		c.rec = nil
 	}
 	return a.finishStream(enc)
