@@ -339,14 +339,17 @@ func (c *Cache) Verify() error {
 // VerifyFile checks the checksum of the symcache file at path as Verify
 // does, reading it in blocks instead of mapping it: a mapped file stays
 // resident once read, which for a file just written doubles what the
-// writer's process holds.
+// writer's process holds. The blocks are small, as memory a process
+// touches first costs a page fault a page: with a buffer of 1 MB, `cairn
+// symcache info` of the bench fixture's symcache took 23.8 ms against
+// 18.8 ms (medians of 30 alternated runs on the machines measured).
 func VerifyFile(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("symcache: %w", err)
 	}
 	defer f.Close()
-	buf := make([]byte, 1<<20)
+	buf := make([]byte, verifyBlock)
 	n, err := io.ReadFull(f, buf)
 	if err != nil && err != io.ErrUnexpectedEOF {
 		return fmt.Errorf("symcache: read %s: %w", path, err)
@@ -372,6 +375,9 @@ func VerifyFile(path string) error {
 	}
 	return nil
 }
+
+// verifyBlock is the size of the blocks VerifyFile reads.
+const verifyBlock = 64 << 10
 
 // Close releases the mapping of a Cache from Open; frames returned before
 // must not be used afterwards.
