@@ -107,6 +107,9 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 	// A streaming session names each segment's nodes in the storage of
 	// the segment before (endSegment empties it).
 	bl.nodeNames = slices.Grow(bl.nodeNames[:0], len(bl.nodes))[:len(bl.nodes)]
+	// Filled at once, on one goroutine: mapped in one go (the bench
+	// fixture's 71,504 names take 1.1 MB, 280 page faults).
+	prefault.Slice(bl.nodeNames)
 	for i, ei := range bl.nodeEntries() {
 		bl.nodeNames[i] = bl.name(ei)
 	}
