@@ -1,0 +1,194 @@
+package symcache
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// huffmanCost is the cost (sum of frequency times length) of an optimal
+// Huffman code for freq, computed independently of newCode: the sum of
+// the weights of every merge, taking the two lightest from a sorted list
+// of leaves and a queue of merged weights, which comes out sorted.
+func huffmanCost(freq []uint64) uint64 {
+	var leaves []uint64
+	for _, f := range freq {
+		if f > 0 {
+			leaves = append(leaves, f)
+		}
+	}
+	if len(leaves) < 2 {
+		return uint64(len(leaves)) * sum(leaves)
+	}
+	slices.Sort(leaves)
+	var merged []uint64
+	take := func() uint64 {
+		if len(merged) == 0 || len(leaves) > 0 && leaves[0] <= merged[0] {
+			x := leaves[0]
+			leaves = leaves[1:]
+			return x
+		}
+		x := merged[0]
+		merged = merged[1:]
+		return x
+	}
+	var cost uint64
+	for len(leaves)+len(merged) > 1 {
+		w := take() + take()
+		cost += w
+		merged = append(merged, w)
+	}
+	return cost
+}
+
+func sum(v []uint64) (s uint64) {
+	for _, x := range v {
+		s += x
+	}
+	return s
+}
+
+// TestNewCode checks newCode's codes: lengths within maxCodeLen, a
+// complete prefix code that the decode table reads back, and the optimal
+// cost wherever no length had to be limited.
+func TestNewCode(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	cases := []struct {
+		name     string
+		freq     []uint64
+		wantLens []uint8 // when set
+	}{
+		{"none", make([]uint64, 8), make([]uint8, 8)},
+		{"one", []uint64{0, 0, 7, 0}, []uint8{0, 0, 1, 0}},
+		{"two", []uint64{3, 0, 1}, []uint8{1, 0, 1}},
+		{"classic", []uint64{1, 1, 2, 4}, []uint8{3, 3, 2, 1}},
+		{"ties", []uint64{5, 5, 5, 5}, []uint8{2, 2, 2, 2}},
+		{"fibonacci, limited", fib(20), nil},
+		{"all 256", ones(256), nil},
+	}
+	for i := range 40 {
+		f := make([]uint64, 1+rng.IntN(256))
+		for k := range f {
+			if rng.IntN(4) > 0 {
+				f[k] = rng.Uint64N(1 << uint(1+i%40))
+			}
+		}
+		cases = append(cases, struct {
+			name     string
+			freq     []uint64
+			wantLens []uint8
+		}{"random", f, nil})
+	}
+	// Small alphabets, whose optimal codes fit in maxCodeLen bits: their
+	// cost is checked against huffmanCost.
+	for range 200 {
+		f := make([]uint64, 2+rng.IntN(15))
+		for k := range f {
+			f[k] = 1 + rng.Uint64N(1000)
+		}
+		cases = append(cases, struct {
+			name     string
+			freq     []uint64
+			wantLens []uint8
+		}{"small", f, nil})
+	}
+	checked := 0
+	for _, tc := range cases {
+		c := newCode(tc.freq)
+		if tc.wantLens != nil && !slices.Equal(c.lens, tc.wantLens) {
+			t.Errorf("%s: lengths %v, want %v", tc.name, c.lens, tc.wantLens)
+		}
+		used, kraft := 0, 0.0
+		var cost uint64
+		for s, l := range c.lens {
+			if (l > 0) != (tc.freq[s] > 0) || l > maxCodeLen {
+				t.Fatalf("%s: symbol %d of frequency %d has length %d", tc.name, s, tc.freq[s], l)
+			}
+			if l > 0 {
+				used++
+				kraft += 1 / float64(uint(1)<<l)
+				cost += tc.freq[s] * uint64(l)
+			}
+		}
+		if used == 0 {
+			if c.bits != 0 {
+				t.Errorf("%s: an alphabet without symbols has bits %d", tc.name, c.bits)
+			}
+			continue
+		}
+		if used > 1 && kraft != 1 {
+			t.Errorf("%s: Kraft sum %v, want 1 (a complete code)", tc.name, kraft)
+		}
+		// Where lengths needed no limit, the code is optimal.
+		if maxUnlimited(tc.freq) <= maxCodeLen && used > 1 {
+			checked++
+			if want := huffmanCost(tc.freq); cost != want {
+				t.Errorf("%s %v: cost %d, optimal %d", tc.name, tc.freq, cost, want)
+			}
+		}
+		tab := c.table()
+		for s, l := range c.lens {
+			if l == 0 {
+				continue
+			}
+			// The table is indexed by the next maxCodeLen bits, least
+			// significant first; any bits may follow the code.
+			for pad := uint32(0); pad < 4; pad++ {
+				i := uint32(c.codes[s]) | pad<<l&(1<<maxCodeLen-1)
+				if got := tab[i]; int(got>>4) != s || uint8(got&15) != l {
+					t.Fatalf("%s: code of symbol %d (length %d) decodes as symbol %d length %d", tc.name, s, l, got>>4, got&15)
+				}
+			}
+		}
+	}
+	if checked < 200 {
+		t.Errorf("the cost of only %d codes was checked against an optimal one", checked)
+	}
+}
+
+// maxUnlimited is the longest length of an optimal Huffman code for
+// freq, with no limit: the depth of the tree merging the lightest two.
+func maxUnlimited(freq []uint64) int {
+	type node struct {
+		w     uint64
+		depth int
+	}
+	var q []node
+	for _, f := range freq {
+		if f > 0 {
+			q = append(q, node{f, 0})
+		}
+	}
+	for len(q) > 1 {
+		slices.SortStableFunc(q, func(a, b node) int {
+			switch {
+			case a.w < b.w:
+				return -1
+			case a.w > b.w:
+				return 1
+			}
+			return 0
+		})
+		q = append(q[2:], node{q[0].w + q[1].w, max(q[0].depth, q[1].depth) + 1})
+	}
+	if len(q) == 0 {
+		return 0
+	}
+	return max(q[0].depth, 1)
+}
+
+func fib(n int) []uint64 {
+	f := []uint64{1, 1}
+	for len(f) < n {
+		f = append(f, f[len(f)-1]+f[len(f)-2])
+	}
+	return f
+}
+
+func ones(n int) []uint64 {
+	f := make([]uint64, n)
+	for i := range f {
+		f[i] = 1
+	}
+	return f
+}
