@@ -2,12 +2,16 @@
 // the filling: a system call over the whole range instead of a page fault
 // for every page. On virtual machines whose page faults trap to the
 // hypervisor, as on the machines Cairn is measured on (~13 µs a page,
-// see BENCHMARKS.md), a fresh megabyte costs ~3.3 ms of faults, and
-// prefaulting it ~0.3 ms plus about half the faults' cost at first
-// access, or nothing more when a goroutine on an idle core prefaults it.
+// see BENCHMARKS.md), a fresh megabyte costs ~3.3 ms of faults; when it
+// is prefaulted, ~0.3 ms for the system call and about half as much as
+// the faults at its first writes (the rest of the cost), which a
+// goroutine prefaulting on an idle core takes off the writers.
 package prefault
 
-import "unsafe"
+import (
+	"os"
+	"unsafe"
+)
 
 // Slice prefaults the pages wholly inside the backing array of s, up to
 // its capacity. It changes no byte of it, so it may run while other
@@ -21,14 +25,14 @@ func Slice[T any](s []T) {
 	_ = populate(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s[:cap(s)]))), n))
 }
 
-// pageSize is the granule populate works in.
-const pageSize = 4096
+// pageSize is the granule populate works in: the system's page size.
+var pageSize = os.Getpagesize()
 
 // inner returns the part of b made of whole pages.
 func inner(b []byte) []byte {
-	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	lo := (start + pageSize - 1) &^ (pageSize - 1)
-	hi := (start + uintptr(len(b))) &^ (pageSize - 1)
+	start, mask := uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(pageSize-1)
+	lo := (start + mask) &^ mask
+	hi := (start + uintptr(len(b))) &^ mask
 	if hi <= lo {
 		return nil
 	}
