@@ -1,6 +1,7 @@
 package symcache
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -160,15 +161,7 @@ func maxUnlimited(freq []uint64) int {
 		}
 	}
 	for len(q) > 1 {
-		slices.SortStableFunc(q, func(a, b node) int {
-			switch {
-			case a.w < b.w:
-				return -1
-			case a.w > b.w:
-				return 1
-			}
-			return 0
-		})
+		slices.SortStableFunc(q, func(a, b node) int { return cmp.Compare(a.w, b.w) })
 		q = append(q[2:], node{q[0].w + q[1].w, max(q[0].depth, q[1].depth) + 1})
 	}
 	if len(q) == 0 {
