@@ -3,6 +3,7 @@ package dwarf
 import (
 	"errors"
 	"fmt"
+	"github.com/cairn-dev/cairn/internal/prefault"
 	"slices"
 	"sort"
 	"strings"
@@ -952,7 +953,8 @@ type chunkStore struct {
 // reuse returns s[:0] when it has room for n elements, else a new slice.
 func reuse[T any](s []T, n int) []T {
 	if cap(s) < n {
-		return make([]T, 0, n)
+		s = make([]T, 0, n)
+		prefault.Slice(s)
 	}
 	return s[:0]
 }

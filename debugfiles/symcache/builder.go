@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"github.com/cairn-dev/cairn/internal/prefault"
 	"hash/maphash"
 	"math"
 	"math/bits"
@@ -256,7 +257,7 @@ func NewBuilder(info Info, opts Options) *Builder {
 
 // newBuilder is NewBuilder with the limit of the builder's spills.
 func newBuilder(info Info, opts Options, spillLimit int) *Builder {
-	return &Builder{
+	b := &Builder{
 		info:       info,
 		opts:       opts,
 		spillLimit: spillLimit,
@@ -265,6 +266,9 @@ func newBuilder(info Info, opts Options, spillLimit int) *Builder {
 		filePaths:  map[string]uint32{"": 0},
 		raw:        spill{limit: spillLimit},
 	}
+	// Its caches (~100 KB) are looked in before they are filled.
+	prefault.Value(b)
+	return b
 }
 
 // Add flattens one top-level function with its lines and inlinees. Like
@@ -755,6 +759,7 @@ func (t *nameStore) id(name string) uint32 {
 func (t *nameStore) grow() {
 	n := max(2*len(t.slots), 1024)
 	t.slots = make([]uint32, n)
+	prefault.Slice(t.slots)
 	for id := range t.len() {
 		i := home(t.hashs.at(id), n)
 		for t.slots[i] != 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/cairn-dev/cairn/internal/prefault"
 	"hash/crc32"
 	"io"
 	"iter"
@@ -416,6 +417,8 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 // assemble resolves the spans and lays the file out.
 func (a *assembly) assemble() error {
 	b := a.b
+	// The site table's cache (128 KB) is looked in before it is filled.
+	prefault.Value(&a.sites)
 	lim := b.spillLimit
 	a.nodeCols.limit, a.ents.limit, a.stream.limit, a.abs.limit, a.sites.keys.limit = lim, lim, lim, lim, lim
 	a.top.limit, a.siteRows.limit = lim, lim
@@ -1713,6 +1716,7 @@ func (t *siteTable) reserve(n int) {
 	for i := range t.parts {
 		if len(t.parts[i].slots) < per {
 			t.parts[i].slots = make([]uint32, per)
+			prefault.Slice(t.parts[i].slots)
 		}
 	}
 }
@@ -1876,6 +1880,7 @@ func (t *siteTable) grow(pt *sitePart) {
 	old := pt.slots
 	n := uint64(max(len(old)+len(old)/2, 64))
 	pt.slots = make([]uint32, n)
+	prefault.Slice(pt.slots)
 	for _, s := range old {
 		if s == 0 {
 			continue

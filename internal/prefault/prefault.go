@@ -25,6 +25,12 @@ func Slice[T any](s []T) {
 	_ = populate(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s[:cap(s)]))), n))
 }
 
+// Value prefaults the pages wholly inside *p: a large struct whose arrays
+// are read before they are written (caches, hash tables).
+func Value[T any](p *T) {
+	Slice(unsafe.Slice(p, 1))
+}
+
 // pageSize is the granule populate works in: the system's page size.
 var pageSize = os.Getpagesize()
 

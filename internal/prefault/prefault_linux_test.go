@@ -37,4 +37,18 @@ func TestSliceMapsPages(t *testing.T) {
 	if n := faults(b); n > pages/16 {
 		t.Errorf("writing %d prefaulted pages took %d faults, want at most %d", pages, n, pages/16)
 	}
+	// Value does it for what a pointer points to. The arrays above are
+	// kept, so that these come fresh from the system as well.
+	freshValue := new([pages * 4096]byte)
+	if n := faults(freshValue[:]); n < pages/4 {
+		t.Skipf("writing a fresh value of %d pages took %d faults: nothing to compare", pages, n)
+	}
+	v := new([pages * 4096]byte)
+	Value(v)
+	if n := faults(v[:]); n > pages/16 {
+		t.Errorf("writing a prefaulted value of %d pages took %d faults, want at most %d", pages*4096/pageSize, n, pages/16)
+	}
+	runtime.KeepAlive(fresh)
+	runtime.KeepAlive(b)
+	runtime.KeepAlive(freshValue)
 }

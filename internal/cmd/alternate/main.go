@@ -1,8 +1,12 @@
 // Command alternate times commands in turn, round after round, and prints
-// each one's median, quartiles and fastest wall time. Timed in alternation,
-// commands see the same drift of a machine whose speed changes from one
-// second to the next (a virtual machine sharing its host), which timing all
-// runs of one command, then all of the next, does not give them.
+// each one's median, quartiles and fastest wall time, its median CPU time
+// (user and system, of the command and its children), and the median over
+// the rounds of its wall time divided by the first command's in the same
+// round. Timed in alternation, commands see the same drift of a machine
+// whose speed changes from one second to the next (a virtual machine
+// sharing its host), which timing all runs of one command, then all of the
+// next, does not give them; the ratio of each round pairs runs a fraction
+// of a second apart, and moves less with the drift than the medians do.
 //
 //	go run ./internal/cmd/alternate [-warmup N] ROUNDS COMMAND...
 //
@@ -40,31 +44,51 @@ func main() {
 	}
 	cmds := flag.Args()[1:]
 	times := make([][]time.Duration, len(cmds))
+	cpus := make([][]time.Duration, len(cmds))
+	ratios := make([][]float64, len(cmds))
 	for r := -*warmup; r < rounds; r++ {
+		var first time.Duration
 		for i, c := range cmds {
-			d, err := run(c)
+			d, cpu, err := run(c)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "alternate: %s: %v\n", c, err)
 				os.Exit(1)
 			}
+			if i == 0 {
+				first = d
+			}
 			if r >= 0 {
 				times[i] = append(times[i], d)
+				cpus[i] = append(cpus[i], cpu)
+				ratios[i] = append(ratios[i], float64(d)/float64(first))
 			}
 		}
 	}
 	for i, c := range cmds {
 		s := summarize(times[i])
-		fmt.Printf("median %8.2f ms  q1 %8.2f  q3 %8.2f  min %8.2f  %s\n", ms(s.median), ms(s.q1), ms(s.q3), ms(s.min), c)
+		fmt.Printf("median %8.2f ms  q1 %8.2f  q3 %8.2f  min %8.2f  cpu %8.2f  x%.3f  %s\n",
+			ms(s.median), ms(s.q1), ms(s.q3), ms(s.min), ms(summarize(cpus[i]).median), medianRatio(ratios[i]), c)
 	}
 }
 
-// run runs command c once and returns its wall time.
-func run(c string) (time.Duration, error) {
+// run runs command c once and returns its wall time and CPU time.
+func run(c string) (wall, cpu time.Duration, err error) {
 	f := strings.Fields(c)
 	cmd := exec.Command(f[0], f[1:]...)
 	start := time.Now()
-	err := cmd.Run() // Stdout and Stderr nil: the null device
-	return time.Since(start), err
+	err = cmd.Run() // Stdout and Stderr nil: the null device
+	wall = time.Since(start)
+	if cmd.ProcessState != nil {
+		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	return wall, cpu, err
+}
+
+// medianRatio returns the median of rs (nearest rank).
+func medianRatio(rs []float64) float64 {
+	s := slices.Clone(rs)
+	slices.Sort(s)
+	return s[int(0.5*float64(len(s)-1)+0.5)]
 }
 
 // stats are the order statistics alternate prints.
