@@ -234,7 +234,7 @@ func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep bool, y
 	if workers >= 2 {
 		jobs := make(chan int, window)
 		slots = make(chan struct{}, window) // batches walked or being walked, not yet merged
-		wg = walkBatchesOn(batches, window, jobs, slots, stop, walk)
+		wg = walkBatchesOn(batches, window, jobs, slots, stop, false, walk)
 	}
 	// The feeder waits on the window or stop, never on jobs (the window
 	// bounds what is queued); workers skip what is left.
