@@ -532,7 +532,7 @@ func (bl *builder) loadLines(u *unitInfo, bud *budget) (*lineTable, error) {
 // readLinesOnce reads the line table of u, which workers emit in parallel
 // (u.once set), unless it has been read already. It does not look at the
 // result: a unit's table is released once its last chunk is built, which
-// may come before a worker reading ahead gets here (see feedChunks).
+// may come before a worker reading ahead gets here (see jobFeed).
 //
 // The rows are built in the storage of a table released before, taken
 // from free when it holds one.

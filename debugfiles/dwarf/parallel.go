@@ -181,8 +181,9 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 	if shared == nil {
 		shared = &sharedBudget{from: bl.bud}
 	}
-	jobs := make(chan int, window)
-	slots := make(chan struct{}, window) // chunks built or being built, not yet yielded
+	// The consumer queues the chunks itself (see jobFeed).
+	feed := newJobFeed(len(chunks), len(bl.units), func(k int) int32 { return chunks[k].unit })
+	jobs := feed.jobs
 	stop := make(chan struct{})
 	// stores holds the storage of chunks consumed, for the chunks still
 	// to build (builder.reuse); there are never more than the window
@@ -225,12 +226,8 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 			u.lines, u.files = nil, nil
 		}
 	}
+	feed.upTo(window)
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		bl.feedChunks(chunks, jobs, slots, stop)
-	}()
 	for range workers {
 		wg.Add(1)
 		go func() {
@@ -276,9 +273,9 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 		ownSc  *emitScratch
 	)
 	defer func() {
-		// The feeder waits on the window or stop, never on jobs (the
-		// window bounds what is queued); workers skip what is left.
+		// Workers skip what is left.
 		close(stop)
+		feed.close()
 		wg.Wait()
 		if ownBud != nil {
 			shared.giveBack(ownBud)
@@ -321,7 +318,7 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 			}
 			c.store = nil
 		}
-		<-slots
+		feed.upTo(k + 1 + window)
 	}
 	return nil
 }
@@ -384,51 +381,70 @@ func (bl *builder) nodeEntries() []int32 {
 	return out
 }
 
-// feedChunks hands the chunks to the workers in order, as feed does, and
-// with them line-table jobs, -(unit+1): the table of the next unit is
-// queued before the first chunk of each unit. Reading a unit's table takes
-// about as long as building its first chunks, and the first worker to need
-// it would otherwise make the others building that unit wait; read one
-// unit ahead, it is ready when they come to it, while no more than two or
-// three tables are held at a time. It closes jobs when done or stopped.
-func (bl *builder) feedChunks(chunks []emitChunk, jobs chan<- int, slots chan<- struct{}, stop <-chan struct{}) {
-	defer close(jobs)
-	// order is the units in the order of their first chunks.
-	var order []int32
-	seen := make([]bool, len(bl.units))
-	for i := range chunks {
-		if u := chunks[i].unit; !seen[u] {
-			seen[u] = true
-			order = append(order, u)
-		}
-	}
-	queued := 0 // line jobs of order[:queued] are queued
-	send := func(k int) bool {
-		select {
-		case jobs <- k:
-			return true
-		case <-stop:
-			return false
-		}
-	}
-	next := 0 // index in order of the next unit whose first chunk is to come
-	for k := range chunks {
-		if next < len(order) && chunks[k].unit == order[next] {
-			next++
-			for ; queued < min(next+1, len(order)); queued++ {
-				if !send(-int(order[queued]) - 1) {
-					return
-				}
+// jobFeed queues job indexes 0..n-1 for workers, in order, as their
+// consumer frees room in its window (upTo): no goroutine of its own, which
+// would wait for a core, the consumer's mostly, to hand the workers their
+// next job (a median of ~180 µs each time emitParallel's consumer freed
+// room, with a goroutine feeding the chunks).
+//
+// For emitParallel it queues line-table jobs as well, -(unit+1): the table
+// of the next unit is queued before the first chunk of each unit. Reading
+// a unit's table takes about as long as building its first chunks, and the
+// first worker to need it would otherwise make the others building that
+// unit wait; read one unit ahead, it is ready when they come to it, while
+// no more than two or three tables are held at a time.
+type jobFeed struct {
+	// jobs has room for every job, so that queueing never blocks.
+	jobs chan int
+	n    int
+	next int // the next index to queue
+	// unitOf is the unit of each chunk, nil for no line jobs; order the
+	// units in the order of their first chunks.
+	unitOf func(int) int32
+	order  []int32
+	unit   int // index in order of the next unit whose first chunk is to come
+	queued int // line jobs of order[:queued] are queued
+	closed bool
+}
+
+// newJobFeed returns a feed of n jobs with nothing queued, and line jobs
+// for the units of unitOf, if not nil, among units.
+func newJobFeed(n, units int, unitOf func(int) int32) *jobFeed {
+	f := &jobFeed{n: n, unitOf: unitOf}
+	if unitOf != nil {
+		seen := make([]bool, units)
+		for i := range n {
+			if u := unitOf(i); !seen[u] {
+				seen[u] = true
+				f.order = append(f.order, u)
 			}
 		}
-		select {
-		case slots <- struct{}{}:
-		case <-stop:
-			return
+	}
+	f.jobs = make(chan int, n+len(f.order))
+	return f
+}
+
+// upTo queues the jobs before k, and closes the jobs once all are queued.
+func (f *jobFeed) upTo(k int) {
+	for ; f.next < min(k, f.n); f.next++ {
+		if f.unit < len(f.order) && f.unitOf(f.next) == f.order[f.unit] {
+			f.unit++
+			for ; f.queued < min(f.unit+1, len(f.order)); f.queued++ {
+				f.jobs <- -int(f.order[f.queued]) - 1
+			}
 		}
-		if !send(k) {
-			return
-		}
+		f.jobs <- f.next
+	}
+	if f.next == f.n {
+		f.close()
+	}
+}
+
+// close closes the jobs, if not yet closed.
+func (f *jobFeed) close() {
+	if !f.closed {
+		f.closed = true
+		close(f.jobs)
 	}
 }
 
@@ -516,8 +532,6 @@ func (bl *builder) walkParallel(si int32, headers []unitHeader, batchBytes int) 
 
 	shared := &sharedBudget{from: bl.bud}
 	window := 2 * workers
-	jobs := make(chan int, window)
-	slots := make(chan struct{}, window) // batches walked or being walked, not yet merged
 	stop := make(chan struct{})
 	// Shards go back to the workers once merged: as many as the window
 	// holds, so their records are allocated once, not per batch.
@@ -526,7 +540,7 @@ func (bl *builder) walkParallel(si int32, headers []unitHeader, batchBytes int) 
 	// is walked rather than after the worker's next one (see the
 	// workers of emitParallel): 1% off the bench fixture's symcache
 	// build.
-	wg := walkBatchesOn(batches, workers, jobs, slots, stop, true, func(w *walkBatch) {
+	wg, feed := walkBatchesOn(batches, workers, window, stop, true, func(w *walkBatch) {
 		select {
 		case w.shard = <-free:
 		default:
@@ -549,11 +563,11 @@ func (bl *builder) walkParallel(si int32, headers []unitHeader, batchBytes int) 
 		w.shard.reset()
 		free <- w.shard // never blocks: at most one shard per window slot
 		w.shard, w.units = nil, nil
-		<-slots
+		feed.upTo(k + 1 + window)
 	}
-	// The feeder waits on the window or stop, never on jobs (the window
-	// bounds what is queued); workers skip what is left.
+	// Workers skip what is left.
 	close(stop)
+	feed.close()
 	wg.Wait()
 	if !ok || bl.bud.exhausted {
 		return undo()
@@ -646,28 +660,27 @@ func (bl *builder) mergeShard(sh *builder) {
 	}
 }
 
-// walkBatchesOn starts a feeder and workers goroutines that walk the
-// batches in order with walk, each batch's done closed after it (a batch
-// left when stop is closed is skipped, its done closed all the same). The
-// feeder queues a batch once it has a slot (see feed). With yieldAfter, a
-// worker yields its core after each batch, to a consumer waiting for it.
-// The caller closes stop and waits on the returned group before it
+// walkBatchesOn starts workers goroutines that walk the batches in order
+// with walk, each batch's done closed after it (a batch left when stop is
+// closed is skipped, its done closed all the same), and queues the first
+// window batches. The caller queues the others with the returned feed as
+// it takes the batches (upTo(k+1+window) once it is done with batch k),
+// which bounds the batches held at once. With yieldAfter, a worker yields
+// its core after each batch, to a consumer waiting for it. The caller
+// closes stop and the feed and waits on the returned group before it
 // returns.
-func walkBatchesOn(batches []walkBatch, workers int, jobs chan int, slots chan<- struct{}, stop <-chan struct{}, yieldAfter bool, walk func(*walkBatch)) *sync.WaitGroup {
+func walkBatchesOn(batches []walkBatch, workers, window int, stop <-chan struct{}, yieldAfter bool, walk func(*walkBatch)) (*sync.WaitGroup, *jobFeed) {
 	for k := range batches {
 		batches[k].done = make(chan struct{})
 	}
+	feed := newJobFeed(len(batches), 0, nil)
+	feed.upTo(window)
 	wg := new(sync.WaitGroup)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		feed(len(batches), jobs, slots, stop)
-	}()
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for k := range jobs {
+			for k := range feed.jobs {
 				w := &batches[k]
 				select {
 				case <-stop:
@@ -681,20 +694,5 @@ func walkBatchesOn(batches []walkBatch, workers int, jobs chan int, slots chan<-
 			}
 		}()
 	}
-	return wg
-}
-
-// feed hands the indexes 0..n-1 to the workers in order, each once a slot
-// is free (the consumer frees one per result it has taken, which bounds
-// the results held at once), and closes jobs when done or stopped.
-func feed(n int, jobs chan<- int, slots chan<- struct{}, stop <-chan struct{}) {
-	defer close(jobs)
-	for k := range n {
-		select {
-		case slots <- struct{}{}:
-		case <-stop:
-			return
-		}
-		jobs <- k
-	}
+	return wg, feed
 }

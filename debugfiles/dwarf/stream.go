@@ -229,17 +229,17 @@ func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep bool, y
 		}
 	}
 	stop := make(chan struct{})
-	var slots chan struct{}
+	var feed *jobFeed
 	wg := new(sync.WaitGroup)
 	if workers >= 2 {
-		jobs := make(chan int, window)
-		slots = make(chan struct{}, window) // batches walked or being walked, not yet merged
-		wg = walkBatchesOn(batches, window, jobs, slots, stop, false, walk)
+		wg, feed = walkBatchesOn(batches, window, window, stop, false, walk)
 	}
-	// The feeder waits on the window or stop, never on jobs (the window
-	// bounds what is queued); workers skip what is left.
+	// Workers skip what is left.
 	defer func() {
 		close(stop)
+		if feed != nil {
+			feed.close()
+		}
 		wg.Wait()
 	}()
 
@@ -258,7 +258,7 @@ func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep bool, y
 	maxRef := uint64(0) // the highest reference of the pending segment
 	for k := range batches {
 		w := &batches[k]
-		if slots == nil {
+		if feed == nil {
 			walk(w)
 		} else {
 			<-w.done
@@ -279,8 +279,8 @@ func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep bool, y
 		w.shard.reset()
 		free <- w.shard // never blocks: at most one shard per window slot
 		w.shard, w.units = nil, nil
-		if slots != nil {
-			<-slots
+		if feed != nil {
+			feed.upTo(k + 1 + window)
 		}
 		end := headers[w.h1-1].end
 		if maxRef >= end && k+1 < len(batches) {
@@ -406,7 +406,7 @@ func (bl *builder) endSegment(keep bool) {
 // batch is walked ahead, it is ready when the emission starts, rather than
 // read by the first worker while every other waits (the workers read the
 // tables of a segment's later units one unit ahead themselves; see
-// feedChunks). An error is kept for the emission to report (loadLines).
+// jobFeed). An error is kept for the emission to report (loadLines).
 func (sh *builder) readFirstLines(shared *sharedBudget, free chan []lineRow) {
 	if len(sh.nodes) == 0 {
 		return
