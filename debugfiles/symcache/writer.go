@@ -1916,8 +1916,10 @@ type spill struct {
 	limit int
 	mem   []byte // all the data, or the part not yet written to f
 	f     *os.File
-	size  int64 // bytes written in total
-	err   error
+	// unlinked tells that f's name was removed when it was made.
+	unlinked bool
+	size     int64 // bytes written in total
+	err      error
 	// wins cache pieces of f for readAt; reads counts the pieces read
 	// (tests).
 	wins  [spillWindows]spillWin
@@ -1954,7 +1956,7 @@ func spillWrite[T string | []byte](s *spill, p T) int64 {
 		}
 		// Unlinked at once where the system allows it: nothing is left
 		// behind if the process dies.
-		os.Remove(f.Name())
+		s.unlinked = os.Remove(f.Name()) == nil
 		s.f = f
 		s.flush()
 		s.mem = make([]byte, 0, spillChunk)
@@ -2098,8 +2100,13 @@ func (s *spill) each(out func([]byte) error) error {
 func (s *spill) close() {
 	if s.f != nil {
 		s.f.Close()
-		os.Remove(s.f.Name()) // where it could not be unlinked while open
-		s.f = nil
+		if !s.unlinked {
+			// It could not be unlinked while open. Removing a name
+			// that is gone costs two failing system calls (os.Remove
+			// tries a directory too).
+			os.Remove(s.f.Name())
+		}
+		s.f, s.unlinked = nil, false
 	}
 	s.mem, s.wins, s.size = nil, [spillWindows]spillWin{}, 0
 }
