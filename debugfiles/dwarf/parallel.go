@@ -118,9 +118,11 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 	// Filled at once, on one goroutine: mapped in one go (the bench
 	// fixture's 71,504 names take 1.1 MB, 280 page faults).
 	prefault.Slice(bl.nodeNames)
+	bl.eix = bl.indexEntries()
 	for i, ei := range bl.nodeEntries() {
 		bl.nodeNames[i] = bl.name(ei)
 	}
+	bl.eix = nil
 	if !bl.streaming {
 		bl.entryBuf = nil // no later segment reuses it
 	}
@@ -352,9 +354,10 @@ func (bl *builder) keepScratch(sc *emitScratch) {
 const nameParallelMin = 4096
 
 // nodeEntries returns the entry each node's name comes from. The lookups,
-// a binary search for each inlined call, are most of the cost of naming
-// the nodes and read only what the walk recorded: they run on a few
-// workers. Resolving the names stays serial, with its cache and budget.
+// a binary search for each inlined call (through bl.eix when set), are
+// most of the cost of naming the nodes and read only what the walk
+// recorded: they run on a few workers. Resolving the names stays serial,
+// with its cache and budget.
 func (bl *builder) nodeEntries() []int32 {
 	out := slices.Grow(bl.entryBuf[:0], len(bl.nodes))[:len(bl.nodes)]
 	bl.entryBuf = out

@@ -1,6 +1,9 @@
 package dwarf
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -40,6 +43,90 @@ func TestConsumerBuildsChunks(t *testing.T) {
 						t.Fatalf("first difference at %d:\n got %s\nwant %s", i, c.got[i], want[i])
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestNodeEntries checks the entries nodeEntries finds through an
+// entryIndex, on the workers, against the lookup of each node without one,
+// on inputs that refer within units and one that refers across them (a
+// program built by gcc with -flto).
+func TestNodeEntries(t *testing.T) {
+	files := walkInputs(t)
+	lto := ""
+	if _, err := exec.LookPath("gcc"); err == nil {
+		lto = filepath.Join(t.TempDir(), "lto")
+		c := exec.Command("gcc", "-O2", "-g", "-flto", "-o", lto, "cprog.c", "cutil.c")
+		c.Dir = "testdata/src"
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		files = append(files, lto)
+	} else if os.Getenv("CI") == "true" {
+		t.Fatal("no gcc (apt-get install gcc)")
+	}
+	for _, file := range files {
+		s := elfDWARF(t, file)
+		if len(s.Info) == 0 {
+			continue
+		}
+		be, err := sniffBigEndian(s.Info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bl := newBuilder(Options{}, s.size())
+		bl.sources = append(bl.sources, &source{sec: s, be: be, abbrevs: map[abbrevKey]*abbrevTable{}})
+		if _, err := bl.readSource(0, nil); err != nil {
+			t.Fatal(err)
+		}
+		bl.eix = bl.indexEntries()
+		got := slices.Clone(bl.nodeEntries())
+		bl.eix = nil
+		origins, found, across := 0, 0, 0
+		for i := range bl.nodes {
+			n := &bl.nodes[i]
+			want := bl.nodeEntry(n)
+			if got[i] != want {
+				t.Fatalf("%s: node %d (origin %#x): entry %d, lookup %d", file, i, n.origin, got[i], want)
+			}
+			if n.hasOrig {
+				origins++
+				if want >= 0 {
+					found++
+					if bl.entries[want].unit != n.unit {
+						across++
+					}
+				}
+			}
+		}
+		t.Logf("%s: %d nodes, %d with an origin, %d found, %d in another unit", file, len(bl.nodes), origins, found, across)
+		if file == lto && across == 0 {
+			t.Errorf("%s: no origin in another unit: the search past the node's unit is not checked", file)
+		}
+	}
+}
+
+// TestEntryIndexApart checks lookupFrom through an index where a unit's
+// entries do not lie together, which the walk does not produce: the unit
+// is searched with its whole source.
+func TestEntryIndexApart(t *testing.T) {
+	bl := &builder{
+		sources: []*source{{ent0: 0, ent1: 5}},
+		units:   []*unitInfo{{src: 0}, {src: 0}},
+		entries: []entry{{off: 10, unit: 0}, {off: 20, unit: 0}, {off: 30, unit: 1}, {off: 40, unit: 0}, {off: 50, unit: 1}},
+	}
+	ix := bl.indexEntries()
+	if sp := ix.units[0]; sp.lo < sp.hi {
+		t.Errorf("unit 0, apart: span %v, want empty", sp)
+	}
+	for _, u := range []int32{0, 1} {
+		for _, off := range []uint64{5, 10, 20, 25, 30, 40, 50, 60} {
+			bl.eix = nil
+			want := bl.lookupFrom(u, off)
+			bl.eix = ix
+			if got := bl.lookupFrom(u, off); got != want {
+				t.Errorf("unit %d, offset %d: entry %d, without the index %d", u, off, got, want)
 			}
 		}
 	}
