@@ -274,6 +274,11 @@ func (a *assembly) keepSpare(syms []uint16) {
 	}
 }
 
+// preallocator is a writer that can reserve room for what it is about to
+// be written (atomicfile.Writer): WriteTo tells it the symcache's size
+// before its first byte.
+type preallocator interface{ Preallocate(n int64) }
+
 // WriteTo writes the symcache. The Builder should not be used afterwards.
 //
 // It makes two passes over coded data rather than holding tables of
@@ -281,7 +286,9 @@ func (a *assembly) keepSpare(syms []uint16) {
 // (and the node table), then, with the regions cut at the gaps resolve
 // noted, encoding the pages. The sections are then generated for the
 // checksum that the header carries and held for the writing, or, past
-// holdSections, generated a second time to write them.
+// holdSections, generated a second time to write them. A writer with a
+// Preallocate(n int64) method (atomicfile.Writer) is told the file's size
+// before its first byte.
 func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	a := &assembly{b: b}
 	defer func() { a.close() }()
@@ -390,6 +397,9 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	}
 	le.PutUint32(h[offChecksum:], crc)
 
+	if p, ok := w.(preallocator); ok {
+		p.Preallocate(int64(size))
+	}
 	bw := bufio.NewWriterSize(w, 1<<16)
 	n, err := bw.Write(h[:])
 	total := int64(n)
