@@ -92,11 +92,17 @@ type Builder struct {
 	// into runs in resolve's order: the functions of a debug file mostly
 	// come in address order, so that resolve merges a few runs rather
 	// than sorting every span in memory.
-	raw   spill
-	runs  []run
-	last  span // the last span added
-	nodes int  // nodes recorded so far; node ids are 1..nodes
-	order int
+	raw  spill
+	runs []run
+	// heads are the spans added, as resolve decodes them from raw (off
+	// is where their data start), while there are at most maxHeads: a
+	// resolve that sorts the spans in memory takes them from here
+	// rather than reading all of raw for them (newSpanMerger).
+	heads     chunked[span]
+	headsGone bool
+	last      span // the last span added
+	nodes     int  // nodes recorded so far; node ids are 1..nodes
+	order     int
 	// spans, spanEntries and spanBytes count the spans, their entries
 	// and the bytes they cover (overlaps counted twice): WriteTo's
 	// follower guesses the page size from them.
@@ -386,8 +392,18 @@ func (b *Builder) addTree(f *debugfiles.Function, order int) {
 		order: uint32(order), firstNode: first,
 	}
 	var hdr [maxSpanHeader]byte
-	off := b.raw.write(appendSpanHeader(hdr[:0], &sp))
+	head := appendSpanHeader(hdr[:0], &sp)
+	off := b.raw.write(head)
 	b.raw.write(buf)
+	switch {
+	case b.headsGone:
+	case b.heads.len() == maxHeads:
+		b.heads, b.headsGone = chunked[span]{}, true
+	default:
+		h := sp
+		h.off = off + int64(len(head))
+		b.heads.append(h)
+	}
 	if n := len(b.runs); n == 0 || cmpSpan(&b.last, &sp) > 0 {
 		b.runs = append(b.runs, run{off: off})
 	}

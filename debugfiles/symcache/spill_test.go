@@ -58,7 +58,9 @@ func spillTrees(n int) []*debugfiles.Function {
 // and in runs the builder merges (up to maxRuns) or sorts in memory; the
 // range stream is coded on two goroutines and on one; the sections are
 // made once on two goroutines, the node table in two parts, and made
-// twice, as a large file's are.
+// twice, as a large file's are. The spans sorted in memory are read back
+// from the builder's temporary file (there are more than maxHeads) or, in
+// one mode, taken from the headers the builder kept.
 func TestSpilledIdentical(t *testing.T) {
 	info := Info{Arch: "x86_64", Format: debugfiles.FormatPDB}
 	fns := spillTrees(20000)
@@ -94,11 +96,14 @@ func TestSpilledIdentical(t *testing.T) {
 		// made: the sections made twice and not held, as a large
 		// file's are, instead of made once on two goroutines.
 		made bool
+		// heads: the builder keeps the span headers of all functions.
+		heads bool
 	}{
-		{"in memory", 0, 0, false},
-		{"in files", 1, 0, false},
-		{"in files, one processor", 1, 1, false},
-		{"in memory, sections made twice", 0, 0, true},
+		{"in memory", 0, 0, false, false},
+		{"in files", 1, 0, false, false},
+		{"in files, span headers kept", 1, 0, false, true},
+		{"in files, one processor", 1, 1, false, false},
+		{"in memory, sections made twice", 0, 0, true, false},
 	}
 	var want []byte
 	for _, order := range orders {
@@ -113,6 +118,12 @@ func TestSpilledIdentical(t *testing.T) {
 				if m.made {
 					defer func(n uint64) { holdSections = n }(holdSections)
 					holdSections = 0
+				}
+				if m.heads {
+					defer func(n int) { maxHeads = n }(maxHeads)
+					maxHeads = len(order.fns)
+				} else if len(order.fns) <= maxHeads {
+					t.Fatalf("%d functions: the span headers are kept, and their reading from the file is not checked", len(order.fns))
 				}
 				b := newBuilder(info, Options{}, m.limit)
 				for _, f := range order.fns {
