@@ -16,15 +16,7 @@ func TestConsumerBuildsChunks(t *testing.T) {
 	if emitWorkers() < 2 {
 		t.Skip("one core: functions are built serially")
 	}
-	for _, file := range walkInputs(t) {
-		s := elfDWARF(t, file)
-		if len(s.Info) == 0 {
-			continue
-		}
-		sess, err := NewSessionFromSections(s, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachSession(t, walkInputs(t), func(file string, _ *Sections, sess *Session) {
 		want := wholeProgramTrees(t, sess)
 		workersBuild = false
 		got := wholeProgramTrees(t, sess)
@@ -45,7 +37,7 @@ func TestConsumerBuildsChunks(t *testing.T) {
 				}
 			}
 		}
-	}
+	})
 }
 
 // TestNodeEntries checks the entries nodeEntries finds through an
@@ -66,11 +58,7 @@ func TestNodeEntries(t *testing.T) {
 	} else if os.Getenv("CI") == "true" {
 		t.Fatal("no gcc (apt-get install gcc)")
 	}
-	for _, file := range files {
-		s := elfDWARF(t, file)
-		if len(s.Info) == 0 {
-			continue
-		}
+	eachDWARF(t, files, func(file string, s *Sections) {
 		be, err := sniffBigEndian(s.Info)
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +92,7 @@ func TestNodeEntries(t *testing.T) {
 		if file == lto && across == 0 {
 			t.Errorf("%s: no origin in another unit: the search past the node's unit is not checked", file)
 		}
-	}
+	})
 }
 
 // TestEntryIndexApart checks lookupFrom through an index where a unit's

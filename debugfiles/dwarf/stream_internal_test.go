@@ -67,15 +67,7 @@ func namedTrees(t *testing.T, seq func(yield func(*CompactFunction) bool) error)
 // DWARF refers across units (DW_FORM_ref_addr), which keeps every
 // segment's entries; the C fixtures refer within units only.
 func TestStreamMatchesTransient(t *testing.T) {
-	for _, file := range walkInputs(t) {
-		s := elfDWARF(t, file)
-		if len(s.Info) == 0 {
-			continue
-		}
-		sess, err := NewSessionFromSections(s, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachSession(t, walkInputs(t), func(file string, s *Sections, sess *Session) {
 		want := wholeProgramTrees(t, sess)
 		t.Logf("%s: %d named functions", file, len(want))
 		for _, batch := range []int{1, streamBatchBytes, len(s.Info)} {
@@ -101,7 +93,7 @@ func TestStreamMatchesTransient(t *testing.T) {
 				break
 			}
 		}
-	}
+	})
 }
 
 // TestStreamReleasesSegments checks that a streaming session hands all of

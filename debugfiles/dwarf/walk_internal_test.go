@@ -28,6 +28,29 @@ func walkInputs(t *testing.T) []string {
 	return files
 }
 
+// eachDWARF calls f with each of files that has DWARF, and its sections.
+func eachDWARF(t *testing.T, files []string, f func(file string, s *Sections)) {
+	t.Helper()
+	for _, file := range files {
+		if s := elfDWARF(t, file); len(s.Info) > 0 {
+			f(file, s)
+		}
+	}
+}
+
+// eachSession calls f with each of files that has DWARF, its sections
+// and a session of them.
+func eachSession(t *testing.T, files []string, f func(file string, s *Sections, sess *Session)) {
+	t.Helper()
+	eachDWARF(t, files, func(file string, s *Sections) {
+		sess, err := NewSessionFromSections(s, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(file, s, sess)
+	})
+}
+
 // elfDWARF reads the DWARF sections of an ELF file.
 func elfDWARF(t testing.TB, file string) *Sections {
 	t.Helper()
@@ -88,11 +111,7 @@ func TestWalkParallelMatchesSerial(t *testing.T) {
 	if emitWorkers() < 2 {
 		t.Skip("one core: the walk is serial")
 	}
-	for _, file := range walkInputs(t) {
-		s := elfDWARF(t, file)
-		if len(s.Info) == 0 {
-			continue
-		}
+	eachDWARF(t, walkInputs(t), func(file string, s *Sections) {
 		want, wantUnits, _ := walkWith(t, s, 0)
 		t.Logf("%s: %d units, %d nodes", file, len(wantUnits), len(want.nodes))
 		for _, batch := range []int{1, 4 << 10, 64 << 10} {
@@ -112,7 +131,7 @@ func TestWalkParallelMatchesSerial(t *testing.T) {
 				t.Errorf("%s, batches of %d: budget left %d, serial %d", file, batch, got.bud.left, want.bud.left)
 			}
 		}
-	}
+	})
 }
 
 // TestWalkParallelUndoesOnError checks that a parallel walk meeting a
