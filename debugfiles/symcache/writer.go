@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"sync"
 	"unsafe"
 
 	"github.com/cairn-dev/cairn/debugfiles"
@@ -317,17 +318,29 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 		}
 	}
 	b.raw.close()
-	if err := a.encodePages(); err != nil {
+	// The site table and the strings are laid out once the range stream,
+	// which needs the most memory, is written: neither then holds the
+	// other's tables. A small symcache's (to be held whole, its stream
+	// estimated at 4 bytes an entry) are laid out beside the stream's
+	// writing, which leaves a core idle part of the time: they share no
+	// table.
+	var tables error
+	beside := uint64(a.nents)*4 <= holdSections
+	var wg sync.WaitGroup
+	if beside {
+		wg.Go(func() { tables = a.layTables() })
+	}
+	err := a.encodePages()
+	wg.Wait()
+	if err != nil {
 		return 0, err
 	}
 	b.followed = a.followed
-	// The site table is laid out once the range stream, which needs the
-	// most memory, is written: neither then holds the other's tables.
-	if err := a.orderSites(); err != nil {
-		return 0, err
+	if !beside {
+		tables = a.layTables()
 	}
-	if err := a.planStrings(); err != nil {
-		return 0, err
+	if tables != nil {
+		return 0, tables
 	}
 
 	sizes := [...]uint64{
@@ -451,6 +464,14 @@ func (a *assembly) assemble() error {
 		runtime.GC()
 	}
 	return a.layout()
+}
+
+// layTables lays out the site table and the strings.
+func (a *assembly) layTables() error {
+	if err := a.orderSites(); err != nil {
+		return err
+	}
+	return a.planStrings()
 }
 
 // funcName returns the name of the function of new id i, valid until the
