@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"github.com/cairn-dev/cairn/internal/atomicfile"
 	"hash/crc32"
 	"hash/maphash"
 	"io"
@@ -288,12 +289,14 @@ func index(spans []span) (data []byte, count int) {
 	return out, count
 }
 
-// WriteTo writes the cficache (SPEC.md).
+// WriteTo writes the cficache (SPEC.md). An atomicfile.Writer is told its
+// size first.
 func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	data, err := b.Bytes()
 	if err != nil {
 		return 0, err
 	}
+	atomicfile.Preallocate(w, int64(len(data)))
 	n, err := w.Write(data)
 	if err != nil {
 		return int64(n), fmt.Errorf("cficache: write: %w", err)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/cairn-dev/cairn/internal/atomicfile"
 	"github.com/cairn-dev/cairn/internal/prefault"
 	"hash/crc32"
 	"io"
@@ -275,11 +276,6 @@ func (a *assembly) keepSpare(syms []uint16) {
 	}
 }
 
-// preallocator is a writer that can reserve room for what it is about to
-// be written (atomicfile.Writer): WriteTo tells it the symcache's size
-// before its first byte.
-type preallocator interface{ Preallocate(n int64) }
-
 // WriteTo writes the symcache. The Builder should not be used afterwards.
 //
 // It makes two passes over coded data rather than holding tables of
@@ -287,9 +283,8 @@ type preallocator interface{ Preallocate(n int64) }
 // (and the node table), then, with the regions cut at the gaps resolve
 // noted, encoding the pages. The sections are then generated for the
 // checksum that the header carries and held for the writing, or, past
-// holdSections, generated a second time to write them. A writer with a
-// Preallocate(n int64) method (atomicfile.Writer) is told the file's size
-// before its first byte.
+// holdSections, generated a second time to write them. An
+// atomicfile.Writer is told the file's size before its first byte.
 func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	a := &assembly{b: b}
 	defer func() { a.close() }()
@@ -410,9 +405,7 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	}
 	le.PutUint32(h[offChecksum:], crc)
 
-	if p, ok := w.(preallocator); ok {
-		p.Preallocate(int64(size))
-	}
+	atomicfile.Preallocate(w, int64(size))
 	bw := bufio.NewWriterSize(w, 1<<16)
 	n, err := bw.Write(h[:])
 	total := int64(n)

@@ -83,6 +83,15 @@ func (w *Writer) Preallocate(n int64) {
 	}
 }
 
+// Preallocate calls w's Preallocate when w is a Writer, and does nothing
+// otherwise: a writer of data whose size it knows before the first byte
+// calls it whatever it was handed.
+func Preallocate(w io.Writer, n int64) {
+	if aw, ok := w.(*Writer); ok {
+		aw.Preallocate(n)
+	}
+}
+
 // sweep removes the temporary files in dir last modified before cutoff.
 // It is best effort: a file another process removes first, or one that
 // cannot be removed, is left to it.

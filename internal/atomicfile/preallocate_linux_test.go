@@ -23,7 +23,7 @@ func TestPreallocate(t *testing.T) {
 			if !ok {
 				t.Fatalf("Write hands a %T, want a *Writer", w)
 			}
-			aw.Preallocate(reserve)
+			Preallocate(w, reserve)
 			var st syscall.Stat_t
 			if err := syscall.Fstat(int(aw.f.Fd()), &st); err != nil {
 				return err
@@ -43,5 +43,11 @@ func TestPreallocate(t *testing.T) {
 		if reserve >= int64(len(data)) && blocks < reserve {
 			t.Errorf("reserve %d: %d bytes of blocks after preallocating", reserve, blocks)
 		}
+	}
+	// Other writers are left alone.
+	var buf bytes.Buffer
+	Preallocate(&buf, 1<<20)
+	if buf.Len() != 0 {
+		t.Errorf("Preallocate wrote %d bytes to a bytes.Buffer", buf.Len())
 	}
 }
