@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
-	"github.com/cairn-dev/cairn/internal/atomicfile"
 	"hash/crc32"
 	"hash/maphash"
 	"io"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/cairn-dev/cairn/debugfiles/debugid"
 	"github.com/cairn-dev/cairn/debugfiles/unwind"
+	"github.com/cairn-dev/cairn/internal/atomicfile"
 )
 
 // Info identifies the object a cficache describes; it goes into the

@@ -3,13 +3,13 @@ package dwarf
 import (
 	"errors"
 	"fmt"
-	"github.com/cairn-dev/cairn/internal/prefault"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/cairn-dev/cairn/debugfiles"
+	"github.com/cairn-dev/cairn/internal/prefault"
 )
 
 // The builder turns DIEs into debugfiles.Function trees in two steps. The

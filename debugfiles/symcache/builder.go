@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
-	"github.com/cairn-dev/cairn/internal/prefault"
 	"hash/maphash"
 	"math"
 	"math/bits"
@@ -14,6 +13,7 @@ import (
 	"github.com/cairn-dev/cairn/debugfiles"
 	"github.com/cairn-dev/cairn/debugfiles/debugid"
 	"github.com/cairn-dev/cairn/debugfiles/dwarf"
+	"github.com/cairn-dev/cairn/internal/prefault"
 )
 
 // Info identifies the object a symcache describes; it goes into the header.

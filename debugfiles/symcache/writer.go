@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/cairn-dev/cairn/internal/atomicfile"
-	"github.com/cairn-dev/cairn/internal/prefault"
 	"hash/crc32"
 	"io"
 	"iter"
@@ -20,6 +18,8 @@ import (
 
 	"github.com/cairn-dev/cairn/debugfiles"
 	"github.com/cairn-dev/cairn/debugfiles/dwarf"
+	"github.com/cairn-dev/cairn/internal/atomicfile"
+	"github.com/cairn-dev/cairn/internal/prefault"
 	"github.com/cairn-dev/cairn/internal/radix"
 )
 
