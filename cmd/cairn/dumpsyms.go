@@ -87,6 +87,7 @@ output unless -o is given; a symbol store expects it at
 			if !mangled {
 				opts.Demangle = func(s string) string { return demangle.Demangle(s, demangle.Full) }
 			}
+			reserveBuildHeap(obj)
 			out := cmd.OutOrStdout()
 			var f *os.File
 			if output != "" && output != "-" {

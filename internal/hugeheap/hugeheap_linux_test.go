@@ -1,0 +1,92 @@
+package hugeheap
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"testing"
+)
+
+// faultsFilling counts the page faults of allocating n bytes and writing
+// one byte in every 4 KB of them.
+func faultsFilling(n int) int64 {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var before, after syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_THREAD, &before)
+	b := make([]byte, n)
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1
+	}
+	syscall.Getrusage(syscall.RUSAGE_THREAD, &after)
+	runtime.KeepAlive(b)
+	return after.Minflt - before.Minflt
+}
+
+func TestReserveGivesHugePages(t *testing.T) {
+	if !advisable() {
+		b, _ := os.ReadFile(policy)
+		msg := "transparent huge pages are not given on request here (" + policy + ": " + string(b) + "); nothing to measure"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	// First, as a command would: freed memory below the block would
+	// serve the allocation first.
+	Reserve(64 << 20)
+	const n = 16 << 20
+	// Huge pages take one fault per 2 MB; a page the kernel could not
+	// give whole (memory too fragmented) falls back to 512 faults, so
+	// allow a few of those.
+	if got, limit := faultsFilling(n), int64(n/4096/4); got > limit {
+		t.Errorf("after Reserve, filling %d bytes took %d faults, want at most %d (4 KB pages take %d)", n, got, limit, n/4096)
+	}
+}
+
+func TestReserveLeavesOtherPolicies(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, policy, godebug string
+	}{
+		{"always", "[always] madvise never\n", ""},
+		{"never", "always madvise [never]\n", ""},
+		{"disablethp", "always [madvise] never\n", "gctrace=0,disablethp=1"},
+		{"no policy file", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(dir, tt.name)
+			if tt.policy != "" {
+				if err := os.WriteFile(p, []byte(tt.policy), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			old := policy
+			policy = p
+			t.Cleanup(func() { policy = old })
+			t.Setenv("GODEBUG", tt.godebug)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			Reserve(8 << 20)
+			runtime.ReadMemStats(&after)
+			if after.NumGC != before.NumGC {
+				t.Errorf("Reserve collected (%d collections) where it should do nothing", after.NumGC-before.NumGC)
+			}
+		})
+	}
+	// The same file with madvise chosen is advisable: the cases above
+	// differ from a reserving one only in what they test.
+	p := filepath.Join(dir, "madvise")
+	if err := os.WriteFile(p, []byte("always [madvise] never\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := policy
+	policy = p
+	defer func() { policy = old }()
+	t.Setenv("GODEBUG", "")
+	if !advisable() {
+		t.Error("policy madvise, no GODEBUG: not advisable")
+	}
+}
