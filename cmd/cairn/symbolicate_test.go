@@ -17,6 +17,8 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/cairn-dev/cairn/debugfiles"
+	"github.com/cairn-dev/cairn/debugfiles/loader"
 	"github.com/cairn-dev/cairn/fixtures"
 	"github.com/cairn-dev/cairn/internal/symoracle"
 	"github.com/cairn-dev/cairn/internal/testtools"
@@ -430,3 +432,35 @@ func TestSymbolicateStreamWriteError(t *testing.T) {
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
+
+// formatOnly is an object of which buildHeapFor may ask only the format.
+type formatOnly struct {
+	debugfiles.Object
+	format debugfiles.Format
+}
+
+func (o formatOnly) Format() debugfiles.Format { return o.format }
+
+func TestBuildHeapFor(t *testing.T) {
+	elf := formatOnly{format: debugfiles.FormatELF}
+	pe := formatOnly{format: debugfiles.FormatPE}
+	pdbFile := formatOnly{format: debugfiles.FormatPDB}
+	tests := []struct {
+		name string
+		obj  debugfiles.Object
+		want int
+	}{
+		{"ELF", elf, buildHeap},
+		{"mingw PE with DWARF", pe, buildHeap},
+		{"Breakpad .sym", formatOnly{format: debugfiles.FormatBreakpad}, buildHeap},
+		{"binary and its .debug file", &loader.Companion{Object: elf, Debug: elf}, buildHeap},
+		{"PDB", pdbFile, 0},
+		{"PE image and its PDB", &loader.Companion{Object: pe, Debug: pdbFile}, 0},
+		{"PE image and its PDB, as symbolicate records it", pdbCompanion{&loader.Companion{Object: pe, Debug: pdbFile}}, 0},
+	}
+	for _, tt := range tests {
+		if got := buildHeapFor(tt.obj); got != tt.want {
+			t.Errorf("%s: buildHeapFor = %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}

@@ -96,21 +96,24 @@ func newSymcacheInfoCommand() *cobra.Command {
 const buildHeap = 64 << 20
 
 // reserveBuildHeap backs the heap of a command about to convert obj with
-// huge pages (package hugeheap). On the virtual machines measured in
-// BENCHMARKS.md, a DWARF build's page faults took a fifth of its time.
-// A PDB's build is left as it is: its session decodes one module at a
-// time and keeps a small heap, so it gained nothing measurable, and its
-// peak RSS, which the PDB memory goal bounds, grew by 1.5-2 MB (huge
-// pages partly used).
-func reserveBuildHeap(obj debugfiles.Object) {
+// huge pages (package hugeheap).
+func reserveBuildHeap(obj debugfiles.Object) { hugeheap.Reserve(buildHeapFor(obj)) }
+
+// buildHeapFor is the heap to mark for converting obj. On the virtual
+// machines measured in BENCHMARKS.md, a DWARF build's page faults took a
+// fifth of its time. A PDB's build is left as it is: its session decodes
+// one module at a time and keeps a small heap, so it gained nothing
+// measurable, and its peak RSS, which the PDB memory goal bounds, grew by
+// 1.5-2 MB (huge pages partly used).
+func buildHeapFor(obj debugfiles.Object) int {
 	debug := obj
 	if c, ok := obj.(*loader.Companion); ok {
 		debug = c.Debug
 	}
 	if debug.Format() == debugfiles.FormatPDB {
-		return
+		return 0
 	}
-	hugeheap.Reserve(buildHeap)
+	return buildHeap
 }
 
 // printSymcacheInfo opens, verifies and describes a symcache file.
