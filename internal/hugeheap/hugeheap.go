@@ -6,18 +6,19 @@
 // BENCHMARKS.md), the first write to a 4 KB page traps to the
 // hypervisor: ~13 µs a page, 2.7-3.8 ms a megabyte, and a symcache build
 // took 5,400 such faults. A 2 MB huge page costs one fault for 512
-// pages: with them the build took 1,400 faults and a fifth less time. Linux gives huge
-// pages only to memory marked MADV_HUGEPAGE when its policy is
-// "madvise", the usual default, and the Go runtime marks none of its
-// heap. The heap's memory cannot be marked before the runtime maps it
-// (its mapping replaces any mark), so Reserve makes the runtime map it:
-// it allocates a block it never touches, marks it, and frees it with a
-// collection; the heap's next allocations come from that block.
+// pages: with them the build took 1,400 faults and a fifth less time.
+// Linux gives huge pages only to memory marked MADV_HUGEPAGE when its
+// policy is "madvise", the usual default, and the Go runtime marks none
+// of its heap. The heap's memory cannot be marked before the runtime
+// maps it (its mapping replaces any mark), so Reserve makes the runtime
+// map it: it allocates a block it never touches, marks it, and frees it
+// with a collection; the heap's next allocations come from that block.
 package hugeheap
 
 // Reserve marks n bytes of the Go heap for huge pages, to serve the
-// allocations that follow. It costs a garbage collection (1-3 ms where
-// it matters; the block is never touched, so it costs no memory), and
+// allocations that follow. It costs a garbage collection (with the
+// block's allocation ~3 ms where it matters; the block is never touched,
+// so it costs no memory), and
 // does nothing where the system would not use huge pages anyway: on
 // other systems, when the policy is "always" or "never", or when
 // GODEBUG has disablethp=1. Call it once, at the start of a command
