@@ -17,12 +17,12 @@ package hugeheap
 
 // Reserve marks n bytes of the Go heap for huge pages, to serve the
 // allocations that follow. It costs a garbage collection (with the
-// block's allocation ~3 ms where it matters; the block is never touched,
-// so it costs no memory), and
-// does nothing where the system would not use huge pages anyway: on
-// other systems, when the policy is "always" or "never", or when
-// GODEBUG has disablethp=1. Call it once, at the start of a command
-// whose heap grows large, before the heap grows.
+// block's allocation ~3 ms where it matters; the block is never
+// touched, so it costs no memory), and does nothing where the system
+// would not use huge pages anyway: on other systems, when the policy is
+// "always" or "never", or when GODEBUG has disablethp=1. Call it once,
+// at the start of a command whose heap grows large, before the heap
+// grows.
 func Reserve(n int) {
 	if n <= 0 || !advisable() {
 		return
