@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"math"
+	"runtime"
+	"runtime/trace"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+// TestTally runs transitions on a tally and checks where its P time went.
+func TestTally(t *testing.T) {
+	type tr struct {
+		at       int64
+		g        uint64
+		from, to gstate
+		where    string
+	}
+	tests := []struct {
+		name  string
+		procs int
+		steps []tr
+		want  summary // fractions and wakers only
+	}{
+		{
+			name:  "one goroutine on two Ps",
+			procs: 2,
+			steps: []tr{{0, 1, gOther, gRunning, ""}, {100, 1, gRunning, gOther, ""}},
+			want:  summary{Busy: 0.5, IdleNothing: 0.5},
+		},
+		{
+			name:  "a goroutine ready beside an idle P",
+			procs: 2,
+			steps: []tr{
+				{0, 1, gOther, gRunning, ""},
+				{0, 2, gOther, gRunnable, "feed"},
+				{50, 2, gRunnable, gRunning, ""},
+				{100, 1, gRunning, gOther, ""},
+			},
+			// 0-50: one P idle while 2 waits (25% of 2×100); 50-100: both busy.
+			want: summary{Busy: 0.75, IdleReady: 0.25, Wakers: []waker{{"feed", 0.25}}},
+		},
+		{
+			name:  "two ready goroutines share the blame",
+			procs: 2,
+			steps: []tr{
+				{0, 1, gOther, gRunning, ""},
+				{0, 2, gOther, gRunnable, "a"},
+				{0, 3, gOther, gRunnable, "b"},
+				{100, 1, gRunning, gOther, ""},
+			},
+			want: summary{Busy: 0.5, IdleReady: 0.5, Wakers: []waker{{"a", 0.25}, {"b", 0.25}}},
+		},
+		{
+			name:  "a goroutine in a system call",
+			procs: 2,
+			steps: []tr{
+				{0, 1, gOther, gRunning, ""},
+				{0, 2, gOther, gSyscall, ""},
+				{40, 2, gSyscall, gOther, ""},
+				{100, 1, gRunning, gOther, ""},
+			},
+			want: summary{Busy: 0.5, IdleSyscall: 0.2, IdleNothing: 0.3},
+		},
+		{
+			name:  "more running than Ps is all busy",
+			procs: 1,
+			steps: []tr{
+				{0, 1, gOther, gRunning, ""},
+				{0, 2, gOther, gRunning, ""},
+				{0, 3, gOther, gRunnable, "x"},
+				{10, 1, gRunning, gOther, ""},
+				{10, 2, gRunning, gOther, ""},
+			},
+			want: summary{Busy: 1},
+		},
+		{
+			name:  "a trace that starts while goroutines run",
+			procs: 2,
+			steps: []tr{
+				{0, 1, gRunning, gOther, ""}, // began before the trace
+				{0, 2, gOther, gRunning, ""},
+				{10, 2, gRunning, gOther, ""},
+			},
+			want: summary{Busy: 0.5, IdleNothing: 0.5},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tl := newTally(tc.procs)
+			for _, s := range tc.steps {
+				tl.transition(s.at, s.g, s.from, s.to, s.where)
+			}
+			got := tl.summary()
+			if !near(got.Busy, tc.want.Busy) || !near(got.IdleReady, tc.want.IdleReady) ||
+				!near(got.IdleSyscall, tc.want.IdleSyscall) || !near(got.IdleNothing, tc.want.IdleNothing) {
+				t.Errorf("busy %v ready %v syscall %v nothing %v, want %v %v %v %v",
+					got.Busy, got.IdleReady, got.IdleSyscall, got.IdleNothing,
+					tc.want.Busy, tc.want.IdleReady, tc.want.IdleSyscall, tc.want.IdleNothing)
+			}
+			if len(got.Wakers) != len(tc.want.Wakers) {
+				t.Fatalf("wakers %v, want %v", got.Wakers, tc.want.Wakers)
+			}
+			for i, w := range tc.want.Wakers {
+				if got.Wakers[i].Where != w.Where || !near(got.Wakers[i].Share, w.Share) {
+					t.Errorf("waker %d: %v, want %v", i, got.Wakers[i], w)
+				}
+			}
+		})
+	}
+}
+
+// TestAnalyzeTrace reads a trace this test records: goroutines handing
+// values over channels. The shares must cover the whole P time, the
+// handoffs must show as running goroutines, and the places that made
+// goroutines ready must be named from the stacks.
+func TestAnalyzeTrace(t *testing.T) {
+	if trace.IsEnabled() {
+		t.Skip("a trace is already being recorded")
+	}
+	var buf bytes.Buffer
+	if err := trace.Start(&buf); err != nil {
+		t.Fatal(err)
+	}
+	ping, pong := make(chan int), make(chan int)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for v := range ping {
+			spin(2000)
+			pong <- v
+		}
+		close(pong)
+	})
+	wg.Go(func() {
+		for i := range 200 {
+			ping <- i
+			<-pong
+			spin(2000)
+		}
+		close(ping)
+	})
+	wg.Wait()
+	trace.Stop()
+
+	s, err := analyze(&buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Span <= 0 || s.Procs < 1 || s.Procs > runtime.GOMAXPROCS(0) {
+		t.Fatalf("span %v over %d Ps (GOMAXPROCS %d)", s.Span, s.Procs, runtime.GOMAXPROCS(0))
+	}
+	if sum := s.Busy + s.IdleReady + s.IdleSyscall + s.IdleNothing; math.Abs(sum-1) > 1e-6 {
+		t.Errorf("shares add up to %v, not 1", sum)
+	}
+	if s.Busy <= 0 {
+		t.Errorf("busy %v: the goroutines' running was not seen", s.Busy)
+	}
+	for _, w := range s.Wakers {
+		if w.Where == "" {
+			t.Errorf("a waker without a place: %v", s.Wakers)
+		}
+	}
+	var out bytes.Buffer
+	report(&out, s, 3)
+	if !strings.Contains(out.String(), "busy") {
+		t.Errorf("report:\n%s", out.String())
+	}
+	if _, err := analyze(strings.NewReader("not a trace"), 0); err == nil {
+		t.Error("a file that is not a trace was read without an error")
+	}
+}
+
+var sink uint64
+
+// spin does some work that the compiler cannot drop.
+func spin(n int) {
+	x := sink
+	for i := range n {
+		x = x*6364136223846793005 + uint64(i)
+	}
+	sink = x
+}
