@@ -60,15 +60,7 @@ func analyze(r io.Reader, procs int) (summary, error) {
 	if err != nil {
 		return summary{}, err
 	}
-	// The number of Ps is known only at the end when not given: the
-	// transitions are kept, then tallied.
-	type step struct {
-		at       int64
-		g        uint64
-		from, to gstate
-		where    string
-	}
-	var steps []step
+	t := newTally()
 	seen := map[trace.ProcID]bool{}
 	for {
 		ev, err := tr.ReadEvent()
@@ -89,20 +81,16 @@ func analyze(r io.Reader, procs int) (summary, error) {
 			continue
 		}
 		from, to := st.Goroutine()
-		s := step{at: int64(ev.Time()), g: uint64(st.Resource.Goroutine()), from: state(from), to: state(to)}
-		if s.to == gRunnable {
-			s.where = frames(ev.Stack(), 3)
+		var where string
+		if to == trace.GoRunnable {
+			where = frames(ev.Stack(), 3)
 		}
-		steps = append(steps, s)
+		t.transition(int64(ev.Time()), uint64(st.Resource.Goroutine()), state(from), state(to), where)
 	}
 	if procs <= 0 {
-		procs = max(len(seen), 1)
+		procs = len(seen)
 	}
-	t := newTally(procs)
-	for _, s := range steps {
-		t.transition(s.at, s.g, s.from, s.to, s.where)
-	}
-	return t.summary(), nil
+	return t.summary(procs), nil
 }
 
 // state maps a trace's goroutine state to a tally's.

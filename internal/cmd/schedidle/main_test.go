@@ -91,11 +91,11 @@ func TestTally(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tl := newTally(tc.procs)
+			tl := newTally()
 			for _, s := range tc.steps {
 				tl.transition(s.at, s.g, s.from, s.to, s.where)
 			}
-			got := tl.summary()
+			got := tl.summary(tc.procs)
 			if !near(got.Busy, tc.want.Busy) || !near(got.IdleReady, tc.want.IdleReady) ||
 				!near(got.IdleSyscall, tc.want.IdleSyscall) || !near(got.IdleNothing, tc.want.IdleNothing) {
 				t.Errorf("busy %v ready %v syscall %v nothing %v, want %v %v %v %v",

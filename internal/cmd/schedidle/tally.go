@@ -15,13 +15,13 @@ const (
 	gSyscall                // in a system call, holding its thread
 )
 
-// tally adds up, over a trace, the P time that ran goroutines and the P
-// time left idle, by why it was idle: a goroutine was ready but no P had
-// picked it up yet (the wake-up of an idle P is slow), a goroutine was in
-// a system call (its thread busy in the kernel), or nothing was ready.
-// Times are nanoseconds; P time is nanoseconds times Ps.
+// tally adds up, over a trace, the time spent with each number of
+// goroutines running, split by what the others were doing: some ready but
+// not yet running, some in system calls (their threads busy in the
+// kernel), or nothing. From it, summary finds for any number of Ps the P
+// time that ran goroutines and the P time left idle, and why; the number
+// of Ps need not be known while the trace is read. Times are nanoseconds.
 type tally struct {
-	procs   int
 	started bool
 	last    int64
 
@@ -29,15 +29,37 @@ type tally struct {
 	// ready holds the runnable goroutines and where each was made ready.
 	ready map[uint64]string
 
-	span, busy                          float64
-	idleReady, idleSyscall, idleNothing float64
-	// blame shares the idle P time of each interval with runnable
-	// goroutines among them, by where they were made ready.
-	blame map[string]float64
+	// spent is the time spent with each number of goroutines running
+	// (the last counts that many or more), by what the others did.
+	spent [maxRunning + 1][numWhy]float64
+	// blame shares the time spent with goroutines ready among them, by
+	// where they were made ready and how many goroutines were running.
+	blame map[blameKey]float64
 }
 
-func newTally(procs int) *tally {
-	return &tally{procs: procs, ready: map[uint64]string{}, blame: map[string]float64{}}
+// blameKey is where goroutines were made ready, and how many others ran
+// while they waited.
+type blameKey struct {
+	where   string
+	running int
+}
+
+// maxRunning bounds the numbers of running goroutines a tally tells
+// apart: as many as the Ps of any machine this runs on.
+const maxRunning = 1024
+
+// why is what the goroutines that were not running did.
+type why uint8
+
+const (
+	whyReady   why = iota // some were ready
+	whySyscall            // none was ready, some were in system calls
+	whyNothing            // none was either
+	numWhy
+)
+
+func newTally() *tally {
+	return &tally{ready: map[uint64]string{}, blame: map[blameKey]float64{}}
 }
 
 // advance accounts for the time from the last event to now.
@@ -51,23 +73,18 @@ func (t *tally) advance(now int64) {
 	}
 	dt := float64(now - t.last)
 	t.last = now
-	p := float64(t.procs)
-	run := float64(min(t.running, t.procs))
-	t.span += p * dt
-	t.busy += run * dt
-	idle := (p - run) * dt
+	r := min(t.running, maxRunning)
 	switch {
-	case idle == 0:
 	case len(t.ready) > 0:
-		t.idleReady += idle
-		share := idle / float64(len(t.ready))
+		t.spent[r][whyReady] += dt
+		share := dt / float64(len(t.ready))
 		for _, where := range t.ready {
-			t.blame[where] += share
+			t.blame[blameKey{where, r}] += share
 		}
 	case t.syscall > 0:
-		t.idleSyscall += idle
+		t.spent[r][whySyscall] += dt
 	default:
-		t.idleNothing += idle
+		t.spent[r][whyNothing] += dt
 	}
 }
 
@@ -110,15 +127,33 @@ type waker struct {
 	Share float64
 }
 
-func (t *tally) summary() summary {
-	s := summary{Span: t.span, Procs: t.procs}
-	if t.span == 0 {
+// summary is the tally's findings for a program that ran on procs Ps:
+// over an interval with r goroutines running, min(r, procs) Ps were busy
+// and the others idle, for the reason the interval was counted under.
+func (t *tally) summary(procs int) summary {
+	procs = max(procs, 1)
+	s := summary{Procs: procs}
+	var busy, idle [numWhy]float64
+	for r := range t.spent {
+		for w, dt := range t.spent[r] {
+			s.Span += float64(procs) * dt
+			busy[w] += float64(min(r, procs)) * dt
+			idle[w] += float64(max(procs-r, 0)) * dt
+		}
+	}
+	if s.Span == 0 {
 		return s
 	}
-	s.Busy, s.IdleReady = t.busy/t.span, t.idleReady/t.span
-	s.IdleSyscall, s.IdleNothing = t.idleSyscall/t.span, t.idleNothing/t.span
-	for where, v := range t.blame {
-		s.Wakers = append(s.Wakers, waker{where, v / t.span})
+	s.Busy = (busy[whyReady] + busy[whySyscall] + busy[whyNothing]) / s.Span
+	s.IdleReady, s.IdleSyscall, s.IdleNothing = idle[whyReady]/s.Span, idle[whySyscall]/s.Span, idle[whyNothing]/s.Span
+	shares := map[string]float64{}
+	for k, dt := range t.blame {
+		if k.running < procs {
+			shares[k.where] += float64(procs-k.running) * dt / s.Span
+		}
+	}
+	for where, v := range shares {
+		s.Wakers = append(s.Wakers, waker{where, v})
 	}
 	slices.SortFunc(s.Wakers, func(a, b waker) int {
 		if c := cmp.Compare(b.Share, a.Share); c != 0 {
