@@ -133,18 +133,19 @@ type waker struct {
 func (t *tally) summary(procs int) summary {
 	procs = max(procs, 1)
 	s := summary{Procs: procs}
-	var busy, idle [numWhy]float64
+	var busy float64
+	var idle [numWhy]float64
 	for r := range t.spent {
 		for w, dt := range t.spent[r] {
 			s.Span += float64(procs) * dt
-			busy[w] += float64(min(r, procs)) * dt
+			busy += float64(min(r, procs)) * dt
 			idle[w] += float64(max(procs-r, 0)) * dt
 		}
 	}
 	if s.Span == 0 {
 		return s
 	}
-	s.Busy = (busy[whyReady] + busy[whySyscall] + busy[whyNothing]) / s.Span
+	s.Busy = busy / s.Span
 	s.IdleReady, s.IdleSyscall, s.IdleNothing = idle[whyReady]/s.Span, idle[whySyscall]/s.Span, idle[whyNothing]/s.Span
 	shares := map[string]float64{}
 	for k, dt := range t.blame {
