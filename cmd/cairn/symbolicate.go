@@ -177,7 +177,7 @@ func loadSymcache(path, arch string, debugDirs []string, cacheDir string) (*symc
 	if companion != nil {
 		defer companion.Close()
 	}
-	reserveBuildHeap(obj)
+	prepareSymcacheBuild(obj)
 	if cacheDir == "" {
 		var buf bytes.Buffer
 		if err := symcache.Write(&buf, obj, symcache.Options{}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"github.com/cairn-dev/cairn/debugfiles"
 	"github.com/cairn-dev/cairn/debugfiles/loader"
 	"github.com/cairn-dev/cairn/debugfiles/symcache"
+	"github.com/cairn-dev/cairn/internal/gcfloor"
 	"github.com/cairn-dev/cairn/internal/hugeheap"
 	"github.com/spf13/cobra"
 )
@@ -65,7 +66,7 @@ verified and described.`,
 			if companion != nil {
 				defer companion.Close()
 			}
-			reserveBuildHeap(obj)
+			prepareSymcacheBuild(obj)
 			if err := writeSymcacheFile(output, obj); err != nil {
 				return fmt.Errorf("symcache build: %s: %w", args[0], err)
 			}
@@ -106,14 +107,39 @@ func reserveBuildHeap(obj debugfiles.Object) { hugeheap.Reserve(buildHeapFor(obj
 // measurable, and its peak RSS, which the PDB memory goal bounds, grew by
 // 1.5-2 MB (huge pages partly used).
 func buildHeapFor(obj debugfiles.Object) int {
-	debug := obj
-	if c, ok := obj.(*loader.Companion); ok {
-		debug = c.Debug
-	}
-	if debug.Format() == debugfiles.FormatPDB {
+	if isPDB(obj) {
 		return 0
 	}
 	return buildHeap
+}
+
+// isPDB reports whether obj's debug information is a PDB (a PE image with
+// its PDB, or the PDB itself).
+func isPDB(obj debugfiles.Object) bool {
+	if c, ok := obj.(*loader.Companion); ok {
+		obj = c.Debug
+	}
+	return obj.Format() == debugfiles.FormatPDB
+}
+
+// symcacheFloor is the Go memory below which a symcache build from DWARF
+// does not collect garbage (package gcfloor). The bench fixture's build
+// (24 MB of DWARF) holds ~20 MB at its peak; the default pacing collects
+// five times on the way, three of them while nearly all of the heap is
+// live, and their assists cost ~10% of the build's instructions. Under
+// this floor it collects twice, for about 1 MB more peak RSS; at 32 MB,
+// once, for 6 MB more (BENCHMARKS.md).
+const symcacheFloor = 24 << 20
+
+// prepareSymcacheBuild readies the heap of a command about to build obj's
+// symcache: huge pages (reserveBuildHeap) and the collection floor, which
+// a PDB's build goes without: the PDB memory goal bounds its peak, which
+// a floor would raise, and its session's small heap gains nothing.
+func prepareSymcacheBuild(obj debugfiles.Object) {
+	reserveBuildHeap(obj)
+	if !isPDB(obj) {
+		gcfloor.Set(symcacheFloor)
+	}
 }
 
 // printSymcacheInfo opens, verifies and describes a symcache file.
