@@ -5,10 +5,12 @@
 // The collector's first goal is 4 MB and each goal is twice the heap the
 // last collection left live. A build whose working set grows to 20 MB
 // while nearly all of it stays live therefore collects at 4, 8 and 16 MB,
-// finding little to free, and the goroutine that allocates during each
-// collection is made to help mark (an assist) while the others wait on
-// it: on the symcache build of 24 MB of DWARF measured in BENCHMARKS.md,
-// two of its five collections cost ~9 ms of assists, a tenth of its CPU.
+// finding little to free, and a goroutine that allocates while a
+// collection marks is made to help it (an assist), which slows the
+// allocating goroutine, often the one the others wait for. On the symcache
+// build of 24 MB of DWARF measured in BENCHMARKS.md, two of its five
+// collections made ~9 ms of assists; under a floor the build runs a tenth
+// fewer instructions.
 //
 // Set turns the collector's proportional pacing off and sets a memory
 // limit at the floor, so the first collection comes when the process's Go
