@@ -126,9 +126,9 @@ func isPDB(obj debugfiles.Object) bool {
 // does not collect garbage (package gcfloor). The bench fixture's build
 // (24 MB of DWARF) holds ~20 MB at its peak; the default pacing collects
 // five times on the way, three of them while nearly all of the heap is
-// live, and their assists cost ~10% of the build's instructions. Under
-// this floor it collects twice, for about 1 MB more peak RSS; at 32 MB,
-// once, for 6 MB more (BENCHMARKS.md).
+// live. Under this floor it collects twice and runs ~10% fewer
+// instructions, for about 1 MB more peak RSS; at 32 MB, once, for 6 MB
+// more (BENCHMARKS.md).
 const symcacheFloor = 24 << 20
 
 // prepareSymcacheBuild readies the heap of a command about to build obj's
