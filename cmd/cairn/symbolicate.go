@@ -177,8 +177,8 @@ func loadSymcache(path, arch string, debugDirs []string, cacheDir string) (*symc
 	if companion != nil {
 		defer companion.Close()
 	}
-	prepareSymcacheBuild(obj)
 	if cacheDir == "" {
+		prepareSymcacheBuild(obj)
 		var buf bytes.Buffer
 		if err := symcache.Write(&buf, obj, symcache.Options{}); err != nil {
 			return nil, err
@@ -196,6 +196,9 @@ func loadSymcache(path, arch string, debugDirs []string, cacheDir string) (*symc
 		}
 		c.Close()
 	}
+	// Only a build needs its heap readied: a cached symcache is opened
+	// without the reserving's collection.
+	prepareSymcacheBuild(obj)
 	if err := writeSymcacheFile(cached, obj); err != nil {
 		return nil, err
 	}
