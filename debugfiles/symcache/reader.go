@@ -690,8 +690,8 @@ func (c *Cache) find(addr uint64) (node, file, line uint32, at uint64, ok bool) 
 	// decoding does not use them: the rows the chain reads next are
 	// mostly there (a group's ~30 nodes take a line or two), and their
 	// cache misses then overlap the decoding instead of following it.
-	// KeepAlive keeps the loads, which nothing else uses. 0.95 of a
-	// lookup's time where it waits on memory (BENCHMARKS.md).
+	// KeepAlive keeps the loads, which nothing else uses. Lookups took
+	// 0.95–0.97 of the time (BENCHMARKS.md, "In-process lookup").
 	if i := uint64(from-1) * c.nodeWidth >> 3; i < uint64(len(c.nodes)) { // from 0 wraps around
 		runtime.KeepAlive(c.nodes[i])
 		if i += 64; i < uint64(len(c.nodes)) {
