@@ -23,10 +23,16 @@ var exitsAfterCommand bool
 
 func main() {
 	exitsAfterCommand = true
+	stopTrace, err := startTrace(os.Getenv(traceEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cairn:", err)
+		os.Exit(1)
+	}
 	root := newRootCommand()
 	stop := cancelOnSignal(root)
-	err := root.Execute()
+	err = root.Execute()
 	stop()
+	stopTrace()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cairn:", err)
 		os.Exit(1)

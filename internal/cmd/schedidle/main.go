@@ -7,6 +7,16 @@
 //	go test ./debugfiles/symcache -run '^$' -bench 'Build$' -benchtime 10x -trace /tmp/build.trace
 //	go run ./internal/cmd/schedidle [-top N] [-procs N] /tmp/build.trace
 //
+// With -timeline it also lays the trace out in intervals of that length:
+// for each, how busy the Ps were and which goroutines ran, grouped by the
+// function that created them, so that the stretches where one core
+// idles show, and whose work fills the other; -syscalls adds the system
+// calls that took at least its length, with their stacks. The cairn
+// binary records a trace of any command into the file CAIRN_TRACE names:
+//
+//	CAIRN_TRACE=/tmp/cli.trace cairn symcache build BIN -o out.symcache
+//	go run ./internal/cmd/schedidle -timeline 2ms -syscalls 1ms /tmp/cli.trace
+//
 // On the virtual machines BENCHMARKS.md describes, an idle core takes tens
 // of microseconds to wake: the Go scheduler puts a goroutine that a
 // channel operation readies on the waker's P, and an idle P takes it only
@@ -29,8 +39,10 @@ import (
 func main() {
 	top := flag.Int("top", 10, "how many places that made waiting goroutines ready to list")
 	procs := flag.Int("procs", 0, "the number of Ps (GOMAXPROCS) the program ran with; 0: the Ps the trace shows")
+	every := flag.Duration("timeline", 0, "also print, for every interval this long (2ms, say), how busy the Ps were and which goroutines ran, grouped by where they were created")
+	calls := flag.Duration("syscalls", 0, "with -timeline, also list the system calls that took this long or longer, with their stacks")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: schedidle [-top N] [-procs N] TRACE")
+		fmt.Fprintln(os.Stderr, "usage: schedidle [-top N] [-procs N] [-timeline D [-syscalls D]] TRACE")
 		fmt.Fprintln(os.Stderr, "TRACE is a Go execution trace: go test -trace FILE, or runtime/trace.")
 		flag.PrintDefaults()
 	}
@@ -45,23 +57,35 @@ func main() {
 		os.Exit(1)
 	}
 	defer f.Close()
-	s, err := analyze(f, *procs)
+	if *calls > 0 && *every <= 0 {
+		fmt.Fprintln(os.Stderr, "schedidle: -syscalls lists the long system calls under the timeline: give -timeline too (-timeline 2ms, say)")
+		os.Exit(2)
+	}
+	var tl *timeline
+	if *every > 0 {
+		tl = newTimeline(every.Nanoseconds(), calls.Nanoseconds())
+	}
+	s, err := analyze(f, *procs, tl)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "schedidle: %s: %v\n", flag.Arg(0), err)
 		os.Exit(1)
 	}
 	report(os.Stdout, s, *top)
+	if tl != nil {
+		tl.report(os.Stdout)
+	}
 }
 
-// analyze tallies the trace read from r. With procs 0, the Ps are those
-// the trace's events ran on.
-func analyze(r io.Reader, procs int) (summary, error) {
+// analyze tallies the trace read from r, and lays it out on tl when tl is
+// not nil. With procs 0, the Ps are those the trace's events ran on.
+func analyze(r io.Reader, procs int, tl *timeline) (summary, error) {
 	tr, err := trace.NewReader(r)
 	if err != nil {
 		return summary{}, err
 	}
 	t := newTally()
 	seen := map[trace.ProcID]bool{}
+	var end trace.Time
 	for {
 		ev, err := tr.ReadEvent()
 		if errors.Is(err, io.EOF) {
@@ -73,6 +97,7 @@ func analyze(r io.Reader, procs int) (summary, error) {
 		if p := ev.Proc(); p != trace.NoProc {
 			seen[p] = true
 		}
+		end = max(end, ev.Time())
 		if ev.Kind() != trace.EventStateTransition {
 			continue
 		}
@@ -81,11 +106,27 @@ func analyze(r io.Reader, procs int) (summary, error) {
 			continue
 		}
 		from, to := st.Goroutine()
+		g := uint64(st.Resource.Goroutine())
 		var where string
 		if to == trace.GoRunnable {
 			where = frames(ev.Stack(), 3)
 		}
-		t.transition(int64(ev.Time()), uint64(st.Resource.Goroutine()), state(from), state(to), where)
+		t.transition(int64(ev.Time()), g, state(from), state(to), where)
+		if tl == nil {
+			continue
+		}
+		var stack string
+		switch {
+		case from == trace.GoNotExist:
+			// The event's stack is its creator's, at the go statement.
+			tl.created(g, creator(ev.Stack()))
+		case to == trace.GoSyscall:
+			stack = frames(ev.Stack(), 5)
+		}
+		tl.transition(int64(ev.Time()), g, state(from), state(to), stack)
+	}
+	if tl != nil {
+		tl.finish(int64(end))
 	}
 	if procs <= 0 {
 		procs = len(seen)
@@ -125,6 +166,19 @@ func frames(st trace.Stack, n int) string {
 		return "(no stack)"
 	}
 	return b.String()
+}
+
+// creator names the function a goroutine was created in: the innermost
+// frame of its creation stack outside the runtime and package sync (whose
+// WaitGroup.Go starts goroutines for its callers).
+func creator(st trace.Stack) string {
+	for f := range st.Frames() {
+		if strings.HasPrefix(f.Func, "runtime.") || strings.HasPrefix(f.Func, "sync.") {
+			continue
+		}
+		return strings.TrimPrefix(f.Func, "github.com/cairn-dev/cairn/")
+	}
+	return "(no stack)"
 }
 
 // report writes the summary and the top places that made waiting

@@ -5,9 +5,12 @@ import (
 	"math"
 	"runtime"
 	"runtime/trace"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
@@ -146,7 +149,7 @@ func TestAnalyzeTrace(t *testing.T) {
 	wg.Wait()
 	trace.Stop()
 
-	s, err := analyze(&buf, 0)
+	s, err := analyze(&buf, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +172,7 @@ func TestAnalyzeTrace(t *testing.T) {
 	if !strings.Contains(out.String(), "busy") {
 		t.Errorf("report:\n%s", out.String())
 	}
-	if _, err := analyze(strings.NewReader("not a trace"), 0); err == nil {
+	if _, err := analyze(strings.NewReader("not a trace"), 0, nil); err == nil {
 		t.Error("a file that is not a trace was read without an error")
 	}
 }
@@ -183,4 +186,118 @@ func spin(n int) {
 		x = x*6364136223846793005 + uint64(i)
 	}
 	sink = x
+}
+
+// TestTimeline lays out made-up transitions: running time must land in
+// the buckets it spans, under the group its goroutine was created in,
+// and only the system calls as long as the threshold are kept.
+func TestTimeline(t *testing.T) {
+	tl := newTimeline(10, 20)
+	tl.transition(0, 1, gOther, gRunning, "")
+	tl.created(2, "pkg.startWorkers")
+	tl.transition(5, 2, gOther, gRunnable, "")
+	tl.transition(5, 2, gRunnable, gRunning, "")
+	tl.transition(15, 2, gRunning, gSyscall, "syscall.Read")
+	tl.transition(25, 1, gRunning, gSyscall, "syscall.Write")
+	tl.transition(30, 1, gSyscall, gRunning, "")
+	tl.transition(50, 2, gSyscall, gRunnable, "")
+	tl.transition(50, 2, gRunnable, gRunning, "")
+	tl.finish(52)
+
+	if want := []string{mainGroup, "pkg.startWorkers"}; !slices.Equal(tl.groups, want) {
+		t.Fatalf("groups %q, want %q", tl.groups, want)
+	}
+	want := [][]int64{{10, 5}, {10, 5}, {5}, {10}, {10}, {2, 2}}
+	if len(tl.busy) != len(want) {
+		t.Fatalf("%d buckets, want %d: %v", len(tl.busy), len(want), tl.busy)
+	}
+	for b := range want {
+		got := slices.Clone(tl.busy[b])
+		for len(got) > len(want[b]) && got[len(got)-1] == 0 {
+			got = got[:len(got)-1]
+		}
+		if !slices.Equal(got, want[b]) {
+			t.Errorf("bucket %d: %v, want %v", b, tl.busy[b], want[b])
+		}
+	}
+	if len(tl.calls) != 1 || tl.calls[0].where != "syscall.Read" || tl.calls[0].start != 15 || tl.calls[0].dur != 35 {
+		t.Errorf("long system calls %+v, want the 35 ns read from 15 on alone", tl.calls)
+	}
+	var out bytes.Buffer
+	tl.report(&out)
+	for _, s := range []string{"A ", "main", "B ", "pkg.startWorkers", "goroutine 2 (pkg.startWorkers): syscall.Read"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("report lacks %q:\n%s", s, out.String())
+		}
+	}
+}
+
+// TestTimelineTrace lays out a trace this test records: a goroutine this
+// test's startSpinners starts spins while another sleeps in a system
+// call. The spinner's running time must be found under the function that
+// created it, no bucket may hold more running time than the Ps had, and
+// the sleep must be listed with its stack.
+func TestTimelineTrace(t *testing.T) {
+	if trace.IsEnabled() {
+		t.Skip("a trace is already being recorded")
+	}
+	var buf bytes.Buffer
+	if err := trace.Start(&buf); err != nil {
+		t.Fatal(err)
+	}
+	startSpinners()
+	trace.Stop()
+
+	const width = int64(time.Millisecond)
+	tl := newTimeline(width, int64(10*time.Millisecond))
+	s, err := analyze(&buf, 0, tl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spinners := slices.IndexFunc(tl.groups, func(g string) bool { return strings.HasSuffix(g, ".startSpinners") })
+	if spinners < 0 {
+		t.Fatalf("no group for startSpinners among %q", tl.groups)
+	}
+	var spun int64
+	for b, row := range tl.busy {
+		var sum int64
+		for g, v := range row {
+			sum += v
+			if g == spinners {
+				spun += v
+			}
+		}
+		if sum > int64(s.Procs)*width {
+			t.Errorf("bucket %d holds %d ns of running time, more than %d Ps had", b, sum, s.Procs)
+		}
+	}
+	if spun <= 0 {
+		t.Errorf("the spinner's running time was not found under its group: %v", tl.busy)
+	}
+	i := slices.IndexFunc(tl.calls, func(c sysCall) bool { return strings.Contains(c.where, "Nanosleep") })
+	if i < 0 {
+		t.Fatalf("the 20 ms sleep is not among the long system calls: %+v", tl.calls)
+	}
+	if d := tl.calls[i].dur; d < int64(15*time.Millisecond) {
+		t.Errorf("the 20 ms sleep took %v", time.Duration(d))
+	}
+}
+
+// startSpinners spins on one goroutine while another sleeps 20 ms in a
+// system call, and waits for both.
+func startSpinners() {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for range 200 {
+			spin(5000)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		ts := syscall.NsecToTimespec(int64(20 * time.Millisecond))
+		_ = syscall.Nanosleep(&ts, nil)
+	}()
+	wg.Wait()
 }

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/trace"
+)
+
+// traceEnv names the variable that makes the binary record a Go execution
+// trace of its whole command into the file it names, for `go tool trace`
+// or `go run ./internal/cmd/schedidle -timeline 2ms FILE`: how busy a
+// command kept the cores, and what ran when (BENCHMARKS.md uses it on
+// `cairn symcache build`).
+const traceEnv = "CAIRN_TRACE"
+
+// startTrace starts a trace into the file path names, unless path is
+// empty, and returns what stops it and closes the file.
+func startTrace(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", traceEnv, err)
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", traceEnv, err)
+	}
+	return func() {
+		trace.Stop()
+		if err := f.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "cairn: %s: %v\n", traceEnv, err)
+		}
+	}, nil
+}
