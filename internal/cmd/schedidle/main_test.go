@@ -122,34 +122,28 @@ func TestTally(t *testing.T) {
 // handoffs must show as running goroutines, and the places that made
 // goroutines ready must be named from the stacks.
 func TestAnalyzeTrace(t *testing.T) {
-	if trace.IsEnabled() {
-		t.Skip("a trace is already being recorded")
-	}
-	var buf bytes.Buffer
-	if err := trace.Start(&buf); err != nil {
-		t.Fatal(err)
-	}
-	ping, pong := make(chan int), make(chan int)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for v := range ping {
-			spin(2000)
-			pong <- v
-		}
-		close(pong)
+	buf := record(t, func() {
+		ping, pong := make(chan int), make(chan int)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for v := range ping {
+				spin(2000)
+				pong <- v
+			}
+			close(pong)
+		})
+		wg.Go(func() {
+			for i := range 200 {
+				ping <- i
+				<-pong
+				spin(2000)
+			}
+			close(ping)
+		})
+		wg.Wait()
 	})
-	wg.Go(func() {
-		for i := range 200 {
-			ping <- i
-			<-pong
-			spin(2000)
-		}
-		close(ping)
-	})
-	wg.Wait()
-	trace.Stop()
 
-	s, err := analyze(&buf, 0, nil)
+	s, err := analyze(buf, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +169,22 @@ func TestAnalyzeTrace(t *testing.T) {
 	if _, err := analyze(strings.NewReader("not a trace"), 0, nil); err == nil {
 		t.Error("a file that is not a trace was read without an error")
 	}
+}
+
+// record returns an execution trace of what f does; the test is skipped
+// when a trace is already being recorded (go test -trace).
+func record(t *testing.T, f func()) *bytes.Buffer {
+	t.Helper()
+	if trace.IsEnabled() {
+		t.Skip("a trace is already being recorded")
+	}
+	var buf bytes.Buffer
+	if err := trace.Start(&buf); err != nil {
+		t.Fatal(err)
+	}
+	f()
+	trace.Stop()
+	return &buf
 }
 
 var sink uint64
@@ -238,19 +248,11 @@ func TestTimeline(t *testing.T) {
 // created it, no bucket may hold more running time than the Ps had, and
 // the sleep must be listed with its stack.
 func TestTimelineTrace(t *testing.T) {
-	if trace.IsEnabled() {
-		t.Skip("a trace is already being recorded")
-	}
-	var buf bytes.Buffer
-	if err := trace.Start(&buf); err != nil {
-		t.Fatal(err)
-	}
-	startSpinners()
-	trace.Stop()
+	buf := record(t, startSpinners)
 
 	const width = int64(time.Millisecond)
 	tl := newTimeline(width, int64(10*time.Millisecond))
-	s, err := analyze(&buf, 0, tl)
+	s, err := analyze(buf, 0, tl)
 	if err != nil {
 		t.Fatal(err)
 	}
