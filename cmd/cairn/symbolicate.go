@@ -178,9 +178,9 @@ func loadSymcache(path, arch string, debugDirs []string, cacheDir string) (*symc
 		defer companion.Close()
 	}
 	if cacheDir == "" {
-		prepareSymcacheBuild(obj)
+		opts := prepareSymcacheBuild(obj)
 		var buf bytes.Buffer
-		if err := symcache.Write(&buf, obj, symcache.Options{}); err != nil {
+		if err := symcache.Write(&buf, obj, opts); err != nil {
 			return nil, err
 		}
 		return symcache.New(buf.Bytes())
@@ -198,8 +198,7 @@ func loadSymcache(path, arch string, debugDirs []string, cacheDir string) (*symc
 	}
 	// Only a build needs its heap readied: a cached symcache is opened
 	// without the reserving's collection.
-	prepareSymcacheBuild(obj)
-	if err := writeSymcacheFile(cached, obj); err != nil {
+	if err := writeSymcacheFile(cached, obj, prepareSymcacheBuild(obj)); err != nil {
 		return nil, err
 	}
 	return symcache.Open(cached)
@@ -280,8 +279,8 @@ func symcacheKey(path string, obj debugfiles.Object) (string, error) {
 
 // writeSymcacheFile builds obj's symcache into path through a temporary
 // file renamed into place, so that concurrent runs never see half a file.
-func writeSymcacheFile(path string, obj debugfiles.Object) error {
-	return atomicfile.Write(path, func(w io.Writer) error { return symcache.Write(w, obj, symcache.Options{}) })
+func writeSymcacheFile(path string, obj debugfiles.Object, opts symcache.Options) error {
+	return atomicfile.Write(path, func(w io.Writer) error { return symcache.Write(w, obj, opts) })
 }
 
 // symbolizer prints lookups in llvm-symbolizer's output styles.

@@ -464,3 +464,29 @@ func TestBuildHeapFor(t *testing.T) {
 		}
 	}
 }
+
+// TestSymcacheOptions checks that a command builds the symcache of DWARF
+// with its intermediate tables in memory, and a PDB's without, as its
+// memory goal wants.
+func TestSymcacheOptions(t *testing.T) {
+	r, _ := fixtures.Lookup("pe-x86_64-clang-O2")
+	for _, tc := range []struct {
+		name string
+		path func() string
+		want int64
+	}{
+		{"DWARF", func() string { return fixtures.Get(t, "elf-x86_64-gcc-O2") }, symcacheSpillMemory},
+		{"PDB", func() string { return filepath.Join(fixtures.GetDir(t, r.Name), r.Outputs[1]) }, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := loader.Open(tc.path())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			if got := symcacheOptions(a.Objects[0]).SpillMemory; got != tc.want {
+				t.Errorf("SpillMemory %d, want %d", got, tc.want)
+			}
+		})
+	}
+}

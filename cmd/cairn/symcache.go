@@ -66,8 +66,7 @@ verified and described.`,
 			if companion != nil {
 				defer companion.Close()
 			}
-			prepareSymcacheBuild(obj)
-			if err := writeSymcacheFile(output, obj); err != nil {
+			if err := writeSymcacheFile(output, obj, prepareSymcacheBuild(obj)); err != nil {
 				return fmt.Errorf("symcache build: %s: %w", args[0], err)
 			}
 			return printSymcacheInfo(cmd, output)
@@ -131,15 +130,34 @@ func isPDB(obj debugfiles.Object) bool {
 // more (BENCHMARKS.md).
 const symcacheFloor = 24 << 20
 
+// symcacheSpillMemory is the memory a symcache build from DWARF may keep
+// its intermediate tables in rather than temporary files
+// (symcache.Options.SpillMemory): enough for ~100 MB of DWARF (the bench
+// fixture's 24 MB keep 3.4 MB there at most), and no more than a larger
+// input should cost.
+const symcacheSpillMemory = 16 << 20
+
 // prepareSymcacheBuild readies the heap of a command about to build obj's
-// symcache: huge pages (reserveBuildHeap) and the collection floor, which
-// a PDB's build goes without: the PDB memory goal bounds its peak, which
-// a floor would raise, and its session's small heap gains nothing.
-func prepareSymcacheBuild(obj debugfiles.Object) {
+// symcache, huge pages (reserveBuildHeap) and the collection floor, and
+// returns the options to build it with (symcacheOptions). A PDB's build
+// goes without the floor: the PDB memory goal bounds its peak, which the
+// floor would raise, and its session's small heap gains nothing from it.
+func prepareSymcacheBuild(obj debugfiles.Object) symcache.Options {
 	reserveBuildHeap(obj)
 	if !isPDB(obj) {
 		gcfloor.Set(symcacheFloor)
 	}
+	return symcacheOptions(obj)
+}
+
+// symcacheOptions are the options a command builds obj's symcache with:
+// its intermediate tables in memory, but for a PDB, whose memory goal
+// leaves no room for them.
+func symcacheOptions(obj debugfiles.Object) symcache.Options {
+	if isPDB(obj) {
+		return symcache.Options{}
+	}
+	return symcache.Options{SpillMemory: symcacheSpillMemory}
 }
 
 // printSymcacheInfo opens, verifies and describes a symcache file.

@@ -54,7 +54,9 @@ func spillTrees(n int) []*debugfiles.Function {
 // everything in memory and one whose builder moves every table to its
 // temporary file at once have the same bytes: the names, call sites and
 // coded ranges read back from the files, whole or while still partly
-// buffered, are the ones written. The functions come in address order,
+// buffered, are the ones written. So are those moved to the memory of a
+// pool (Options.SpillMemory), and those moved there until the pool ran
+// out and then, with what the pool held, to a file. The functions come in address order,
 // and in runs the builder merges (up to maxRuns) or sorts in memory; the
 // range stream is coded on two goroutines and on one; the sections are
 // made once on two goroutines, the node table in two parts, and made
@@ -98,18 +100,25 @@ func TestSpilledIdentical(t *testing.T) {
 		made bool
 		// heads: the builder keeps the span headers of all functions.
 		heads bool
+		// pool is Options.SpillMemory.
+		pool int64
 	}{
-		{"in memory", 0, 0, false, false},
-		{"in files", 1, 0, false, false},
-		{"in files, span headers kept", 1, 0, false, true},
-		{"in files, one processor", 1, 1, false, false},
-		{"in memory, sections made twice", 0, 0, true, false},
+		{"in memory", 0, 0, false, false, 0},
+		{"in files", 1, 0, false, false, 0},
+		{"in files, span headers kept", 1, 0, false, true, 0},
+		{"in files, one processor", 1, 1, false, false, 0},
+		{"in memory, sections made twice", 0, 0, true, false, 0},
+		{"in the pool's memory", 1, 0, false, false, 1 << 30},
+		{"in the pool's memory until it runs out", 1, 0, false, false, 300 << 10},
 	}
 	var want []byte
 	for _, order := range orders {
 		for _, m := range modes {
 			if order.files && (m.limit == 0 || m.procs != 0) || m.made && order.name != "in order" {
 				continue
+			}
+			if m.pool > 0 && order.name != "in order" && order.name != "interleaved" {
+				continue // the pool's reads go forwards, or both ways
 			}
 			got := func() []byte {
 				if m.procs > 0 {
@@ -125,13 +134,18 @@ func TestSpilledIdentical(t *testing.T) {
 				} else if len(order.fns) <= maxHeads {
 					t.Fatalf("%d functions: the span headers are kept, and their reading from the file is not checked", len(order.fns))
 				}
-				b := newBuilder(info, Options{}, m.limit)
+				b := newBuilder(info, Options{SpillMemory: m.pool}, m.limit)
 				for _, f := range order.fns {
 					b.Add(f)
 				}
 				var buf bytes.Buffer
 				if _, err := b.WriteTo(&buf); err != nil {
 					t.Fatalf("%s, %s: %v", order.name, m.name, err)
+				}
+				if m.pool > 0 {
+					if b.raw.kept != nil || b.raw.f != nil || b.spillPool.left.Load() != m.pool {
+						t.Errorf("%s, %s: the pool has %d of %d bytes back once written", order.name, m.name, b.spillPool.left.Load(), m.pool)
+					}
 				}
 				return buf.Bytes()
 			}()
@@ -204,6 +218,121 @@ func TestSpillWindows(t *testing.T) {
 		if most := 2 * n * rec / spillWindow; s.reads > most {
 			t.Errorf("%s: %d reads of the file for %d records of %d bytes, want at most %d", order.name, s.reads, n, rec, most)
 		}
+	}
+}
+
+// TestSpillPool checks a spill that moves to the memory of its pool: the
+// records read back in order, backwards and through a reader are the ones
+// written, whether the pool held them all or ran out on the way (the
+// spill then moves what it held to a file and goes on there), and every
+// byte taken from the pool is given back at close.
+func TestSpillPool(t *testing.T) {
+	const rec, n = 100, 20000
+	for _, tc := range []struct {
+		name   string
+		pool   int64
+		toFile bool
+	}{
+		{"the pool holds them all", 4 << 20, false},
+		{"the pool runs out", 1 << 20, true},
+		{"the pool is too small from the start", 1 << 10, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pool := newSpillPool(tc.pool)
+			s := spill{limit: 1024, pool: pool}
+			for i := range n {
+				var b [rec]byte
+				binary.LittleEndian.PutUint32(b[:], uint32(i))
+				for k := 4; k < rec; k++ {
+					b[k] = byte(i + k)
+				}
+				s.write(b[:])
+				if i == n/2 {
+					// Read while written: the last bytes are still in
+					// the buffer.
+					var got [2 * rec]byte
+					if err := s.readAt(got[:], int64(i-1)*rec, false); err != nil {
+						t.Fatal(err)
+					}
+					if a, b := binary.LittleEndian.Uint32(got[:]), binary.LittleEndian.Uint32(got[rec:]); a != uint32(i-1) || b != uint32(i) {
+						t.Fatalf("records %d and %d read as %d and %d while written", i-1, i, a, b)
+					}
+				}
+			}
+			if err := s.finish(); err != nil {
+				t.Fatal(err)
+			}
+			if got := s.f != nil; got != tc.toFile {
+				t.Fatalf("moved to a file: %v, want %v", got, tc.toFile)
+			}
+			if !tc.toFile && (s.kept == nil || pool.left.Load() >= tc.pool-n*rec) {
+				t.Fatalf("%d bytes left of a pool of %d, for %d bytes kept", pool.left.Load(), tc.pool, n*rec)
+			}
+			check := func(how string, i int, b []byte) {
+				t.Helper()
+				if got := binary.LittleEndian.Uint32(b); got != uint32(i) || b[rec-1] != byte(i+rec-1) {
+					t.Fatalf("%s: record %d reads as record %d", how, i, got)
+				}
+			}
+			for _, i := range []int{0, 1, n / 3, n - 1, n - 2, n / 3} {
+				var b [rec]byte
+				if err := s.readAt(b[:], int64(i)*rec, false); err != nil {
+					t.Fatal(err)
+				}
+				check("at random", i, b[:])
+			}
+			for i := n - 1; i >= 0; i-- {
+				var b [rec]byte
+				if err := s.readAt(b[:], int64(i)*rec, true); err != nil {
+					t.Fatal(err)
+				}
+				check("backwards", i, b[:])
+			}
+			var all []byte
+			if err := s.each(func(p []byte) error { all = append(all, p...); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if len(all) != n*rec {
+				t.Fatalf("each gave %d bytes, want %d", len(all), n*rec)
+			}
+			for i := range n {
+				check("in order", i, all[i*rec:])
+			}
+			s.close()
+			if got := pool.left.Load(); got != tc.pool {
+				t.Errorf("the pool has %d bytes after close, want %d", got, tc.pool)
+			}
+		})
+	}
+}
+
+// TestSpillPoolReader checks the uvarints read back from a spill in the
+// pool's memory, across the borders of its chunks.
+func TestSpillPoolReader(t *testing.T) {
+	pool := newSpillPool(1 << 30)
+	s := spill{limit: 1024, pool: pool}
+	defer s.close()
+	var want []uint64
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		v := rng.Uint64() >> rng.IntN(64)
+		want = append(want, v)
+		s.write(binary.AppendUvarint(nil, v))
+	}
+	if err := s.finish(); err != nil {
+		t.Fatal(err)
+	}
+	if s.kept == nil || len(s.kept.chunks) < 2 {
+		t.Fatal("the spill did not move to the pool's memory, in several chunks")
+	}
+	r := s.reader()
+	for i, v := range want {
+		if got := r.uvarint(); got != v {
+			t.Fatalf("value %d: %d, want %d", i, got, v)
+		}
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
 	}
 }
 

@@ -416,7 +416,7 @@ func (a *assembly) partEncoders(codes [numAlphabets]code, pages []uint32, bounds
 	for i, b := range bounds {
 		encs[i] = &streamEnc{codes: codes, out: &a.stream, pages: pages[b[0]:b[0]:b[1]]}
 		if i > 0 {
-			encs[i].out = &spill{limit: a.stream.limit}
+			encs[i].out = &spill{limit: a.stream.limit, pool: a.stream.pool}
 		}
 	}
 	return encs

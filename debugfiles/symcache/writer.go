@@ -435,9 +435,9 @@ func (a *assembly) assemble() error {
 	b := a.b
 	// The site table's cache (128 KB) is looked in before it is filled.
 	prefault.Value(&a.sites)
-	lim := b.spillLimit
-	a.nodeCols.limit, a.ents.limit, a.stream.limit, a.abs.limit, a.sites.keys.limit = lim, lim, lim, lim, lim
-	a.top.limit, a.siteRows.limit = lim, lim
+	for _, s := range [...]*spill{&a.nodeCols, &a.ents, &a.stream, &a.abs, &a.sites.keys, &a.top, &a.siteRows} {
+		s.limit, s.pool = b.spillLimit, b.spillPool
+	}
 	b.resolves++
 	if err := a.resolve(); err != nil {
 		return err
@@ -1935,9 +1935,9 @@ func (t *siteTable) grow(pt *sitePart) {
 	}
 }
 
-// Spilling: a store keeps up to spillAt bytes in memory, then moves to a
-// temporary file, writing and reading it in order in pieces of spillChunk
-// bytes.
+// Spilling: a store keeps up to spillAt bytes in one buffer, then moves
+// to the memory of its pool or to a temporary file, writing and reading
+// it in order in pieces of spillChunk bytes.
 const (
 	spillAt    = 256 << 10
 	spillChunk = 64 << 10
@@ -1946,16 +1946,21 @@ const (
 	spillWindow  = 16 << 10
 )
 
-// spill is an append-only store of bytes that moves to an unlinked
-// temporary file once it holds more than limit bytes (0: never): the
-// builder's intermediate tables of a large input then live in the page
-// cache, which the system can write out and drop, rather than in the
-// process's memory. The first error is latched and reported by finish,
-// readAt and the readers.
+// spill is an append-only store of bytes that moves out of its buffer
+// once it holds more than limit bytes (0: never): to memory of its pool
+// while the pool has room (see spillPool), else to an unlinked temporary
+// file. The builder's intermediate tables of a large input then live in
+// the page cache, which the system can write out and drop, rather than in
+// the process's memory. The first error is latched and reported by
+// finish, readAt and the readers.
 type spill struct {
 	limit int
-	mem   []byte // all the data, or the part not yet written to f
-	f     *os.File
+	pool  *spillPool
+	mem   []byte // all the data, or the part not yet moved out
+	// kept holds the data moved to the pool's memory, f the data moved
+	// to a file; at most one is set.
+	kept *memStore
+	f    *os.File
 	// unlinked tells that f's name was removed when it was made.
 	unlinked bool
 	size     int64 // bytes written in total
@@ -1986,39 +1991,79 @@ func spillWrite[T string | []byte](s *spill, p T) int64 {
 	if s.err != nil {
 		return off
 	}
+	if s.kept != nil && len(s.mem) > 0 && len(s.mem)+len(p) > cap(s.mem) {
+		// The buffer goes to the pool's memory as it is: were it grown
+		// by the append, its copy would be kept with room to spare, a
+		// third of the memory, and the buffer it replaced be garbage.
+		s.flush()
+	}
 	s.mem = append(s.mem, p...)
 	switch {
-	case s.f == nil && s.limit > 0 && len(s.mem) > s.limit:
-		f, err := os.CreateTemp("", "cairn-symcache-*")
-		if err != nil {
-			s.err = fmt.Errorf("symcache: temporary file: %w", err)
-			return off
+	case !s.moved() && s.limit > 0 && len(s.mem) > s.limit:
+		if m := (&memStore{pool: s.pool}); m.keep(s.mem) {
+			s.kept = m
+		} else if s.toFile(); s.err == nil {
+			s.flush()
 		}
-		// Unlinked at once where the system allows it: nothing is left
-		// behind if the process dies.
-		s.unlinked = os.Remove(f.Name()) == nil
-		s.f = f
-		s.flush()
 		s.mem = make([]byte, 0, spillChunk)
-	case s.f != nil && len(s.mem) >= spillChunk:
+	case s.moved() && len(s.mem) >= spillChunk:
 		s.flush()
 	}
 	return off
 }
 
-// flush writes the buffered bytes to the file.
-func (s *spill) flush() {
-	if s.err == nil && len(s.mem) > 0 {
-		if _, err := s.f.Write(s.mem); err != nil {
-			s.err = fmt.Errorf("symcache: temporary file: %w", err)
+// moved reports whether the data moved out of the buffer.
+func (s *spill) moved() bool { return s.kept != nil || s.f != nil }
+
+// toFile moves the spill to a new temporary file, with the data kept in
+// memory so far, if any.
+func (s *spill) toFile() {
+	f, err := os.CreateTemp("", "cairn-symcache-*")
+	if err != nil {
+		s.err = fmt.Errorf("symcache: temporary file: %w", err)
+		return
+	}
+	// Unlinked at once where the system allows it: nothing is left
+	// behind if the process dies.
+	s.unlinked = os.Remove(f.Name()) == nil
+	s.f = f
+	if m := s.kept; m != nil {
+		s.kept = nil
+		for _, c := range m.chunks {
+			if _, err := f.Write(c); err != nil {
+				s.err = fmt.Errorf("symcache: temporary file: %w", err)
+				break
+			}
 		}
+		m.release()
+	}
+}
+
+// flush moves the buffered bytes out: the buffer itself to the pool's
+// memory while it has room, else the bytes to the file.
+func (s *spill) flush() {
+	if s.err != nil || len(s.mem) == 0 {
+		s.mem = s.mem[:0]
+		return
+	}
+	if s.kept != nil {
+		if s.kept.keep(s.mem) {
+			s.mem = make([]byte, 0, spillChunk)
+			return
+		}
+		if s.toFile(); s.err != nil {
+			return
+		}
+	}
+	if _, err := s.f.Write(s.mem); err != nil {
+		s.err = fmt.Errorf("symcache: temporary file: %w", err)
 	}
 	s.mem = s.mem[:0]
 }
 
 // finish ends the writing; the data can be read afterwards.
 func (s *spill) finish() error {
-	if s.f != nil {
+	if s.moved() {
 		s.flush()
 		s.mem = nil
 	}
@@ -2037,7 +2082,7 @@ func (s *spill) readAt(p []byte, off int64, sequential bool) error {
 	if off < 0 || off+int64(len(p)) > s.size {
 		return errSpill
 	}
-	if s.f == nil {
+	if !s.moved() {
 		copy(p, s.mem[off:])
 		return nil
 	}
@@ -2049,6 +2094,10 @@ func (s *spill) readAt(p []byte, off int64, sequential bool) error {
 		if len(p) == 0 {
 			return nil
 		}
+	}
+	if s.kept != nil {
+		s.kept.readAt(p, off)
+		return nil
 	}
 	if len(p) >= spillWindow || !sequential {
 		// Large reads, and reads in no order, bypass the windows.
@@ -2116,11 +2165,22 @@ func (s *spill) each(out func([]byte) error) error {
 	if s.err != nil {
 		return s.err
 	}
-	if s.f == nil {
+	if !s.moved() {
 		if len(s.mem) == 0 {
 			return nil
 		}
 		return out(s.mem)
+	}
+	if s.kept != nil {
+		for _, c := range s.kept.chunks {
+			if err := out(c); err != nil {
+				return err
+			}
+		}
+		if len(s.mem) > 0 {
+			return out(s.mem)
+		}
+		return nil
 	}
 	buf := make([]byte, spillChunk)
 	for off := int64(0); off < s.size; {
@@ -2152,7 +2212,10 @@ func (s *spill) close() {
 		f.Close()
 		os.Remove(f.Name())
 	}
-	s.f, s.unlinked = nil, false
+	if s.kept != nil {
+		s.kept.release()
+	}
+	s.f, s.kept, s.unlinked = nil, nil, false
 	s.mem, s.wins, s.size = nil, [spillWindows]spillWin{}, 0
 }
 
@@ -2167,7 +2230,7 @@ type spillReader struct {
 
 func (s *spill) reader() spillReader {
 	r := spillReader{s: s, err: s.err}
-	if s.f == nil {
+	if !s.moved() {
 		r.buf, r.off = s.mem, s.size
 	}
 	return r
@@ -2176,7 +2239,7 @@ func (s *spill) reader() spillReader {
 // readerAt is reader from offset off on.
 func (s *spill) readerAt(off int64) spillReader {
 	r := s.reader()
-	if s.f == nil {
+	if !s.moved() {
 		r.buf = r.buf[min(off, int64(len(r.buf))):]
 	} else {
 		r.off = off
@@ -2235,8 +2298,8 @@ func (r *spillReader) fill() {
 	}
 	k := copy(r.store, r.buf)
 	n := int(min(int64(len(r.store)-k), r.s.size-r.off))
-	if _, err := r.s.f.ReadAt(r.store[k:k+n], r.off); err != nil {
-		r.err = fmt.Errorf("symcache: temporary file: %w", err)
+	if err := r.s.readAt(r.store[k:k+n], r.off, false); err != nil {
+		r.err = err
 		return
 	}
 	r.buf, r.off = r.store[:k+n], r.off+int64(n)
