@@ -417,7 +417,14 @@ func (bl *builder) walkUnit(si int32, h *unitHeader, skel *unitInfo) (*unitInfo,
 	cur := level{scope: -1, code: -1}
 	for b.left() > 0 {
 		dieOff := b.off()
-		code := b.uleb()
+		// Most abbreviation codes take a byte: read inline.
+		var code uint64
+		if c := b.data[b.pos]; c < 0x80 {
+			code = uint64(c)
+			b.pos++
+		} else {
+			code = b.uleb()
+		}
 		if code == 0 {
 			if len(stack) == 0 {
 				// Trailing padding after the unit DIE's children.

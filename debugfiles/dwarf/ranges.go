@@ -71,6 +71,20 @@ func readRanges(sec []byte, off uint64, base uint64, c *addrCtx, out []addrRange
 func readRngList(sec []byte, off uint64, base uint64, c *addrCtx, out []addrRange, bud *budget) ([]addrRange, error) {
 	b := at(".debug_rnglists", sec, off, c.be)
 	for b.err == nil {
+		// Most entries of a compiler's lists are offset pairs of one or
+		// two bytes each: read inline.
+		if d := b.data[b.pos:]; len(d) >= 5 && d[0] == rleOffsetPair {
+			lo, n := uleb14(d[1:])
+			hi, m := uleb14(d[1+n:])
+			if n > 0 && m > 0 {
+				if err := bud.spend(1); err != nil {
+					return out, err
+				}
+				out = append(out, addrRange{base + lo, base + hi})
+				b.pos += 1 + n + m
+				continue
+			}
+		}
 		kind := b.u8()
 		if b.err != nil {
 			break
@@ -115,6 +129,19 @@ func readRngList(sec []byte, off uint64, base uint64, c *addrCtx, out []addrRang
 		}
 	}
 	return out, b.err
+}
+
+// uleb14 decodes an unsigned LEB128 value of one or two bytes at the
+// start of d, which must hold two bytes at least, and returns it with its
+// length; 0 for a longer value.
+func uleb14(d []byte) (uint64, int) {
+	if d[0] < 0x80 {
+		return uint64(d[0]), 1
+	}
+	if d[1] < 0x80 {
+		return uint64(d[0]&0x7f) | uint64(d[1])<<7, 2
+	}
+	return 0, 0
 }
 
 // rnglistOffset resolves DW_FORM_rnglistx index idx through the offset
