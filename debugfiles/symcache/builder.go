@@ -34,8 +34,9 @@ func InfoOf(obj debugfiles.Object) Info {
 	return Info{Arch: obj.Arch(), DebugID: obj.DebugID(), LoadAddress: obj.LoadAddress(), Format: obj.Format()}
 }
 
-// Options tune the layout of a written symcache. The zero value is the
-// default and what Write is normally given.
+// Options tune the layout of a written symcache, and the memory its build
+// may take. The zero value is the default and what Write is normally
+// given.
 type Options struct {
 	// PageEntries is the average number of range entries per page of the
 	// address directory the writer aims at: fewer make lookups decode
