@@ -28,10 +28,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "cairn:", err)
 		os.Exit(1)
 	}
+	stopProfile, err := startCPUProfile(os.Getenv(cpuProfileEnv))
+	if err != nil {
+		stopTrace()
+		fmt.Fprintln(os.Stderr, "cairn:", err)
+		os.Exit(1)
+	}
 	root := newRootCommand()
 	stop := cancelOnSignal(root)
 	err = root.Execute()
 	stop()
+	stopProfile()
 	stopTrace()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cairn:", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"runtime/trace"
 )
 
@@ -31,6 +32,35 @@ func startTrace(path string) (stop func(), err error) {
 		trace.Stop()
 		if err := f.Close(); err != nil {
 			fmt.Fprintf(os.Stderr, "cairn: %s: %v\n", traceEnv, err)
+		}
+	}, nil
+}
+
+// cpuProfileEnv names the variable that makes the binary record a CPU
+// profile of its whole command into the file it names, in pprof's format:
+// for `go tool pprof`, and as the input of the profile-guided
+// optimization the binary is built with (cmd/cairn/default.pgo, made by
+// `go tool task pgo` from such profiles of its hot commands).
+const cpuProfileEnv = "CAIRN_CPUPROFILE"
+
+// startCPUProfile starts a CPU profile into the file path names, unless
+// path is empty, and returns what stops it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cpuProfileEnv, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", cpuProfileEnv, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "cairn: %s: %v\n", cpuProfileEnv, err)
 		}
 	}, nil
 }

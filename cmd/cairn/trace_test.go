@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/pprof/profile"
 	xtrace "golang.org/x/exp/trace"
 )
 
@@ -62,4 +64,70 @@ func TestStartTrace(t *testing.T) {
 	if _, err := startTrace(filepath.Join(t.TempDir(), "no", "such", "dir", "x.trace")); err == nil || !strings.Contains(err.Error(), traceEnv) {
 		t.Errorf("an uncreatable trace file gave %v, want an error naming %s", err, traceEnv)
 	}
+}
+
+// TestStartCPUProfile profiles a busy loop run between start and stop: the
+// file must be a CPU profile in pprof's format (what `go tool pprof` and
+// the compiler's profile-guided optimization read) whose samples find the
+// loop. An empty path records nothing; a path that cannot be created is
+// an error naming the variable.
+func TestStartCPUProfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cmd.pprof")
+	stop, err := startCPUProfile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spinSink = spinFor(300 * time.Millisecond)
+	stop()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, err := profile.Parse(f)
+	if err != nil {
+		t.Fatalf("the profile does not parse: %v", err)
+	}
+	if len(p.SampleType) == 0 || p.SampleType[len(p.SampleType)-1].Type != "cpu" {
+		t.Fatalf("sample types %v, want a CPU profile", p.SampleType)
+	}
+	found := false
+	for _, s := range p.Sample {
+		for _, loc := range s.Location {
+			for _, l := range loc.Line {
+				if l.Function != nil && strings.HasSuffix(l.Function.Name, ".spinFor") {
+					found = true
+				}
+			}
+		}
+	}
+	if !found {
+		t.Errorf("none of the profile's %d samples is in spinFor", len(p.Sample))
+	}
+
+	stop, err = startCPUProfile("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if _, err := startCPUProfile(filepath.Join(t.TempDir(), "no", "such", "dir", "x.pprof")); err == nil || !strings.Contains(err.Error(), cpuProfileEnv) {
+		t.Errorf("an uncreatable profile gave %v, want an error naming %s", err, cpuProfileEnv)
+	}
+}
+
+// spinSink keeps spinFor's result alive.
+var spinSink uint64
+
+// spinFor computes for at least d, and is not inlined, so that the samples
+// taken meanwhile name it.
+//
+//go:noinline
+func spinFor(d time.Duration) uint64 {
+	x := uint64(1)
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		for range 1000 {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+	}
+	return x
 }
