@@ -17,22 +17,10 @@ import (
 // compiler nothing to match there, and the test binary, which links them
 // all, no symbol of that name: the test then says to remake the profile.
 func TestDefaultPGO(t *testing.T) {
-	f, err := os.Open("default.pgo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	p, err := profile.Parse(f)
-	if err != nil {
-		t.Fatalf("default.pgo does not parse: %v", err)
-	}
-	if len(p.SampleType) == 0 || p.SampleType[len(p.SampleType)-1].Type != "cpu" {
-		t.Fatalf("default.pgo's sample types are %v, want a CPU profile", p.SampleType)
-	}
+	p := readCPUProfile(t, "default.pgo")
 	// The command each function serves: a symcache build (the DWARF walk,
 	// the flattening, the coding), a .sym file written, addresses
 	// looked up, and a stack walk from .sym files. Functions too large to
-	// be inlined: one inlined at every call has no symbol of its own. Functions too large to
 	// be inlined: one inlined at every call has no symbol of its own.
 	syms := ownSymbols(t)
 	for fn, cmd := range map[string]string{
@@ -94,6 +82,25 @@ func hasPrefix(names []string, prefix string) bool {
 		}
 	}
 	return false
+}
+
+// readCPUProfile reads the profile at path, which must be a CPU profile
+// in pprof's format.
+func readCPUProfile(t *testing.T, path string) *profile.Profile {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, err := profile.Parse(f)
+	if err != nil {
+		t.Fatalf("%s does not parse: %v", path, err)
+	}
+	if len(p.SampleType) == 0 || p.SampleType[len(p.SampleType)-1].Type != "cpu" {
+		t.Fatalf("%s's sample types are %v, want a CPU profile", path, p.SampleType)
+	}
+	return p
 }
 
 // sampled reports whether a sample of p is in a function whose name

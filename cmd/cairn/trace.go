@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
 	"runtime/trace"
@@ -14,28 +15,6 @@ import (
 // `cairn symcache build`).
 const traceEnv = "CAIRN_TRACE"
 
-// startTrace starts a trace into the file path names, unless path is
-// empty, and returns what stops it and closes the file.
-func startTrace(path string) (stop func(), err error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", traceEnv, err)
-	}
-	if err := trace.Start(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", traceEnv, err)
-	}
-	return func() {
-		trace.Stop()
-		if err := f.Close(); err != nil {
-			fmt.Fprintf(os.Stderr, "cairn: %s: %v\n", traceEnv, err)
-		}
-	}, nil
-}
-
 // cpuProfileEnv names the variable that makes the binary record a CPU
 // profile of its whole command into the file it names, in pprof's format:
 // for `go tool pprof`, and as the input of the profile-guided
@@ -43,24 +22,37 @@ func startTrace(path string) (stop func(), err error) {
 // `go tool task pgo` from such profiles of its hot commands).
 const cpuProfileEnv = "CAIRN_CPUPROFILE"
 
+// startTrace starts a trace into the file path names, unless path is
+// empty, and returns what stops it and closes the file.
+func startTrace(path string) (stop func(), err error) {
+	return record(traceEnv, path, trace.Start, trace.Stop)
+}
+
 // startCPUProfile starts a CPU profile into the file path names, unless
 // path is empty, and returns what stops it and closes the file.
 func startCPUProfile(path string) (stop func(), err error) {
+	return record(cpuProfileEnv, path, pprof.StartCPUProfile, pprof.StopCPUProfile)
+}
+
+// record starts a recording (begin) into the file path names, unless path
+// is empty, and returns what ends it (end) and closes the file. Errors
+// name env, the variable that gave path.
+func record(env, path string, begin func(io.Writer) error, end func()) (stop func(), err error) {
 	if path == "" {
 		return func() {}, nil
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cpuProfileEnv, err)
+		return nil, fmt.Errorf("%s: %w", env, err)
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	if err := begin(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("%s: %w", cpuProfileEnv, err)
+		return nil, fmt.Errorf("%s: %w", env, err)
 	}
 	return func() {
-		pprof.StopCPUProfile()
+		end()
 		if err := f.Close(); err != nil {
-			fmt.Fprintf(os.Stderr, "cairn: %s: %v\n", cpuProfileEnv, err)
+			fmt.Fprintf(os.Stderr, "cairn: %s: %v\n", env, err)
 		}
 	}, nil
 }

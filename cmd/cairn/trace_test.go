@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/pprof/profile"
 	xtrace "golang.org/x/exp/trace"
 )
 
@@ -55,14 +54,20 @@ func TestStartTrace(t *testing.T) {
 	if events == 0 {
 		t.Error("the trace holds no goroutine's transitions")
 	}
+	checkRecordPaths(t, startTrace, traceEnv)
+}
 
-	stop, err = startTrace("")
+// checkRecordPaths checks that start records nothing for an empty path,
+// and that a path that cannot be created is an error naming env.
+func checkRecordPaths(t *testing.T, start func(string) (func(), error), env string) {
+	t.Helper()
+	stop, err := start("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	stop()
-	if _, err := startTrace(filepath.Join(t.TempDir(), "no", "such", "dir", "x.trace")); err == nil || !strings.Contains(err.Error(), traceEnv) {
-		t.Errorf("an uncreatable trace file gave %v, want an error naming %s", err, traceEnv)
+	if _, err := start(filepath.Join(t.TempDir(), "no", "such", "dir", "x")); err == nil || !strings.Contains(err.Error(), env) {
+		t.Errorf("an uncreatable file gave %v, want an error naming %s", err, env)
 	}
 }
 
@@ -79,40 +84,10 @@ func TestStartCPUProfile(t *testing.T) {
 	}
 	spinSink = spinFor(300 * time.Millisecond)
 	stop()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	p, err := profile.Parse(f)
-	if err != nil {
-		t.Fatalf("the profile does not parse: %v", err)
-	}
-	if len(p.SampleType) == 0 || p.SampleType[len(p.SampleType)-1].Type != "cpu" {
-		t.Fatalf("sample types %v, want a CPU profile", p.SampleType)
-	}
-	found := false
-	for _, s := range p.Sample {
-		for _, loc := range s.Location {
-			for _, l := range loc.Line {
-				if l.Function != nil && strings.HasSuffix(l.Function.Name, ".spinFor") {
-					found = true
-				}
-			}
-		}
-	}
-	if !found {
+	if p := readCPUProfile(t, path); !sampled(p, "github.com/cairn-dev/cairn/cmd/cairn.spinFor") {
 		t.Errorf("none of the profile's %d samples is in spinFor", len(p.Sample))
 	}
-
-	stop, err = startCPUProfile("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop()
-	if _, err := startCPUProfile(filepath.Join(t.TempDir(), "no", "such", "dir", "x.pprof")); err == nil || !strings.Contains(err.Error(), cpuProfileEnv) {
-		t.Errorf("an uncreatable profile gave %v, want an error naming %s", err, cpuProfileEnv)
-	}
+	checkRecordPaths(t, startCPUProfile, cpuProfileEnv)
 }
 
 // spinSink keeps spinFor's result alive.
