@@ -75,6 +75,8 @@ func ownSymbols(t *testing.T) []string {
 	return names
 }
 
+// hasPrefix reports whether one of names starts with prefix, as sampled
+// matches them: a function's closures are named after it (F.func1).
 func hasPrefix(names []string, prefix string) bool {
 	for _, n := range names {
 		if strings.HasPrefix(n, prefix) {

@@ -210,6 +210,7 @@ func runProfiled(ctx context.Context, cairn string, w workload, path string) err
 	return nil
 }
 
+// readProfile reads the profile a run wrote to path.
 func readProfile(path string) (*profile.Profile, error) {
 	f, err := os.Open(path)
 	if err != nil {
