@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cairn-dev/cairn/config"
+	"github.com/cairn-dev/cairn/internal/testtools"
 	_ "modernc.org/sqlite"
 )
 
@@ -67,16 +67,6 @@ func startProcess(t *testing.T, bin, dir, addr string, logf io.Writer) *serverPr
 	return nil
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // Events acknowledged with a 200 survive the server being killed with
 // SIGKILL mid-load, twice, and end up stored exactly once and counted
 // exactly once.
@@ -95,7 +85,7 @@ func TestDurabilityUnderSIGKILL(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	dir := filepath.Join(work, "data")
-	addr := freeAddr(t)
+	addr := testtools.FreeAddr(t)
 	logf, err := os.Create(filepath.Join(work, "server.log"))
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cairn-dev/cairn/debugfiles/debugid"
 	"github.com/cairn-dev/cairn/fixtures"
+	"github.com/cairn-dev/cairn/internal/testtools"
 	"github.com/cairn-dev/cairn/symbolicator/sources"
 )
 
@@ -76,7 +77,7 @@ func BenchmarkSymbolicatorMemoryBound(b *testing.B) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
-	addr := freeAddr(b)
+	addr := testtools.FreeAddr(b)
 	cacheDir := filepath.Join(work, "cache")
 	cmd := exec.Command(bin, "serve", "--role", "symbolicator", "--addr", addr, "--data-dir", filepath.Join(work, "data"),
 		"--cache-dir", cacheDir, "--cache-size", strconv.Itoa(cacheSize), "--sources", srcFile)

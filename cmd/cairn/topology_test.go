@@ -97,7 +97,7 @@ type topology struct {
 func (tp *topology) start(name, role string) *roleProcess {
 	t := tp.t
 	t.Helper()
-	p := &roleProcess{name: name, role: role, addr: freeAddr(t)}
+	p := &roleProcess{name: name, role: role, addr: testtools.FreeAddr(t)}
 	p.args = []string{"serve", "--config", tp.cfg, "--role", role, "--addr", p.addr,
 		"--data-dir", filepath.Join(tp.work, name), "--workers", "4"}
 	tp.launch(p)
@@ -203,7 +203,7 @@ func processLog(t testing.TB, path string) *os.File {
 // it printed.
 func startKfake(t testing.TB, kfakeBin string) string {
 	t.Helper()
-	kaddr := freeAddr(t)
+	kaddr := testtools.FreeAddr(t)
 	_, kport, _ := strings.Cut(kaddr, ":")
 	kf := exec.Command(kfakeBin, "-port", kport)
 	kout, _ := kf.StdoutPipe()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"go/build"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,17 +36,6 @@ func MinIOBinary(t testing.TB) string {
 	}
 	Missing(t, "MinIO server", MinIOInstall)
 	return ""
-}
-
-// FreeAddr returns a loopback host:port nothing listens on.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // StartMinIO runs a MinIO server on a temporary directory for the test,

@@ -60,17 +60,6 @@ func Find() (string, []string, bool) {
 	return "", nil, false
 }
 
-// freePort returns a loopback port nothing listens on.
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	_, port, err := net.SplitHostPort(l.Addr().String())
-	return port, err
-}
-
 // ipv6Loopback reports whether ::1 can be listened on; the stock config
 // listens on it and the server refuses to start where IPv6 is off.
 func ipv6Loopback() bool {
@@ -97,7 +86,7 @@ func New(bin string, args []string, dir string) (*Server, error) {
 	}
 	ports := map[string]string{}
 	for _, name := range []string{"http_port", "tcp_port", "interserver_http_port"} {
-		if ports[name], err = freePort(); err != nil {
+		if ports[name], err = testtools.FreePort(); err != nil {
 			return nil, err
 		}
 	}

@@ -91,7 +91,7 @@ func New(bin string) (*Server, error) {
 			return nil, err
 		}
 	}
-	port, err := freePort()
+	port, err := testtools.FreePort()
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -202,15 +202,4 @@ func Start(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	return s
-}
-
-// freePort returns a loopback port nothing listens on.
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	_, port, err := net.SplitHostPort(l.Addr().String())
-	return port, err
 }
