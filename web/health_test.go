@@ -19,7 +19,14 @@ func TestHealthAPI(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	now := time.Now().UTC()
-	if err := f.meta.RecordSessions(ctx, storagetest.SessionMix(f.proj.ID, now)); err != nil {
+	// The mix starts sessions up to 5 minutes after t0, and the query
+	// below counts them on today's interval: in the last minutes of a UTC
+	// day, t0 moves back enough for them all to fall on it.
+	t0 := now
+	if last := now.Truncate(24 * time.Hour).Add(24*time.Hour - 10*time.Minute); t0.After(last) {
+		t0 = last
+	}
+	if err := f.meta.RecordSessions(ctx, storagetest.SessionMix(f.proj.ID, t0)); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.meta.RecordOutcomes(ctx, []meta.OutcomeItem{{ProjectID: f.proj.ID, ItemID: "r", Outcomes: []meta.Outcome{
