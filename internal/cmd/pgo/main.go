@@ -28,7 +28,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,9 +167,9 @@ func workloads(ctx context.Context, dir, cairn, peers string) ([]workload, error
 }
 
 // writeAddrs writes n random addresses of bin's code, one per line, as
-// the side-by-side comparison with llvm-symbolizer gives them.
+// the side-by-side comparison with llvm-symbolizer feeds them.
 func writeAddrs(path, bin string, n int) error {
-	start, end, err := fixtures.TextRange(bin)
+	addrs, err := fixtures.RandomTextAddrs(bin, n, 1)
 	if err != nil {
 		return err
 	}
@@ -179,9 +178,8 @@ func writeAddrs(path, bin string, n int) error {
 		return err
 	}
 	w := bufio.NewWriter(f)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for range n {
-		fmt.Fprintf(w, "0x%x\n", start+rng.Uint64N(end-start))
+	for _, a := range addrs {
+		fmt.Fprintf(w, "0x%x\n", a)
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()
