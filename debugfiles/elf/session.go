@@ -43,8 +43,7 @@ func (o *Object) DebugSession() (debugfiles.DebugSession, error) {
 	if o.data != nil && o.closer != nil {
 		// A file mapped by Open: pages the session is done with can
 		// leave memory (Sections.Release).
-		data := o.data
-		sec.Release = func(b []byte) { releaseMapped(data, b) }
+		sec.Release = newReleaser(o.data, releaseBatch).release
 	}
 	s, err := dwarf.NewSessionFromSections(sec, opts)
 	if err != nil {
