@@ -90,13 +90,13 @@ func newSymcacheInfoCommand() *cobra.Command {
 	}
 }
 
-// buildHeap is the heap a conversion command marks for huge pages before
-// it starts: more than a symcache build of 20 MB of DWARF uses at its
+// buildHeap is the heap a symcache build marks for huge pages before it
+// starts (dump-syms does not: see its command): more than a symcache build of 20 MB of DWARF uses at its
 // peak (~20 MB); marked memory left unused costs nothing.
 const buildHeap = 64 << 20
 
-// reserveBuildHeap backs the heap of a command about to convert obj with
-// huge pages (package hugeheap).
+// reserveBuildHeap backs the heap of a command about to build obj's
+// symcache with huge pages (package hugeheap).
 func reserveBuildHeap(obj debugfiles.Object) { hugeheap.Reserve(buildHeapFor(obj)) }
 
 // buildHeapFor is the heap to mark for converting obj. On the virtual

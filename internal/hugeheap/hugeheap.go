@@ -1,6 +1,6 @@
 // Package hugeheap asks Linux to back the Go heap's next allocations with
 // transparent huge pages, for commands that fill tens of megabytes of
-// heap once and exit (building a symcache, dumping symbols).
+// heap once and exit (building a symcache).
 //
 // On some of the virtual machines Cairn is measured on (see
 // BENCHMARKS.md), the first write to a 4 KB page traps to the
