@@ -121,14 +121,14 @@ func isPDB(obj debugfiles.Object) bool {
 	return obj.Format() == debugfiles.FormatPDB
 }
 
-// symcacheFloor is the Go memory below which a symcache build from DWARF
-// does not collect garbage (package gcfloor). The bench fixture's build
-// (24 MB of DWARF) holds ~20 MB at its peak; the default pacing collects
-// five times on the way, three of them while nearly all of the heap is
-// live. Under this floor it collects twice and runs ~10% fewer
-// instructions, for about 1 MB more peak RSS; at 32 MB, once, for 6 MB
+// symcacheFloor is the heap below which a symcache build from DWARF does
+// not collect garbage (package gcfloor). The bench fixture's build (24 MB
+// of DWARF) holds ~20 MB at its peak; the default pacing collects five
+// times on the way, three of them while nearly all of the heap is live.
+// Under this floor it collects three times and runs ~10% fewer
+// instructions, for about 2 MB more peak RSS; at 20 MB, twice, for 6 MB
 // more (BENCHMARKS.md).
-const symcacheFloor = 24 << 20
+const symcacheFloor = 16 << 20
 
 // symcacheSpillMemory is the memory a symcache build from DWARF may keep
 // its intermediate tables in rather than temporary files

@@ -1,6 +1,7 @@
 package gcfloor
 
 import (
+	"math"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -103,10 +104,52 @@ func TestSetKeepsFloorWhileLiveHeapIsSmall(t *testing.T) {
 			t.Fatalf("the floor gave way after collection %d, with 8 MB live under a 64 MB floor", n)
 		}
 	}
-	if p, l := settings(); p != -1 || l != 64<<20 {
-		t.Errorf("GOGC %d, limit %d; want off, %d", p, l, 64<<20)
+	// The goal is the floor, give or take the rounding of the percent;
+	// no memory limit drives the background return of free pages.
+	if goal := heapGoal(); goal > 64<<20 || goal < 63<<20 {
+		t.Errorf("heap goal %d after the collections, want the floor, %d", goal, 64<<20)
+	}
+	if _, l := settings(); l != math.MaxInt64 {
+		t.Errorf("memory limit %d, want none", l)
 	}
 	runtime.KeepAlive(live)
+}
+
+// heapGoal is the collector's current heap goal.
+func heapGoal() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestPercentFor checks the percent against the runtime's goal: the heap
+// left live plus the percent of what the collection scanned (the live
+// heap, stacks and globals), and no less than 4 MB times the percent over
+// 100. The goal it gives must be the floor, short of it by no more than
+// the percent's rounding.
+func TestPercentFor(t *testing.T) {
+	const mb = 1 << 20
+	tests := []struct {
+		name        string
+		floor       int64
+		live, other uint64
+	}{
+		{"before any collection", 16 * mb, 0, 0},
+		{"a small live heap: the least goal decides", 16 * mb, 1 * mb, mb / 4},
+		{"live heap a quarter of the floor", 16 * mb, 4 * mb, mb / 2},
+		{"live heap near half the floor", 16 * mb, 7 * mb, mb},
+		{"a large floor", 512 * mb, 30 * mb, 2 * mb},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := uint64(percentFor(tt.floor, tt.live, tt.other))
+			goal := max(minGoal*p/100, tt.live+(tt.live+tt.other)*p/100)
+			slack := max(minGoal, tt.live+tt.other) / 100
+			if goal > uint64(tt.floor) || goal+slack < uint64(tt.floor) {
+				t.Errorf("percent %d gives a goal of %d, want %d (within %d below)", p, goal, tt.floor, slack)
+			}
+		})
+	}
 }
 
 func TestSetGivesWayToALargeLiveHeap(t *testing.T) {
