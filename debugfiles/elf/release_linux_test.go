@@ -5,13 +5,10 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
-
-	"github.com/cairn-dev/cairn/internal/mmapfile"
 )
 
 // TestReleaserDropsPages releases parts of a real file mapping whose pages
@@ -20,20 +17,7 @@ import (
 // the file's.
 func TestReleaserDropsPages(t *testing.T) {
 	const size, batch, partSize = 4 << 20, 1 << 20, 64<<10 + 123
-	want := make([]byte, size)
-	for i := range want {
-		want[i] = byte(i*13 + 5)
-	}
-	path := filepath.Join(t.TempDir(), "data")
-	if err := os.WriteFile(path, want, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	m, err := mmapfile.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	mapped := m.Bytes()
+	mapped, want := mappedPattern(t, size)
 	if !bytes.Equal(mapped, want) { // reads every page in
 		t.Fatal("the mapping reads differently from the file")
 	}

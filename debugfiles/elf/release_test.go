@@ -17,20 +17,7 @@ import (
 // are left alone.
 func TestReleaseMappedKeepsContents(t *testing.T) {
 	page := os.Getpagesize()
-	want := make([]byte, 5*page+123)
-	for i := range want {
-		want[i] = byte(i*7 + 1)
-	}
-	path := filepath.Join(t.TempDir(), "data")
-	if err := os.WriteFile(path, want, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	m, err := mmapfile.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	mapped := m.Bytes()
+	mapped, want := mappedPattern(t, 5*page+123)
 	heap := bytes.Clone(want)
 	tests := []struct {
 		name string
@@ -54,6 +41,26 @@ func TestReleaseMappedKeepsContents(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mappedPattern writes n bytes of a pattern to a file and maps the file
+// until the test ends; it returns the mapping and the bytes written.
+func mappedPattern(t *testing.T, n int) (mapped, want []byte) {
+	t.Helper()
+	want = make([]byte, n)
+	for i := range want {
+		want[i] = byte(i*7 + 1)
+	}
+	path := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(path, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := mmapfile.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m.Bytes(), want
 }
 
 // TestReleaser checks what a releaser hands to the system: nothing until
