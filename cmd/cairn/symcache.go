@@ -91,8 +91,9 @@ func newSymcacheInfoCommand() *cobra.Command {
 }
 
 // buildHeap is the heap a symcache build marks for huge pages before it
-// starts (dump-syms does not: see its command): more than a symcache build of 20 MB of DWARF uses at its
-// peak (~20 MB); marked memory left unused costs nothing.
+// starts (dump-syms does not: see its command): more than a build of 20
+// MB of DWARF uses at its peak (~20 MB); marked memory left unused costs
+// nothing.
 const buildHeap = 64 << 20
 
 // reserveBuildHeap backs the heap of a command about to build obj's
@@ -125,8 +126,9 @@ func isPDB(obj debugfiles.Object) bool {
 // not collect garbage (package gcfloor). The bench fixture's build (24 MB
 // of DWARF) holds ~20 MB at its peak; the default pacing collects five
 // times on the way, three of them while nearly all of the heap is live.
-// Under this floor it collects three times and runs ~10% fewer
-// instructions, for about 2 MB more peak RSS; at 20 MB, twice, for 6 MB
+// Under this floor it collects three times. It takes about 2 MB more peak
+// RSS than a memory limit of 24 MB did, which returned freed pages as it
+// went and ran 3-7% slower; a floor of 20 MB collects twice, for 4-6 MB
 // more (BENCHMARKS.md).
 const symcacheFloor = 16 << 20
 
