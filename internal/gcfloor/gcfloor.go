@@ -75,12 +75,14 @@ type sentinel struct {
 }
 
 // Set keeps the collector from running until the heap reaches floor
-// bytes, as described in the package comment, and returns a
-// function that puts back the settings it replaced (a command that exits
-// need not call it). It does nothing when floor is not positive, when
-// GOGC or GOMEMLIMIT is set in the environment (the user's choice wins),
-// when the collector is off, when a memory limit at or below the floor
-// bounds the heap more tightly, or while an earlier Set is in effect.
+// bytes, as described in the package comment, and returns a function that
+// puts back the setting it replaced (a command that exits need not call
+// it). It does nothing when floor is not positive, when GOGC or GOMEMLIMIT
+// is set in the environment (the user's choice wins), when the collector
+// is off, when a memory limit at or below the floor bounds the heap more
+// tightly, when the heap the last collection left is already too large
+// for the floor to defer the next one, or while an earlier Set is in
+// effect.
 func Set(floor int64) (restore func()) {
 	noop := func() {}
 	if floor <= 0 || os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
