@@ -196,3 +196,21 @@ func TestSetLeavesTighterLimit(t *testing.T) {
 		t.Error("Set raised a memory limit of 8 MB to its floor of 64 MB")
 	}
 }
+
+func TestSetLeavesALargeLiveHeap(t *testing.T) {
+	clearEnv(t)
+	percent, _ := settings()
+	// 40 MB live before Set: the default goal, ~80 MB, is past a 64 MB
+	// floor already.
+	live := make([]byte, 40<<20)
+	runtime.GC()
+	restore := Set(64 << 20)
+	defer restore()
+	if isActive() {
+		t.Error("Set took over with 40 MB live under a 64 MB floor")
+	}
+	if p, _ := settings(); p != percent {
+		t.Errorf("GOGC %d, want %d", p, percent)
+	}
+	runtime.KeepAlive(live)
+}
