@@ -104,7 +104,7 @@ func run(ctx context.Context, out string, samples, maxRuns int, peers string) er
 				return err
 			}
 			runs = append(runs, p)
-			got += totalSamples(p)
+			got += total(p, 0)
 		}
 		p, err := profile.Merge(runs)
 		if err != nil {
@@ -227,11 +227,11 @@ func readProfile(path string) (*profile.Profile, error) {
 func mergeEqually(profiles []*profile.Profile) (*profile.Profile, error) {
 	var most int64
 	for _, p := range profiles {
-		most = max(most, totalValue(p))
+		most = max(most, cpuTime(p))
 	}
 	scaled := make([]*profile.Profile, 0, len(profiles))
 	for _, p := range profiles {
-		t := totalValue(p)
+		t := cpuTime(p)
 		if t == 0 {
 			continue // no sample: nothing to weigh
 		}
@@ -245,22 +245,15 @@ func mergeEqually(profiles []*profile.Profile) (*profile.Profile, error) {
 	return profile.Merge(scaled)
 }
 
-// totalValue sums the last sample value of p's samples (CPU time, for a
-// CPU profile).
-func totalValue(p *profile.Profile) int64 {
+// total sums value i of p's samples; for a CPU profile value 0 counts the
+// samples and the last one is their CPU time.
+func total(p *profile.Profile, i int) int64 {
 	var t int64
 	for _, s := range p.Sample {
-		t += s.Value[len(s.Value)-1]
+		t += s.Value[i]
 	}
 	return t
 }
 
-// totalSamples sums the first sample value of p's samples (sample counts,
-// for a CPU profile).
-func totalSamples(p *profile.Profile) int64 {
-	var t int64
-	for _, s := range p.Sample {
-		t += s.Value[0]
-	}
-	return t
-}
+// cpuTime is the CPU time p's samples add up to.
+func cpuTime(p *profile.Profile) int64 { return total(p, len(p.SampleType)-1) }
