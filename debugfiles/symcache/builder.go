@@ -399,8 +399,8 @@ func (b *Builder) addTree(f *debugfiles.Function, order int) {
 		n++
 	}
 	entLen := len(buf)
-	for i, nd := range b.fnodes {
-		buf = appendRawNode(buf, nd, first+uint32(i), f.Address)
+	for i := range b.fnodes {
+		buf = appendRawNode(buf, &b.fnodes[i], first+uint32(i), f.Address)
 	}
 	sp := span{
 		start: f.Address, end: f.End(),
@@ -447,25 +447,38 @@ func (b *Builder) entryGuess() int {
 // prev (the previous entry's, or the span's start), its node relative to
 // the span's first, its file and its line, as uvarints.
 func appendRawEntry(buf []byte, e entry, prev uint64, first uint32) []byte {
-	buf = binary.AppendUvarint(buf, e.start-prev)
-	buf = binary.AppendUvarint(buf, uint64(e.node-first))
-	buf = binary.AppendUvarint(buf, uint64(e.file))
-	return binary.AppendUvarint(buf, uint64(e.line))
+	buf = appendUvarint(buf, e.start-prev)
+	buf = appendUvarint(buf, uint64(e.node-first))
+	buf = appendUvarint(buf, uint64(e.file))
+	return appendUvarint(buf, uint64(e.line))
 }
 
 // appendRawNode codes node id of a span starting at start: its function,
 // its address relative to start (zigzag), the distance back to its parent
-// (0 for none), its call file and line.
-func appendRawNode(buf []byte, nd node, id uint32, start uint64) []byte {
-	buf = binary.AppendUvarint(buf, uint64(nd.fn))
-	buf = binary.AppendVarint(buf, int64(nd.addr-start))
+// (0 for none), its call file and line, as uvarints.
+func appendRawNode(buf []byte, nd *node, id uint32, start uint64) []byte {
+	buf = appendUvarint(buf, uint64(nd.fn))
+	buf = appendUvarint(buf, zigzag64(int64(nd.addr-start)))
 	var up uint32
 	if nd.parent != 0 {
 		up = id - nd.parent
 	}
-	buf = binary.AppendUvarint(buf, uint64(up))
-	buf = binary.AppendUvarint(buf, uint64(nd.callFile))
-	return binary.AppendUvarint(buf, uint64(nd.callLine))
+	buf = appendUvarint(buf, uint64(up))
+	buf = appendUvarint(buf, uint64(nd.callFile))
+	return appendUvarint(buf, uint64(nd.callLine))
+}
+
+// appendUvarint is binary.AppendUvarint with the values of one and two
+// bytes, nearly all of those a span codes, written inline: the call and
+// its loop were a tenth of adding a function.
+func appendUvarint(buf []byte, v uint64) []byte {
+	if v < 1<<7 {
+		return append(buf, byte(v))
+	}
+	if v < 1<<14 {
+		return append(buf, byte(v)|0x80, byte(v>>7))
+	}
+	return binary.AppendUvarint(buf, v)
 }
 
 // inlineesSorted reports whether fs is in the order byAddress sorts it

@@ -1010,7 +1010,7 @@ func (a *assembly) mapNode(op *openSpan, id uint32) uint32 {
 			}
 		}
 		for c := range numNodeCols {
-			a.colBuf = binary.AppendUvarint(a.colBuf, v[c])
+			a.colBuf = appendUvarint(a.colBuf, v[c])
 		}
 		if len(a.colBuf) >= batchBytes {
 			a.nodeCols.write(a.colBuf)
@@ -1068,10 +1068,10 @@ func (a *assembly) flushPend(next uint64) {
 		a.marks = append(a.marks, entryMark{index: a.nents, off: a.ents.size + int64(len(a.entBuf)), prev: a.lastStart, start: e.start})
 	}
 	b := a.entBuf
-	b = binary.AppendUvarint(b, e.start-a.lastStart)
-	b = binary.AppendUvarint(b, uint64(e.node))
-	b = binary.AppendUvarint(b, uint64(e.file))
-	a.entBuf = binary.AppendUvarint(b, uint64(e.line))
+	b = appendUvarint(b, e.start-a.lastStart)
+	b = appendUvarint(b, uint64(e.node))
+	b = appendUvarint(b, uint64(e.file))
+	a.entBuf = appendUvarint(b, uint64(e.line))
 	if len(a.entBuf) >= batchBytes {
 		a.ents.write(a.entBuf)
 		a.entBuf = a.entBuf[:0]
