@@ -728,20 +728,27 @@ func (b *Builder) addNode(n *debugfiles.Function, parent uint32, top bool) uint3
 // with its bytes read back; the last name seen at each place of a small
 // cache, indexed by another part of the hash, is found without that read,
 // as are the few names inlined over and over (a PDB's inline sites name
-// the same functions hundreds of thousands of times).
+// the same functions hundreds of thousands of times). A name seen again
+// as the very same string, as a DWARF session hands them out, is found
+// without hashing it, by the address of its bytes.
 type nameStore struct {
 	data  spill
 	ends  chunked[uint32]
 	hashs chunked[uint32]
 	slots []uint32
 	seed  maphash.Seed
-	cache [nameCacheSize]cachedName
-	buf   []byte
-	err   error
+	// byAddr and cache are the caches, placed by the address of a
+	// name's bytes and by its hash.
+	byAddr, cache [nameCacheSize]cachedName
+	buf           []byte
+	err           error
 }
 
 // nameCacheSize is the number of places of a nameStore's cache.
-const nameCacheSize = 1 << 12
+const (
+	nameCacheBits = 12
+	nameCacheSize = 1 << nameCacheBits
+)
 
 // cachedName is a name and its id+1; 0 is an empty place.
 type cachedName struct {
@@ -768,9 +775,17 @@ func home(h uint32, n int) int {
 
 // id returns the id of a name, adding it when it is new.
 func (t *nameStore) id(name string) uint32 {
+	// A DWARF session hands out one string per function, which the
+	// first cache finds by its address, without hashing it, and
+	// compares in one step (the same bytes compare equal unread).
+	a := &t.byAddr[uintptr(unsafe.Pointer(unsafe.StringData(name)))*0x9e3779b97f4a7c15>>(64-nameCacheBits)]
+	if a.id != 0 && a.name == name {
+		return a.id - 1
+	}
 	h := maphash.String(t.seed, name)
 	c := &t.cache[h>>32&(nameCacheSize-1)]
 	if c.id != 0 && c.name == name {
+		*a = *c
 		return c.id - 1
 	}
 	if 4*(t.len()+1) > 3*len(t.slots) {
@@ -795,6 +810,7 @@ func (t *nameStore) id(name string) uint32 {
 		}
 		if t.hashs.at(int(k-1)) == tag && t.equal(int(k-1), name) {
 			*c = cachedName{name: name, id: k}
+			*a = *c
 			return k - 1
 		}
 	}
@@ -849,10 +865,10 @@ func (t *nameStore) read(id int, off int64, n int, sequential bool) ([]byte, err
 	return b, nil
 }
 
-// forget drops the cache, which holds the caller's strings: only reads
+// forget drops the caches, which hold the caller's strings: only reads
 // by id follow.
 func (t *nameStore) forget() {
-	t.cache = [nameCacheSize]cachedName{}
+	t.cache, t.byAddr = [nameCacheSize]cachedName{}, [nameCacheSize]cachedName{}
 	t.slots, t.hashs = nil, chunked[uint32]{}
 }
 
