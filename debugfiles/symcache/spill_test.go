@@ -593,6 +593,50 @@ func TestCorruptSpillFails(t *testing.T) {
 	}
 }
 
+// TestDecodeRawNodes checks that a span's nodes read back as
+// appendRawNode coded them, and that nodes which would index past the
+// tables, or name a parent that is not an earlier node of the span, are
+// refused, as are truncated ones.
+func TestDecodeRawNodes(t *testing.T) {
+	const first, start = 40, 0x1000
+	nodes := []node{
+		{fn: 7, addr: start},
+		{fn: 300, addr: start + 0x10, parent: first, callFile: 2, callLine: 20},
+		{fn: 1 << 20, addr: start + 0x18, parent: first + 1, callFile: 3, callLine: 1 << 16},
+		{fn: 8, addr: start - 4, parent: first, callFile: 1, callLine: 9}, // before its span
+	}
+	code := func(ns []node) []byte {
+		var b []byte
+		for i := range ns {
+			b = appendRawNode(b, &ns[i], first+uint32(i), start)
+		}
+		return b
+	}
+	got, ok := decodeRawNodes(nil, code(nodes), first, start, 1<<21, 3)
+	if !ok || !slices.Equal(got, nodes) {
+		t.Fatalf("decodeRawNodes = %+v, %v; want %+v", got, ok, nodes)
+	}
+	bad := []struct {
+		name           string
+		nodes          []node
+		nfuncs, nfiles uint32
+	}{
+		{"function past the table", nodes, 1 << 20, 3},
+		{"file past the table", nodes, 1 << 21, 2},
+		{"parent before the span", []node{{fn: 1, addr: start, parent: first - 1}}, 2, 0},
+		{"parent after it", []node{{fn: 1, addr: start}, {fn: 1, addr: start, parent: first + 2}}, 2, 0},
+	}
+	for _, tt := range bad {
+		if _, ok := decodeRawNodes(nil, code(tt.nodes), first, start, tt.nfuncs, tt.nfiles); ok {
+			t.Errorf("%s: accepted", tt.name)
+		}
+	}
+	b := code(nodes)
+	if _, ok := decodeRawNodes(nil, b[:len(b)-1], first, start, 1<<21, 3); ok {
+		t.Error("truncated nodes: accepted")
+	}
+}
+
 // TestReplayParts checks that replaying a record's pages in two parts, at
 // every group and at its ends, writes what one replay of them all does,
 // and that a part of no pages writes nothing.

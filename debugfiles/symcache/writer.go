@@ -827,18 +827,10 @@ func (a *assembly) load(op *openSpan) error {
 	if err := a.b.raw.readAt(buf, sp.off, true); err != nil {
 		return err
 	}
-	op.nodes = op.nodes[:0]
-	nfuncs, nfiles := uint32(a.b.names.len()), uint32(len(a.b.paths))
-	nd := buf[sp.entLen:]
-	for id := sp.firstNode; len(nd) > 0; id++ {
-		var x node
-		var ok bool
-		x, nd, ok = decodeRawNode(nd, id, sp.start)
-		// Parents precede their children in the span; ids index tables.
-		if !ok || x.parent != 0 && (x.parent < sp.firstNode || x.parent >= id) || x.fn >= nfuncs || x.callFile > nfiles {
-			return errSpill
-		}
-		op.nodes = append(op.nodes, x)
+	var ok bool
+	op.nodes, ok = decodeRawNodes(op.nodes[:0], buf[sp.entLen:], sp.firstNode, sp.start, uint32(a.b.names.len()), uint32(len(a.b.paths)))
+	if !ok {
+		return errSpill
 	}
 	op.newIDs = slices.Grow(op.newIDs[:0], len(op.nodes))[:len(op.nodes)]
 	clear(op.newIDs)
@@ -885,32 +877,47 @@ func decodeRawEntry(b []byte, prev uint64, first uint32) (entry, int, bool) {
 	return entry{start: prev + v[0], node: first + uint32(v[1]), file: uint32(v[2]), line: uint32(v[3])}, k, true
 }
 
-// decodeRawNode decodes node id coded by appendRawNode and returns it
-// with the rest of b.
-func decodeRawNode(b []byte, id uint32, start uint64) (node, []byte, bool) {
-	var v [5]uint64
-	// uvarint, written out: it is not inlined, and resolve decodes
-	// every node of every span.
-	for i := range v {
-		switch {
-		case len(b) > 0 && b[0] < 0x80:
-			v[i], b = uint64(b[0]), b[1:]
-		case len(b) > 1 && b[1] < 0x80:
-			v[i], b = uint64(b[0]&0x7f)|uint64(b[1])<<7, b[2:]
-		default:
-			x, n := binary.Uvarint(b)
-			if n <= 0 {
-				return node{}, nil, false
+// decodeRawNodes appends to dst the nodes coded by appendRawNode in b,
+// of a span whose first node is first and which starts at start, and
+// checks that they index the tables (nfuncs functions, nfiles files) and
+// that parents precede their children; false when one does not, or b is
+// malformed.
+func decodeRawNodes(dst []node, b []byte, first uint32, start uint64, nfuncs, nfiles uint32) ([]node, bool) {
+	// Every node takes five bytes at least: room for them all at once,
+	// filled in place.
+	dst = slices.Grow(dst, len(b)/5)
+	for id := first; len(b) > 0; id++ {
+		var v [5]uint64
+		// uvarint, written out: resolve decodes every node of every
+		// span.
+		for i := range v {
+			switch {
+			case len(b) > 0 && b[0] < 0x80:
+				v[i], b = uint64(b[0]), b[1:]
+			case len(b) > 1 && b[1] < 0x80:
+				v[i], b = uint64(b[0]&0x7f)|uint64(b[1])<<7, b[2:]
+			default:
+				x, n := binary.Uvarint(b)
+				if n <= 0 {
+					return dst, false
+				}
+				v[i], b = x, b[n:]
 			}
-			v[i], b = x, b[n:]
 		}
+		// The address is a signed varint, whose zigzag is zigzag64's.
+		nd := node{fn: uint32(v[0]), addr: start + unzigzag64(v[1]), callFile: uint32(v[3]), callLine: uint32(v[4])}
+		if v[2] != 0 {
+			nd.parent = id - uint32(v[2])
+			if v[2] > uint64(id-first) {
+				return dst, false // not a node of the span before it
+			}
+		}
+		if nd.fn >= nfuncs || nd.callFile > nfiles {
+			return dst, false
+		}
+		dst = append(dst, nd)
 	}
-	// The address is a signed varint, whose zigzag is zigzag64's.
-	nd := node{fn: uint32(v[0]), addr: start + unzigzag64(v[1]), callFile: uint32(v[3]), callLine: uint32(v[4])}
-	if v[2] != 0 {
-		nd.parent = id - uint32(v[2])
-	}
-	return nd, b, true
+	return dst, true
 }
 
 // mapEntry renumbers an entry's node and file.
