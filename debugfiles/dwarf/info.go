@@ -253,70 +253,65 @@ func decodeDIE(b *buf, a *abbrev, h *unitHeader, d *die) {
 	d.dieAttrs = dieAttrs{}
 	for i := range a.attrs {
 		s := &a.attrs[i]
-		switch s.attr {
-		case atName, atLinkageName, atMIPSLinkageName, atLowPC, atHighPC, atEntryPC, atRanges,
-			atSpecification, atAbstractOrigin, atDeclaration, atCallFile, atCallLine, atSibling,
-			atStmtList, atCompDir, atStrOffsetsBase, atAddrBase, atRnglistsBase, atDWOName,
-			atGNUDWOName, atGNUDWOID, atGNURangesBase, atGNUAddrBase:
-		default:
+		if s.role == roleSkip {
 			skipValue(b, s.form, h)
 			continue
 		}
 		v := readValue(b, s.form, s.implicit, h, 0)
-		switch s.attr {
-		case atName:
+		switch s.role {
+		case roleName:
 			if v.cls == clsStr {
 				d.name = strRef{v.v, v.str}
 			}
-		case atLinkageName, atMIPSLinkageName:
+		case roleLink:
 			if v.cls == clsStr {
 				d.link = strRef{v.v, v.str}
 			}
-		case atCompDir:
+		case roleCompDir:
 			if v.cls == clsStr {
 				d.compDir = strRef{v.v, v.str}
 			}
-		case atDWOName, atGNUDWOName:
+		case roleDWOName:
 			if v.cls == clsStr {
 				d.dwoName = strRef{v.v, v.str}
 			}
-		case atLowPC:
+		case roleLowPC:
 			d.low = v
-		case atHighPC:
+		case roleHighPC:
 			d.high = v
-		case atEntryPC:
+		case roleEntryPC:
 			d.entryPC = v
-		case atRanges:
+		case roleRanges:
 			d.ranges = v
-		case atSpecification:
+		case roleSpec:
 			if v.cls == clsRef {
 				d.spec, d.hasSpec = v.v, true
 			}
-		case atAbstractOrigin:
+		case roleOrigin:
 			if v.cls == clsRef {
 				d.origin, d.hasOrigin = v.v, true
 			}
-		case atDeclaration:
+		case roleDecl:
 			d.decl = v.v != 0
-		case atCallFile:
+		case roleCallFile:
 			d.callFile = v.v
-		case atCallLine:
+		case roleCallLine:
 			d.callLine = v.v
-		case atSibling:
+		case roleSibling:
 			if v.cls == clsRef {
 				d.sibling, d.hasSibling = v.v, true
 			}
-		case atStmtList:
+		case roleStmtList:
 			d.stmtList = v
-		case atStrOffsetsBase:
+		case roleStrOffBase:
 			d.strOffBase = v
-		case atAddrBase, atGNUAddrBase:
+		case roleAddrBase:
 			d.addrBase = v
-		case atRnglistsBase:
+		case roleRnglistsBase:
 			d.rnglistsBase = v
-		case atGNURangesBase:
+		case roleGNURangesBase:
 			d.gnuRangesBase = v
-		case atGNUDWOID:
+		case roleDWOID:
 			d.dwoID = v
 		}
 	}
