@@ -371,33 +371,21 @@ func (b *Builder) addTree(f *debugfiles.Function, order int) {
 	first := uint32(b.nodes + 1)
 	b.fnodes = b.fnodes[:0]
 	b.pieces = b.flatten(f, 0, f.Address, f.End(), 1, b.pieces[:0])
-	buf := b.buf[:0]
-	var last entry
-	n := 0
-	for _, p := range b.pieces {
-		e := entry{start: p.start, node: p.node}
-		if p.line != 0 {
-			r := &b.rows[p.line-1]
-			e.line = r.Line
-			// rowFile's common case, inline: a compact row of a file
-			// looked up before.
-			if i := int(r.File); b.compact && i < len(b.unitIDs) && b.unitIDs[i] != 0 {
-				e.file = b.unitIDs[i] - 1
-			} else {
-				e.file = b.rowFile(r.File)
+	c := spanCoder{buf: b.buf[:0], start: f.Address, first: first}
+	if b.compact {
+		b.codeCompact(&c, f.End())
+	} else {
+		for _, p := range b.pieces {
+			e := entry{start: p.start, node: p.node}
+			if p.line != 0 {
+				// A tree's rows hold file ids (linesOf).
+				r := &b.rows[p.line-1]
+				e.file, e.line = r.File, r.Line
 			}
+			c.put(e)
 		}
-		if n > 0 && last.node == e.node && last.file == e.file && last.line == e.line {
-			continue
-		}
-		prev := f.Address
-		if n > 0 {
-			prev = last.start
-		}
-		buf = appendRawEntry(buf, e, prev, first)
-		last = e
-		n++
 	}
+	buf, n := c.buf, c.n
 	entLen := len(buf)
 	for i := range b.fnodes {
 		buf = appendRawNode(buf, &b.fnodes[i], first+uint32(i), f.Address)
@@ -575,7 +563,7 @@ func (b *Builder) flatten(n *debugfiles.Function, parent uint32, lo, hi uint64, 
 	if pos < hi {
 		out = append(out, piece{start: pos, node: id})
 	}
-	if b.compact && depth > 1 {
+	if b.compact {
 		// An inlinee of a compact function has as lines the rows of
 		// the top level starting within its range. The last of them
 		// starting at or before an address of the inlinee is the last
@@ -583,7 +571,8 @@ func (b *Builder) flatten(n *debugfiles.Function, parent uint32, lo, hi uint64, 
 		// too), and the row after it either its next one or past the
 		// inlinee: the top level's rows answer every address as the
 		// inlinee's would, and where the inlinee's leave it open, so
-		// would its callers'. The top level resolves it all in one go.
+		// would its callers'. addTree resolves them all with the top
+		// level's rows as it codes the entries (codeCompact).
 		return out
 	}
 	if !b.compact && len(n.Lines) == 0 {
@@ -650,53 +639,132 @@ func (b *Builder) linesOf(n *debugfiles.Function) (first, end int) {
 // for a piece's first line skips the lines of the pieces before it.
 func splitByLines(lines []dwarf.LineRow, base int32, p piece, end uint64, from int, out []piece) ([]piece, int) {
 	cur := p.start
-	// The first line after p's start is most often lines[from] or one
-	// of the next few (the pieces before took the lines before): they
-	// are tried first, and only past them the rest searched.
+	i := rowAfter(lines, from, cur) - 1
+	for cur < end {
+		covers, next := rowSpan(lines, i, cur, end)
+		q := piece{start: cur, node: p.node}
+		if covers {
+			q.line = base + int32(i) + 1
+		}
+		out = appendPiece(out, q)
+		cur = next
+		i = lastRowAt(lines, i, cur)
+	}
+	return out, i + 1
+}
+
+// rowSpan reports whether rows[i], the last row starting at or before
+// cur (none for i < 0), covers cur, as the reference's line search
+// answers (its size is 0, or cur lies before its end), and where that
+// answer ends: at the next row's start, the row's end, or end.
+func rowSpan(rows []dwarf.LineRow, i int, cur, end uint64) (bool, uint64) {
+	next := end
+	if i+1 < len(rows) && rows[i+1].Address < next {
+		next = rows[i+1].Address
+	}
+	if i < 0 {
+		return false, next
+	}
+	r := &rows[i]
+	if r.Size == 0 {
+		return true, next
+	}
+	// A wrapped end is below r.Address <= cur: not covering.
+	if e := r.Address + r.Size; e > cur {
+		return true, min(e, next)
+	}
+	return false, next
+}
+
+// spanCoder codes the entries of a span (appendRawEntry), leaving out
+// those that repeat the answer of the one before.
+type spanCoder struct {
+	buf   []byte
+	start uint64 // the span's start
+	first uint32 // its first node
+	last  entry
+	n     int // entries coded
+}
+
+func (c *spanCoder) put(e entry) {
+	if c.n > 0 && c.last.node == e.node && c.last.file == e.file && c.last.line == e.line {
+		return
+	}
+	prev := c.start
+	if c.n > 0 {
+		prev = c.last.start
+	}
+	c.buf = appendRawEntry(c.buf, e, prev, c.first)
+	c.last = e
+	c.n++
+}
+
+// codeCompact codes with c the entries of a compact function that ends
+// at end: its pieces (b.pieces, none resolved) resolved with its rows as
+// flatten resolves a tree's pieces (splitByLines), in one pass that
+// writes no resolved pieces.
+func (b *Builder) codeCompact(c *spanCoder, end uint64) {
+	rows, pieces := b.rows, b.pieces
+	from := 0
+	for k, p := range pieces {
+		hi := end
+		if k+1 < len(pieces) {
+			hi = pieces[k+1].start
+		}
+		cur := p.start
+		i := rowAfter(rows, from, cur) - 1
+		for cur < hi {
+			covers, next := rowSpan(rows, i, cur, hi)
+			e := entry{start: cur, node: p.node}
+			if covers {
+				// rowFile's common case, inline: a file looked up
+				// before.
+				r := &rows[i]
+				if f := int(r.File); f < len(b.unitIDs) && b.unitIDs[f] != 0 {
+					e.file = b.unitIDs[f] - 1
+				} else {
+					e.file = b.rowFile(r.File)
+				}
+				e.line = r.Line
+			}
+			c.put(e)
+			cur = next
+			i = lastRowAt(rows, i, cur)
+		}
+		from = i + 1
+	}
+}
+
+// rowAfter returns the index of the first of rows (sorted) that starts
+// after addr; those before from start at or before it. It is most often
+// rows[from] or one of the next few (the pieces before took the rows
+// before): they are tried first, and only past them the rest searched.
+func rowAfter(rows []dwarf.LineRow, from int, addr uint64) int {
 	lo := from
-	for lo < len(lines) && lines[lo].Address <= cur && lo-from < 4 {
+	for lo < len(rows) && rows[lo].Address <= addr && lo-from < 4 {
 		lo++
 	}
-	if lo < len(lines) && lines[lo].Address <= cur {
-		hi := len(lines)
+	if lo < len(rows) && rows[lo].Address <= addr {
+		hi := len(rows)
 		for lo < hi {
 			m := int(uint(lo+hi) >> 1)
-			if lines[m].Address <= cur {
+			if rows[m].Address <= addr {
 				lo = m + 1
 			} else {
 				hi = m
 			}
 		}
 	}
-	i := lo - 1
-	for cur < end {
-		next := end
-		if i+1 < len(lines) && lines[i+1].Address < next {
-			next = lines[i+1].Address
-		}
-		switch {
-		case i < 0:
-			out = appendPiece(out, piece{start: cur, node: p.node})
-			cur = next
-		case lines[i].Size == 0:
-			out = appendPiece(out, piece{start: cur, node: p.node, line: base + int32(i) + 1})
-			cur = next
-		default:
-			l := &lines[i]
-			if e := l.Address + l.Size; e > cur {
-				// A wrapped end is below l.Address <= cur: never here.
-				out = appendPiece(out, piece{start: cur, node: p.node, line: base + int32(i) + 1})
-				cur = min(e, next)
-			} else {
-				out = appendPiece(out, piece{start: cur, node: p.node})
-				cur = next
-			}
-		}
-		for i+1 < len(lines) && lines[i+1].Address <= cur {
-			i++
-		}
+	return lo
+}
+
+// lastRowAt returns the last of rows (sorted) starting at or before addr,
+// from i, the last starting at or before an address below it.
+func lastRowAt(rows []dwarf.LineRow, i int, addr uint64) int {
+	for i+1 < len(rows) && rows[i+1].Address <= addr {
+		i++
 	}
-	return out, i + 1
+	return i
 }
 
 // appendPiece appends p unless it continues the last piece unchanged.
