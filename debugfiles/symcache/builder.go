@@ -346,11 +346,8 @@ func (b *Builder) useUnitFiles(files []debugfiles.FileInfo) {
 	clear(b.unitIDs)
 }
 
-// rowFile returns the file id of a row's File.
+// rowFile returns the file id of a compact row's File.
 func (b *Builder) rowFile(i uint32) uint32 {
-	if !b.compact {
-		return i
-	}
 	if int(i) >= len(b.unitIDs) {
 		return b.fileID(debugfiles.FileInfo{}) // an unknown file
 	}
@@ -575,7 +572,7 @@ func (b *Builder) flatten(n *debugfiles.Function, parent uint32, lo, hi uint64, 
 		// level's rows as it codes the entries (codeCompact).
 		return out
 	}
-	if !b.compact && len(n.Lines) == 0 {
+	if len(n.Lines) == 0 {
 		return out
 	}
 	open := false
@@ -611,14 +608,10 @@ func (b *Builder) flatten(n *debugfiles.Function, parent uint32, lo, hi uint64, 
 	return out
 }
 
-// linesOf returns where the lines of n lie in the builder's rows. A
-// compact function's are all of them (flatten asks for its top level's
-// only); a tree's levels each have their own Lines, appended to the rows
-// now, with their files interned.
+// linesOf returns where the lines of n, a level of a tree, lie in the
+// builder's rows: its Lines, appended to the rows now, with their files
+// interned.
 func (b *Builder) linesOf(n *debugfiles.Function) (first, end int) {
-	if b.compact {
-		return 0, len(b.rows)
-	}
 	if !linesSorted(n.Lines) {
 		slices.SortStableFunc(n.Lines, func(a, b debugfiles.LineInfo) int { return cmp.Compare(a.Address, b.Address) })
 	}
