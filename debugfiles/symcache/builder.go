@@ -346,16 +346,24 @@ func (b *Builder) useUnitFiles(files []debugfiles.FileInfo) {
 	clear(b.unitIDs)
 }
 
-// rowFile returns the file id of a compact row's File.
+// rowFile returns the file id of a compact row's File: most rows name a
+// file looked up before, the others go to lookUpRowFile.
 func (b *Builder) rowFile(i uint32) uint32 {
+	if int(i) < len(b.unitIDs) {
+		if id := b.unitIDs[i]; id != 0 {
+			return id - 1
+		}
+	}
+	return b.lookUpRowFile(i)
+}
+
+// lookUpRowFile is rowFile for a File not looked up yet.
+func (b *Builder) lookUpRowFile(i uint32) uint32 {
 	if int(i) >= len(b.unitIDs) {
 		return b.fileID(debugfiles.FileInfo{}) // an unknown file
 	}
-	id := b.unitIDs[i]
-	if id == 0 {
-		id = b.fileID(b.unitFiles[i]) + 1
-		b.unitIDs[i] = id
-	}
+	id := b.fileID(b.unitFiles[i]) + 1
+	b.unitIDs[i] = id
 	return id - 1
 }
 
@@ -710,15 +718,7 @@ func (b *Builder) codeCompact(c *spanCoder, end uint64) {
 			covers, next := rowSpan(rows, i, cur, hi)
 			e := entry{start: cur, node: p.node}
 			if covers {
-				// rowFile's common case, inline: a file looked up
-				// before.
-				r := &rows[i]
-				if f := int(r.File); f < len(b.unitIDs) && b.unitIDs[f] != 0 {
-					e.file = b.unitIDs[f] - 1
-				} else {
-					e.file = b.rowFile(r.File)
-				}
-				e.line = r.Line
+				e.file, e.line = b.rowFile(rows[i].File), rows[i].Line
 			}
 			c.put(e)
 			cur = next
@@ -805,7 +805,7 @@ type nameStore struct {
 	err           error
 }
 
-// nameCacheSize is the number of places of a nameStore's cache.
+// nameCacheSize is the number of places of each of a nameStore's caches.
 const (
 	nameCacheBits = 12
 	nameCacheSize = 1 << nameCacheBits
