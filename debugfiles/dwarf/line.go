@@ -209,7 +209,7 @@ type lineParams struct {
 // per 5–10 bytes of program in gcc and clang output. The first guess at
 // their number is an eighth of the program size; when it is short, the
 // rows read so far tell how many the rest of the program holds. Where an
-// instruction is one operation (every target but VLIW ones), fastOps runs
+// instruction is one operation (every target but VLIW ones), a fastMachine runs
 // the common opcodes; the rest are decoded here, through the checked
 // reader.
 func runLineProgram(prog buf, t *lineTable, p lineParams, rowBuf []lineRow) ([]lineRow, []seqSpan, error) {
@@ -239,11 +239,15 @@ func runLineProgram(prog buf, t *lineTable, p lineParams, rowBuf []lineRow) ([]l
 	pos := prog.pos
 	// constAdd is DW_LNS_const_add_pc's operation advance.
 	constAdd := uint64(255-p.opcodeBase) / uint64(p.lineRange)
+	var fast *fastMachine
+	if maxOps == 1 {
+		fast = newFastMachine(&specials, p.opcodeBase, minInst, constAdd)
+	}
 	for pos < len(data) {
-		if maxOps == 1 {
-			regs := lineRegs{address: address, line: line, file: file}
-			pos, rows = fastOps(data, pos, rows, seqStart, &regs, &specials, p.opcodeBase, minInst, constAdd)
-			address, line, file = regs.address, regs.line, regs.file
+		if fast != nil {
+			fast.address, fast.line, fast.file = address, line, file
+			pos, rows = fast.run(data, pos, rows, seqStart)
+			address, line, file = fast.address, fast.line, fast.file
 			if pos >= len(data) {
 				break
 			}
@@ -350,48 +354,86 @@ type special struct {
 	line int16
 }
 
-// lineRegs are the registers of the line-number machine fastOps updates.
-type lineRegs struct {
+// fastMachine runs the opcodes that make up most of a line program for a
+// machine with one operation per instruction (run): the line-number
+// machine's registers, and what the opcodes do to them, worked out once
+// for the program.
+type fastMachine struct {
 	address uint64
 	line    int64
 	file    uint64
+	// minInst is the header's minimum instruction length, constAdv the
+	// address advance of DW_LNS_const_add_pc.
+	minInst, constAdv uint64
+	// steps are the special opcodes' address advances and line steps;
+	// an adv of noStep marks the opcodes below the opcode base.
+	steps [256]step
 }
 
-// fastOps runs the opcodes that make up most of a line program, from
-// data[pos], for a machine with one operation per instruction: special
-// opcodes and DW_LNS_copy that add a row after the last one of the
-// sequence (rows has room), and the standard and extended opcodes between
-// them that take no operand or one of one or two bytes and touch neither
-// the sequence nor the files. It stops before the first opcode it leaves
-// to runLineProgram and returns its position and the rows. It is a small
-// function of its own so that the few registers it uses stay in machine
-// registers.
-func fastOps(data []byte, pos int, rows []lineRow, seqStart int, r *lineRegs, specials *[256]special, base uint8, minInst, constAdd uint64) (int, []lineRow) {
-	address, line, file := r.address, r.line, r.file
+// step is a special opcode's address advance, in bytes (at most 255
+// operations of 255 bytes), and line step.
+type step struct {
+	adv  uint16
+	line int16
+}
+
+// noStep marks an opcode that is not a special one.
+const noStep = ^uint16(0)
+
+// newFastMachine returns the fastMachine of a program whose special
+// opcodes are specials, from base, with one operation per instruction.
+func newFastMachine(specials *[256]special, base uint8, minInst, constAdd uint64) *fastMachine {
+	m := &fastMachine{minInst: minInst, constAdv: minInst * constAdd}
+	for op := range m.steps {
+		m.steps[op] = step{adv: noStep}
+		if op >= int(base) {
+			m.steps[op] = step{adv: uint16(minInst * uint64(specials[op].ops)), line: specials[op].line}
+		}
+	}
+	return m
+}
+
+// run runs, from data[pos], the special opcodes and DW_LNS_copy that add
+// a row after the last one of the sequence starting at seqStart (rows has
+// room), and the standard and extended opcodes between them that take no
+// operand or one of one or two bytes and touch neither the sequence nor
+// the files. It stops before the first opcode it leaves to runLineProgram
+// and returns its position and the rows. It is a small function of its
+// own, with the fewest values live in its loop, so that they all stay in
+// machine registers; inlined into runLineProgram, as the profile-guided
+// build did, they were spilled to the stack around every opcode.
+//
+//go:noinline
+func (m *fastMachine) run(data []byte, pos int, rows []lineRow, seqStart int) (int, []lineRow) {
+	address, line, file := m.address, m.line, m.file
+	n := len(rows)
+	// A row replaces or follows the last one of its sequence, which
+	// needs one, and names a file a row can hold. Neither changes in
+	// the loop once true: rows only grow, and the files it sets are
+	// small.
+	if n <= seqStart || file >= uint64(noFile) {
+		return pos, rows
+	}
+	buf := rows[:cap(rows)]
+	prev := buf[n-1].addr
 loop:
 	for pos < len(data) {
 		op := data[pos]
-		if op >= base {
-			sp := specials[op]
-			a := address + minInst*uint64(sp.ops)
-			l := line + int64(sp.line)
-			n := len(rows)
-			if n <= seqStart || file >= uint64(noFile) {
-				break loop
-			}
-			switch prev := rows[n-1].addr; {
+		if st := m.steps[op]; st.adv != noStep {
+			a := address + uint64(st.adv)
+			l := line + int64(st.line)
+			switch {
 			case prev == a:
 				// A row at the previous row's address replaces it
 				// (see addRow).
-				rows[n-1] = lineRow{addr: a, file: uint32(file), line: uint32(l)}
-			case prev < a && n < cap(rows):
-				rows = rows[:n+1]
-				rows[n] = lineRow{addr: a, file: uint32(file), line: uint32(l)}
+				buf[n-1] = lineRow{addr: a, file: uint32(file), line: uint32(l)}
+			case prev < a && n < len(buf):
+				buf[n] = lineRow{addr: a, file: uint32(file), line: uint32(l)}
+				n++
 			default:
-				r.address, r.line, r.file = address, line, file
-				return pos, rows
+				break loop
 			}
-			address, line = a, l
+			address, line, prev = a, l, a
 			pos++
 			continue
 		}
@@ -400,24 +442,20 @@ loop:
 			pos++
 			continue
 		case lnsConstAddPC:
-			address += minInst * constAdd
+			address += m.constAdv
 			pos++
 			continue
 		case lnsCopy:
-			n := len(rows)
-			if n <= seqStart || file >= uint64(noFile) {
+			switch {
+			case prev == address:
+				buf[n-1] = lineRow{addr: address, file: uint32(file), line: uint32(line)}
+			case prev < address && n < len(buf):
+				buf[n] = lineRow{addr: address, file: uint32(file), line: uint32(line)}
+				n++
+			default:
 				break loop
 			}
-			switch prev := rows[n-1].addr; {
-			case prev == address:
-				rows[n-1] = lineRow{addr: address, file: uint32(file), line: uint32(line)}
-			case prev < address && n < cap(rows):
-				rows = rows[:n+1]
-				rows[n] = lineRow{addr: address, file: uint32(file), line: uint32(line)}
-			default:
-				r.address, r.line, r.file = address, line, file
-				return pos, rows
-			}
+			prev = address
 			pos++
 			continue
 		}
@@ -439,7 +477,7 @@ loop:
 			file = uint64(c)
 			pos += 2
 		case c < 0x80 && op == lnsAdvancePC:
-			address += minInst * uint64(c)
+			address += m.minInst * uint64(c)
 			pos += 2
 		case c != 0 && c < 0x80 && op == 0 && pos+2+int(c) <= len(data) && data[pos+2] > lneDefineFile:
 			// An extended opcode other than end_sequence, set_address
@@ -456,16 +494,15 @@ loop:
 				}
 				line += v
 			} else {
-				address += minInst * (uint64(c&0x7f) | uint64(d)<<7)
+				address += m.minInst * (uint64(c&0x7f) | uint64(d)<<7)
 			}
 			pos += 3
 		default:
-			r.address, r.line, r.file = address, line, file
-			return pos, rows
+			break loop
 		}
 	}
-	r.address, r.line, r.file = address, line, file
-	return pos, rows
+	m.address, m.line, m.file = address, line, file
+	return pos, buf[:n]
 }
 
 // addRow appends a row to the rows of the sequence starting at seqStart.
