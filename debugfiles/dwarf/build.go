@@ -710,7 +710,11 @@ func unitLineRows(bl *builder, u *unitInfo, lo, hi uint64, cuts []uint64, slab *
 	if err := bud.spend(n); err != nil {
 		return nil, err
 	}
-	out := slab.alloc(n)
+	// Written by index, not appended: n is the most there can be, and
+	// append's path to grow the slice, never taken, kept the loop's
+	// values on the stack.
+	out := slab.alloc(n)[:n]
+	w := 0
 	load := bl.opts.LoadAddress
 	c := 0
 	for k := i; k < j; k++ {
@@ -727,12 +731,14 @@ func unitLineRows(bl *builder, u *unitInfo, lo, hi uint64, cuts []uint64, slab *
 			c++
 		}
 		for ; c < len(cuts) && cuts[c] < end; c++ {
-			out = append(out, LineRow{Address: start - load, Size: cuts[c] - start, File: r.file, Line: r.line})
+			out[w] = LineRow{Address: start - load, Size: cuts[c] - start, File: r.file, Line: r.line}
+			w++
 			start = cuts[c]
 		}
-		out = append(out, LineRow{Address: start - load, Size: end - start, File: r.file, Line: r.line})
+		out[w] = LineRow{Address: start - load, Size: end - start, File: r.file, Line: r.line}
+		w++
 	}
-	return out, nil
+	return out[:w], nil
 }
 
 // unitRows returns the line rows of u within [lo, hi), clipped to it and
@@ -756,7 +762,8 @@ func unitRows[T any](bl *builder, u *unitInfo, lo, hi uint64, cuts []uint64, all
 	if err := bud.spend(n); err != nil {
 		return nil, err
 	}
-	out := alloc(n)
+	out := alloc(n)[:n] // written by index, as in unitLineRows
+	w := 0
 	load := bl.opts.LoadAddress
 	c := 0
 	for k := i; k < j; k++ {
@@ -773,12 +780,14 @@ func unitRows[T any](bl *builder, u *unitInfo, lo, hi uint64, cuts []uint64, all
 			c++
 		}
 		for ; c < len(cuts) && cuts[c] < end; c++ {
-			out = append(out, mk(start-load, cuts[c]-start, r.file, r.line))
+			out[w] = mk(start-load, cuts[c]-start, r.file, r.line)
+			w++
 			start = cuts[c]
 		}
-		out = append(out, mk(start-load, end-start, r.file, r.line))
+		out[w] = mk(start-load, end-start, r.file, r.line)
+		w++
 	}
-	return out, nil
+	return out[:w], nil
 }
 
 // gap is code of a unit that no function covers.
