@@ -330,6 +330,7 @@ func (b *Builder) addCompact(cf *dwarf.CompactFunction) {
 		slices.SortStableFunc(rows, func(a, b dwarf.LineRow) int { return cmp.Compare(a.Address, b.Address) })
 	}
 	b.useUnitFiles(cf.Files)
+	b.internRowFiles(rows)
 	b.compact, b.rows = true, rows
 	b.addTree(f, order)
 	b.rows = nil
@@ -346,25 +347,26 @@ func (b *Builder) useUnitFiles(files []debugfiles.FileInfo) {
 	clear(b.unitIDs)
 }
 
-// rowFile returns the file id of a compact row's File: most rows name a
-// file looked up before, the others go to lookUpRowFile.
-func (b *Builder) rowFile(i uint32) uint32 {
-	if int(i) < len(b.unitIDs) {
-		if id := b.unitIDs[i]; id != 0 {
-			return id - 1
+// internRowFiles looks up the unit's files that compact rows name and
+// that were not looked up before, so that codeCompact finds every row's
+// file id in unitIDs (rowFile) without a call in its loop.
+func (b *Builder) internRowFiles(rows []dwarf.LineRow) {
+	ids := b.unitIDs
+	for i := range rows {
+		if f := rows[i].File; int(f) < len(ids) && ids[f] == 0 {
+			ids[f] = b.fileID(b.unitFiles[f]) + 1
 		}
 	}
-	return b.lookUpRowFile(i)
 }
 
-// lookUpRowFile is rowFile for a File not looked up yet.
-func (b *Builder) lookUpRowFile(i uint32) uint32 {
-	if int(i) >= len(b.unitIDs) {
-		return b.fileID(debugfiles.FileInfo{}) // an unknown file
+// rowFile returns the file id of a compact row's File, looked up by
+// internRowFiles; one past the unit's files is an unknown file, the
+// empty path's id 0.
+func rowFile(ids []uint32, f uint32) uint32 {
+	if int(f) < len(ids) {
+		return ids[f] - 1
 	}
-	id := b.fileID(b.unitFiles[i]) + 1
-	b.unitIDs[i] = id
-	return id - 1
+	return 0
 }
 
 // addTree flattens a top-level function, added as the order-th,
@@ -688,7 +690,7 @@ type spanCoder struct {
 }
 
 func (c *spanCoder) put(e entry) {
-	if c.n > 0 && c.last.node == e.node && c.last.file == e.file && c.last.line == e.line {
+	if c.n > 0 && sameAnswer(&c.last, &e) {
 		return
 	}
 	prev := c.start
@@ -700,12 +702,24 @@ func (c *spanCoder) put(e entry) {
 	c.n++
 }
 
+// sameAnswer reports whether entries x and y give the same answer.
+func sameAnswer(x, y *entry) bool {
+	return x.node == y.node && x.file == y.file && x.line == y.line
+}
+
 // codeCompact codes with c the entries of a compact function that ends
 // at end: its pieces (b.pieces, none resolved) resolved with its rows as
 // flatten resolves a tree's pieces (splitByLines), in one pass that
 // writes no resolved pieces.
 func (b *Builder) codeCompact(c *spanCoder, end uint64) {
-	rows, pieces := b.rows, b.pieces
+	rows, pieces, ids := b.rows, b.pieces, b.unitIDs
+	// c.put, written out with c's fields in locals: the call in the loop
+	// left its values on the stack around it.
+	buf, last, n, first := c.buf, c.last, c.n, c.first
+	prev := c.start
+	if n > 0 {
+		prev = last.start
+	}
 	from := 0
 	for k, p := range pieces {
 		hi := end
@@ -718,14 +732,33 @@ func (b *Builder) codeCompact(c *spanCoder, end uint64) {
 			covers, next := rowSpan(rows, i, cur, hi)
 			e := entry{start: cur, node: p.node}
 			if covers {
-				e.file, e.line = b.rowFile(rows[i].File), rows[i].Line
+				e.file, e.line = rowFile(ids, rows[i].File), rows[i].Line
 			}
-			c.put(e)
+			if n == 0 || !sameAnswer(&last, &e) {
+				// Nearly every entry codes in four or five bytes,
+				// written here; the others go to appendRawEntry.
+				d, nd, k := e.start-prev, e.node-first, len(buf)
+				if d|uint64(nd)|uint64(e.file) < 1<<7 && e.line < 1<<14 && cap(buf)-k >= 5 {
+					b := buf[k : k+5]
+					b[0], b[1], b[2], b[3], b[4] = byte(d), byte(nd), byte(e.file), byte(e.line)|0x80, byte(e.line>>7)
+					if e.line < 1<<7 {
+						b[3] = byte(e.line)
+						buf = buf[:k+4]
+					} else {
+						buf = buf[:k+5]
+					}
+				} else {
+					buf = appendRawEntry(buf, e, prev, first)
+				}
+				last, prev = e, e.start
+				n++
+			}
 			cur = next
 			i = lastRowAt(rows, i, cur)
 		}
 		from = i + 1
 	}
+	c.buf, c.last, c.n = buf, last, n
 }
 
 // rowAfter returns the index of the first of rows (sorted) that starts

@@ -107,6 +107,41 @@ func TestCompactRandom(t *testing.T) {
 	}
 }
 
+// TestCompactLargeValues checks addCompact against Add where the
+// entries' values take one, two and more bytes each: rows far apart,
+// hundreds of inlinees, hundreds of files (and one past them), and high
+// line numbers. Real DWARF rarely has them, and codeCompact codes the
+// entries of one-byte values apart from the others.
+func TestCompactLargeValues(t *testing.T) {
+	var files []debugfiles.FileInfo
+	for i := range 300 {
+		files = append(files, debugfiles.FileInfo{Name: fmt.Sprintf("f%d.c", i), CompDir: "/src"})
+	}
+	const addr, size = 0x10000, 0x80000
+	f := &debugfiles.Function{Name: "big", Address: addr, Size: size}
+	steps := []uint64{1, 100, 127, 128, 200, 255, 256, 16383, 16384, 20000}
+	lines := []uint32{5, 127, 128, 200, 16383, 16384, 3000000}
+	fileIdx := []uint32{0, 127, 128, 150, 299, 300}
+	var rows []dwarf.LineRow
+	for i, a := 0, uint64(addr); a < addr+size; i++ {
+		rows = append(rows, dwarf.LineRow{Address: a, Size: steps[i%len(steps)] / 2, File: fileIdx[i%len(fileIdx)], Line: lines[i%len(lines)]})
+		a += steps[i%len(steps)]
+	}
+	for i := range 400 {
+		c := &debugfiles.Function{Name: fmt.Sprintf("i%d", i%7), Address: addr + uint64(i)*0x400, Size: 0x300, CallFile: files[i%len(files)], CallLine: uint32(i * 97)}
+		if i%3 == 0 {
+			c.Inlinees = []*debugfiles.Function{{Name: "leaf", Address: c.Address + 0x10, Size: 0x80, CallFile: files[(i*7)%len(files)], CallLine: 70000}}
+		}
+		f.Inlinees = append(f.Inlinees, c)
+	}
+	cf := &dwarf.CompactFunction{Function: f, Rows: rows, Files: files}
+	trees := buildBytes(t, spillAt, func(b *Builder) { b.Add(treeOf(cf)) })
+	compact := buildBytes(t, spillAt, func(b *Builder) { b.addCompact(cf) })
+	if !bytes.Equal(trees, compact) {
+		t.Fatalf("compact function makes a different symcache (%d bytes, trees %d)", len(compact), len(trees))
+	}
+}
+
 // randomCompact makes a compact function at addr with random rows and a
 // random inline tree.
 func randomCompact(rng *rand.Rand, addr uint64, files []debugfiles.FileInfo) *dwarf.CompactFunction {
