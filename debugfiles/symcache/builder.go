@@ -690,7 +690,7 @@ type spanCoder struct {
 }
 
 func (c *spanCoder) put(e entry) {
-	if c.n > 0 && sameAnswer(&c.last, &e) {
+	if c.n > 0 && c.last.node == e.node && c.last.file == e.file && c.last.line == e.line {
 		return
 	}
 	prev := c.start
@@ -702,11 +702,6 @@ func (c *spanCoder) put(e entry) {
 	c.n++
 }
 
-// sameAnswer reports whether entries x and y give the same answer.
-func sameAnswer(x, y *entry) bool {
-	return x.node == y.node && x.file == y.file && x.line == y.line
-}
-
 // codeCompact codes with c the entries of a compact function that ends
 // at end: its pieces (b.pieces, none resolved) resolved with its rows as
 // flatten resolves a tree's pieces (splitByLines), in one pass that
@@ -714,11 +709,13 @@ func sameAnswer(x, y *entry) bool {
 func (b *Builder) codeCompact(c *spanCoder, end uint64) {
 	rows, pieces, ids := b.rows, b.pieces, b.unitIDs
 	// c.put, written out with c's fields in locals: the call in the loop
-	// left its values on the stack around it.
-	buf, last, n, first := c.buf, c.last, c.n, c.first
-	prev := c.start
+	// left its values on the stack around it. The last entry is held in
+	// scalars: as a struct, it was copied by loads wider than the stores
+	// of its fields, which the processor cannot forward.
+	buf, n, first := c.buf, c.n, c.first
+	prev, lastNode, lastFile, lastLine := c.start, c.last.node, c.last.file, c.last.line
 	if n > 0 {
-		prev = last.start
+		prev = c.last.start
 	}
 	from := 0
 	for k, p := range pieces {
@@ -730,27 +727,27 @@ func (b *Builder) codeCompact(c *spanCoder, end uint64) {
 		i := rowAfter(rows, from, cur) - 1
 		for cur < hi {
 			covers, next := rowSpan(rows, i, cur, hi)
-			e := entry{start: cur, node: p.node}
+			var file, line uint32
 			if covers {
-				e.file, e.line = rowFile(ids, rows[i].File), rows[i].Line
+				file, line = rowFile(ids, rows[i].File), rows[i].Line
 			}
-			if n == 0 || !sameAnswer(&last, &e) {
+			if n == 0 || p.node != lastNode || file != lastFile || line != lastLine {
 				// Nearly every entry codes in four or five bytes,
 				// written here; the others go to appendRawEntry.
-				d, nd, k := e.start-prev, e.node-first, len(buf)
-				if d|uint64(nd)|uint64(e.file) < 1<<7 && e.line < 1<<14 && cap(buf)-k >= 5 {
+				d, nd, k := cur-prev, p.node-first, len(buf)
+				if d|uint64(nd)|uint64(file) < 1<<7 && line < 1<<14 && cap(buf)-k >= 5 {
 					b := buf[k : k+5]
-					b[0], b[1], b[2], b[3], b[4] = byte(d), byte(nd), byte(e.file), byte(e.line)|0x80, byte(e.line>>7)
-					if e.line < 1<<7 {
-						b[3] = byte(e.line)
+					b[0], b[1], b[2], b[3], b[4] = byte(d), byte(nd), byte(file), byte(line)|0x80, byte(line>>7)
+					if line < 1<<7 {
+						b[3] = byte(line)
 						buf = buf[:k+4]
 					} else {
 						buf = buf[:k+5]
 					}
 				} else {
-					buf = appendRawEntry(buf, e, prev, first)
+					buf = appendRawEntry(buf, entry{start: cur, node: p.node, file: file, line: line}, prev, first)
 				}
-				last, prev = e, e.start
+				prev, lastNode, lastFile, lastLine = cur, p.node, file, line
 				n++
 			}
 			cur = next
@@ -758,7 +755,10 @@ func (b *Builder) codeCompact(c *spanCoder, end uint64) {
 		}
 		from = i + 1
 	}
-	c.buf, c.last, c.n = buf, last, n
+	c.buf, c.n = buf, n
+	if n > 0 {
+		c.last = entry{start: prev, node: lastNode, file: lastFile, line: lastLine}
+	}
 }
 
 // rowAfter returns the index of the first of rows (sorted) that starts
