@@ -904,18 +904,24 @@ func decodeRawNodes(dst []node, b []byte, first uint32, start uint64, nfuncs, nf
 				v[i], b = x, b[n:]
 			}
 		}
-		// The address is a signed varint, whose zigzag is zigzag64's.
-		nd := node{fn: uint32(v[0]), addr: start + unzigzag64(v[1]), callFile: uint32(v[3]), callLine: uint32(v[4])}
+		var parent uint32
 		if v[2] != 0 {
-			nd.parent = id - uint32(v[2])
+			parent = id - uint32(v[2])
 			if v[2] > uint64(id-first) {
 				return dst, false // not a node of the span before it
 			}
 		}
-		if nd.fn >= nfuncs || nd.callFile > nfiles {
+		if v[0] >= uint64(nfuncs) || v[3] > uint64(nfiles) {
 			return dst, false
 		}
-		dst = append(dst, nd)
+		// Stored in place: a node made on the stack and appended was
+		// copied by loads wider than the stores of its fields, which
+		// the processor cannot forward (nearly half of the samples
+		// here). The address is a signed varint, whose zigzag is
+		// zigzag64's.
+		dst = dst[:len(dst)+1]
+		nd := &dst[len(dst)-1]
+		nd.fn, nd.addr, nd.parent, nd.callFile, nd.callLine = uint32(v[0]), start+unzigzag64(v[1]), parent, uint32(v[3]), uint32(v[4])
 	}
 	return dst, true
 }
