@@ -10,6 +10,12 @@ type attrSpec struct {
 	// role is what the walk does with the attribute (attrRole), found
 	// once per abbreviation rather than once per DIE.
 	role attrRole
+	// skipRun, on the first of attributes the walk skips whose forms
+	// have sizes fixed for the unit, is how many follow in a row
+	// (itself included, at most 255), and skipBytes their size: decodeDIE
+	// skips them in one step rather than a call per attribute.
+	skipRun   uint8
+	skipBytes uint16
 }
 
 // attrRole is the field of a decoded DIE an attribute fills, roleSkip
@@ -195,6 +201,7 @@ func parseAbbrevs(data []byte, off uint64, bigEndian bool, addrSize uint8, is64 
 		}
 		p.a.interesting = interestingTag(p.a.tag)
 		p.a.fixed = fixedSize(p.a.attrs, addrSize, is64, version)
+		markSkipRuns(p.a.attrs, addrSize, is64, version)
 		if t.dense != nil {
 			if t.dense[p.code].attrs != nil {
 				return nil, &FormatError{Section: ".debug_abbrev", Offset: off, Msg: fmt.Sprintf("duplicate abbreviation code %d", p.code)}
@@ -206,6 +213,27 @@ func parseAbbrevs(data []byte, off uint64, bigEndian bool, addrSize uint8, is64 
 		}
 	}
 	return t, nil
+}
+
+// markSkipRuns sets the skip runs of attrs (attrSpec.skipRun).
+func markSkipRuns(attrs []attrSpec, addrSize uint8, is64 bool, version uint16) {
+	for i := 0; i < len(attrs); {
+		j, n := i, 0
+		for j < len(attrs) && j-i < 255 && attrs[j].role == roleSkip {
+			size := formSize(attrs[j].form, addrSize, is64, version)
+			if size < 0 {
+				break
+			}
+			n += size
+			j++
+		}
+		if j == i {
+			i++
+			continue
+		}
+		attrs[i].skipRun, attrs[i].skipBytes = uint8(j-i), uint16(n)
+		i = j
+	}
 }
 
 func interestingTag(tag uint32) bool {

@@ -144,6 +144,21 @@ type node struct {
 	hasOrig  bool
 }
 
+// newNode appends a zeroed node and returns it, for the walk to fill in
+// place: a node made on the stack and appended was copied by loads
+// wider than the stores of its fields, which the processor cannot
+// forward, and waited for them (a tenth of walkUnit's samples).
+func (bl *builder) newNode() *node {
+	k := len(bl.nodes)
+	if k == cap(bl.nodes) {
+		bl.nodes = slices.Grow(bl.nodes, 1)
+	}
+	bl.nodes = bl.nodes[:k+1]
+	n := &bl.nodes[k]
+	*n = node{}
+	return n
+}
+
 // unitInfo is what emission needs of a compilation unit.
 type unitInfo struct {
 	src      int32

@@ -251,9 +251,14 @@ type unitAttrs struct {
 // d.dieAttrs only: the caller passes a zeroed die for the unit DIE.
 func decodeDIE(b *buf, a *abbrev, h *unitHeader, d *die) {
 	d.dieAttrs = dieAttrs{}
-	for i := range a.attrs {
+	for i := 0; i < len(a.attrs); i++ {
 		s := &a.attrs[i]
 		if s.role == roleSkip {
+			if s.skipRun > 0 {
+				b.skip(uint64(s.skipBytes))
+				i += int(s.skipRun) - 1
+				continue
+			}
 			skipValue(b, s.form, h)
 			continue
 		}
@@ -469,7 +474,8 @@ func (bl *builder) walkUnit(si int32, h *unitHeader, skel *unitInfo) (*unitInfo,
 				}
 				if r1 > r0 {
 					next.code = int32(len(bl.nodes))
-					bl.nodes = append(bl.nodes, node{entry: ei, parent: -1, unit: ui, rng0: r0, rng1: r1})
+					n := bl.newNode()
+					n.entry, n.parent, n.unit, n.rng0, n.rng1 = ei, -1, ui, r0, r1
 				}
 			}
 		case tagInlinedSubroutine:
@@ -483,11 +489,10 @@ func (bl *builder) walkUnit(si int32, h *unitHeader, skel *unitInfo) (*unitInfo,
 			}
 			if r1 > r0 && d.hasOrigin {
 				next.code = int32(len(bl.nodes))
-				bl.nodes = append(bl.nodes, node{
-					entry: -1, origin: d.origin, hasOrig: true, parent: cur.code, unit: ui,
-					callFile: uint32(min(d.callFile, 1<<32-1)), callLine: uint32(min(d.callLine, 1<<32-1)),
-					rng0: r0, rng1: r1,
-				})
+				n := bl.newNode()
+				n.entry, n.origin, n.hasOrig, n.parent, n.unit = -1, d.origin, true, cur.code, ui
+				n.callFile, n.callLine = uint32(min(d.callFile, 1<<32-1)), uint32(min(d.callLine, 1<<32-1))
+				n.rng0, n.rng1 = r0, r1
 			}
 		case tagLexicalBlock:
 		default:
