@@ -323,14 +323,13 @@ func (b *Builder) addCompact(cf *dwarf.CompactFunction) {
 	}
 	f := cf.Function
 	rows := cf.Rows
-	if !rowsSorted(rows) {
+	b.useUnitFiles(cf.Files)
+	if !b.internRowFiles(rows) {
 		// The session yields its rows sorted; a copy keeps the caller's
 		// rows as they were should another one not.
 		rows = slices.Clone(rows)
 		slices.SortStableFunc(rows, func(a, b dwarf.LineRow) int { return cmp.Compare(a.Address, b.Address) })
 	}
-	b.useUnitFiles(cf.Files)
-	b.internRowFiles(rows)
 	b.compact, b.rows = true, rows
 	b.addTree(f, order)
 	b.rows = nil
@@ -349,14 +348,20 @@ func (b *Builder) useUnitFiles(files []debugfiles.FileInfo) {
 
 // internRowFiles looks up the unit's files that compact rows name and
 // that were not looked up before, so that codeCompact finds every row's
-// file id in unitIDs (rowFile) without a call in its loop.
-func (b *Builder) internRowFiles(rows []dwarf.LineRow) {
+// file id in unitIDs (rowFile) without a call in its loop. It reports
+// whether the rows are in address order, in the same pass.
+func (b *Builder) internRowFiles(rows []dwarf.LineRow) (sorted bool) {
 	ids := b.unitIDs
+	sorted = true
 	for i := range rows {
 		if f := rows[i].File; int(f) < len(ids) && ids[f] == 0 {
 			ids[f] = b.fileID(b.unitFiles[f]) + 1
 		}
+		if i > 0 && rows[i].Address < rows[i-1].Address {
+			sorted = false
+		}
 	}
+	return sorted
 }
 
 // rowFile returns the file id of a compact row's File, looked up by
@@ -497,16 +502,6 @@ func byAddress(a, b *debugfiles.Function) int {
 		return -1
 	}
 	return cmp.Compare(a.Address, b.Address)
-}
-
-// rowsSorted reports whether rows are in address order.
-func rowsSorted(rows []dwarf.LineRow) bool {
-	for i := 1; i < len(rows); i++ {
-		if rows[i].Address < rows[i-1].Address {
-			return false
-		}
-	}
-	return true
 }
 
 func linesSorted(lines []debugfiles.LineInfo) bool {
