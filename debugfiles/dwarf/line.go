@@ -209,9 +209,9 @@ type lineParams struct {
 // per 5–10 bytes of program in gcc and clang output. The first guess at
 // their number is an eighth of the program size; when it is short, the
 // rows read so far tell how many the rest of the program holds. Where an
-// instruction is one operation (every target but VLIW ones), a fastMachine runs
-// the common opcodes; the rest are decoded here, through the checked
-// reader.
+// instruction is one operation (every target but VLIW ones), a
+// fastMachine runs the common opcodes; the rest are decoded here, through
+// the checked reader.
 func runLineProgram(prog buf, t *lineTable, p lineParams, rowBuf []lineRow) ([]lineRow, []seqSpan, error) {
 	progSize := prog.left()
 	rows := rowBuf[:0]

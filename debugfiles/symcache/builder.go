@@ -365,7 +365,7 @@ func (b *Builder) internRowFiles(rows []dwarf.LineRow) (sorted bool) {
 }
 
 // rowFile returns the file id of a compact row's File, looked up by
-// internRowFiles; one past the unit's files is an unknown file, the
+// internRowFiles; a File past the unit's files is an unknown file, the
 // empty path's id 0.
 func rowFile(ids []uint32, f uint32) uint32 {
 	if int(f) < len(ids) {
@@ -729,15 +729,15 @@ func (b *Builder) codeCompact(c *spanCoder, end uint64) {
 			if n == 0 || p.node != lastNode || file != lastFile || line != lastLine {
 				// Nearly every entry codes in four or five bytes,
 				// written here; the others go to appendRawEntry.
-				d, nd, k := cur-prev, p.node-first, len(buf)
-				if d|uint64(nd)|uint64(file) < 1<<7 && line < 1<<14 && cap(buf)-k >= 5 {
-					b := buf[k : k+5]
-					b[0], b[1], b[2], b[3], b[4] = byte(d), byte(nd), byte(file), byte(line)|0x80, byte(line>>7)
+				d, nd, at := cur-prev, p.node-first, len(buf)
+				if d|uint64(nd)|uint64(file) < 1<<7 && line < 1<<14 && cap(buf)-at >= 5 {
+					w := buf[at : at+5]
+					w[0], w[1], w[2], w[3], w[4] = byte(d), byte(nd), byte(file), byte(line)|0x80, byte(line>>7)
 					if line < 1<<7 {
-						b[3] = byte(line)
-						buf = buf[:k+4]
+						w[3] = byte(line)
+						buf = buf[:at+4]
 					} else {
-						buf = buf[:k+5]
+						buf = buf[:at+5]
 					}
 				} else {
 					buf = appendRawEntry(buf, entry{start: cur, node: p.node, file: file, line: line}, prev, first)
