@@ -383,10 +383,12 @@ func (b *Builder) addTree(f *debugfiles.Function, order int) {
 	first := uint32(b.nodes + 1)
 	b.fnodes = b.fnodes[:0]
 	b.pieces = b.flatten(f, 0, f.Address, f.End(), 1, b.pieces[:0])
-	c := spanCoder{buf: b.buf[:0], start: f.Address, first: first}
+	var buf []byte
+	var n int
 	if b.compact {
-		b.codeCompact(&c, f.End())
+		buf, n = b.codeCompact(b.buf[:0], f.Address, first, f.End())
 	} else {
+		c := spanCoder{buf: b.buf[:0], start: f.Address, first: first}
 		for _, p := range b.pieces {
 			e := entry{start: p.start, node: p.node}
 			if p.line != 0 {
@@ -396,8 +398,8 @@ func (b *Builder) addTree(f *debugfiles.Function, order int) {
 			}
 			c.put(e)
 		}
+		buf, n = c.buf, c.n
 	}
-	buf, n := c.buf, c.n
 	entLen := len(buf)
 	for i := range b.fnodes {
 		buf = appendRawNode(buf, &b.fnodes[i], first+uint32(i), f.Address)
@@ -697,21 +699,20 @@ func (c *spanCoder) put(e entry) {
 	c.n++
 }
 
-// codeCompact codes with c the entries of a compact function that ends
-// at end: its pieces (b.pieces, none resolved) resolved with its rows as
-// flatten resolves a tree's pieces (splitByLines), in one pass that
-// writes no resolved pieces.
-func (b *Builder) codeCompact(c *spanCoder, end uint64) {
+// codeCompact appends to buf the entries of a compact function that
+// spans [start, end) and whose first node is first, and returns them with
+// their count: its pieces (b.pieces, none resolved) resolved with its rows
+// as flatten resolves a tree's pieces (splitByLines), in one pass that
+// writes no resolved pieces. It codes them as spanCoder.put does, written
+// out: the call in the loop left its values on the stack around it. The
+// last entry is held in scalars: as a struct, it was copied by loads
+// wider than the stores of its fields, which the processor cannot
+// forward.
+func (b *Builder) codeCompact(buf []byte, start uint64, first uint32, end uint64) ([]byte, int) {
 	rows, pieces, ids := b.rows, b.pieces, b.unitIDs
-	// c.put, written out with c's fields in locals: the call in the loop
-	// left its values on the stack around it. The last entry is held in
-	// scalars: as a struct, it was copied by loads wider than the stores
-	// of its fields, which the processor cannot forward.
-	buf, n, first := c.buf, c.n, c.first
-	prev, lastNode, lastFile, lastLine := c.start, c.last.node, c.last.file, c.last.line
-	if n > 0 {
-		prev = c.last.start
-	}
+	n := 0
+	prev := start
+	var lastNode, lastFile, lastLine uint32
 	from := 0
 	for k, p := range pieces {
 		hi := end
@@ -750,10 +751,7 @@ func (b *Builder) codeCompact(c *spanCoder, end uint64) {
 		}
 		from = i + 1
 	}
-	c.buf, c.n = buf, n
-	if n > 0 {
-		c.last = entry{start: prev, node: lastNode, file: lastFile, line: lastLine}
-	}
+	return buf, n
 }
 
 // rowAfter returns the index of the first of rows (sorted) that starts
