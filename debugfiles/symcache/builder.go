@@ -162,6 +162,9 @@ type node struct {
 	parent   uint32
 	callFile uint32
 	callLine uint32
+	// site is the hash of an inlined node's call site (siteHash), set
+	// by resolve as it loads the node's span.
+	site uint32
 }
 
 // span is one flattened top-level function: its address range, the order

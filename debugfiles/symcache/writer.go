@@ -172,6 +172,9 @@ type assembly struct {
 	sites       siteTable
 	callerSites []uint32
 	nnodes      uint32
+	// warmth sums what load read of the site table ahead of mapNode
+	// (siteTable.warm); it is never used.
+	warmth uint32
 	// nodeCols holds the site, address and parent columns of every
 	// final node as uvarints (a top-level node's whole row of the
 	// top-level table in its site column); maxv the largest value of
@@ -832,6 +835,19 @@ func (a *assembly) load(op *openSpan) error {
 	if !ok {
 		return errSpill
 	}
+	// The inlined nodes' call sites are hashed now, and the places of
+	// the site table where mapNode will look for them read: a span's
+	// reads are then in flight together, where mapNode's, each after
+	// the one before, waited for the memory one at a time.
+	var warm uint32
+	for i := range op.nodes {
+		nd := &op.nodes[i]
+		if nd.parent != 0 {
+			nd.site = siteHash(op.nodes[nd.parent-sp.firstNode].fn, nd.fn, nd.callFile, nd.callLine)
+			warm += a.sites.warm(nd.site)
+		}
+	}
+	a.warmth += warm
 	op.newIDs = slices.Grow(op.newIDs[:0], len(op.nodes))[:len(op.nodes)]
 	clear(op.newIDs)
 	// The first entry starts the cursor.
@@ -1000,7 +1016,7 @@ func (a *assembly) mapNode(op *openSpan, id uint32) uint32 {
 			// sites of its caller's function, which are few.
 			pnode := &op.nodes[old.parent-first]
 			caller := a.funcMap[pnode.fn] - 1 // parents are mapped first
-			v[colSite] = uint64(a.sites.place(siteKey{caller, fn, callFile, old.callLine}, a.callerSites, &a.maxv))
+			v[colSite] = uint64(a.sites.place(siteKey{caller, fn, callFile, old.callLine}, old.site, a.callerSites, &a.maxv))
 			// Its address is stored as its distance from its parent's
 			// (shifted left one bit), which is small: inlined ranges
 			// lie inside their caller. One starting before its parent
@@ -1749,8 +1765,11 @@ type siteTable struct {
 // packed key, line and local index, little-endian.
 const siteRecord = 16
 
+// siteCacheBits is log2 of the number of places of a siteTable's cache.
+const siteCacheBits = 13
+
 // siteCacheSize is the number of places of a siteTable's cache.
-const siteCacheSize = 1 << 13
+const siteCacheSize = 1 << siteCacheBits
 
 // cachedSite is a packed key and line and its local index+1; 0 is an
 // empty place.
@@ -1814,8 +1833,9 @@ type sitePart struct {
 	n     int
 }
 
-// mixKey hashes a packed key. Its low 32 bits are the hash kept of the
-// key: their high bits choose its part, the others its slot.
+// mixKey mixes the bits of a key (a finalizer of 64-bit hashes). Its low
+// 32 bits are the hash siteHash gives: their high bits choose a site's
+// part, the others its slot.
 func mixKey(p uint64) uint64 {
 	p ^= p >> 33
 	p *= 0xff51afd7ed558ccd
@@ -1831,10 +1851,38 @@ func slot(h uint32, n uint64) uint64 {
 	return hi
 }
 
-// place returns the local index of site k, placing it after the sites of
-// its caller so far (callerSites, by function, counts them) when it is
-// new, and then raising the site columns of maxv to its values.
-func (t *siteTable) place(k siteKey, callerSites []uint32, maxv *[numCols]uint64) uint32 {
+// siteHash hashes a call site by the ids its node holds before resolve
+// renumbers them: the caller's function, the function called, the file
+// and the line. Renumbering maps distinct ids to distinct ids, so sites
+// are equal when these are, and their hash is known as soon as a span's
+// nodes are decoded, before mapNode renumbers them.
+func siteHash(caller, fn, callFile, callLine uint32) uint32 {
+	// The line is mixed in by a multiplication that spreads it over the
+	// high bits, which the file in the low bits does not reach.
+	return uint32(mixKey(uint64(caller)<<40 ^ uint64(fn)<<16 ^ uint64(callFile) + uint64(callLine)*0x9e3779b97f4a7c15))
+}
+
+// cacheIndex is the place of a siteTable's cache for a site of hash h:
+// other bits than those choosing its part and slot.
+func cacheIndex(h uint32) uint32 { return h * 0x9e3779b9 >> (32 - siteCacheBits) }
+
+// warm reads the cache place and the first slot of a site of hash h,
+// for their memory to be fetched before place needs it, and returns what
+// it read (for the reads not to be left out).
+func (t *siteTable) warm(h uint32) uint32 {
+	w := t.cache[cacheIndex(h)].local
+	pt := &t.parts[h>>(32-sitePartBits)]
+	if n := uint64(len(pt.slots)); n > 0 {
+		w += pt.slots[slot(h, n)]
+	}
+	return w
+}
+
+// place returns the local index of site k, of hash tag (siteHash),
+// placing it after the sites of its caller so far (callerSites, by
+// function, counts them) when it is new, and then raising the site
+// columns of maxv to its values.
+func (t *siteTable) place(k siteKey, tag uint32, callerSites []uint32, maxv *[numCols]uint64) uint32 {
 	p, ok := k.pack()
 	if !ok {
 		if id, ok := t.wideIDs[k]; ok {
@@ -1850,14 +1898,10 @@ func (t *siteTable) place(k siteKey, callerSites []uint32, maxv *[numCols]uint64
 		t.raise(k, maxv)
 		return local
 	}
-	// The line is mixed in by a multiplication that spreads it over the
-	// high bits, which the packed key's low bits (the file) do not reach.
-	h := mixKey(p + uint64(k.callLine)*0x9e3779b97f4a7c15)
-	c := &t.cache[h>>32&(siteCacheSize-1)]
+	c := &t.cache[cacheIndex(tag)]
 	if c.local != 0 && c.p == p && c.line == k.callLine {
 		return c.local - 1
 	}
-	tag := uint32(h)
 	pt := &t.parts[tag>>(32-sitePartBits)]
 	if 5*(pt.n+1) > 4*len(pt.slots) {
 		t.grow(pt)
