@@ -124,13 +124,17 @@ func isPDB(obj debugfiles.Object) bool {
 
 // symcacheFloor is the heap below which a symcache build from DWARF does
 // not collect garbage (package gcfloor). The bench fixture's build (24 MB
-// of DWARF) holds ~20 MB at its peak; the default pacing collects five
+// of DWARF) allocates ~21 MB while it reads and adds the functions, most
+// of it live until the adding ends; the default pacing collects five
 // times on the way, three of them while nearly all of the heap is live.
-// Under this floor it collects three times. It takes about 2 MB more peak
-// RSS than a memory limit of 24 MB did, which returned freed pages as it
-// went and ran 3-7% slower; a floor of 20 MB collects twice, for 4-6 MB
-// more (BENCHMARKS.md).
-const symcacheFloor = 16 << 20
+// Under this floor it collects once, as it resolves, when the tables of
+// the adding are garbage (21-24 MB, 4-6 MB left live): 6% less time and
+// 5 ms less CPU than a floor of 16 MB, which collected three times, the
+// first amid the adding with 10 MB live, for 3 MB more peak RSS (36.8
+// against 33.7 MB; Breakpad's dump_syms takes 36.3). A floor of 20 MB
+// collected amid the adding as well, and a memory limit of 24 MB, which
+// returns freed pages as it goes, ran 3-7% slower (BENCHMARKS.md).
+const symcacheFloor = 24 << 20
 
 // symcacheSpillMemory is the memory a symcache build from DWARF may keep
 // its intermediate tables in rather than temporary files
