@@ -223,7 +223,7 @@ func newCode(freq []uint64) code {
 	// Alphabets have at most 1<<maxCodeLen symbols, so that halving
 	// ends with codes that fit: equal frequencies make a balanced tree.
 	f := slices.Clone(freq)
-	var h huffHeap
+	var h huffTree
 	for {
 		if h.lengths(f, c.lens) <= maxCodeLen {
 			break
@@ -258,100 +258,77 @@ type huffNode struct {
 	sym         int32
 }
 
-// huffHeap is the scratch of lengths: the tree's nodes, a binary
-// min-heap of the roots not yet joined (indexes into nodes), and a stack
-// for the depths. newCode reuses it for every round of halving.
-type huffHeap struct {
-	nodes []huffNode
-	idx   []int32
-	stack []huffDepth
+// huffTree is the scratch of lengths: the tree's nodes, the leaves in
+// the order they are joined, and a stack for the depths. newCode reuses
+// it for every round of halving.
+type huffTree struct {
+	nodes  []huffNode
+	leaves []int32
+	stack  []huffDepth
 }
 
 // huffDepth is a node and its depth in the tree.
 type huffDepth struct{ n, depth int32 }
 
-// less orders the roots by frequency, then by order of creation, which
-// is unique: the order in which they are joined, and so the lengths, do
-// not depend on how the heap is kept.
-func (h *huffHeap) less(i, j int) bool {
-	a, b := &h.nodes[h.idx[i]], &h.nodes[h.idx[j]]
+// before orders nodes by frequency, then by order of creation, which is
+// unique: the order in which they are joined, and so the lengths, do not
+// depend on how the roots not yet joined are kept.
+func (a *huffNode) before(b *huffNode) bool {
 	if a.freq != b.freq {
 		return a.freq < b.freq
 	}
 	return a.order < b.order
 }
 
-// down moves root i of the heap down to its place.
-func (h *huffHeap) down(i int) {
-	n := len(h.idx)
-	for {
-		c := 2*i + 1
-		if c >= n {
-			return
-		}
-		if c+1 < n && h.less(c+1, c) {
-			c++
-		}
-		if !h.less(c, i) {
-			return
-		}
-		h.idx[i], h.idx[c] = h.idx[c], h.idx[i]
-		i = c
-	}
-}
-
-// pop removes and returns the least root.
-func (h *huffHeap) pop() int32 {
-	x := h.idx[0]
-	last := len(h.idx) - 1
-	h.idx[0] = h.idx[last]
-	h.idx = h.idx[:last]
-	h.down(0)
-	return x
-}
-
-// push adds root x.
-func (h *huffHeap) push(x int32) {
-	h.idx = append(h.idx, x)
-	for i := len(h.idx) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !h.less(i, p) {
-			return
-		}
-		h.idx[i], h.idx[p] = h.idx[p], h.idx[i]
-		i = p
-	}
-}
-
 // lengths sets lens to the Huffman code lengths of freq, a single used
 // symbol getting length 1, and returns the longest.
-func (h *huffHeap) lengths(freq []uint64, lens []uint8) uint8 {
+//
+// The roots not yet joined are two queues, both in order (before): the
+// leaves, sorted, and the joined nodes, in the order they were made,
+// whose frequencies never decrease and whose orders rise. The least root
+// is the first of one of them: a tree built in linear time after the
+// sort, where a heap of the roots took a logarithmic step per join, and
+// newCode builds one for every round of halving of every alphabet.
+func (h *huffTree) lengths(freq []uint64, lens []uint8) uint8 {
 	clear(lens)
-	h.nodes, h.idx = h.nodes[:0], h.idx[:0]
+	h.nodes, h.leaves = h.nodes[:0], h.leaves[:0]
 	for s, f := range freq {
 		if f > 0 {
+			h.leaves = append(h.leaves, int32(len(h.nodes)))
 			h.nodes = append(h.nodes, huffNode{freq: f, order: int32(len(h.nodes)), left: -1, right: -1, sym: int32(s)})
-			h.idx = append(h.idx, int32(len(h.nodes)-1))
 		}
 	}
-	switch len(h.idx) {
+	n := len(h.nodes)
+	switch n {
 	case 0:
 		return 0
 	case 1:
 		lens[h.nodes[0].sym] = 1
 		return 1
 	}
-	for i := len(h.idx)/2 - 1; i >= 0; i-- {
-		h.down(i)
+	slices.SortFunc(h.leaves, func(a, b int32) int {
+		if h.nodes[a].before(&h.nodes[b]) {
+			return -1
+		}
+		return 1 // orders are unique: never equal
+	})
+	next, joined := 0, n // the first leaf and joined node not yet joined
+	least := func() int32 {
+		if next < n && (joined == len(h.nodes) || h.nodes[h.leaves[next]].before(&h.nodes[joined])) {
+			next++
+			return h.leaves[next-1]
+		}
+		joined++
+		return int32(joined - 1)
 	}
-	for len(h.idx) > 1 {
-		a, b := h.pop(), h.pop()
+	for range n - 1 {
+		a := least()
+		b := least()
 		h.nodes = append(h.nodes, huffNode{freq: h.nodes[a].freq + h.nodes[b].freq, order: int32(len(h.nodes)), left: a, right: b})
-		h.push(int32(len(h.nodes) - 1))
 	}
 	// Depths, from the root down.
 	var longest uint8
-	h.stack = append(h.stack[:0], huffDepth{h.idx[0], 0})
+	h.stack = append(h.stack[:0], huffDepth{int32(len(h.nodes) - 1), 0})
 	for len(h.stack) > 0 {
 		it := h.stack[len(h.stack)-1]
 		h.stack = h.stack[:len(h.stack)-1]
