@@ -32,6 +32,7 @@ type follower struct {
 	shift  uint8
 	minGap uint64 // the smallest gap that cuts regions (layout)
 	limit  int    // the most entries it records
+	room   int    // the entries its record is made room for (run)
 	enc    *streamEnc
 	// failed is set when the entries outgrow limit, or the pages twice
 	// that: the counts are then not used.
@@ -105,7 +106,7 @@ func (a *assembly) followerFits() bool {
 }
 
 // newFollower makes a follower for pages of 1<<shift bytes that records
-// up to limit entries, with room for n.
+// up to limit entries, with room for n (made as it runs).
 func newFollower(shift uint8, limit, n int) *follower {
 	f := &follower{
 		in:     make(chan []entry, followBatches),
@@ -114,7 +115,8 @@ func newFollower(shift uint8, limit, n int) *follower {
 		shift:  shift,
 		limit:  limit,
 		minGap: regionGap(shift),
-		enc:    &streamEnc{counting: true, rec: &symRecord{syms: make([]uint16, 0, n*7/2), extras: make([]uint32, 0, n)}},
+		room:   n,
+		enc:    &streamEnc{counting: true, rec: &symRecord{}},
 	}
 	for k := range f.enc.freq {
 		f.enc.freq[k] = make([]uint64, alphabetSize(k))
@@ -168,6 +170,12 @@ func (f *follower) stop() {
 // run counts the entries as they come; the batches go back to resolve.
 func (f *follower) run() {
 	defer close(f.done)
+	// The record's room (3.8 MB for the bench fixture) is made here,
+	// while resolve makes the first batch, rather than by startFollower:
+	// its zeroing held up the start of resolve, which the build waits
+	// for, where the follower would idle.
+	rec := f.enc.rec
+	rec.syms, rec.extras = make([]uint16, 0, f.room*7/2), make([]uint32, 0, f.room)
 	for b := range f.in {
 		for _, e := range b {
 			f.push(e)
