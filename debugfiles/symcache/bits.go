@@ -97,6 +97,28 @@ func (w *bitWriter) putNarrow(v uint64, n uint) {
 	}
 }
 
+// putBytes writes the bits of b, least significant first: what a put
+// of each byte in turn writes, eight bytes at a time.
+func (w *bitWriter) putBytes(b []byte) {
+	if k := len(b) &^ 7; k > 0 {
+		acc, n, out := w.acc, w.n&63, w.out
+		for i := 0; i < k; i += 8 {
+			v := binary.LittleEndian.Uint64(b[i:])
+			// acc holds n (fewer than 32) bits, v's low 64-n follow
+			// them; its high n bits are held for the next word (none
+			// when n is 0: a shift by 64 gives 0).
+			out = binary.LittleEndian.AppendUint64(out, acc|v<<n)
+			acc = v >> (64 - n)
+		}
+		w.acc, w.out = acc, out
+		w.bits += 8 * uint64(k)
+		b = b[k:]
+	}
+	for _, x := range b {
+		w.putNarrow(uint64(x), 8)
+	}
+}
+
 // flush appends the bits held back, the last partial byte padded with
 // zero bits.
 func (w *bitWriter) flush() {

@@ -662,12 +662,7 @@ func (enc *streamEnc) append(tail *streamEnc) error {
 	// fewer than 32 bits its writer holds back. encodePages closes its
 	// spill.
 	put := func(b []byte) error {
-		for ; len(b) >= 4; b = b[4:] {
-			enc.w.put(uint64(binary.LittleEndian.Uint32(b)), 32)
-		}
-		for _, x := range b {
-			enc.w.put(uint64(x), 8)
-		}
+		enc.w.putBytes(b)
 		if len(enc.w.out) >= spillChunk {
 			enc.out.write(enc.w.out)
 			enc.w.out = enc.w.out[:0]
@@ -695,13 +690,14 @@ func (enc *streamEnc) append(tail *streamEnc) error {
 // finding it takes. Blocks are bit-packed: the offset takes the bits of
 // the stream's size, the node those of the number of nodes.
 func packDir(pages []uint32, nodes []uint32, total uint64, nnodes uint32) ([]byte, uint8) {
-	diff := func(k int) uint64 {
-		first, next := groupSpan(pages, k, total)
-		return zigzag64(int64(uint64(pages[k]) - pageGuess(first, next, uint64(k))))
-	}
+	// The differences are found a group at a time, twice: for the
+	// width, then for the writing.
+	var diffs [groupPages]uint64
 	var most uint64
-	for k := range pages {
-		most = max(most, diff(k))
+	for g := 0; g*groupPages < len(pages); g++ {
+		for _, d := range groupDiffs(&diffs, pages, g, total) {
+			most = max(most, d)
+		}
 	}
 	width := uint8(bits.Len64(most))
 	fw, nw := uint(bits.Len64(total)), uint(bits.Len32(nnodes))
@@ -710,16 +706,30 @@ func packDir(pages []uint32, nodes []uint32, total uint64, nnodes uint32) ([]byt
 	for g, node := range nodes {
 		w.put(uint64(pages[g*groupPages]), fw)
 		w.put(uint64(node), nw)
-		for k := g * groupPages; k < (g+1)*groupPages; k++ {
+		d := groupDiffs(&diffs, pages, g, total)
+		for k := range groupPages {
 			var v uint64 // fields past the last page are 0
-			if k < len(pages) {
-				v = diff(k)
+			if k < len(d) {
+				v = d[k]
 			}
 			w.put(v, uint(width))
 		}
 	}
 	w.flush()
 	return w.out, width
+}
+
+// groupDiffs returns, in diffs, the zigzag-coded differences of the pages
+// of group g from their offsets interpolated (pageGuess): packDir's
+// fields of the group's pages.
+func groupDiffs(diffs *[groupPages]uint64, pages []uint32, g int, total uint64) []uint64 {
+	lo := g * groupPages
+	hi := min(lo+groupPages, len(pages))
+	first, next := groupSpan(pages, lo, total)
+	for k := lo; k < hi; k++ {
+		diffs[k-lo] = zigzag64(int64(uint64(pages[k]) - pageGuess(first, next, uint64(k))))
+	}
+	return diffs[:hi-lo]
 }
 
 // groupSpan returns the bit offsets of the first page of page k's group
