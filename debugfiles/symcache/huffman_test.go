@@ -2,6 +2,7 @@ package symcache
 
 import (
 	"cmp"
+	"container/heap"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -184,4 +185,106 @@ func ones(n int) []uint64 {
 		f[i] = 1
 	}
 	return f
+}
+
+// heapRoots is a container/heap of Huffman roots ordered as lengths
+// orders them: by weight, then by order of creation.
+type heapRoots []heapRoot
+
+type heapRoot struct {
+	w     uint64
+	order int
+	syms  []int // the leaves under the root
+}
+
+func (h heapRoots) Len() int { return len(h) }
+func (h heapRoots) Less(i, j int) bool {
+	if h[i].w != h[j].w {
+		return h[i].w < h[j].w
+	}
+	return h[i].order < h[j].order
+}
+func (h heapRoots) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *heapRoots) Push(x any)   { *h = append(*h, x.(heapRoot)) }
+func (h *heapRoots) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// heapLengths is the lengths of the Huffman tree of freq built with a
+// heap of the roots, joining the least two by weight, then order (leaves
+// in symbol order, then joined roots as they are made): the tree
+// huffTree.lengths must build, whatever it keeps its roots in.
+func heapLengths(freq []uint64) []uint8 {
+	lens := make([]uint8, len(freq))
+	var h heapRoots
+	for s, f := range freq {
+		if f > 0 {
+			h = append(h, heapRoot{w: f, order: len(h), syms: []int{s}})
+		}
+	}
+	if len(h) == 1 {
+		lens[h[0].syms[0]] = 1
+	}
+	heap.Init(&h)
+	for order := len(h); h.Len() > 1; order++ {
+		a, b := heap.Pop(&h).(heapRoot), heap.Pop(&h).(heapRoot)
+		for _, s := range append(a.syms, b.syms...) {
+			lens[s]++
+		}
+		heap.Push(&h, heapRoot{w: a.w + b.w, order: order, syms: append(slices.Clip(a.syms), b.syms...)})
+	}
+	return lens
+}
+
+// TestHuffLengthsHeap checks huffTree.lengths against heapLengths: the
+// same lengths for every symbol, with and without ties of weights.
+func TestHuffLengthsHeap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var h huffTree
+	for i := range 2000 {
+		n := 1 + rng.IntN(256)
+		freq := make([]uint64, n)
+		for s := range freq {
+			switch {
+			case rng.IntN(4) == 0: // unused
+			case i%2 == 0: // few distinct weights: many ties
+				freq[s] = 1 + uint64(rng.IntN(4))
+			default:
+				freq[s] = 1 + rng.Uint64N(1<<uint(rng.IntN(30)))
+			}
+		}
+		lens := make([]uint8, n)
+		longest := h.lengths(freq, lens)
+		want := heapLengths(freq)
+		if !slices.Equal(lens, want) {
+			t.Fatalf("freq %v: lengths %v, a heap's tree gives %v", freq, lens, want)
+		}
+		if m := slices.Max(want); longest != m {
+			t.Fatalf("freq %v: longest %d, want %d", freq, longest, m)
+		}
+	}
+}
+
+// BenchmarkNewCode makes the codes of 16 alphabets of skewed frequencies,
+// as encodePages does once the entries are counted: their lengths are
+// halved until they fit, a Huffman tree each round.
+func BenchmarkNewCode(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	freqs := make([][]uint64, 16)
+	for k := range freqs {
+		freqs[k] = make([]uint64, 256)
+		for s := range freqs[k] {
+			if rng.IntN(3) > 0 {
+				freqs[k][s] = 1 + uint64(rng.ExpFloat64()*float64(uint64(1)<<uint(rng.IntN(18))))
+			}
+		}
+	}
+	for b.Loop() {
+		for _, f := range freqs {
+			newCode(f)
+		}
+	}
 }
