@@ -231,10 +231,11 @@ func heapLengths(freq []uint64) []uint8 {
 	heap.Init(&h)
 	for order := len(h); h.Len() > 1; order++ {
 		a, b := heap.Pop(&h).(heapRoot), heap.Pop(&h).(heapRoot)
-		for _, s := range append(a.syms, b.syms...) {
-			lens[s]++
+		syms := append(slices.Clip(a.syms), b.syms...)
+		for _, s := range syms {
+			lens[s]++ // one level deeper
 		}
-		heap.Push(&h, heapRoot{w: a.w + b.w, order: order, syms: append(slices.Clip(a.syms), b.syms...)})
+		heap.Push(&h, heapRoot{w: a.w + b.w, order: order, syms: syms})
 	}
 	return lens
 }
