@@ -823,7 +823,7 @@ func (bl *builder) gaps() []gap {
 			covered = append(covered, bl.ranges[n.rng0:n.rng1]...)
 		}
 	}
-	slices.SortFunc(covered, cmpRange)
+	sortRanges(covered)
 	merged := covered[:0]
 	for _, r := range covered {
 		if n := len(merged); n > 0 && r.lo <= merged[n-1].hi {
@@ -856,6 +856,27 @@ func (bl *builder) gaps() []gap {
 		}
 	}
 	return out
+}
+
+// sortRanges sorts rs by their starts. The walk records a unit's
+// functions mostly in descending address order, and the units in
+// ascending order: each descending run is reversed first, which leaves
+// such ranges sorted in linear time (the bench fixture's 4,045 had 4,004
+// descents, and the sort took 0.12-0.29 ms of the serial step between the
+// walk and the emission). The union gaps takes of them does not depend on
+// the order of ranges with the same start.
+func sortRanges(rs []addrRange) {
+	for i := 0; i < len(rs); {
+		j := i + 1
+		for j < len(rs) && rs[j].lo < rs[j-1].lo {
+			j++
+		}
+		slices.Reverse(rs[i:j])
+		i = j
+	}
+	if !slices.IsSortedFunc(rs, cmpRange) {
+		slices.SortFunc(rs, cmpRange)
+	}
 }
 
 // emit builds every function tree from the recorded nodes at once.
