@@ -1866,12 +1866,16 @@ func siteHash(caller, fn, callFile, callLine uint32) uint32 {
 // other bits than those choosing its part and slot.
 func cacheIndex(h uint32) uint32 { return h * 0x9e3779b9 >> (32 - siteCacheBits) }
 
+// part is the part of the slots of a site of hash h: warm reads ahead
+// where place will look.
+func (t *siteTable) part(h uint32) *sitePart { return &t.parts[h>>(32-sitePartBits)] }
+
 // warm reads the cache place and the first slot of a site of hash h,
 // for their memory to be fetched before place needs it, and returns what
 // it read (for the reads not to be left out).
 func (t *siteTable) warm(h uint32) uint32 {
 	w := t.cache[cacheIndex(h)].local
-	pt := &t.parts[h>>(32-sitePartBits)]
+	pt := t.part(h)
 	if n := uint64(len(pt.slots)); n > 0 {
 		w += pt.slots[slot(h, n)]
 	}
@@ -1902,7 +1906,7 @@ func (t *siteTable) place(k siteKey, tag uint32, callerSites []uint32, maxv *[nu
 	if c.local != 0 && c.p == p && c.line == k.callLine {
 		return c.local - 1
 	}
-	pt := &t.parts[tag>>(32-sitePartBits)]
+	pt := t.part(tag)
 	if 5*(pt.n+1) > 4*len(pt.slots) {
 		t.grow(pt)
 	}
