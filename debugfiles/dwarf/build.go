@@ -212,8 +212,11 @@ type source struct {
 	sec     *Sections
 	be      bool
 	abbrevs map[abbrevKey]*abbrevTable
-	ent0    int32 // entries of this source: entries[ent0:ent1]
-	ent1    int32
+	// shared, when set, holds the tables instead of abbrevs: the copy of
+	// a source the shards of a parallel walk share (sharedAbbrevs).
+	shared *abbrevCache
+	ent0   int32 // entries of this source: entries[ent0:ent1]
+	ent1   int32
 }
 
 type abbrevKey struct {

@@ -343,19 +343,33 @@ func skipDIE(b *buf, a *abbrev, h *unitHeader) (sibling uint64, ok bool) {
 	return sibling, ok
 }
 
+// abbrevTable returns the abbreviation table of the unit of h, reading it
+// on bl's budget the first time a unit of src uses it.
 func (bl *builder) abbrevTable(src *source, h *unitHeader) (*abbrevTable, error) {
 	k := abbrevKey{h.abbrevOff, h.addrSize, h.is64, h.version}
+	if src.shared != nil {
+		return src.shared.get(k, func() (*abbrevTable, error) { return bl.readAbbrevs(src, k) })
+	}
 	if t, ok := src.abbrevs[k]; ok {
 		return t, nil
 	}
-	t, err := parseAbbrevs(src.sec.Abbrev, h.abbrevOff, src.be, h.addrSize, h.is64, h.version, bl.bud)
+	t, err := bl.readAbbrevs(src, k)
+	if err != nil {
+		return nil, err
+	}
+	src.abbrevs[k] = t
+	return t, nil
+}
+
+// readAbbrevs reads the abbreviation table of k in src on bl's budget.
+func (bl *builder) readAbbrevs(src *source, k abbrevKey) (*abbrevTable, error) {
+	t, err := parseAbbrevs(src.sec.Abbrev, k.off, src.be, k.addrSize, k.is64, k.version, bl.bud)
 	if err != nil {
 		return nil, err
 	}
 	if err := bl.bud.spend(len(t.dense)); err != nil {
 		return nil, err
 	}
-	src.abbrevs[k] = t
 	return t, nil
 }
 

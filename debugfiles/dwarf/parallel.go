@@ -523,17 +523,8 @@ func (bl *builder) walkParallel(si int32, headers []unitHeader, batchBytes int) 
 		bl.units = bl.units[:u0]
 		return nil, false
 	}
-	// Abbreviation tables first, serially: the shards then only read the
-	// cache, never write it.
-	for i := range headers {
-		if walked(&headers[i]) {
-			if _, err := bl.abbrevTable(src, &headers[i]); err != nil {
-				return undo()
-			}
-		}
-	}
-
 	shared := &sharedBudget{from: bl.bud}
+	abbrevs := &abbrevCache{tables: map[abbrevKey]*cachedAbbrevs{}}
 	window := 2 * workers
 	stop := make(chan struct{})
 	// Shards go back to the workers once merged: as many as the window
@@ -547,7 +538,7 @@ func (bl *builder) walkParallel(si int32, headers []unitHeader, batchBytes int) 
 		select {
 		case w.shard = <-free:
 		default:
-			w.shard = &builder{opts: bl.opts, sources: bl.sources}
+			w.shard = &builder{opts: bl.opts, sources: sharedAbbrevs(bl.sources, si, abbrevs)}
 			w.shard.presize(w.size)
 		}
 		w.units, w.err = w.shard.walkShard(si, headers[w.h0:w.h1], shared)
@@ -578,13 +569,57 @@ func (bl *builder) walkParallel(si int32, headers []unitHeader, batchBytes int) 
 	return out, true
 }
 
+// sharedAbbrevs returns sources with a copy of sources[si] whose
+// abbreviation tables the shards of a parallel walk read through cache as
+// they walk their batches, in parallel: read serially before the walk,
+// they took 0.3-1 ms of the bench fixture's build on one core.
+func sharedAbbrevs(sources []*source, si int32, cache *abbrevCache) []*source {
+	own := slices.Clone(sources)
+	src := sources[si]
+	own[si] = &source{sec: src.sec, be: src.be, shared: cache}
+	return own
+}
+
+// abbrevCache holds the abbreviation tables of a parallel walk. Each is
+// read once, by the first shard that needs it, on its budget; a shard
+// that needs it meanwhile waits for it. The budget spent is then the
+// serial walk's, and a table that cannot be read fails every unit that
+// uses it, as it fails the first in the serial walk.
+type abbrevCache struct {
+	mu     sync.Mutex
+	tables map[abbrevKey]*cachedAbbrevs
+}
+
+// cachedAbbrevs is a table of an abbrevCache, or why it cannot be read.
+type cachedAbbrevs struct {
+	once sync.Once
+	t    *abbrevTable
+	err  error
+}
+
+// get returns the table of k, read by read if no shard has read it.
+func (c *abbrevCache) get(k abbrevKey, read func() (*abbrevTable, error)) (*abbrevTable, error) {
+	c.mu.Lock()
+	e := c.tables[k]
+	if e == nil {
+		e = new(cachedAbbrevs)
+		c.tables[k] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() { e.t, e.err = read() })
+	return e.t, e.err
+}
+
 // prefaultRecords prefaults the room presize reserved for the walk's
-// nodes and ranges while the abbreviation tables are read, serially:
-// filling them took ~1,100 page faults on the bench fixture, where
-// presize's guesses are within 12% of what the walk records (its guess of
-// the entries is often twice too large: they fault as they come).
-// Prefaulting writes nothing, so the shards' records may be merged into
-// the arrays meanwhile.
+// nodes and ranges while the first batches are walked, before the merger
+// fills them: filling them took ~1,100 page faults on the bench fixture,
+// where presize's guesses are within 12% of what the walk records (its
+// guess of the entries is often twice too large: they fault as they
+// come). Prefaulting writes nothing, so the shards' records may be merged
+// into the arrays meanwhile. (With the abbreviation tables read serially
+// before the walk, it ran beside them; prefaulting on the merger instead,
+// or not at all, made no difference measurable once the shards read
+// them: BENCHMARKS.md.)
 func prefaultRecords(nodes []node, ranges []addrRange) {
 	prefault.Slice(nodes)
 	prefault.Slice(ranges)

@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -111,27 +112,69 @@ func TestWalkParallelMatchesSerial(t *testing.T) {
 	if emitWorkers() < 2 {
 		t.Skip("one core: the walk is serial")
 	}
-	eachDWARF(t, walkInputs(t), func(file string, s *Sections) {
-		want, wantUnits, _ := walkWith(t, s, 0)
-		t.Logf("%s: %d units, %d nodes", file, len(wantUnits), len(want.nodes))
-		for _, batch := range []int{1, 4 << 10, 64 << 10} {
-			got, gotUnits, ok := walkWith(t, s, batch)
-			if !ok {
-				if len(wantUnits) > 1 && batch < len(s.Info)/2 {
-					t.Errorf("%s, batches of %d: parallel walk did not apply", file, batch)
-				}
-				continue
+	eachDWARF(t, walkInputs(t), func(file string, s *Sections) { checkWalkParallel(t, file, s) })
+}
+
+// checkWalkParallel checks that the parallel walk of s records what the
+// serial walk does, whatever the batch size.
+func checkWalkParallel(t *testing.T, file string, s *Sections) {
+	t.Helper()
+	want, wantUnits, _ := walkWith(t, s, 0)
+	t.Logf("%s: %d units, %d nodes", file, len(wantUnits), len(want.nodes))
+	for _, batch := range []int{1, 4 << 10, 64 << 10} {
+		got, gotUnits, ok := walkWith(t, s, batch)
+		if !ok {
+			if len(wantUnits) > 1 && batch < len(s.Info)/2 {
+				t.Errorf("%s, batches of %d: parallel walk did not apply", file, batch)
 			}
-			if !reflect.DeepEqual(got.entries, want.entries) || !reflect.DeepEqual(got.nodes, want.nodes) ||
-				!reflect.DeepEqual(got.ranges, want.ranges) || !reflect.DeepEqual(gotUnits, wantUnits) ||
-				!reflect.DeepEqual(got.units, want.units) {
-				t.Errorf("%s, batches of %d: records differ from the serial walk", file, batch)
-			}
-			if got.bud.left != want.bud.left {
-				t.Errorf("%s, batches of %d: budget left %d, serial %d", file, batch, got.bud.left, want.bud.left)
-			}
+			continue
 		}
-	})
+		if !reflect.DeepEqual(got.entries, want.entries) || !reflect.DeepEqual(got.nodes, want.nodes) ||
+			!reflect.DeepEqual(got.ranges, want.ranges) || !reflect.DeepEqual(gotUnits, wantUnits) ||
+			!reflect.DeepEqual(got.units, want.units) {
+			t.Errorf("%s, batches of %d: records differ from the serial walk", file, batch)
+		}
+		if got.bud.left != want.bud.left {
+			t.Errorf("%s, batches of %d: budget left %d, serial %d", file, batch, got.bud.left, want.bud.left)
+		}
+	}
+}
+
+// TestWalkParallelSharedAbbrevs checks the parallel walk of units that
+// share one abbreviation table, which the shards read through one cache:
+// Go's linker writes one table for all of a program's units. The walk
+// must record what the serial walk does and spend the same budget, the
+// table read once.
+func TestWalkParallelSharedAbbrevs(t *testing.T) {
+	if emitWorkers() < 2 {
+		t.Skip("one core: the walk is serial")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "main.go")
+	if err := os.WriteFile(src, []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "hello")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, src)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	s := elfDWARF(t, bin)
+	be, _ := sniffBigEndian(s.Info)
+	headers, err := unitHeaders(s.Info, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := map[uint64]bool{}
+	for _, h := range headers {
+		tables[h.abbrevOff] = true
+	}
+	if len(headers) < 10 || len(tables) != 1 {
+		t.Fatalf("%d units with %d abbreviation tables; want many units sharing one", len(headers), len(tables))
+	}
+	checkWalkParallel(t, bin, s)
 }
 
 // TestWalkParallelUndoesOnError checks that a parallel walk meeting a
