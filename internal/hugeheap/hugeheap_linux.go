@@ -18,9 +18,21 @@ const hugePage = 2 << 20
 // current one between brackets: "always [madvise] never".
 var policy = "/sys/kernel/mm/transparent_hugepage/enabled"
 
+// virtioDevices is where Linux lists the virtio devices of a virtual
+// machine, each a directory with its device type and negotiated features.
+var virtioDevices = "/sys/bus/virtio/devices"
+
 // advisable reports whether marking memory would give it huge pages that
-// it would not get unmarked.
+// it would not get unmarked, and that are worth having (see
+// freePageReporting).
 func advisable() bool {
+	return policyAllows() && !freePageReporting()
+}
+
+// policyAllows reports whether marked memory gets huge pages that
+// unmarked memory does not: the policy is "madvise" and GODEBUG does not
+// turn huge pages off.
+func policyAllows() bool {
 	for _, kv := range strings.Split(os.Getenv("GODEBUG"), ",") {
 		if strings.TrimSpace(kv) == "disablethp=1" {
 			return false
@@ -28,6 +40,44 @@ func advisable() bool {
 	}
 	b, err := os.ReadFile(policy)
 	return err == nil && bytes.Contains(b, []byte("[madvise]"))
+}
+
+// Virtio's balloon device is type 5; its feature bit 5,
+// VIRTIO_BALLOON_F_REPORTING, is free page reporting.
+const (
+	virtioBalloon       = "0x0005"
+	balloonReportingBit = 5
+)
+
+// freePageReporting reports whether the system runs in a virtual machine
+// whose balloon device takes the free memory back (free page reporting,
+// as Firecracker and QEMU offer it): Linux hands each free block of 2 MB
+// that stayed free for a couple of seconds to the hypervisor, which
+// drops it, so a huge page is such a block and comes back through the
+// hypervisor, 4 KB at a time. There a huge page took 4.5 ms to fault
+// in against 0.7 ms for the same 2 MB in 4 KB pages, which Linux takes
+// from smaller free blocks, never handed over; a symcache build run after
+// a few idle seconds took 60-90 ms with huge pages against 40 ms without
+// (BENCHMARKS.md). Only right after another process freed its huge
+// pages, as in a benchmark's loop, are they cheap (0.09 ms).
+func freePageReporting() bool {
+	devs, err := os.ReadDir(virtioDevices)
+	if err != nil {
+		return false
+	}
+	for _, d := range devs {
+		dir := virtioDevices + "/" + d.Name()
+		typ, err := os.ReadFile(dir + "/device")
+		if err != nil || strings.TrimSpace(string(typ)) != virtioBalloon {
+			continue
+		}
+		// The features a bound driver agreed to, a character per bit.
+		f, err := os.ReadFile(dir + "/features")
+		if err == nil && len(f) > balloonReportingBit && f[balloonReportingBit] == '1' {
+			return true
+		}
+	}
+	return false
 }
 
 func reserve(n int) {

@@ -29,13 +29,14 @@ func faultsFilling(n int) int64 {
 }
 
 func TestReserveGivesHugePages(t *testing.T) {
-	if !advisable() {
+	if !policyAllows() {
 		b, _ := os.ReadFile(policy)
 		testtools.Missing(t, "transparent huge pages on request ("+policy+" reads "+strings.TrimSpace(string(b))+")", "echo madvise > "+policy+" (as root)")
 	}
 	// First, as a command would: freed memory below the block would
-	// serve the allocation first.
-	Reserve(64 << 20)
+	// serve the allocation first. The mechanism is tested even where
+	// Reserve would leave it (free page reporting).
+	reserve(64 << 20)
 	const n = 16 << 20
 	// Huge pages take one fault per 2 MB; a page the kernel could not
 	// give whole (memory too fragmented) falls back to 512 faults, so
@@ -50,6 +51,11 @@ func TestReserveLeavesOtherPolicies(t *testing.T) {
 	// collections are counted.
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	dir := t.TempDir()
+	// Not a virtual machine with free page reporting, so that the
+	// policies are what the cases turn on.
+	oldDevs := virtioDevices
+	virtioDevices = filepath.Join(dir, "no virtio devices")
+	defer func() { virtioDevices = oldDevs }()
 	tests := []struct {
 		name, policy, godebug string
 	}{
@@ -91,5 +97,59 @@ func TestReserveLeavesOtherPolicies(t *testing.T) {
 	t.Setenv("GODEBUG", "")
 	if !advisable() {
 		t.Error("policy madvise, no GODEBUG: not advisable")
+	}
+}
+
+func TestFreePageReporting(t *testing.T) {
+	// Feature strings as Linux prints them, a character per bit from
+	// bit 0; a balloon's bit 5 is free page reporting.
+	const (
+		withReporting    = "0110010100000000000000000000000010000000000000000000000000000000\n"
+		withoutReporting = "0110000100000000000000000000000010000000000000000000000000000000\n"
+	)
+	type dev struct{ device, features string }
+	tests := []struct {
+		name string
+		devs []dev // nil: no virtio devices directory
+		want bool
+	}{
+		{"not a virtual machine", nil, false},
+		{"balloon reporting", []dev{{"0x0001\n", withReporting}, {"0x0005\n", withReporting}}, true},
+		{"balloon without reporting", []dev{{"0x0005\n", withoutReporting}}, false},
+		{"bit 5 of another device", []dev{{"0x0001\n", withReporting}, {"0x0002\n", withReporting}}, false},
+		{"balloon with no features read", []dev{{"0x0005\n", ""}}, false},
+		{"no devices", []dev{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "devices")
+			if tt.devs != nil {
+				for i, d := range tt.devs {
+					dir := filepath.Join(root, "virtio"+string(rune('0'+i)))
+					if err := os.MkdirAll(dir, 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(filepath.Join(dir, "device"), []byte(d.device), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					if d.features != "" {
+						if err := os.WriteFile(filepath.Join(dir, "features"), []byte(d.features), 0o644); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				if len(tt.devs) == 0 {
+					if err := os.MkdirAll(root, 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			old := virtioDevices
+			virtioDevices = root
+			t.Cleanup(func() { virtioDevices = old })
+			if got := freePageReporting(); got != tt.want {
+				t.Errorf("freePageReporting() = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
