@@ -511,7 +511,6 @@ func (bl *builder) walkParallel(si int32, headers []unitHeader, batchBytes int) 
 		return nil, false
 	}
 	src := bl.sources[si]
-	go prefaultRecords(bl.nodes, bl.ranges)
 	saved := bl.bud.left
 	n0, e0, r0, u0 := len(bl.nodes), len(bl.entries), len(bl.ranges), len(bl.units)
 	undo := func() ([]*unitInfo, bool) {
@@ -523,6 +522,11 @@ func (bl *builder) walkParallel(si int32, headers []unitHeader, batchBytes int) 
 		bl.units = bl.units[:u0]
 		return nil, false
 	}
+	// The room presize reserved for the merged records faults in as the
+	// merger fills it, which it has time for: it idles through most of
+	// the walk. Prefaulted on a goroutine of its own, it held a processor
+	// in the system call for ~1.4 ms as the walk started, in 4 KB pages
+	// (BENCHMARKS.md).
 	shared := &sharedBudget{from: bl.bud}
 	abbrevs := &abbrevCache{tables: map[abbrevKey]*cachedAbbrevs{}}
 	window := 2 * workers
@@ -608,21 +612,6 @@ func (c *abbrevCache) get(k abbrevKey, read func() (*abbrevTable, error)) (*abbr
 	c.mu.Unlock()
 	e.once.Do(func() { e.t, e.err = read() })
 	return e.t, e.err
-}
-
-// prefaultRecords prefaults the room presize reserved for the walk's
-// nodes and ranges while the first batches are walked, before the merger
-// fills them: filling them took ~1,100 page faults on the bench fixture,
-// where presize's guesses are within 12% of what the walk records (its
-// guess of the entries is often twice too large: they fault as they
-// come). Prefaulting writes nothing, so the shards' records may be merged
-// into the arrays meanwhile. (With the abbreviation tables read serially
-// before the walk, it ran beside them; prefaulting on the merger instead,
-// or not at all, made no difference measurable once the shards read
-// them: BENCHMARKS.md.)
-func prefaultRecords(nodes []node, ranges []addrRange) {
-	prefault.Slice(nodes)
-	prefault.Slice(ranges)
 }
 
 // walked reports whether the walk reads the unit of h: type units are
