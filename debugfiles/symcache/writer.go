@@ -1782,12 +1782,23 @@ type cachedSite struct {
 // reserve sizes the slots for about n sites, so that they need not grow
 // through every size up to it, each time leaving the smaller one to the
 // garbage collector.
+//
+// The parts share one array, prefaulted at once. Each part's slots are a
+// few KB (3.3 KB on the bench fixture), less than the whole pages that
+// prefault maps, and warm reads them before place writes them: a page
+// first read maps the zero page, and its first write then faults again
+// and flushes the TLB of the other core, 128 faults in all on the
+// critical path of resolve.
 func (t *siteTable) reserve(n int) {
 	per := max(n/len(t.parts)*4/3, 64)
+	var all []uint32
 	for i := range t.parts {
 		if len(t.parts[i].slots) < per {
-			t.parts[i].slots = make([]uint32, per)
-			prefault.Slice(t.parts[i].slots)
+			if all == nil {
+				all = make([]uint32, per*len(t.parts))
+				prefault.Slice(all)
+			}
+			t.parts[i].slots = all[i*per : (i+1)*per : (i+1)*per]
 		}
 	}
 }
