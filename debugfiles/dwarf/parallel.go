@@ -510,13 +510,11 @@ func (bl *builder) walkParallel(si int32, headers []unitHeader, batchBytes int) 
 	if len(batches) < 2 {
 		return nil, false
 	}
-	src := bl.sources[si]
 	saved := bl.bud.left
 	n0, e0, r0, u0 := len(bl.nodes), len(bl.entries), len(bl.ranges), len(bl.units)
 	undo := func() ([]*unitInfo, bool) {
 		bl.bud.left = saved
 		bl.bud.exhausted = false
-		src.abbrevs = map[abbrevKey]*abbrevTable{}
 		bl.nodes, bl.entries, bl.ranges = bl.nodes[:n0], bl.entries[:e0], bl.ranges[:r0]
 		clear(bl.units[u0:])
 		bl.units = bl.units[:u0]

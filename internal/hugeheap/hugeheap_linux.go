@@ -57,7 +57,7 @@ const (
 // hypervisor, 4 KB at a time. There a huge page took 4.5 ms to fault
 // in against 0.7 ms for the same 2 MB in 4 KB pages, which Linux takes
 // from smaller free blocks, never handed over; a symcache build run after
-// a few idle seconds took 60-90 ms with huge pages against 40 ms without
+// 3 s of idle took 76 ms with huge pages against 45 ms without
 // (BENCHMARKS.md). Only right after another process freed its huge
 // pages, as in a benchmark's loop, are they cheap (0.09 ms).
 func freePageReporting() bool {

@@ -124,6 +124,9 @@ func TestFreePageReporting(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			root := filepath.Join(t.TempDir(), "devices")
 			if tt.devs != nil {
+				if err := os.MkdirAll(root, 0o755); err != nil {
+					t.Fatal(err)
+				}
 				for i, d := range tt.devs {
 					dir := filepath.Join(root, "virtio"+string(rune('0'+i)))
 					if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -136,11 +139,6 @@ func TestFreePageReporting(t *testing.T) {
 						if err := os.WriteFile(filepath.Join(dir, "features"), []byte(d.features), 0o644); err != nil {
 							t.Fatal(err)
 						}
-					}
-				}
-				if len(tt.devs) == 0 {
-					if err := os.MkdirAll(root, 0o755); err != nil {
-						t.Fatal(err)
 					}
 				}
 			}
