@@ -264,6 +264,9 @@ type builder struct {
 	// emitParallel of a streaming session, and entryBuf nodeEntries'.
 	scratch  chan *emitScratch
 	entryBuf []int32
+	// entriesFound is set while entryBuf, eix and the room of nodeNames
+	// are ready for emitParallel (findNodeEntries).
+	entriesFound bool
 
 	// streaming is set when the builder holds one segment of the
 	// program at a time (see stream): emission then leaves the entries
@@ -919,12 +922,24 @@ func (bl *builder) initNames() {
 // instead of Lines, and inlinees without lines.
 func (bl *builder) emitEach(compact bool, yield func(*CompactFunction) bool) error {
 	bl.initNames()
-	return bl.emitRuns(bl.gaps(), compact, yield)
+	if emitWorkers() < 2 || len(bl.units) < 2 || len(bl.nodes) < nameParallelMin {
+		return bl.emitRuns(bl.gaps(), compact, yield)
+	}
+	// The emission will most likely be parallel (emitRuns), and its
+	// naming starts with lookups that need no gaps: they run beside
+	// gaps, which took 0.7-1.2 ms of the bench fixture's symcache build
+	// with the other core idle (x0.996, BENCHMARKS.md). Should the
+	// emission be serial after all, the lookups are dropped.
+	found := make(chan []gap, 1)
+	go func() { found <- bl.gaps() }()
+	bl.findNodeEntries()
+	return bl.emitRuns(<-found, compact, yield)
 }
 
 // emitRuns is emitEach once the names are set up and the gaps found.
 func (bl *builder) emitRuns(gaps []gap, compact bool, yield func(*CompactFunction) bool) error {
 	if !bl.grouped() {
+		bl.dropNodeEntries()
 		fns, err := bl.emitNodes(0, len(bl.nodes), gaps, bl.bud, compact, nil)
 		if err != nil {
 			return err
@@ -957,6 +972,7 @@ func (bl *builder) emitRuns(gaps []gap, compact bool, yield func(*CompactFunctio
 	if bl.canEmitParallel(users) {
 		return bl.emitParallel(gapsOf, lastNode, compact, yield)
 	}
+	bl.dropNodeEntries()
 	release := func(ui int32) {
 		u := bl.units[ui]
 		if !u.hasStmt {

@@ -112,17 +112,13 @@ func (bl *builder) chunks(gapsOf [][]gap, lastNode []int) []emitChunk {
 // dropped, and the main object's DIE sections released (see
 // Sections.Release). It waits for its workers before returning.
 func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yield func(*CompactFunction) bool) error {
-	// A streaming session names each segment's nodes in the storage of
-	// the segment before (endSegment empties it).
-	bl.nodeNames = slices.Grow(bl.nodeNames[:0], len(bl.nodes))[:len(bl.nodes)]
-	// Filled at once, on one goroutine: mapped in one go (the bench
-	// fixture's 71,504 names take 1.1 MB, 280 page faults).
-	prefault.Slice(bl.nodeNames)
-	bl.eix = bl.indexEntries()
-	for i, ei := range bl.nodeEntries() {
+	if !bl.entriesFound {
+		bl.findNodeEntries()
+	}
+	for i, ei := range bl.entryBuf {
 		bl.nodeNames[i] = bl.name(ei)
 	}
-	bl.eix = nil
+	bl.eix, bl.entriesFound = nil, false
 	if !bl.streaming {
 		bl.entryBuf = nil // no later segment reuses it
 	}
@@ -346,6 +342,32 @@ func (bl *builder) keepScratch(sc *emitScratch) {
 	select {
 	case bl.scratch <- sc:
 	default:
+	}
+}
+
+// findNodeEntries readies the naming of the nodes by emitParallel: the
+// room of their names, the entries' index (bl.eix), which the names are
+// resolved through as well, and the entry each node's name comes from
+// (nodeEntries, in bl.entryBuf). It reads only what the walk recorded,
+// so emitEach runs it beside gaps.
+func (bl *builder) findNodeEntries() {
+	// A streaming session names each segment's nodes in the storage of
+	// the segment before (endSegment empties it).
+	bl.nodeNames = slices.Grow(bl.nodeNames[:0], len(bl.nodes))[:len(bl.nodes)]
+	// Filled at once, on one goroutine: mapped in one go (the bench
+	// fixture's 71,504 names take 1.1 MB, 280 page faults).
+	prefault.Slice(bl.nodeNames)
+	bl.eix = bl.indexEntries()
+	bl.nodeEntries()
+	bl.entriesFound = true
+}
+
+// dropNodeEntries undoes findNodeEntries for a serial emission, which
+// names the nodes as it goes: emitNodes takes names from nodeNames
+// whenever it holds any.
+func (bl *builder) dropNodeEntries() {
+	if bl.entriesFound {
+		bl.nodeNames, bl.eix, bl.entryBuf, bl.entriesFound = bl.nodeNames[:0], nil, nil, false
 	}
 }
 

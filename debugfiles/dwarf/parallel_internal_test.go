@@ -1,6 +1,7 @@
 package dwarf
 
 import (
+	"github.com/cairn-dev/cairn/debugfiles"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -117,5 +118,81 @@ func TestEntryIndexApart(t *testing.T) {
 				t.Errorf("unit %d, offset %d: entry %d, without the index %d", u, off, got, want)
 			}
 		}
+	}
+}
+
+// TestEmitEachSerialAfterFinding checks that an emission that turns out
+// serial after emitEach looked the nodes' entries up for a parallel one
+// (findNodeEntries) names its functions as a serial emission does: two
+// units made to share a line table send a large program down the serial
+// path.
+func TestEmitEachSerialAfterFinding(t *testing.T) {
+	if emitWorkers() < 2 {
+		t.Skip("one core: emitEach looks nothing up ahead")
+	}
+	s := elfDWARF(t, goHello(t))
+	be, err := sniffBigEndian(s.Info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func() *builder {
+		bl := newBuilder(Options{}, s.size())
+		bl.presize(len(s.Info))
+		bl.sources = append(bl.sources, &source{sec: s, be: be, abbrevs: map[abbrevKey]*abbrevTable{}})
+		if _, err := bl.readSource(0, nil); err != nil {
+			t.Fatal(err)
+		}
+		var with []*unitInfo
+		for _, u := range bl.units {
+			if u.hasStmt {
+				with = append(with, u)
+			}
+		}
+		if len(bl.nodes) < nameParallelMin || len(with) < 2 {
+			t.Fatalf("%d nodes, %d units with lines: too small a program", len(bl.nodes), len(with))
+		}
+		with[1].stmtList = with[0].stmtList
+		return bl
+	}
+	names := func(emit func(bl *builder, yield func(*CompactFunction) bool) error) []string {
+		bl := read()
+		var out []string
+		var add func(fs []*debugfiles.Function)
+		add = func(fs []*debugfiles.Function) {
+			for _, f := range fs {
+				out = append(out, f.Name)
+				add(f.Inlinees)
+			}
+		}
+		err := emit(bl, func(cf *CompactFunction) bool {
+			add([]*debugfiles.Function{cf.Function})
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bl.entriesFound || len(bl.nodeNames) > 0 {
+			t.Fatal("the lookups made ahead were kept")
+		}
+		return out
+	}
+	want := names(func(bl *builder, yield func(*CompactFunction) bool) error {
+		bl.initNames()
+		return bl.emitRuns(bl.gaps(), true, yield)
+	})
+	got := names(func(bl *builder, yield func(*CompactFunction) bool) error {
+		return bl.emitEach(true, yield)
+	})
+	named := 0
+	for _, n := range want {
+		if n != "" {
+			named++
+		}
+	}
+	if named < nameParallelMin {
+		t.Fatalf("%d functions named of %d", named, len(want))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("names differ: %d functions against %d", len(got), len(want))
 	}
 }

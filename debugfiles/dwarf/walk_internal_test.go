@@ -149,18 +149,7 @@ func TestWalkParallelSharedAbbrevs(t *testing.T) {
 	if emitWorkers() < 2 {
 		t.Skip("one core: the walk is serial")
 	}
-	dir := t.TempDir()
-	src := filepath.Join(dir, "main.go")
-	if err := os.WriteFile(src, []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "hello")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, src)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=", "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := goHello(t)
 	s := elfDWARF(t, bin)
 	be, _ := sniffBigEndian(s.Info)
 	headers, err := unitHeaders(s.Info, be)
@@ -175,6 +164,25 @@ func TestWalkParallelSharedAbbrevs(t *testing.T) {
 		t.Fatalf("%d units with %d abbreviation tables; want many units sharing one", len(headers), len(tables))
 	}
 	checkWalkParallel(t, bin, s)
+}
+
+// goHello builds a Go program that prints hello, with its DWARF: many
+// units, sharing one abbreviation table, and thousands of functions.
+func goHello(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "main.go")
+	if err := os.WriteFile(src, []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "hello")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, src)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // TestWalkParallelUndoesOnError checks that a parallel walk meeting a
