@@ -252,6 +252,10 @@ type builder struct {
 	// freeRows holds the rows of line tables released while workers
 	// emit in parallel, for the tables still to read.
 	freeRows chan []lineRow
+	// tableRows is set when compact functions come with their unit's
+	// line table rows as they are (CompactFunction.Table): a unit's rows
+	// are then released only once its last function has been consumed.
+	tableRows bool
 	// reuse is set when the consumer keeps nothing of a function once
 	// it has been handed the next (TransientCompactFunctions):
 	// emitParallel then builds later chunks in the storage of the ones
@@ -713,6 +717,28 @@ func (bl *builder) rows(u *unitInfo, lo, hi uint64, cuts []uint64, slab *chunked
 	return slab.commit(out), nil
 }
 
+// tableView returns the rows of u's line table that answer for [lo, hi)
+// (see CompactFunction.Table): from the last at or before lo to the last
+// before hi. They are spent from the budget as rows copies would be,
+// which bounds the work of a consumer that reads them for every function
+// of a program whose functions overlap.
+func (bl *builder) tableView(u *unitInfo, lo, hi uint64, bud *budget) ([]TableRow, error) {
+	t := u.lines
+	if t == nil || len(t.rows) == 0 {
+		return nil, nil
+	}
+	rows := t.rows
+	i := max(searchRows(rows, lo)-1, 0)
+	j := i + searchRows(rows[i:], hi-1) // the first row at or after hi
+	if j <= i {
+		return nil, nil
+	}
+	if err := bud.spend(j - i); err != nil {
+		return nil, err
+	}
+	return rows[i:j:j], nil
+}
+
 // unitLineRows is unitRows for LineRows, written out: the rows of a
 // program are most of the work of emitting it, and a call through mk for
 // each showed in profiles.
@@ -740,23 +766,23 @@ func unitLineRows(bl *builder, u *unitInfo, lo, hi uint64, cuts []uint64, slab *
 	c := 0
 	for k := i; k < j; k++ {
 		r := rows[k]
-		start := max(r.addr, lo)
+		start := max(r.Address, lo)
 		end := hi
 		if k+1 < len(rows) {
-			end = min(end, rows[k+1].addr)
+			end = min(end, rows[k+1].Address)
 		}
-		if r.file == noFile || start >= end {
+		if r.File == noFile || start >= end {
 			continue
 		}
 		for c < len(cuts) && cuts[c] <= start {
 			c++
 		}
 		for ; c < len(cuts) && cuts[c] < end; c++ {
-			out[w] = LineRow{Address: start - load, Size: cuts[c] - start, File: r.file, Line: r.line}
+			out[w] = LineRow{Address: start - load, Size: cuts[c] - start, File: r.File, Line: r.Line}
 			w++
 			start = cuts[c]
 		}
-		out[w] = LineRow{Address: start - load, Size: end - start, File: r.file, Line: r.line}
+		out[w] = LineRow{Address: start - load, Size: end - start, File: r.File, Line: r.Line}
 		w++
 	}
 	return out[:w], nil
@@ -789,23 +815,23 @@ func unitRows[T any](bl *builder, u *unitInfo, lo, hi uint64, cuts []uint64, all
 	c := 0
 	for k := i; k < j; k++ {
 		r := rows[k]
-		start := max(r.addr, lo)
+		start := max(r.Address, lo)
 		end := hi
 		if k+1 < len(rows) {
-			end = min(end, rows[k+1].addr)
+			end = min(end, rows[k+1].Address)
 		}
-		if r.file == noFile || start >= end {
+		if r.File == noFile || start >= end {
 			continue
 		}
 		for c < len(cuts) && cuts[c] <= start {
 			c++
 		}
 		for ; c < len(cuts) && cuts[c] < end; c++ {
-			out[w] = mk(start-load, cuts[c]-start, r.file, r.line)
+			out[w] = mk(start-load, cuts[c]-start, r.File, r.Line)
 			w++
 			start = cuts[c]
 		}
-		out[w] = mk(start-load, end-start, r.file, r.line)
+		out[w] = mk(start-load, end-start, r.File, r.Line)
 		w++
 	}
 	return out[:w], nil
@@ -1290,12 +1316,20 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap, bud *budget, compact bool, 
 			continue
 		}
 		f := &slab[k]
+		u := bl.units[unitOf[k]]
+		if compact && bl.tableRows {
+			table, err := bl.tableView(u, f.Address+load, f.Address+f.Size+load, bud)
+			if err != nil {
+				return nil, err
+			}
+			tops = append(tops, CompactFunction{Function: f, Table: table, Load: load, Files: u.files})
+			continue
+		}
 		cuts = appendCuts(cuts[:0], f.Inlinees, load)
 		if !slices.IsSorted(cuts) {
 			slices.Sort(cuts)
 		}
 		cuts = slices.Compact(cuts)
-		u := bl.units[unitOf[k]]
 		if compact {
 			rows, err := bl.rows(u, f.Address+load, f.Address+f.Size+load, cuts, &rs, bud)
 			if err != nil {
@@ -1356,7 +1390,7 @@ func searchRows(rows []lineRow, addr uint64) int {
 	lo, hi := 0, len(rows)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if rows[m].addr <= addr {
+		if rows[m].Address <= addr {
 			lo = m + 1
 		} else {
 			hi = m

@@ -128,7 +128,7 @@ func exercise(t *testing.T, s *dwarf.Session) {
 		}
 		tn++
 		if cf.Name != "" {
-			named = append(named, fmt.Sprintf("%#x+%#x %s %v", cf.Address, cf.Size, cf.Name, cf.Rows))
+			named = append(named, fmt.Sprintf("%#x+%#x %s %v", cf.Address, cf.Size, cf.Name, dwarf.CompactLines(cf)))
 		}
 	}
 	if tn != n || fmt.Sprint(terr) != fmt.Sprint(cerr) {
@@ -145,7 +145,7 @@ func exercise(t *testing.T, s *dwarf.Session) {
 			break
 		}
 		if cf.Name != "" {
-			sub = append(sub, fmt.Sprintf("%#x+%#x %s %v", cf.Address, cf.Size, cf.Name, cf.Rows))
+			sub = append(sub, fmt.Sprintf("%#x+%#x %s %v", cf.Address, cf.Size, cf.Name, dwarf.CompactLines(cf)))
 		}
 	}
 	if terr == nil && (serr != nil || !slices.Equal(sub, named)) {

@@ -6,17 +6,25 @@ import (
 	"sort"
 )
 
-// noFile marks a row that ends a sequence: addresses from it up to the next
-// row have no line information.
-const noFile = ^uint32(0)
+// NoFile is the File of a TableRow that ends a sequence: addresses from
+// it up to the next row have no line information.
+const NoFile = ^uint32(0)
 
-// lineRow is one row of a line table: from addr up to the next row's
-// address, code belongs to line of file.
-type lineRow struct {
-	addr uint64
-	file uint32
-	line uint32
+// noFile is NoFile, as the parser spells it.
+const noFile = NoFile
+
+// TableRow is one row of a unit's line table: from Address up to the next
+// row's address, code belongs to Line of File, an index into the unit's
+// files (see CompactFunction), unless File is NoFile. Of rows at one
+// address, the last one holds.
+type TableRow struct {
+	Address uint64
+	File    uint32
+	Line    uint32
 }
+
+// lineRow is a TableRow, as the parser spells it.
+type lineRow = TableRow
 
 // lineFile is an entry of a line table's file list.
 type lineFile struct {
@@ -45,8 +53,8 @@ type lineTable struct {
 
 // find returns the index of the row covering addr, or -1.
 func (t *lineTable) find(addr uint64) int {
-	i := sort.Search(len(t.rows), func(i int) bool { return t.rows[i].addr > addr }) - 1
-	if i < 0 || t.rows[i].file == noFile {
+	i := sort.Search(len(t.rows), func(i int) bool { return t.rows[i].Address > addr }) - 1
+	if i < 0 || t.rows[i].File == noFile {
 		return -1
 	}
 	return i
@@ -265,9 +273,9 @@ func runLineProgram(prog buf, t *lineTable, p lineParams, rowBuf []lineRow) ([]l
 			line += int64(sp.line)
 			// The common case, a row after the previous one of its
 			// sequence with room for it, skips addRow's checks.
-			if n := len(rows); n > seqStart && n < cap(rows) && rows[n-1].addr < address && file < uint64(noFile) {
+			if n := len(rows); n > seqStart && n < cap(rows) && rows[n-1].Address < address && file < uint64(noFile) {
 				rows = rows[:n+1]
-				rows[n] = lineRow{addr: address, file: uint32(file), line: uint32(line)}
+				rows[n] = lineRow{Address: address, File: uint32(file), Line: uint32(line)}
 				continue
 			}
 			rows = addRow(rows, seqStart, &seqSorted, address, file, line, false, progSize, len(data)-pos)
@@ -415,7 +423,7 @@ func (m *fastMachine) run(data []byte, pos int, rows []lineRow, seqStart int) (i
 		return pos, rows
 	}
 	buf := rows[:cap(rows)]
-	prev := buf[n-1].addr
+	prev := buf[n-1].Address
 loop:
 	for pos < len(data) {
 		op := data[pos]
@@ -426,9 +434,9 @@ loop:
 			case prev == a:
 				// A row at the previous row's address replaces it
 				// (see addRow).
-				buf[n-1] = lineRow{addr: a, file: uint32(file), line: uint32(l)}
+				buf[n-1] = lineRow{Address: a, File: uint32(file), Line: uint32(l)}
 			case prev < a && n < len(buf):
-				buf[n] = lineRow{addr: a, file: uint32(file), line: uint32(l)}
+				buf[n] = lineRow{Address: a, File: uint32(file), Line: uint32(l)}
 				n++
 			default:
 				break loop
@@ -448,9 +456,9 @@ loop:
 		case lnsCopy:
 			switch {
 			case prev == address:
-				buf[n-1] = lineRow{addr: address, file: uint32(file), line: uint32(line)}
+				buf[n-1] = lineRow{Address: address, File: uint32(file), Line: uint32(line)}
 			case prev < address && n < len(buf):
-				buf[n] = lineRow{addr: address, file: uint32(file), line: uint32(line)}
+				buf[n] = lineRow{Address: address, File: uint32(file), Line: uint32(line)}
 				n++
 			default:
 				break loop
@@ -520,9 +528,9 @@ func addRow(rows []lineRow, seqStart int, sorted *bool, address, file uint64, li
 	if end {
 		f = noFile
 	}
-	r := lineRow{addr: address, file: f, line: uint32(line)}
+	r := lineRow{Address: address, File: f, Line: uint32(line)}
 	if n := len(rows); n > seqStart {
-		switch prev := rows[n-1].addr; {
+		switch prev := rows[n-1].Address; {
 		case prev == address && !end:
 			rows[n-1] = r
 			return rows
@@ -554,12 +562,12 @@ type seqSpan struct {
 func sortRows(rows []lineRow, seqs []seqSpan) []lineRow {
 	valid := seqs[:0]
 	for _, s := range seqs {
-		if s.end-s.start >= 2 && rows[s.start].addr < rows[s.end-1].addr {
+		if s.end-s.start >= 2 && rows[s.start].Address < rows[s.end-1].Address {
 			valid = append(valid, s)
 		}
 	}
 	seqs = valid
-	byStart := func(a, b seqSpan) int { return cmpU64(rows[a.start].addr, rows[b.start].addr) }
+	byStart := func(a, b seqSpan) int { return cmpU64(rows[a.start].Address, rows[b.start].Address) }
 	// Compilers emit sequences in address order, and then the rows can be
 	// compacted in place: every write lands at or before the row just
 	// read.
@@ -568,10 +576,10 @@ func sortRows(rows []lineRow, seqs []seqSpan) []lineRow {
 		slices.SortStableFunc(seqs, byStart)
 		out = make([]lineRow, 0, len(rows))
 	}
-	byAddr := func(a, b lineRow) int { return cmpU64(a.addr, b.addr) }
+	byAddr := func(a, b lineRow) int { return cmpU64(a.Address, b.Address) }
 	for _, s := range seqs {
 		r := rows[s.start:s.end]
-		if len(out) > 0 && r[0].addr < out[len(out)-1].addr {
+		if len(out) > 0 && r[0].Address < out[len(out)-1].Address {
 			continue // overlaps the previous sequence
 		}
 		if !s.sorted {
@@ -580,10 +588,10 @@ func sortRows(rows []lineRow, seqs []seqSpan) []lineRow {
 			end := r[len(r)-1]
 			r = slices.Clone(r[:len(r)-1])
 			slices.SortStableFunc(r, byAddr)
-			end.addr = max(end.addr, r[len(r)-1].addr)
+			end.Address = max(end.Address, r[len(r)-1].Address)
 			r = append(r, end)
 			for _, row := range r {
-				if n := len(out); n > 0 && out[n-1].addr == row.addr {
+				if n := len(out); n > 0 && out[n-1].Address == row.Address {
 					out[n-1] = row
 					continue
 				}
@@ -595,7 +603,7 @@ func sortRows(rows []lineRow, seqs []seqSpan) []lineRow {
 		// ends: its first row may meet the previous sequence's end, its
 		// end row the row before it.
 		body, end := r[:len(r)-1], r[len(r)-1]
-		if n := len(out); n > 0 && out[n-1].addr == body[0].addr {
+		if n := len(out); n > 0 && out[n-1].Address == body[0].Address {
 			out[n-1] = body[0]
 			body = body[1:]
 		}
@@ -604,7 +612,7 @@ func sortRows(rows []lineRow, seqs []seqSpan) []lineRow {
 		} else {
 			out = append(out, body...)
 		}
-		if n := len(out); n > 0 && out[n-1].addr == end.addr {
+		if n := len(out); n > 0 && out[n-1].Address == end.Address {
 			out[n-1] = end
 		} else {
 			out = append(out, end)

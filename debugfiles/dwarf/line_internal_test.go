@@ -10,8 +10,8 @@ import (
 // start, overlapping ones are dropped, and a sequence whose addresses go
 // backwards is sorted with its end row kept last.
 func TestSortRows(t *testing.T) {
-	end := func(addr uint64) lineRow { return lineRow{addr: addr, file: noFile} }
-	row := func(addr uint64, line uint32) lineRow { return lineRow{addr: addr, file: 1, line: line} }
+	end := func(addr uint64) lineRow { return lineRow{Address: addr, File: noFile} }
+	row := func(addr uint64, line uint32) lineRow { return lineRow{Address: addr, File: 1, Line: line} }
 	tests := []struct {
 		name string
 		rows []lineRow
@@ -52,7 +52,7 @@ func TestSortRows(t *testing.T) {
 			name: "unsorted sequence",
 			rows: []lineRow{row(0x10, 1), row(0x30, 3), row(0x20, 2), row(0x30, 4), end(0x28)},
 			seqs: []seqSpan{{0, 5, false}},
-			want: []lineRow{row(0x10, 1), row(0x20, 2), {addr: 0x30, file: noFile}},
+			want: []lineRow{row(0x10, 1), row(0x20, 2), {Address: 0x30, File: noFile}},
 		},
 	}
 	for _, tt := range tests {

@@ -146,10 +146,21 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 	}
 	chunks := bl.chunks(gapsOf, lastNode)
 	// left counts the chunks of each unit not yet built; the worker that
-	// builds a unit's last one releases its line table.
+	// builds a unit's last one releases its line table. The functions of
+	// a compact emission with the tables' rows (tableRows) hold the rows
+	// themselves: the consumer releases a unit's table once it has taken
+	// the unit's last chunk, counting them in unread.
 	left := make([]atomic.Int32, len(bl.units))
+	tables := compact && bl.tableRows
+	var unread []int32
+	if tables {
+		unread = make([]int32, len(bl.units))
+	}
 	for i := range chunks {
 		left[chunks[i].unit].Add(1)
+		if tables {
+			unread[chunks[i].unit]++
+		}
 		chunks[i].done = make(chan struct{})
 	}
 	for _, u := range bl.units {
@@ -211,17 +222,10 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 		}
 		c.fns, c.err = bl.emitNodes(c.n0, c.n1, c.gaps, bud, compact, sc)
 		sc.store = nil
-		if left[c.unit].Add(-1) == 0 {
-			u := bl.units[c.unit]
-			if u.lines != nil {
-				// No one reads the rows any more: the chunks hold
-				// copies.
-				select {
-				case bl.freeRows <- u.lines.buf:
-				default:
-				}
-			}
-			u.lines, u.files = nil, nil
+		if left[c.unit].Add(-1) == 0 && !tables {
+			// No one reads the rows any more: the chunks hold
+			// copies.
+			bl.releaseLines(bl.units[c.unit])
 		}
 	}
 	feed.upTo(window)
@@ -308,6 +312,11 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 			}
 		}
 		c.fns = nil
+		if tables {
+			if unread[c.unit]--; unread[c.unit] == 0 {
+				bl.releaseLines(bl.units[c.unit])
+			}
+		}
 		if c.store != nil {
 			// The consumer is done with the chunk's functions.
 			select {
@@ -319,6 +328,19 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 		feed.upTo(k + 1 + window)
 	}
 	return nil
+}
+
+// releaseLines drops the line table of u, a unit emitted in parallel,
+// whose rows no function yielded or still to yield holds, and keeps its
+// rows' storage for a table read later.
+func (bl *builder) releaseLines(u *unitInfo) {
+	if u.lines != nil {
+		select {
+		case bl.freeRows <- u.lines.buf:
+		default:
+		}
+	}
+	u.lines, u.files = nil, nil
 }
 
 // workersBuild lets the workers build chunks; the tests turn it off to

@@ -175,6 +175,7 @@ func sessionFunctions[T any](s *Session, compact, reuse bool, std func(*debugfil
 			return
 		}
 		bl.reuse = reuse
+		bl.tableRows = reuse && compact
 		stopped := false
 		err = bl.emitEach(compact, func(cf *CompactFunction) bool {
 			if !yield(emitted(cf), nil) {
@@ -201,12 +202,23 @@ type LineRow struct {
 }
 
 // CompactFunction is a top-level function as CompactFunctions yields it:
-// the tree of Functions yields, except that its lines are Rows and its
-// inlinees have no Lines.
+// the tree of Functions yields, except that its lines are Rows (or Table)
+// and its inlinees have no Lines.
 type CompactFunction struct {
 	*debugfiles.Function
 	// Rows are the function's lines, as Function.Lines would hold them.
 	Rows []LineRow
+	// Table, which TransientCompactFunctions gives instead of Rows, holds
+	// the function's lines as the rows of its unit's line table around
+	// it, shared and not copied: from the last row at or before its
+	// start to the last before its end. Each answers up to the next one,
+	// the last up to the function's end, and none before the first.
+	// Their addresses are not made relative to the load address: Load
+	// is.
+	Table []TableRow
+	// Load is the load address that the function's addresses are
+	// relative to, and Table's are not.
+	Load uint64
 	// Files are the files of the function's unit; the functions of one
 	// unit share the slice, which must not be modified.
 	Files []debugfiles.FileInfo
@@ -230,11 +242,14 @@ func (s *Session) compactFunctions(reuse bool) iter.Seq2[*CompactFunction, error
 
 // TransientCompactFunctions yields what CompactFunctions does, in the same
 // order, except that a function is valid only until yield returns: the
-// storage of its tree and rows is reused for functions yielded later, so
+// storage of its tree and lines is reused for functions yielded later, so
 // the consumer must copy out what it keeps (names and file lists may be
 // kept: they are not reused). A consumer that converts each function as
-// it comes, as a Breakpad .sym writer does, is spared the allocation and
-// collection of every tree.
+// it comes, as a symcache builder does, is spared the allocation and
+// collection of every tree. The lines come as Table rather than Rows,
+// wherever the session reads the line tables itself (not through
+// debug/dwarf): the rows of the unit's line table, which the session
+// neither copies, clips nor cuts at the inlinees' bounds.
 func (s *Session) TransientCompactFunctions() iter.Seq2[*CompactFunction, error] {
 	return s.compactFunctions(true)
 }

@@ -194,9 +194,9 @@ func (s *Session) stdUnit(bl *builder, cu *dwarf.Entry, addrSize uint8) (*unitIn
 		if err != nil {
 			return nil, fmt.Errorf("dwarf: unit at %#x: line table: %w", cu.Offset, err)
 		}
-		row := lineRow{addr: le.Address, line: clampU32(int64(le.Line))}
+		row := lineRow{Address: le.Address, Line: clampU32(int64(le.Line))}
 		if le.EndSequence {
-			row.file = noFile
+			row.File = noFile
 		} else if le.File != nil {
 			i, ok := index[le.File]
 			if !ok {
@@ -206,15 +206,15 @@ func (s *Session) stdUnit(bl *builder, cu *dwarf.Entry, addrSize uint8) (*unitIn
 				}
 				i = index[le.File]
 			}
-			row.file = i
+			row.File = i
 		}
 		// Collapse and check order as parseLineTable does (see its emit).
 		if n := len(rows); n > start {
-			switch prev := rows[n-1].addr; {
-			case prev == row.addr && !le.EndSequence:
+			switch prev := rows[n-1].Address; {
+			case prev == row.Address && !le.EndSequence:
 				rows[n-1] = row
 				continue
-			case prev > row.addr:
+			case prev > row.Address:
 				sorted = false
 			}
 		}

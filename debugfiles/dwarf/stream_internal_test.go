@@ -25,7 +25,7 @@ func describeTree(cf *CompactFunction) string {
 		}
 	}
 	walk(cf.Function, 0)
-	fmt.Fprintf(&b, " rows=%v files=%v", cf.Rows, cf.Files)
+	fmt.Fprintf(&b, " rows=%v files=%v", compactLines(cf), cf.Files)
 	return b.String()
 }
 

@@ -138,13 +138,15 @@ type Builder struct {
 	buf     []byte
 
 	// rows are the line rows the pieces of the function being flattened
-	// point into. For a compact function (addCompact) they are its own
-	// rows, which answer for every level of its tree, and a row's File
-	// indexes unitFiles; for a tree (Add) they are each level's Lines,
-	// converted into ownRows when flatten first needs them, and a row's
-	// File is a file id already.
-	rows    []dwarf.LineRow
-	ownRows []dwarf.LineRow
+	// point into, in table form (appendTableRow). For a compact function
+	// (addCompact) they are its unit's table rows or its own, which
+	// answer for every level of its tree, a row's File indexes unitFiles,
+	// and their addresses are load more than the function's; for a tree
+	// (Add) they are each level's Lines, converted into ownRows when
+	// flatten first needs them, and a row's File is a file id already.
+	rows    []dwarf.TableRow
+	ownRows []dwarf.TableRow
+	load    uint64
 	compact bool
 	// unitFiles are the files of the compact function last added, which
 	// the functions of its unit share; unitIDs the file id+1 of each, 0
@@ -325,17 +327,64 @@ func (b *Builder) addCompact(cf *dwarf.CompactFunction) {
 		return
 	}
 	f := cf.Function
-	rows := cf.Rows
 	b.useUnitFiles(cf.Files)
+	rows, load := cf.Table, cf.Load
+	if rows == nil {
+		rows, load = b.tableOf(cf.Rows), 0
+	}
 	if !b.internRowFiles(rows) {
 		// The session yields its rows sorted; a copy keeps the caller's
 		// rows as they were should another one not.
 		rows = slices.Clone(rows)
+		slices.SortStableFunc(rows, func(a, b dwarf.TableRow) int { return cmp.Compare(a.Address, b.Address) })
+	}
+	b.compact, b.rows, b.load = true, rows, load
+	b.addTree(f, order)
+	b.rows, b.load = nil, 0
+}
+
+// tableOf returns compact rows in table form, in the builder's own rows.
+func (b *Builder) tableOf(rows []dwarf.LineRow) []dwarf.TableRow {
+	if !slices.IsSortedFunc(rows, func(a, b dwarf.LineRow) int { return cmp.Compare(a.Address, b.Address) }) {
+		// A copy keeps the caller's rows as they were.
+		rows = slices.Clone(rows)
 		slices.SortStableFunc(rows, func(a, b dwarf.LineRow) int { return cmp.Compare(a.Address, b.Address) })
 	}
-	b.compact, b.rows = true, rows
-	b.addTree(f, order)
-	b.rows = nil
+	t := b.ownRows[:0]
+	for i := range rows {
+		r := &rows[i]
+		var next uint64
+		if i+1 < len(rows) {
+			next = rows[i+1].Address
+		}
+		t = appendTableRow(t, r.Address, r.Size, r.File, r.Line, next, i+1 == len(rows))
+	}
+	b.ownRows = t
+	return t
+}
+
+// appendTableRow appends to t a line row in table form (dwarf.TableRow):
+// the row from addr of size bytes, or with size 0 up to the next row,
+// which starts at next unless the row is the last. The reference's line
+// search answers for an address with the last row starting at or before
+// it, if its size is 0 or the address lies before its end: a row that
+// ends before the next one starts is followed by a NoFile row at its
+// end, and a row whose end wraps around answers for nothing. A file of
+// NoFile, past the unit's files as others are (rowFile), becomes the
+// one before it.
+func appendTableRow(t []dwarf.TableRow, addr, size uint64, file, line uint32, next uint64, last bool) []dwarf.TableRow {
+	if file == dwarf.NoFile {
+		file--
+	}
+	end := addr + size
+	if size != 0 && end <= addr {
+		return append(t, dwarf.TableRow{Address: addr, File: dwarf.NoFile})
+	}
+	t = append(t, dwarf.TableRow{Address: addr, File: file, Line: line})
+	if size != 0 && (last || end < next) {
+		t = append(t, dwarf.TableRow{Address: end, File: dwarf.NoFile})
+	}
+	return t
 }
 
 // useUnitFiles makes files the files that the File of compact rows
@@ -353,7 +402,7 @@ func (b *Builder) useUnitFiles(files []debugfiles.FileInfo) {
 // that were not looked up before, so that codeCompact finds every row's
 // file id in unitIDs (rowFile) without a call in its loop. It reports
 // whether the rows are in address order, in the same pass.
-func (b *Builder) internRowFiles(rows []dwarf.LineRow) (sorted bool) {
+func (b *Builder) internRowFiles(rows []dwarf.TableRow) (sorted bool) {
 	ids := b.unitIDs
 	sorted = true
 	for i := range rows {
@@ -628,23 +677,26 @@ func (b *Builder) linesOf(n *debugfiles.Function) (first, end int) {
 	first = len(b.rows)
 	for i := range n.Lines {
 		l := &n.Lines[i]
-		b.rows = append(b.rows, dwarf.LineRow{Address: l.Address, Size: l.Size, File: b.fileID(l.File), Line: l.Line})
+		var next uint64
+		if i+1 < len(n.Lines) {
+			next = n.Lines[i+1].Address
+		}
+		b.rows = appendTableRow(b.rows, l.Address, l.Size, b.fileID(l.File), l.Line, next, i+1 == len(n.Lines))
 	}
 	return first, len(b.rows)
 }
 
 // splitByLines resolves the open piece p, which ends at end, with sorted
-// lines, as the reference's line search answers: the last line starting
-// at or before an address covers it if its size is 0 or the address lies
-// before its end. lines[0] is row base of the builder's rows. The lines
+// lines in table form, as the reference's line search answers (see
+// appendTableRow). lines[0] is row base of the builder's rows. The lines
 // before from start at or before p: pieces are resolved in address order,
 // and each call returns the from of the next piece, so that the search
 // for a piece's first line skips the lines of the pieces before it.
-func splitByLines(lines []dwarf.LineRow, base int32, p piece, end uint64, from int, out []piece) ([]piece, int) {
+func splitByLines(lines []dwarf.TableRow, base int32, p piece, end uint64, from int, out []piece) ([]piece, int) {
 	cur := p.start
 	i := rowAfter(lines, from, cur) - 1
 	for cur < end {
-		covers, next := rowSpan(lines, i, cur, end)
+		covers, next := rowSpan(lines, i, end)
 		q := piece{start: cur, node: p.node}
 		if covers {
 			q.line = base + int32(i) + 1
@@ -656,27 +708,16 @@ func splitByLines(lines []dwarf.LineRow, base int32, p piece, end uint64, from i
 	return out, i + 1
 }
 
-// rowSpan reports whether rows[i], the last row starting at or before
-// cur (none for i < 0), covers cur, as the reference's line search
-// answers (its size is 0, or cur lies before its end), and where that
-// answer ends: at the next row's start, the row's end, or end.
-func rowSpan(rows []dwarf.LineRow, i int, cur, end uint64) (bool, uint64) {
+// rowSpan reports whether rows[i], the last of rows in table form
+// starting at or before an address (none for i < 0), answers for it (its
+// File is not NoFile), and where that answer ends: at the next row's
+// start, or end.
+func rowSpan(rows []dwarf.TableRow, i int, end uint64) (bool, uint64) {
 	next := end
 	if i+1 < len(rows) && rows[i+1].Address < next {
 		next = rows[i+1].Address
 	}
-	if i < 0 {
-		return false, next
-	}
-	r := &rows[i]
-	if r.Size == 0 {
-		return true, next
-	}
-	// A wrapped end is below r.Address <= cur: not covering.
-	if e := r.Address + r.Size; e > cur {
-		return true, min(e, next)
-	}
-	return false, next
+	return i >= 0 && rows[i].File != dwarf.NoFile, next
 }
 
 // spanCoder codes the entries of a span (appendRawEntry), leaving out
@@ -710,22 +751,23 @@ func (c *spanCoder) put(e entry) {
 // out: the call in the loop left its values on the stack around it. The
 // last entry is held in scalars: as a struct, it was copied by loads
 // wider than the stores of its fields, which the processor cannot
-// forward.
+// forward. The addresses it goes through are the rows', load more than
+// the function's: entries code differences, which are the same.
 func (b *Builder) codeCompact(buf []byte, start uint64, first uint32, end uint64) ([]byte, int) {
-	rows, pieces, ids := b.rows, b.pieces, b.unitIDs
+	rows, pieces, ids, load := b.rows, b.pieces, b.unitIDs, b.load
 	n := 0
-	prev := start
+	prev := start + load
 	var lastNode, lastFile, lastLine uint32
 	from := 0
 	for k, p := range pieces {
-		hi := end
+		hi := end + load
 		if k+1 < len(pieces) {
-			hi = pieces[k+1].start
+			hi = pieces[k+1].start + load
 		}
-		cur := p.start
+		cur := p.start + load
 		i := rowAfter(rows, from, cur) - 1
 		for cur < hi {
-			covers, next := rowSpan(rows, i, cur, hi)
+			covers, next := rowSpan(rows, i, hi)
 			var file, line uint32
 			if covers {
 				file, line = rowFile(ids, rows[i].File), rows[i].Line
@@ -761,7 +803,7 @@ func (b *Builder) codeCompact(buf []byte, start uint64, first uint32, end uint64
 // after addr; those before from start at or before it. It is most often
 // rows[from] or one of the next few (the pieces before took the rows
 // before): they are tried first, and only past them the rest searched.
-func rowAfter(rows []dwarf.LineRow, from int, addr uint64) int {
+func rowAfter(rows []dwarf.TableRow, from int, addr uint64) int {
 	lo := from
 	for lo < len(rows) && rows[lo].Address <= addr && lo-from < 4 {
 		lo++
@@ -782,7 +824,7 @@ func rowAfter(rows []dwarf.LineRow, from int, addr uint64) int {
 
 // lastRowAt returns the last of rows (sorted) starting at or before addr,
 // from i, the last starting at or before an address below it.
-func lastRowAt(rows []dwarf.LineRow, i int, addr uint64) int {
+func lastRowAt(rows []dwarf.TableRow, i int, addr uint64) int {
 	for i+1 < len(rows) && rows[i+1].Address <= addr {
 		i++
 	}

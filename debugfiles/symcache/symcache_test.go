@@ -90,6 +90,62 @@ func TestSyntheticIdenticalToIndex(t *testing.T) {
 // must still find theirs. Call lines of 2^24 and more do not fit the
 // builder's packed keys, which keeps such sites apart: the same layout
 // is checked with them, alone and mixed with packed ones.
+// TestRandomLinesIdenticalToIndex checks the lines of trees, at every
+// level, against debugfiles.NewIndex at every address of their functions:
+// random rows of random sizes (0, short of the next row, past it, and
+// wrapping around the address space), sharing addresses, leaving gaps,
+// starting before their function and sometimes out of order.
+func TestRandomLinesIdenticalToIndex(t *testing.T) {
+	files := []debugfiles.FileInfo{{Name: "a.c", CompDir: "/src"}, {Name: "b.h", Dir: "inc", CompDir: "/src"}, {}}
+	for seed := range uint64(300) {
+		gen := func() []*debugfiles.Function {
+			rng := rand.New(rand.NewPCG(seed, 7))
+			var grow func(addr, size uint64, depth int) *debugfiles.Function
+			grow = func(addr, size uint64, depth int) *debugfiles.Function {
+				f := fn(fmt.Sprintf("f%d", rng.IntN(9)), addr, size)
+				if depth > 1 {
+					f.CallFile, f.CallLine = files[rng.IntN(len(files))], uint32(rng.IntN(50))
+				}
+				for a := addr - uint64(rng.IntN(3))*4; a < addr+size; a += uint64(rng.IntN(12)) {
+					if rng.IntN(5) == 0 {
+						continue
+					}
+					s := uint64(rng.IntN(16))
+					if rng.IntN(25) == 0 {
+						s = ^uint64(0) - a + 1 + uint64(rng.IntN(4)) // the end wraps
+					}
+					f.Lines = append(f.Lines, debugfiles.LineInfo{Address: a, Size: s, File: files[rng.IntN(len(files))], Line: uint32(1 + rng.IntN(30))})
+				}
+				if n := len(f.Lines); n > 1 && rng.IntN(6) == 0 {
+					i, j := rng.IntN(n), rng.IntN(n)
+					f.Lines[i], f.Lines[j] = f.Lines[j], f.Lines[i]
+				}
+				if depth < 4 {
+					for range rng.IntN(3) {
+						a := addr + uint64(rng.IntN(int(size)))
+						f.Inlinees = append(f.Inlinees, grow(a, uint64(1+rng.IntN(int(size)/2+1)), depth+1))
+					}
+				}
+				return f
+			}
+			var fns []*debugfiles.Function
+			for i := range 4 {
+				fns = append(fns, grow(uint64(0x1000+i*0x100), uint64(0x40+rng.IntN(0x80)), 1))
+			}
+			return fns
+		}
+		c, _ := build(t, testInfo, gen(), symcache.Options{})
+		var addrs []uint64
+		for a := uint64(0xff0); a < 0x1500; a++ {
+			addrs = append(addrs, a)
+		}
+		checkIdentical(t, fmt.Sprintf("seed %d", seed), c, debugfiles.NewIndex(gen()), addrs)
+		if t.Failed() {
+			return
+		}
+	}
+}
+
 func TestSharedSites(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
