@@ -717,19 +717,27 @@ func (bl *builder) rows(u *unitInfo, lo, hi uint64, cuts []uint64, slab *chunked
 	return slab.commit(out), nil
 }
 
+// rowsFor returns the rows of u's line table and the part of them,
+// rows[i:j], that answers for [lo, hi): from the last row at or before
+// lo to the last before hi. i == j when there is none.
+func rowsFor(u *unitInfo, lo, hi uint64) (rows []lineRow, i, j int) {
+	t := u.lines
+	if t == nil || len(t.rows) == 0 {
+		return nil, 0, 0
+	}
+	rows = t.rows
+	i = max(searchRows(rows, lo)-1, 0)
+	j = i + searchRows(rows[i:], hi-1) // the first row at or after hi
+	return rows, i, j
+}
+
 // tableView returns the rows of u's line table that answer for [lo, hi)
 // (see CompactFunction.Table): from the last at or before lo to the last
 // before hi. They are spent from the budget as rows copies would be,
 // which bounds the work of a consumer that reads them for every function
 // of a program whose functions overlap.
 func (bl *builder) tableView(u *unitInfo, lo, hi uint64, bud *budget) ([]TableRow, error) {
-	t := u.lines
-	if t == nil || len(t.rows) == 0 {
-		return nil, nil
-	}
-	rows := t.rows
-	i := max(searchRows(rows, lo)-1, 0)
-	j := i + searchRows(rows[i:], hi-1) // the first row at or after hi
+	rows, i, j := rowsFor(u, lo, hi)
 	if j <= i {
 		return nil, nil
 	}
@@ -743,13 +751,7 @@ func (bl *builder) tableView(u *unitInfo, lo, hi uint64, bud *budget) ([]TableRo
 // program are most of the work of emitting it, and a call through mk for
 // each showed in profiles.
 func unitLineRows(bl *builder, u *unitInfo, lo, hi uint64, cuts []uint64, slab *chunked[LineRow], bud *budget) ([]LineRow, error) {
-	t := u.lines
-	if t == nil || len(t.rows) == 0 {
-		return nil, nil
-	}
-	rows := t.rows
-	i := max(searchRows(rows, lo)-1, 0)
-	j := i + searchRows(rows[i:], hi-1) // the first row at or after hi
+	rows, i, j := rowsFor(u, lo, hi)
 	if j <= i {
 		return nil, nil
 	}
@@ -795,13 +797,7 @@ func unitLineRows(bl *builder, u *unitInfo, lo, hi uint64, cuts []uint64, slab *
 // builds a line from an address relative to the load address, a size, a
 // file index of u and a line number.
 func unitRows[T any](bl *builder, u *unitInfo, lo, hi uint64, cuts []uint64, alloc func(n int) []T, mk func(addr, size uint64, file, line uint32) T, bud *budget) ([]T, error) {
-	t := u.lines
-	if t == nil || len(t.rows) == 0 {
-		return nil, nil
-	}
-	rows := t.rows
-	i := max(searchRows(rows, lo)-1, 0)
-	j := i + searchRows(rows[i:], hi-1) // the first row at or after hi
+	rows, i, j := rowsFor(u, lo, hi)
 	if j <= i {
 		return nil, nil
 	}
