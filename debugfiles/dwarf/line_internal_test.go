@@ -1,6 +1,7 @@
 package dwarf
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -62,5 +63,32 @@ func TestSortRows(t *testing.T) {
 				t.Errorf("sortRows = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestSearchRowsNear checks that searchRowsNear answers what searchRows
+// does from any guess, on tables with repeated addresses and gaps, for
+// addresses before, inside and after them.
+func TestSearchRowsNear(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for iter := range 2000 {
+		rows := make([]lineRow, rng.IntN(40))
+		a := uint64(rng.IntN(5))
+		for i := range rows {
+			a += uint64(rng.IntN(3)) * uint64(1+rng.IntN(50))
+			rows[i].Address = a
+		}
+		for range 20 {
+			addr := uint64(rng.IntN(int(a) + 10))
+			if rng.IntN(10) == 0 {
+				addr = ^uint64(0)
+			}
+			want := searchRows(rows, addr)
+			for near := -3; near <= len(rows)+3; near++ {
+				if got := searchRowsNear(rows, addr, near); got != want {
+					t.Fatalf("case %d: %d rows, address %#x from %d: %d, want %d", iter, len(rows), addr, near, got, want)
+				}
+			}
+		}
 	}
 }
