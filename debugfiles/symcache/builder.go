@@ -345,10 +345,11 @@ func (b *Builder) addCompact(cf *dwarf.CompactFunction) {
 
 // tableOf returns compact rows in table form, in the builder's own rows.
 func (b *Builder) tableOf(rows []dwarf.LineRow) []dwarf.TableRow {
-	if !slices.IsSortedFunc(rows, func(a, b dwarf.LineRow) int { return cmp.Compare(a.Address, b.Address) }) {
+	byAddr := func(a, b dwarf.LineRow) int { return cmp.Compare(a.Address, b.Address) }
+	if !slices.IsSortedFunc(rows, byAddr) {
 		// A copy keeps the caller's rows as they were.
 		rows = slices.Clone(rows)
-		slices.SortStableFunc(rows, func(a, b dwarf.LineRow) int { return cmp.Compare(a.Address, b.Address) })
+		slices.SortStableFunc(rows, byAddr)
 	}
 	t := b.ownRows[:0]
 	for i := range rows {
