@@ -18,8 +18,13 @@
 // balloon device takes free memory back (free page reporting), Linux
 // hands every free 2 MB block to the hypervisor after a couple of
 // seconds, and a huge page is such a block: after a pause it faults in
-// at 4.5 ms, six times the cost of its 512 small pages, and a symcache
-// build took up to twice as long with them. Reserve does nothing there.
+// at 4.1-4.9 ms. Where the processor maps the guest's pages itself, that
+// was six times the cost of its 512 small pages, and a symcache build
+// took up to twice as long with huge pages: Reserve does nothing there.
+// Where the hypervisor traps every first write to a small page (shadow
+// page tables, ~13 µs a page), the 512 cost more than the huge page even
+// then, and Reserve, which tells the two apart by timing a few small
+// pages' first writes, marks the heap.
 package hugeheap
 
 // Reserve marks n bytes of the Go heap for huge pages, to serve the
@@ -29,7 +34,7 @@ package hugeheap
 // would not use huge pages anyway (on other systems, when the policy is
 // "always" or "never", or when GODEBUG has disablethp=1) or where they
 // would cost more than they save (a virtual machine with free page
-// reporting). Call it once, at the start of a command whose heap grows
+// reporting, unless small pages cost more there still). Call it once, at the start of a command whose heap grows
 // large, before the heap grows.
 func Reserve(n int) {
 	if n <= 0 || !advisable() {

@@ -2,11 +2,13 @@ package hugeheap
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -24,9 +26,51 @@ var virtioDevices = "/sys/bus/virtio/devices"
 
 // advisable reports whether marking memory would give it huge pages that
 // it would not get unmarked, and that are worth having (see
-// freePageReporting).
+// freePageReporting and smallPagesCostly).
 func advisable() bool {
-	return policyAllows() && !freePageReporting()
+	return policyAllows() && (!freePageReporting() || smallPagesCostly())
+}
+
+// costlySmallFault is the cost of the first write to a 4 KB page above
+// which huge pages are worth having even where free page reporting makes
+// them come back through the hypervisor. A huge page then took 4.1-4.9
+// ms to fault in (BENCHMARKS.md), 8-9.5 µs for each of its 512 small
+// pages. A small page's first write took 0.7-1.4 µs in a virtual machine
+// whose processor walks the guest's page tables itself (KVM), and 12-16
+// µs in one whose hypervisor keeps shadow page tables (PVM): each fault
+// traps to it.
+const costlySmallFault = 6 * time.Microsecond
+
+// smallPagesCostly reports whether the first write to a small page costs
+// costlySmallFault or more here.
+func smallPagesCostly() bool { return smallPageFault() >= costlySmallFault }
+
+// smallPageFault measures the first write to a small page; the tests
+// replace it.
+var smallPageFault = measureSmallPageFault
+
+// probePages is how many new pages measureSmallPageFault writes to. On a
+// system where each costs 12-16 µs, the probe takes about 0.15 ms.
+const probePages = 8
+
+// measureSmallPageFault maps probePages new pages of the system's size,
+// writes to each, and returns the least time a write took: an interrupt
+// or a preemption makes a write slower, never faster. The mapping is not
+// marked, so the policy "madvise" gives it small pages.
+func measureSmallPageFault() time.Duration {
+	page := os.Getpagesize()
+	b, err := syscall.Mmap(-1, 0, probePages*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return 0
+	}
+	defer syscall.Munmap(b)
+	least := time.Duration(math.MaxInt64)
+	for i := 0; i < len(b); i += page {
+		t := time.Now()
+		b[i] = 1
+		least = min(least, time.Since(t))
+	}
+	return least
 }
 
 // policyAllows reports whether marked memory gets huge pages that
@@ -59,7 +103,8 @@ const (
 // from smaller free blocks, never handed over; a symcache build run after
 // 3 s of idle took 76 ms with huge pages against 45 ms without
 // (BENCHMARKS.md). Only right after another process freed its huge
-// pages, as in a benchmark's loop, are they cheap (0.09 ms).
+// pages, as in a benchmark's loop, are they cheap (0.09 ms). Where small
+// pages cost far more (smallPagesCostly), huge ones are still cheaper.
 func freePageReporting() bool {
 	devs, err := os.ReadDir(virtioDevices)
 	if err != nil {

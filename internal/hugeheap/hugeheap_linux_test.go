@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cairn-dev/cairn/internal/testtools"
 )
@@ -100,14 +101,92 @@ func TestReserveLeavesOtherPolicies(t *testing.T) {
 	}
 }
 
+func TestAdvisableWeighsSmallPages(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "madvise")
+	if err := os.WriteFile(p, []byte("always [madvise] never\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	oldPolicy, oldDevs, oldProbe := policy, virtioDevices, smallPageFault
+	t.Cleanup(func() { policy, virtioDevices, smallPageFault = oldPolicy, oldDevs, oldProbe })
+	policy = p
+	t.Setenv("GODEBUG", "")
+	reporting := writeDevices(t, []dev{{"0x0005\n", withReporting}})
+	tests := []struct {
+		name    string
+		devs    string
+		fault   time.Duration
+		want    bool
+		probing bool
+	}{
+		{"reporting, small pages cheap (KVM)", reporting, 1 * time.Microsecond, false, true},
+		{"reporting, small pages costly (PVM)", reporting, 13 * time.Microsecond, true, true},
+		{"reporting, at the threshold", reporting, costlySmallFault, true, true},
+		{"no reporting: no probe", filepath.Join(dir, "none"), 13 * time.Microsecond, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			virtioDevices = tt.devs
+			probed := false
+			smallPageFault = func() time.Duration { probed = true; return tt.fault }
+			if got := advisable(); got != tt.want {
+				t.Errorf("advisable() = %v, want %v", got, tt.want)
+			}
+			if probed != tt.probing {
+				t.Errorf("probed small pages: %v, want %v", probed, tt.probing)
+			}
+		})
+	}
+}
+
+func TestMeasureSmallPageFault(t *testing.T) {
+	// A first write maps a page: it takes a trap into the kernel, which
+	// takes longer than the clock's resolution, and far less than a
+	// second.
+	if d := measureSmallPageFault(); d <= 0 || d > time.Second {
+		t.Errorf("measureSmallPageFault() = %v, want a positive time under a second", d)
+	}
+}
+
+// Feature strings as Linux prints them, a character per bit from bit 0;
+// a balloon's bit 5 is free page reporting.
+const (
+	withReporting    = "0110010100000000000000000000000010000000000000000000000000000000\n"
+	withoutReporting = "0110000100000000000000000000000010000000000000000000000000000000\n"
+)
+
+// dev is a virtio device as Linux lists it: its type and its features.
+type dev struct{ device, features string }
+
+// writeDevices writes a virtio devices directory of devs (none when devs
+// is nil) and returns its path.
+func writeDevices(t *testing.T, devs []dev) string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "devices")
+	if devs == nil {
+		return root
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range devs {
+		dir := filepath.Join(root, "virtio"+string(rune('0'+i)))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "device"), []byte(d.device), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if d.features != "" {
+			if err := os.WriteFile(filepath.Join(dir, "features"), []byte(d.features), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return root
+}
+
 func TestFreePageReporting(t *testing.T) {
-	// Feature strings as Linux prints them, a character per bit from
-	// bit 0; a balloon's bit 5 is free page reporting.
-	const (
-		withReporting    = "0110010100000000000000000000000010000000000000000000000000000000\n"
-		withoutReporting = "0110000100000000000000000000000010000000000000000000000000000000\n"
-	)
-	type dev struct{ device, features string }
 	tests := []struct {
 		name string
 		devs []dev // nil: no virtio devices directory
@@ -122,28 +201,8 @@ func TestFreePageReporting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			root := filepath.Join(t.TempDir(), "devices")
-			if tt.devs != nil {
-				if err := os.MkdirAll(root, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				for i, d := range tt.devs {
-					dir := filepath.Join(root, "virtio"+string(rune('0'+i)))
-					if err := os.MkdirAll(dir, 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(filepath.Join(dir, "device"), []byte(d.device), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					if d.features != "" {
-						if err := os.WriteFile(filepath.Join(dir, "features"), []byte(d.features), 0o644); err != nil {
-							t.Fatal(err)
-						}
-					}
-				}
-			}
 			old := virtioDevices
-			virtioDevices = root
+			virtioDevices = writeDevices(t, tt.devs)
 			t.Cleanup(func() { virtioDevices = old })
 			if got := freePageReporting(); got != tt.want {
 				t.Errorf("freePageReporting() = %v, want %v", got, tt.want)
