@@ -34,8 +34,9 @@ package hugeheap
 // would not use huge pages anyway (on other systems, when the policy is
 // "always" or "never", or when GODEBUG has disablethp=1) or where they
 // would cost more than they save (a virtual machine with free page
-// reporting, unless small pages cost more there still). Call it once, at the start of a command whose heap grows
-// large, before the heap grows.
+// reporting, unless small pages cost more there still). Call it once,
+// at the start of a command whose heap grows large, before the heap
+// grows.
 func Reserve(n int) {
 	if n <= 0 || !advisable() {
 		return
