@@ -35,7 +35,7 @@ func advisable() bool {
 // which huge pages are worth having even where free page reporting makes
 // them come back through the hypervisor. A huge page then took 4.1-4.9
 // ms to fault in (BENCHMARKS.md), 8-9.5 µs for each of its 512 small
-// pages. A small page's first write took 0.7-1.4 µs in a virtual machine
+// pages. A small page's first write took about 1.4 µs in a virtual machine
 // whose processor walks the guest's page tables itself (KVM), and 12-16
 // µs in one whose hypervisor keeps shadow page tables (PVM): each fault
 // traps to it.
