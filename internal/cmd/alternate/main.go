@@ -8,11 +8,17 @@
 // next, does not give them; the ratio of each round pairs runs a fraction
 // of a second apart, and moves less with the drift than the medians do.
 //
-//	go run ./internal/cmd/alternate [-warmup N] ROUNDS COMMAND...
+//	go run ./internal/cmd/alternate [-warmup N] [-pause D] ROUNDS COMMAND...
 //
 // Each COMMAND is one argument, split at spaces into the program and its
 // arguments (no shell: no quoting, no redirection); its output is
 // discarded. A command that fails stops the run.
+//
+// With -pause, the machine idles that long before every run, untimed: a
+// command run after a pause, as a developer or a CI job runs it, may find
+// the memory it takes colder than one run right after another (in a
+// virtual machine whose host takes free memory back), and a pause before
+// each run of every command compares them in that state.
 package main
 
 import (
@@ -28,8 +34,9 @@ import (
 
 func main() {
 	warmup := flag.Int("warmup", 3, "untimed rounds before the timed ones")
+	pause := flag.Duration("pause", 0, "how long to idle before each run, untimed (e.g. 3s)")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: alternate [-warmup N] ROUNDS COMMAND...")
+		fmt.Fprintln(os.Stderr, "usage: alternate [-warmup N] [-pause D] ROUNDS COMMAND...")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -49,6 +56,7 @@ func main() {
 	for r := -*warmup; r < rounds; r++ {
 		var first time.Duration
 		for i, c := range cmds {
+			time.Sleep(*pause)
 			d, cpu, err := run(c)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "alternate: %s: %v\n", c, err)
