@@ -466,17 +466,18 @@ func TestBuildHeapFor(t *testing.T) {
 }
 
 // TestSymcacheOptions checks that a command builds the symcache of DWARF
-// with its intermediate tables in memory, and a PDB's without, as its
-// memory goal wants.
+// with its intermediate tables in memory and a collection once the
+// functions are read, and a PDB's with neither, as its memory goal wants.
 func TestSymcacheOptions(t *testing.T) {
 	r, _ := fixtures.Lookup("pe-x86_64-clang-O2")
 	for _, tc := range []struct {
-		name string
-		path func() string
-		want int64
+		name    string
+		path    func() string
+		want    int64
+		collect bool
 	}{
-		{"DWARF", func() string { return fixtures.Get(t, "elf-x86_64-gcc-O2") }, symcacheSpillMemory},
-		{"PDB", func() string { return filepath.Join(fixtures.GetDir(t, r.Name), r.Outputs[1]) }, 0},
+		{"DWARF", func() string { return fixtures.Get(t, "elf-x86_64-gcc-O2") }, symcacheSpillMemory, true},
+		{"PDB", func() string { return filepath.Join(fixtures.GetDir(t, r.Name), r.Outputs[1]) }, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := loader.Open(tc.path())
@@ -484,8 +485,12 @@ func TestSymcacheOptions(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer a.Close()
-			if got := symcacheOptions(a.Objects[0]).SpillMemory; got != tc.want {
-				t.Errorf("SpillMemory %d, want %d", got, tc.want)
+			opts := symcacheOptions(a.Objects[0])
+			if opts.SpillMemory != tc.want {
+				t.Errorf("SpillMemory %d, want %d", opts.SpillMemory, tc.want)
+			}
+			if got := opts.AfterReading != nil; got != tc.collect {
+				t.Errorf("AfterReading set: %v, want %v", got, tc.collect)
 			}
 		})
 	}

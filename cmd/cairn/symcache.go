@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 
 	"github.com/cairn-dev/cairn/debugfiles"
 	"github.com/cairn-dev/cairn/debugfiles/loader"
@@ -127,8 +128,9 @@ func isPDB(obj debugfiles.Object) bool {
 // of DWARF) allocates ~21 MB while it reads and adds the functions, most
 // of it live until the adding ends; the default pacing collects five
 // times on the way, three of them while nearly all of the heap is live.
-// Under this floor it collects once, as it resolves, when the tables of
-// the adding are garbage (21-24 MB, 4-6 MB left live): 6% less time and
+// Under this floor it collects once, when the tables of the adding are
+// garbage (21-24 MB, 4-6 MB left live; symcacheOptions has it made as
+// soon as the adding ends): 6% less time and
 // 5 ms less CPU than a floor of 16 MB, which collected three times, the
 // first amid the adding with 10 MB live, for 3 MB more peak RSS (36.8
 // against 33.7 MB; Breakpad's dump_syms takes 36.3). A floor of 20 MB
@@ -158,12 +160,18 @@ func prepareSymcacheBuild(obj debugfiles.Object) symcache.Options {
 
 // symcacheOptions are the options a command builds obj's symcache with:
 // its intermediate tables in memory, but for a PDB, whose memory goal
-// leaves no room for them.
+// leaves no room for them; and for DWARF, a collection as soon as the
+// functions are read (Options.AfterReading). That is the floor's one
+// collection (symcacheFloor), made where the reading's memory has just
+// become garbage rather than a few megabytes into the writing: the bench
+// fixture's build touched 22 MB of heap instead of 26 and peaked at 33-35
+// MB of RSS instead of 37, in the same time (BENCHMARKS.md). A PDB's
+// session keeps a small heap, and its build is left as it was measured.
 func symcacheOptions(obj debugfiles.Object) symcache.Options {
 	if isPDB(obj) {
 		return symcache.Options{}
 	}
-	return symcache.Options{SpillMemory: symcacheSpillMemory}
+	return symcache.Options{SpillMemory: symcacheSpillMemory, AfterReading: runtime.GC}
 }
 
 // printSymcacheInfo opens, verifies and describes a symcache file.

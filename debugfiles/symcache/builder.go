@@ -57,6 +57,16 @@ type Options struct {
 	// pool at most, ran x0.957 with it, its peak RSS unchanged
 	// (BENCHMARKS.md). The written file is the same either way.
 	SpillMemory int64
+	// AfterReading, when set, is called by Write once the functions are
+	// read and the debug session closed, before the tables are resolved
+	// and written. What the reading allocated is then nearly all garbage
+	// (the bench fixture's build: 22 MB allocated, 4 MB of it live): a
+	// command that builds one symcache and exits collects there
+	// (runtime.GC), and the writing reuses that memory instead of growing
+	// the heap by 3-4 MB more before the collector's own cycle comes
+	// (BENCHMARKS.md). A server building symcaches side by side leaves it
+	// unset: the collector paces itself better across builds.
+	AfterReading func()
 }
 
 // Builder turns function trees into a symcache. Add consumes one

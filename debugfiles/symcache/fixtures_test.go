@@ -359,3 +359,26 @@ func TestFillFromSymbols(t *testing.T) {
 		}
 	}
 }
+
+// TestAfterReading checks that Write calls Options.AfterReading once,
+// after the functions are read and before a byte is written, and that the
+// symcache is the same with it.
+func TestAfterReading(t *testing.T) {
+	for _, fo := range fixtureObjects(t, "elf-x86_64-gcc-O2") {
+		var plain, hooked bytes.Buffer
+		if err := symcache.Write(&plain, fo.obj, symcache.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		calls, written := 0, -1
+		opts := symcache.Options{AfterReading: func() { calls++; written = hooked.Len() }}
+		if err := symcache.Write(&hooked, fo.obj, opts); err != nil {
+			t.Fatal(err)
+		}
+		if calls != 1 || written != 0 {
+			t.Errorf("%s: AfterReading called %d times, with %d bytes written; want once, with none", fo.label, calls, written)
+		}
+		if !bytes.Equal(plain.Bytes(), hooked.Bytes()) {
+			t.Errorf("%s: the symcache differs with AfterReading", fo.label)
+		}
+	}
+}

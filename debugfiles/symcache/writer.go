@@ -69,6 +69,9 @@ func write(w io.Writer, obj debugfiles.Object, opts Options, transient bool) err
 	if fill {
 		fillFromSymbols(b, obj, covered)
 	}
+	if opts.AfterReading != nil {
+		opts.AfterReading()
+	}
 	_, err = b.WriteTo(w)
 	return err
 }
