@@ -130,8 +130,8 @@ func isPDB(obj debugfiles.Object) bool {
 // times on the way, three of them while nearly all of the heap is live.
 // Under this floor it collects once, when the tables of the adding are
 // garbage (21-24 MB, 4-6 MB left live; symcacheOptions has it made as
-// soon as the adding ends): 6% less time and
-// 5 ms less CPU than a floor of 16 MB, which collected three times, the
+// soon as the adding ends): 6% less time and 5 ms less CPU than a floor
+// of 16 MB, which collected three times, the
 // first amid the adding with 10 MB live, for 3 MB more peak RSS (36.8
 // against 33.7 MB; Breakpad's dump_syms takes 36.3). A floor of 20 MB
 // collected amid the adding as well, and a memory limit of 24 MB, which

@@ -60,7 +60,7 @@ type Options struct {
 	// AfterReading, when set, is called by Write once the functions are
 	// read and the debug session closed, before the tables are resolved
 	// and written. What the reading allocated is then nearly all garbage
-	// (the bench fixture's build: 22 MB allocated, 4 MB of it live): a
+	// (the bench fixture's build: ~20 MB allocated, 4 MB of it live): a
 	// command that builds one symcache and exits collects there
 	// (runtime.GC), and the writing reuses that memory instead of growing
 	// the heap by 3-4 MB more before the collector's own cycle comes
