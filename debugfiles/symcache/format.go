@@ -9,7 +9,7 @@ import (
 // to the layout, or to what the builder puts into a cache for the same
 // input, bumps it: caches are derived data, so a reader never upgrades an
 // old one, it rebuilds it (Open reports ErrVersion).
-const Version = 3
+const Version = 4
 
 // magic opens every symcache file.
 const magic = "CAIRNSYM"
@@ -22,7 +22,8 @@ const (
 	offVersion     = 8
 	offHeaderSize  = 12
 	offChecksum    = 16
-	offFlags       = 20
+	offLenWidth    = 20 // width in bits of a string length in the file and function tables
+	offFlags       = 21 // three bytes, reserved
 	offLoadAddress = 24
 	offGUID        = 32
 	offAge         = 48

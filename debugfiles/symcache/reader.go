@@ -39,7 +39,9 @@ type Cache struct {
 	dirFirstW   uint8    // bits of a directory block's first offset
 	dirNodeW    uint8    // bits of a directory block's node
 	strWidth    uint64   // bits of a string offset in the file and function tables
+	refWidth    uint64   // bits of a string reference: offset and length
 	funcWidth   uint64   // bits of a function row
+	lenMask     uint64   // of a string length
 	topWidths   [3]uint8 // function, address, first site
 	firstOff    uint64   // bit offset of a site row's first site
 	firstMask   uint64   // of a site row's first site
@@ -49,7 +51,10 @@ type Cache struct {
 	codeBits    [numAlphabets]uint8
 	// dirNarrow is set when a directory block's first offset and node
 	// fit one load, and two page fields do.
-	dirNarrow    bool
+	dirNarrow bool
+	// refNarrow is set when a function row, and a string reference of a
+	// file row, fit one load.
+	refNarrow    bool
 	dirFirstMask uint64
 	dirNodeMask  uint64
 	dirFieldMask uint64
@@ -186,10 +191,17 @@ func New(b []byte) (*Cache, error) {
 	}
 	c.strWidth = strBits(uint64(binary.LittleEndian.Uint32(b[offStrings+4:])))
 	c.strMask = 1<<c.strWidth - 1
-	if c.files, c.nfiles, err = sec(offFiles, 2*c.strWidth, 0); err != nil {
+	lw := uint64(b[offLenWidth])
+	if lw > 32 {
+		return nil, corrupt(offLenWidth, "string length width %d", lw)
+	}
+	c.lenMask = 1<<lw - 1
+	c.refWidth = c.strWidth + lw
+	if c.files, c.nfiles, err = sec(offFiles, 2*c.refWidth, 0); err != nil {
 		return nil, err
 	}
-	c.funcWidth = c.strWidth + langBits
+	c.funcWidth = c.refWidth + langBits
+	c.refNarrow = c.funcWidth <= 56
 	if c.funcs, c.nfuncs, err = sec(offFuncs, c.funcWidth, 0); err != nil {
 		return nil, err
 	}
@@ -533,8 +545,12 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 		f.Function, f.Lang = "", LangUnknown
 		f.FileDir, f.FileName = "", "" // the frame inside sets them, if any
 		if fn < c.nfuncs {
-			b := load56(c.funcs, uint64(fn)*c.funcWidth) // a string offset takes at most 32 bits
-			f.Function, f.Lang = c.str(uint32(b&c.strMask)), Language(b>>(c.strWidth&63)&(1<<langBits-1))
+			if c.refNarrow {
+				b := load56(c.funcs, uint64(fn)*c.funcWidth)
+				f.Function, f.Lang = c.str(b), Language(b>>(c.refWidth&63)&(1<<langBits-1))
+			} else {
+				f.Function, f.Lang = c.function(fn)
+			}
 		}
 	}
 	if len(dst) == first {
@@ -612,8 +628,8 @@ func (c *Cache) function(i uint32) (string, Language) {
 	if i >= c.nfuncs {
 		return "", LangUnknown
 	}
-	b := load56(c.funcs, uint64(i)*c.funcWidth) // a string offset takes at most 32 bits
-	return c.str(uint32(b & c.strMask)), Language(b >> (c.strWidth & 63) & (1<<langBits - 1))
+	pos := uint64(i) * c.funcWidth
+	return c.strAt(c.funcs, pos), Language(load56(c.funcs, pos+c.refWidth) & (1<<langBits - 1))
 }
 
 // FunctionName returns the raw name of function i (a Frame's
@@ -628,30 +644,34 @@ func (c *Cache) file(id uint32) (string, string) {
 	if id-1 >= c.nfiles { // id 0 wraps around
 		return "", ""
 	}
-	w, m := c.strWidth, c.strMask
+	w := c.refWidth
 	pos := uint64(id-1) * 2 * w
-	return c.str(uint32(load56(c.files, pos) & m)), c.str(uint32(load56(c.files, pos+w) & m))
+	if c.refNarrow {
+		return c.str(load56(c.files, pos)), c.str(load56(c.files, pos+w))
+	}
+	return c.strAt(c.files, pos), c.strAt(c.files, pos+w)
 }
 
-// str returns a view of the string at offset off of the string table.
-// The length's ULEB128 is decoded in a plain loop, not through uvarint,
-// so that str stays small enough to inline: a lookup reads several
-// strings.
-func (c *Cache) str(off uint32) string {
-	b := c.strs
-	n, k := uint64(0), uint64(off)
-	for s := uint(0); k < uint64(len(b)) && s < 70; s += 7 {
-		x := b[k]
-		k++
-		n |= uint64(x&0x7f) << (s & 63)
-		if x < 0x80 {
-			if n-1 >= uint64(len(b))-k { // n == 0 wraps around
-				break
-			}
-			return unsafe.String(&b[k], int(n))
-		}
+// str returns a view of the string that ref, a string reference (offset,
+// then length, in its low bits), names in the string table; "" when it
+// lies past the table. Lookup reads no byte of the table: a name's bytes
+// are read by who prints it.
+func (c *Cache) str(ref uint64) string {
+	off, n := ref&c.strMask, ref>>(c.strWidth&63)&c.lenMask
+	if n == 0 || off+n > uint64(len(c.strs)) {
+		return ""
 	}
-	return ""
+	return unsafe.String(&c.strs[off], int(n))
+}
+
+// strAt is str for the reference at bit pos of table, in two loads when
+// it is too wide for one.
+func (c *Cache) strAt(table []byte, pos uint64) string {
+	if c.refWidth <= 56 {
+		return c.str(load56(table, pos))
+	}
+	w := c.strWidth
+	return c.str(loadBits(table, pos, uint(w)) | loadBits(table, pos+w, 32)<<(w&63))
 }
 
 // find decodes the entry covering addr: the innermost node, file and line

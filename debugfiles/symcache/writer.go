@@ -243,11 +243,15 @@ type assembly struct {
 	codes   [numAlphabets]code
 
 	// Strings: the offsets of every file's directory and name and of
-	// every function's name in the string table, and its length.
+	// every function's name in the string table, the lengths of the
+	// functions' names, the table's length, and the width in bits of a
+	// string's length in the file and function tables.
 	fileStr  [][2]uint32
 	funcStr  []uint32
+	funcLen  []uint32
 	funcLang []Language
 	strLen   uint64
+	lenW     uint8
 	// widths are the column widths in bits, nodeRow and siteRow the
 	// row widths in bits.
 	widths  [numCols]uint8
@@ -344,7 +348,8 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	}
 
 	sizes := [...]uint64{
-		uint64(a.strLen), bitBytes(uint64(len(a.files)), 2*strBits(a.strLen)), bitBytes(uint64(a.funcs.len()), strBits(a.strLen)+langBits),
+		uint64(a.strLen), bitBytes(uint64(len(a.files)), 2*(strBits(a.strLen)+uint64(a.lenW))),
+		bitBytes(uint64(a.funcs.len()), strBits(a.strLen)+uint64(a.lenW)+langBits),
 		bitBytes(uint64(a.sites.len()), uint64(a.siteRow)+uint64(a.firstW)), bitBytes(uint64(a.nnodes), uint64(a.nodeRow)),
 		bitBytes(uint64(a.ntop), uint64(a.topW[0])+uint64(a.topW[1])+uint64(a.firstW)),
 		uint64(a.nabs) * uint64(a.absW), uint64(len(a.regions)) * regionRecord,
@@ -369,6 +374,7 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	le.PutUint32(h[offAge:], b.info.DebugID.Age)
 	h[offFormat] = byte(b.info.Format)
 	h[offPageShift] = a.shift
+	h[offLenWidth] = a.lenW
 	copy(h[offWidths:offWidths+numCols], a.widths[:])
 	copy(h[offArch:offArch+archLen], b.info.Arch)
 	put := func(off int, x, c uint32) { le.PutUint32(h[off:], x); le.PutUint32(h[off+4:], c) }
@@ -1382,14 +1388,15 @@ func (w *entryWindow) drop(i int) {
 // on the way, which saves reading the names once more for it.
 func (a *assembly) planStrings() error {
 	ids := map[string]uint32{"": 0}
-	size := uint64(1)
+	size, longest := uint64(0), 0
 	// An offset past 4 GiB is cut, and the file found too large.
 	add := func(s string) uint32 {
 		if id, ok := ids[s]; ok {
 			return id
 		}
 		id := uint32(size)
-		size += uint64(uvarintLen(uint64(len(s))) + len(s))
+		size += uint64(len(s))
+		longest = max(longest, len(s))
 		return id
 	}
 	a.fileStr = make([][2]uint32, len(a.files))
@@ -1401,6 +1408,7 @@ func (a *assembly) planStrings() error {
 		ids[name] = a.fileStr[i][1]
 	}
 	a.funcStr = make([]uint32, a.funcs.len())
+	a.funcLen = make([]uint32, a.funcs.len())
 	a.funcLang = make([]Language, a.funcs.len())
 	for i := range a.funcStr {
 		name, err := a.funcName(i)
@@ -1411,14 +1419,20 @@ func (a *assembly) planStrings() error {
 			a.funcStr[i] = id
 		} else {
 			a.funcStr[i] = uint32(size)
-			size += uint64(uvarintLen(uint64(len(name))) + len(name))
+			size += uint64(len(name))
+			longest = max(longest, len(name))
 		}
+		if uint64(len(name)) > math.MaxUint32 {
+			return errTooLarge("function name", len(name))
+		}
+		a.funcLen[i] = uint32(len(name))
 		// name is read into a buffer that stays unchanged until
 		// languageOf returns, which keeps nothing of it: a string over
 		// the buffer saves a copy of every name of the input.
 		a.funcLang[i] = languageOf(unsafe.String(unsafe.SliceData(name), len(name)))
 	}
 	a.strLen = size
+	a.lenW = uint8(bits.Len64(uint64(longest)))
 	return nil
 }
 
@@ -1443,16 +1457,6 @@ func (a *assembly) codeBytes() uint64 {
 	var n uint64
 	for i := range a.codes {
 		n += tableBytes(a.codes[i].bits)
-	}
-	return n
-}
-
-// uvarintLen is the length of x coded as a uvarint.
-func uvarintLen(x uint64) int {
-	n := 1
-	for x >= 0x80 {
-		x >>= 7
-		n++
 	}
 	return n
 }
@@ -1562,13 +1566,12 @@ func (s *sectionWriter) setErr(err error) {
 func (a *assembly) frontSections(out func([]byte) error) error {
 	w := newSectionWriter(out)
 	// A string is stored where its offset was assigned: the first time.
-	cur := uint64(1)
-	w.bw.out = append(w.bw.out, 0)
+	// The empty string takes no bytes.
+	cur := uint64(0)
 	str := func(s []byte, id uint32) {
 		if uint64(id) == cur && len(s) > 0 {
-			w.bw.out = binary.AppendUvarint(w.bw.out, uint64(len(s)))
 			w.bw.out = append(w.bw.out, s...)
-			cur += uint64(uvarintLen(uint64(len(s))) + len(s))
+			cur += uint64(len(s))
 			w.flush(false)
 		}
 	}
@@ -1589,15 +1592,19 @@ func (a *assembly) frontSections(out func([]byte) error) error {
 	}
 	w.flush(true)
 	// The file, function, site and node tables are bit-packed.
-	sw := uint(strBits(a.strLen))
-	for _, s := range a.fileStr {
+	sw, lw := uint(strBits(a.strLen)), uint(a.lenW)
+	for i, s := range a.fileStr {
+		dir, name := splitPath(a.files[i])
 		w.bw.put(uint64(s[0]), sw)
+		w.bw.put(uint64(len(dir)), lw)
 		w.bw.put(uint64(s[1]), sw)
+		w.bw.put(uint64(len(name)), lw)
 		w.drain(false)
 	}
 	w.drain(true)
 	for i, id := range a.funcStr {
 		w.bw.put(uint64(id), sw)
+		w.bw.put(uint64(a.funcLen[i]), lw)
 		w.bw.put(uint64(a.funcLang[i]), langBits)
 		w.drain(false)
 	}
