@@ -43,6 +43,29 @@ func slowBits(b []byte, pos uint64) uint64 {
 	return v >> (pos & 7)
 }
 
+// loadBack returns the bits of b below bit pos, the one just below pos
+// as the most significant, at least 56 of them valid; bits before the
+// start of b, or past its end, read as 0.
+func loadBack(b []byte, pos uint64) uint64 {
+	if e := (pos + 7) >> 3; e-8 < e && e <= uint64(len(b)) { // e-8 < e: e ≥ 8
+		return binary.LittleEndian.Uint64(b[e-8:e]) << ((e<<3 - pos) & 63)
+	}
+	return slowBack(b, pos)
+}
+
+// slowBack is loadBack near the start or past the end of b, byte by byte;
+// like slowBits, it calls nothing.
+func slowBack(b []byte, pos uint64) uint64 {
+	e := (pos + 7) >> 3
+	var v uint64
+	for i, s := e-1, uint(56); s < 64 && i < e; i, s = i-1, s-8 {
+		if i < uint64(len(b)) {
+			v |= uint64(b[i]) << (s & 63)
+		}
+	}
+	return v << ((e<<3 - pos) & 63)
+}
+
 // loadWide returns n ≤ 64 bits at pos, in two loads when n > 56.
 func loadWide(b []byte, pos uint64, n uint) uint64 {
 	if n <= 56 {
@@ -133,6 +156,48 @@ func (w *bitWriter) flush() {
 	}
 }
 
+// highBits collects a page's field stream, most significant bit first:
+// the bits it holds, read as one number, are the page's fields with the
+// first field's first bit the most significant. Written least significant
+// bit first at the page's end (drain), they read backwards from the end
+// in the order they were put.
+type highBits struct {
+	words []uint64 // full words, the first the most significant
+	acc   uint64   // the n bits after them
+	n     uint     // fewer than 64
+}
+
+// put appends the low n bits of v (n ≤ 64), most significant first.
+func (h *highBits) put(v uint64, n uint) {
+	if n == 0 {
+		return
+	}
+	if n > 32 {
+		h.put(v>>32, n-32)
+		v, n = v&(1<<32-1), 32
+	}
+	v &= 1<<n - 1
+	if h.n+n < 64 {
+		h.acc, h.n = h.acc<<n|v, h.n+n
+		return
+	}
+	// The word fills: its last 64-h.n bits are v's first.
+	k := h.n + n - 64 // v's bits left over, fewer than 32
+	h.words = append(h.words, h.acc<<((64-h.n)&63)|v>>k)
+	h.acc, h.n = v&(1<<k-1), k
+}
+
+// drain writes the bits h holds to w, least significant first, and
+// empties h.
+func (h *highBits) drain(w *bitWriter) {
+	w.put(h.acc, h.n)
+	for i := len(h.words) - 1; i >= 0; i-- {
+		w.putNarrow(h.words[i]&(1<<32-1), 32)
+		w.putNarrow(h.words[i]>>32, 32)
+	}
+	h.words, h.acc, h.n = h.words[:0], 0, 0
+}
+
 // Values: a number v is coded as a symbol of its alphabet, followed by
 // extra bits for large values. Below directValues the symbol is v itself;
 // up to 32 bits, the symbol gives v's bit length l and the two bits after
@@ -185,6 +250,21 @@ func symValue(sym uint32) (base uint64, n uint, ok bool) {
 	return 0, 0, false
 }
 
+// valueSyms is symValue as a table, for every symbol a decode table can
+// hold: the base and the count of extra bits (0 for a symbol that is no
+// value's).
+var valueSyms = func() (t [256]struct {
+	base  uint64
+	extra uint8
+}) {
+	for s := range t {
+		if v, n, ok := symValue(uint32(s)); ok {
+			t[s].base, t[s].extra = v, uint8(n)
+		}
+	}
+	return t
+}()
+
 // Tags: a tag symbol is a×4 + flags. An address delta below escapeDelta
 // is a itself; a = escapeDelta marks a larger delta, coded after the tag
 // as the value delta-escapeDelta of alphaDelta. A tag alphabet so has as
@@ -228,12 +308,31 @@ func alphabetSize(a int) int {
 // 2^len entries of 2 bytes.
 const maxCodeLen = 8
 
-// code is the Huffman code of one alphabet: the length and bit-reversed
-// (least significant bit first) code of every symbol.
+// code is the Huffman code of one alphabet: the length and code of every
+// symbol, bit-reversed (least significant bit first) for the tag stream,
+// as it is (most significant bit first) for the field stream (high).
 type code struct {
 	lens  []uint8
 	codes []uint16
 	bits  uint8 // maxCodeLen, or 0 for an alphabet without symbols
+	high  bool
+}
+
+// fieldAlphabet reports whether the symbols of alphabet a (files and
+// lines) go in a page's field stream, read from the page's end backwards,
+// rather than in its tag stream (tags, long deltas and node differences),
+// read from its start (SPEC.md, "Range stream").
+func fieldAlphabet(a int) bool { return a > alphaNodeFile }
+
+// highFirst turns c's codes into codes written and read most significant
+// bit first, as the field stream's are.
+func (c *code) highFirst() {
+	for s, l := range c.lens {
+		if l > 0 {
+			c.codes[s] = bits.Reverse16(c.codes[s]) >> (16 - l)
+		}
+	}
+	c.high = true
 }
 
 // newCode builds a length-limited canonical Huffman code from symbol
@@ -375,8 +474,10 @@ func tableBytes(bits uint8) uint64 {
 	return 2 << maxCodeLen
 }
 
-// table returns the decode table of c: entry i, for the low maxCodeLen
+// table returns the decode table of c: entry i, for the next maxCodeLen
 // bits i of the stream, is symbol<<4 | length; 0 where no code matches.
+// The first bit of i is its least significant in the tag stream, its most
+// significant in the field stream (high).
 func (c *code) table() []uint16 {
 	if c.bits == 0 {
 		return nil
@@ -386,8 +487,16 @@ func (c *code) table() []uint16 {
 		if l == 0 {
 			continue
 		}
+		e := uint16(s)<<4 | uint16(l)
+		if c.high {
+			lo := uint32(c.codes[s]) << (maxCodeLen - l)
+			for i := lo; i < lo+1<<(maxCodeLen-l); i++ {
+				t[i] = e
+			}
+			continue
+		}
 		for i := uint32(c.codes[s]); i < uint32(len(t)); i += 1 << l {
-			t[i] = uint16(s)<<4 | uint16(l)
+			t[i] = e
 		}
 	}
 	return t

@@ -9,7 +9,7 @@ import (
 // to the layout, or to what the builder puts into a cache for the same
 // input, bumps it: caches are derived data, so a reader never upgrades an
 // old one, it rebuilds it (Open reports ErrVersion).
-const Version = 4
+const Version = 5
 
 // magic opens every symcache file.
 const magic = "CAIRNSYM"

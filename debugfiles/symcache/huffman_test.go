@@ -3,6 +3,7 @@ package symcache
 import (
 	"cmp"
 	"container/heap"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -139,6 +140,26 @@ func TestNewCode(t *testing.T) {
 				i := uint32(c.codes[s]) | pad<<l&(1<<maxCodeLen-1)
 				if got := tab[i]; int(got>>4) != s || uint8(got&15) != l {
 					t.Fatalf("%s: code of symbol %d (length %d) decodes as symbol %d length %d", tc.name, s, l, got>>4, got&15)
+				}
+			}
+		}
+		// The field stream's code: the same lengths, the codes read
+		// most significant bit first, so its table is indexed by the
+		// bits in the other order.
+		hc := newCode(tc.freq)
+		hc.highFirst()
+		htab := hc.table()
+		for s, l := range hc.lens {
+			if l == 0 {
+				continue
+			}
+			if want := uint16(bits.Reverse16(c.codes[s]) >> (16 - l)); hc.codes[s] != want {
+				t.Fatalf("%s: high-first code of symbol %d is %b, want %b", tc.name, s, hc.codes[s], want)
+			}
+			for pad := uint32(0); pad < 4; pad++ {
+				i := uint32(hc.codes[s])<<(maxCodeLen-l) | pad&(1<<(maxCodeLen-l)-1)
+				if got := htab[i]; int(got>>4) != s || uint8(got&15) != l {
+					t.Fatalf("%s: high-first code of symbol %d (length %d) decodes as symbol %d length %d", tc.name, s, l, got>>4, got&15)
 				}
 			}
 		}

@@ -808,36 +808,38 @@ func unzigzag64(v uint64) uint64 { return uint64(int64(v>>1) ^ -int64(v&1)) }
 // are decoded while the next one starts at or before addr. File and line
 // are coded against the model's prediction (recall.go).
 //
-// The bit reader is spelled out here, its state in local variables, so
-// that it stays in registers: this loop is most of a lookup's time.
+// A page holds two streams: tags and node differences from pos forwards,
+// files and lines from stop backwards; the page's entries are over where
+// they meet. Each stream is a chain of codes, every code's position
+// depending on the one before: apart, the two chains run side by side,
+// and the tags, which alone decide where the decoding stops, are no
+// longer behind the lines of the entries before them.
+//
+// The bit readers are spelled out here, their state in local variables,
+// so that it stays in registers: this loop is most of a lookup's time.
 func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, uint32, uint32, uint64, bool) {
 	var (
 		rem        = addr - at // from the current entry's start to addr
 		m          model
 		file, line uint32
 		p          = c.stream
-		w          uint64 // the bits from pos on
-		avail      uint   // how many of them are valid
+		fpos       = stop // the field stream's bits are below fpos
 		tabs       = &c.tables
 		ctx        = alphaTagFirst
 	)
-	for pos < stop {
-		// An entry takes at most four codes besides extra bits: one
-		// load covers them, and another follows extra bits. The load
-		// is unconditional: whether the bits left would do changes
-		// from entry to entry, and mispredicting it costs more than
-		// the load.
-		w, avail = load56(p, pos), 56
+	for pos < fpos && fpos <= stop {
+		// The tag stream: the tag, a long delta's value, and the node's
+		// difference.
+		w := load56(p, pos)
 		e := tableEntry(tabs[ctx], w)
 		n := uint(e & 15)
 		if n == 0 {
 			break
 		}
-		w, avail, pos = w>>n, avail-n, pos+uint64(n)
+		w, pos = w>>n, pos+uint64(n)
 		ts := e >> 4
 		delta := uint64(ts >> 2)
 		if delta == escapeDelta {
-			// A long delta: a value of its own alphabet follows.
 			e := tableEntry(tabs[alphaDelta], w)
 			n := uint(e & 15)
 			if n == 0 {
@@ -856,7 +858,7 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 			}
 			delta = escapeDelta + (v | x&(1<<(n&63)-1))
 			pos += uint64(n)
-			w, avail = load56(p, pos), 56
+			w = load56(p, pos)
 		}
 		// A page's first entry, the one read in context
 		// alphaTagFirst, starts at the page start whatever its delta.
@@ -874,22 +876,15 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 			if n == 0 {
 				break
 			}
-			w, avail, pos = w>>n, avail-n, pos+uint64(n)
-			d := uint64(e >> 4)
-			if d >= directValues {
-				v, n, ok := symValue(e >> 4)
-				if !ok || n > 56 {
-					break
-				}
-				if n > avail {
-					w, avail = load56(p, pos), 56
-				}
-				d = v | w&(1<<n-1)
-				w, avail, pos = w>>n, avail-n, pos+uint64(n)
-				if avail < 3*maxCodeLen {
-					w, avail = load56(p, pos), 56
-				}
-			}
+			// The value without a branch on whether it has extra
+			// bits, which a third of node differences have: the
+			// branch mispredicted, and the table's load is off the
+			// tag's chain. 40 of w's bits are left, more than a
+			// 32-bit value's extra bits.
+			vs := &valueSyms[e>>4&0xff]
+			x := uint(vs.extra)
+			d := vs.base | w>>n&(1<<(x&63)-1)
+			pos += uint64(n + x)
 			next := node + uint32(unzigzag(d))
 			// m.nodes.switchTo, written out so that the loop calls
 			// nothing (see pageSpan).
@@ -904,30 +899,35 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 			}
 			node = next
 		}
+		// The field stream, read from the most significant bit of f: a
+		// file and a line, codes and extra bits. The load is
+		// unconditional: whether the bits left would do changes from
+		// entry to entry, and mispredicting it costs more than the load.
+		f, avail := loadBack(p, fpos), uint(56)
 		newFile := predFile
 		if ts&tagFileFlag != 0 {
-			e := tableEntry(tabs[alphaFile], w)
+			e := tableEntry(tabs[alphaFile], f>>56)
 			n := uint(e & 15)
 			if n == 0 {
 				break
 			}
-			w, avail, pos = w>>n, avail-n, pos+uint64(n)
-			f := uint64(e >> 4)
-			if f >= directValues {
-				v, n, ok := symValue(e >> 4)
+			f, avail, fpos = f<<n, avail-n, fpos-uint64(n)
+			v := uint64(e >> 4)
+			if v >= directValues {
+				x, n, ok := symValue(e >> 4)
 				if !ok || n > 56 {
 					break
 				}
 				if n > avail {
-					w, avail = load56(p, pos), 56
+					f, avail = loadBack(p, fpos), 56
 				}
-				f = v | w&(1<<n-1)
-				w, avail, pos = w>>n, avail-n, pos+uint64(n)
-				if avail < 2*maxCodeLen {
-					w, avail = load56(p, pos), 56
+				v = x | f>>(64-n)
+				f, avail, fpos = f<<n, avail-n, fpos-uint64(n)
+				if avail < maxCodeLen {
+					f, avail = loadBack(p, fpos), 56
 				}
 			}
-			newFile = uint32(f)
+			newFile = uint32(v)
 		}
 		// m.lineBase, then m.files.put below, written out, with the
 		// file's slot found once.
@@ -940,24 +940,21 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 			}
 		}
 		file = newFile
-		e = tableEntry(tabs[lineAlphabet(ts, how)], w)
+		e = tableEntry(tabs[lineAlphabet(ts, how)], f>>56)
 		n = uint(e & 15)
 		if n == 0 {
 			return node, file, base, addr - rem, true
 		}
-		w, avail, pos = w>>n, avail-n, pos+uint64(n)
-		d := uint64(e >> 4)
-		if d >= directValues {
-			v, n, ok := symValue(e >> 4)
-			if !ok || n > 56 {
-				return node, file, base, addr - rem, true
-			}
-			if n > avail {
-				w, avail = load56(p, pos), 56
-			}
-			d = v | w&(1<<n-1)
-			w, avail, pos = w>>n, avail-n, pos+uint64(n)
+		f, avail, fpos = f<<n, avail-n, fpos-uint64(n)
+		// The value without a branch on whether it has extra bits
+		// (most lines have, many not), as the node's. A file's value
+		// so written was slower (BENCHMARKS.md).
+		vs := &valueSyms[e>>4&0xff]
+		if x := uint(vs.extra); x > avail {
+			f = loadBack(p, fpos)
 		}
+		d := vs.base + f>>1>>((63-vs.extra)&63) // no bits for extra 0
+		fpos -= uint64(vs.extra)
 		line = base + uint32(unzigzag(d))
 		if fi >= 0 {
 			m.files.line[fi] = line

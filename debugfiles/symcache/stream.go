@@ -20,7 +20,9 @@ type streamEnc struct {
 	rec      *symRecord // while counting, or nil
 	codes    [numAlphabets]code
 	w        bitWriter
-	out      *spill // the stream, in pieces; nil while counting
+	f        highBits // the page's field stream, written at its end
+	inField  bool     // the last symbol went to the field stream
+	out      *spill   // the stream, in pieces; nil while counting
 	// pages holds the bit offset of every page and of the stream's end,
 	// nodes the node each group's pages start from.
 	pages []uint32
@@ -58,6 +60,10 @@ func (e *streamEnc) sym(alpha, s int) {
 		return
 	}
 	c := &e.codes[alpha]
+	if e.inField = c.high; c.high {
+		e.f.put(uint64(c.codes[s]), uint(c.lens[s]))
+		return
+	}
 	e.w.put(uint64(c.codes[s]), uint(c.lens[s]))
 }
 
@@ -68,14 +74,16 @@ func (e *streamEnc) value(alpha int, v uint64) {
 	e.raw(extra, n)
 }
 
-// raw writes n bits of v as they are; a counting pass that records its
-// symbols records them.
+// raw writes n bits of v as they are, in the stream of the symbol before
+// them; a counting pass that records its symbols records them.
 func (e *streamEnc) raw(v uint64, n uint) {
 	// Most values have no extra bits.
 	if n == 0 {
 		return
 	}
 	switch {
+	case !e.counting && e.inField:
+		e.f.put(v, n)
 	case !e.counting:
 		e.w.put(v, n)
 	case e.rec != nil:
@@ -83,6 +91,17 @@ func (e *streamEnc) raw(v uint64, n uint) {
 		if n > 32 {
 			e.rec.extras = append(e.rec.extras, uint32(v>>32))
 		}
+	}
+}
+
+// fieldSym marks the symbols of the field stream in replay's table.
+const fieldSym = 1 << 30
+
+// endPage writes the field stream of the page just coded after its tag
+// stream: the page ends with it.
+func (e *streamEnc) endPage() {
+	if !e.counting {
+		e.f.drain(&e.w)
 	}
 }
 
@@ -109,7 +128,9 @@ func (enc *streamEnc) replay(rec *symRecord, from, to int) error {
 	if from < to {
 		xi = int(rec.groupExtras[g])
 	}
-	var tab [16 << 8]uint32 // alphabet<<8 | symbol: code | length<<16 | extra bits<<24
+	// alphabet<<8 | symbol: code | length<<16 | extra bits<<24, and
+	// fieldSym for the field stream's symbols
+	var tab [16 << 8]uint32
 	for alpha := range enc.codes {
 		c := &enc.codes[alpha]
 		for s := range c.lens {
@@ -118,9 +139,14 @@ func (enc *streamEnc) replay(rec *symRecord, from, to int) error {
 				_, n, _ := symValue(uint32(s))
 				t |= uint32(n) << 24
 			}
+			if c.high {
+				t |= fieldSym
+			}
 			tab[alpha<<8|s] = t
 		}
 	}
+	f := &enc.f
+	facc, fn := f.acc, f.n // the field stream's last bits, as f.acc and f.n
 	// What w holds goes out as whole bytes first; then acc keeps fewer
 	// than 8 bits between symbols, and buf[:pos] holds the bytes.
 	w := &enc.w
@@ -174,15 +200,23 @@ func (enc *streamEnc) replay(rec *symRecord, from, to int) error {
 		}
 		for _, v := range syms {
 			t := tab[v&(16<<8-1)]
-			x := uint(t >> 24)
-			acc |= uint64(t&0xffff) << (n & 63) // n < 64: the masks spare Go's shift overflow code
-			n += uint(t >> 16 & 0xff)
+			x := uint(t >> 24 & 63)
 			if x > 32 {
 				// A value of more than 32 bits (rare): its extra
 				// bits are two words, written in two steps.
 				if xi+2 >= len(extras) {
 					return errors.New("symcache: range stream: symbols miscounted")
 				}
+				if t&fieldSym != 0 {
+					f.acc, f.n = facc, fn
+					f.put(uint64(t&0xffff), uint(t>>16&0xff))
+					f.put(uint64(extras[xi])|uint64(extras[xi+1])<<32, x)
+					facc, fn = f.acc, f.n
+					xi += 2
+					continue
+				}
+				acc |= uint64(t&0xffff) << (n & 63) // n < 64: the masks spare Go's shift overflow code
+				n += uint(t >> 16 & 0xff)
 				binary.LittleEndian.PutUint64(buf[pos:], acc)
 				pos += int(n >> 3)
 				acc >>= n & 56
@@ -196,19 +230,59 @@ func (enc *streamEnc) replay(rec *symRecord, from, to int) error {
 				acc |= uint64(extras[xi+1]) & (1<<((x-32)&63) - 1) << (n & 63)
 				n += x - 32
 				xi += 2
-			} else {
-				if xi >= len(extras) {
-					return errors.New("symcache: range stream: symbols miscounted")
-				}
-				acc |= uint64(extras[xi]) & (1<<(x&63) - 1) << (n & 63)
-				n += x
-				xi += int((x + 31) / 32)
+				binary.LittleEndian.PutUint64(buf[pos:], acc)
+				pos += int(n >> 3)
+				acc >>= n & 56
+				n &= 7
+				continue
 			}
+			if xi >= len(extras) {
+				return errors.New("symcache: range stream: symbols miscounted")
+			}
+			// The code and its extra bits, at most 40 bits, go to
+			// both streams, masked to none in the other one: which
+			// stream a symbol is in changes from symbol to symbol, and
+			// a branch on it mispredicted.
+			c, l := uint64(t&0xffff), uint(t>>16&0xff)
+			ext := uint64(extras[xi]) & (1<<(x&63) - 1)
+			xi += int((x + 31) / 32)
+			isField := uint64(t >> 30 & 1) // fieldSym
+			tagMask, fieldMask := isField-1, -isField
+			// The tag stream, least significant bit first.
+			acc |= (c | ext<<(l&63)) & tagMask << (n & 63)
+			n += (l + x) & uint(tagMask)
+			binary.LittleEndian.PutUint64(buf[pos:], acc)
+			pos += int(n >> 3)
+			acc >>= n & 56
+			n &= 7
+			// The field stream, written at the page's end: most
+			// significant bit first (highBits.put, written out).
+			fl, fv := (l+x)&uint(fieldMask), (c<<(x&63)|ext)&fieldMask
+			if fn+fl < 64 {
+				facc, fn = facc<<(fl&63)|fv, fn+fl
+				continue
+			}
+			k := fn + fl - 64
+			f.words = append(f.words, facc<<((64-fn)&63)|fv>>(k&63))
+			facc, fn = fv&(1<<(k&63)-1), k
+		}
+		// The page's field stream: its bits least significant first, 32
+		// at a most at a time (n stays below 8 between them).
+		put := func(v uint64, k uint) {
+			acc |= v & (1<<(k&63) - 1) << (n & 63)
+			n += k
 			binary.LittleEndian.PutUint64(buf[pos:], acc)
 			pos += int(n >> 3)
 			acc >>= n & 56
 			n &= 7
 		}
+		put(facc, min(fn, 32))
+		put(facc>>32, fn-min(fn, 32))
+		for i := len(f.words) - 1; i >= 0; i-- {
+			put(f.words[i], 32)
+			put(f.words[i]>>32, 32)
+		}
+		f.words, facc, fn = f.words[:0], 0, 0
 		if pos >= spillChunk {
 			enc.out.write(buf[:pos])
 			flushed += pos
@@ -326,6 +400,9 @@ func (a *assembly) encodePages() error {
 					}
 				}
 				codes[k] = newCode(counts[0].freq[k])
+				if fieldAlphabet(k) {
+					codes[k].highFirst()
+				}
 			}
 		})
 	}
@@ -570,6 +647,9 @@ func (a *assembly) pagePass(enc *streamEnc, part pagePart, last bool) error {
 	// startPage notes page `page` starting here; the first of a group
 	// starts a group record with the node of the page's first entry.
 	startPage := func(first entry) error {
+		if page > part.from {
+			enc.endPage() // the page before
+		}
 		at := enc.w.bits
 		if at > math.MaxUint32 {
 			return errTooLarge("range stream", int(at/8))
@@ -641,6 +721,8 @@ func (a *assembly) pagePass(enc *streamEnc, part pagePart, last bool) error {
 		if err := startPage(entry{}); err != nil {
 			return err
 		}
+	} else if page > part.from {
+		enc.endPage()
 	}
 	return w.er.r.err
 }
