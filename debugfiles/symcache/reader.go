@@ -840,6 +840,7 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 		ts := e >> 4
 		delta := uint64(ts >> 2)
 		if delta == escapeDelta {
+			// A long delta: a value of its own alphabet follows.
 			e := tableEntry(tabs[alphaDelta], w)
 			n := uint(e & 15)
 			if n == 0 {
@@ -878,9 +879,9 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 			}
 			// The value without a branch on whether it has extra
 			// bits, which a third of node differences have: the
-			// branch mispredicted, and the table's load is off the
-			// tag's chain. 40 of w's bits are left, more than a
-			// 32-bit value's extra bits.
+			// branch mispredicted, which cost more than the table's
+			// load. 40 of w's bits are left, more than a 32-bit
+			// value's extra bits.
 			vs := &valueSyms[e>>4&0xff]
 			x := uint(vs.extra)
 			d := vs.base | w>>n&(1<<(x&63)-1)

@@ -266,8 +266,8 @@ func (enc *streamEnc) replay(rec *symRecord, from, to int) error {
 			f.words = append(f.words, facc<<((64-fn)&63)|fv>>(k&63))
 			facc, fn = fv&(1<<(k&63)-1), k
 		}
-		// The page's field stream: its bits least significant first, 32
-		// at a most at a time (n stays below 8 between them).
+		// The page's field stream: its bits least significant first, at
+		// most 32 at a time (n stays below 8 between them).
 		put := func(v uint64, k uint) {
 			acc |= v & (1<<(k&63) - 1) << (n & 63)
 			n += k
