@@ -21,7 +21,6 @@ type streamEnc struct {
 	codes    [numAlphabets]code
 	w        bitWriter
 	f        highBits // the page's field stream, written at its end
-	inField  bool     // the last symbol went to the field stream
 	out      *spill   // the stream, in pieces; nil while counting
 	// pages holds the bit offset of every page and of the stream's end,
 	// nodes the node each group's pages start from.
@@ -60,7 +59,7 @@ func (e *streamEnc) sym(alpha, s int) {
 		return
 	}
 	c := &e.codes[alpha]
-	if e.inField = c.high; c.high {
+	if c.high {
 		e.f.put(uint64(c.codes[s]), uint(c.lens[s]))
 		return
 	}
@@ -71,18 +70,19 @@ func (e *streamEnc) sym(alpha, s int) {
 func (e *streamEnc) value(alpha int, v uint64) {
 	s, extra, n := valueSym(v)
 	e.sym(alpha, s)
-	e.raw(extra, n)
+	e.raw(alpha, extra, n)
 }
 
-// raw writes n bits of v as they are, in the stream of the symbol before
-// them; a counting pass that records its symbols records them.
-func (e *streamEnc) raw(v uint64, n uint) {
+// raw writes n bits of v as they are, the extra bits of a value of
+// alphabet alpha, in its stream; a counting pass that records its symbols
+// records them.
+func (e *streamEnc) raw(alpha int, v uint64, n uint) {
 	// Most values have no extra bits.
 	if n == 0 {
 		return
 	}
 	switch {
-	case !e.counting && e.inField:
+	case !e.counting && e.codes[alpha].high:
 		e.f.put(v, n)
 	case !e.counting:
 		e.w.put(v, n)
