@@ -16,55 +16,65 @@ import (
 // benchFixture is the large binary the benchmarks read: the ≥20 MB-DWARF
 // bench fixture with CAIRN_FIXTURES_BENCH=1 (built on demand, about a
 // minute), else the default large fixture.
-func benchFixture(b *testing.B) string {
-	b.Helper()
+func benchFixture(tb testing.TB) string {
+	tb.Helper()
 	if os.Getenv("CAIRN_FIXTURES_BENCH") == "1" {
-		return fixtures.Get(b, "elf-x86_64-gcc-O2-bench")
+		return fixtures.Get(tb, "elf-x86_64-gcc-O2-bench")
 	}
-	return fixtures.Get(b, "elf-x86_64-gcc-O2-large")
+	return fixtures.Get(tb, "elf-x86_64-gcc-O2-large")
 }
 
-func openObject(b *testing.B, path string) debugfiles.Object {
-	b.Helper()
+func openObject(tb testing.TB, path string) debugfiles.Object {
+	tb.Helper()
 	a, err := loader.Open(path)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { a.Close() })
+	tb.Cleanup(func() { a.Close() })
 	return a.Objects[0]
 }
 
-// BenchmarkLookup measures one lookup (inline chain with names and files)
-// at uniformly random code addresses of a mapped symcache.
-func BenchmarkLookup(b *testing.B) {
-	path := benchFixture(b)
-	obj := openObject(b, path)
-	out := filepath.Join(b.TempDir(), "bench.symcache")
+// lookupSetup writes the bench fixture's symcache to a file, maps it, and
+// draws the 65,536 uniformly random code addresses (relative to the load
+// address) that the lookup measurements cycle through.
+func lookupSetup(tb testing.TB) (*symcache.Cache, []uint64) {
+	tb.Helper()
+	path := benchFixture(tb)
+	obj := openObject(tb, path)
+	out := filepath.Join(tb.TempDir(), "bench.symcache")
 	f, err := os.Create(out)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := symcache.Write(f, obj, symcache.Options{}); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	f.Close()
 	c, err := symcache.Open(out)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer c.Close()
-	abs, err := fixtures.RandomTextAddrs(path, 1<<16, 1)
+	tb.Cleanup(func() { c.Close() })
+	addrs, err := fixtures.RandomTextAddrs(path, 1<<16, 1)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	for i := range abs {
-		abs[i] -= c.LoadAddress()
+	for i := range addrs {
+		addrs[i] -= c.LoadAddress()
 	}
+	return c, addrs
+}
+
+// BenchmarkLookup measures one lookup (inline chain with names and files)
+// at uniformly random code addresses of a mapped symcache.
+// TestLookupRate measures the same lookups against a reference.
+func BenchmarkLookup(b *testing.B) {
+	c, addrs := lookupSetup(b)
 	frames := make([]symcache.Frame, 0, 64)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		frames = c.Lookup(abs[i&(len(abs)-1)], frames[:0])
+		frames = c.Lookup(addrs[i&(len(addrs)-1)], frames[:0])
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mlookups/s")
