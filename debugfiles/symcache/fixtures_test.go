@@ -200,16 +200,17 @@ func fmtIndex(fs []debugfiles.Frame) string {
 // same functions at addrs and reports every difference (up to ten).
 func checkIdentical(t *testing.T, label string, c *symcache.Cache, ix *debugfiles.Index, addrs []uint64) {
 	t.Helper()
-	var got []symcache.Frame
+	var got, general []symcache.Frame
 	var want []debugfiles.Frame
 	bad := 0
 	for _, a := range addrs {
 		got = c.Lookup(a, got[:0])
+		general = symcache.LookupAny(c, a, general[:0])
 		want = ix.AppendLookup(want[:0], a)
-		if !sameFrames(got, want) {
+		if !sameFrames(got, want) || !sameFrames(general, want) {
 			bad++
 			if bad <= 10 {
-				t.Errorf("%s %#x:\n  symcache %s\n  index    %s", label, a, fmtCache(got), fmtIndex(want))
+				t.Errorf("%s %#x:\n  symcache %s\n  general  %s\n  index    %s", label, a, fmtCache(got), fmtCache(general), fmtIndex(want))
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"math/bits"
 	"os"
 	"runtime"
+	"slices"
 	"unsafe"
 
 	"github.com/cairn-dev/cairn/debugfiles"
@@ -54,7 +55,10 @@ type Cache struct {
 	dirNarrow bool
 	// refNarrow is set when a function row, and a string reference of a
 	// file row, fit one load.
-	refNarrow    bool
+	refNarrow bool
+	// rowsNarrow is set when every row a lookup reads fits one load, as
+	// in practice: then Lookup takes its fast path.
+	rowsNarrow   bool
 	dirFirstMask uint64
 	dirNodeMask  uint64
 	dirFieldMask uint64
@@ -202,6 +206,7 @@ func New(b []byte) (*Cache, error) {
 	}
 	c.funcWidth = c.refWidth + langBits
 	c.refNarrow = c.funcWidth <= 56
+	c.rowsNarrow = c.refNarrow && c.nodeWidth <= 56 && c.siteWidth <= 56 && c.topWidth <= 56
 	if c.funcs, c.nfuncs, err = sec(offFuncs, c.funcWidth, 0); err != nil {
 		return nil, err
 	}
@@ -448,35 +453,45 @@ func (c *Cache) NumFunctions() int { return int(c.nfuncs) }
 
 // Lookup appends the frames at addr (relative to the load address) to dst,
 // innermost first, and returns the extended slice; nothing is appended
-// when no function covers addr. With a dst of enough capacity it does not
-// allocate. On a corrupt file it may answer wrongly but never panics or
-// loops.
+// when no function covers addr. It does not allocate when dst has room
+// for fastChain more frames; otherwise it grows dst once to that room, so
+// a caller that reuses the slice allocates once. On a corrupt file it may
+// answer wrongly but never panics or loops.
 func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
+	if cap(dst)-len(dst) < fastChain {
+		dst = slices.Grow(dst, fastChain)
+	}
+	if !c.rowsNarrow {
+		return c.lookupAny(addr, dst)
+	}
 	node, file, line, _, ok := c.find(addr)
 	if !ok || node == 0 {
 		return dst
 	}
-	// The chain, innermost first. Until the second pass resolves them,
-	// a frame holds its node's site and address columns, and in Line
-	// whether the node has a parent column (is not top-level).
+	// The chain, innermost first, in dst's room. Until the second pass
+	// resolves them, a frame holds its node's site and address columns,
+	// and in Line whether the node has a parent column (is not
+	// top-level). Only the fields without pointers are written here:
+	// appending a whole Frame would zero it, storing its pointers through
+	// the write barrier's check.
 	//
-	// Rows narrow enough for one load, as they are in practice, are read
-	// here rather than through row and siteRow, which the compiler does
-	// not inline: a lookup reads several per frame, and each call spills
-	// what the lookup holds in registers.
+	// Neither pass calls anything, not even on paths not taken: the
+	// compiler spills what is live across a call where it is computed,
+	// whichever path the call is on. Each row is one load (rowsNarrow),
+	// and the room was made above; a deeper chain starts over in
+	// lookupAny. With calls to the row readers here, and appends, a
+	// lookup ran 5% more instructions and x1.026 of the time
+	// (BENCHMARKS.md, "In-process lookup").
 	first := len(dst)
+	out := dst[first : first+fastChain]
 	nodes, nw := c.nodes, c.nodeWidth
-	for depth := 0; node != 0 && depth < maxChain; depth++ {
+	n := 0
+	for ; node != 0 && n < fastChain; n++ {
 		if node-1 >= c.nnodes {
 			break
 		}
-		var site, code, back uint64
-		if pos := uint64(node-1) * nw; nw <= 56 {
-			b := load56(nodes, pos) // colOff[colSite] is 0
-			site, code, back = b&c.masks[colSite], b>>(c.colOff[colAddr]&63)&c.masks[colAddr], b>>(c.colOff[colParent]&63)&c.masks[colParent]
-		} else {
-			site, code, back = c.row(nodes, pos, colSite)
-		}
+		b := load56(nodes, uint64(node-1)*nw) // colOff[colSite] is 0
+		site, code, back := b&c.masks[colSite], b>>(c.colOff[colAddr]&63)&c.masks[colAddr], b>>(c.colOff[colParent]&63)&c.masks[colParent]
 		parent := uint32(0)
 		if back != 0 && back < uint64(node) {
 			parent = node - uint32(back)
@@ -485,31 +500,127 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 		if back != 0 {
 			inlined = 1
 		}
-		// Only the fields without pointers are written here, the
-		// strings in the second pass: appending a whole Frame would
-		// zero it, storing its pointers through the write barrier
-		// check.
-		if len(dst) < cap(dst) {
-			dst = dst[:len(dst)+1]
-		} else {
-			dst = append(dst, Frame{})
-		}
-		f := &dst[len(dst)-1]
+		f := &out[n]
 		f.FunctionIndex, f.Address, f.Line, f.Inlined = uint32(site), code, inlined, parent != 0
 		node = parent
 	}
+	if node != 0 && n == fastChain {
+		return c.lookupAny(addr, dst)
+	}
+	if n == 0 {
+		return dst
+	}
+	out = out[:n]
 	// From the outermost frame inwards: the top-level row tells where
 	// the sites of its chains begin, and a frame's address is what the
 	// addresses of the calls inlined into it are relative to. A site
 	// gives its frame's function and the file and line of the frame
 	// outside.
 	var (
+		sites    uint64
+		sitesOK  bool
+		outer    uint64
+		absolute bool
+	)
+	for i := n - 1; i >= 0; i-- {
+		f := &out[i]
+		site, code := uint64(f.FunctionIndex), f.Address
+		fn, at := ^uint32(0), uint64(0)
+		if f.Line == 0 {
+			sitesOK = false
+			if t := site | code<<(c.widths[colSite]&63); t < uint64(c.ntop) {
+				w, m := &c.topWidths, &c.topMasks
+				b := load56(c.top, t*c.topWidth)
+				fn, at, sites, sitesOK = uint32(b&m[0]), b>>(w[0]&63)&m[1], b>>((w[0]+w[1])&63)&m[2], true
+			}
+		} else {
+			if s := sites + site; sitesOK && s < uint64(c.nsites) {
+				b := load56(c.sites, s*c.siteWidth)
+				fn, sites = uint32(b>>(c.colOff[colFunc]&63)&c.masks[colFunc]), b>>(c.firstOff&63)&c.firstMask
+				o := &out[i+1]
+				o.Line = uint32(b >> (c.colOff[colCallLine] & 63) & c.masks[colCallLine])
+				if id := uint32(b >> (c.colOff[colCallFile] & 63) & c.masks[colCallFile]); id-1 < c.nfiles { // id 0 wraps around
+					pos := uint64(id-1) * 2 * c.refWidth
+					o.FileDir, o.FileName = c.str(load56(c.files, pos)), c.str(load56(c.files, pos+c.refWidth))
+				}
+			} else {
+				sitesOK = false
+			}
+			switch {
+			case code&1 != 0:
+				// An address in the table of absolute addresses
+				// (an inlined range before its caller's start, as
+				// code moved to a cold section has): rare, and
+				// lookupAny reads it, so that this loop calls
+				// nothing.
+				absolute = true
+			case i+1 < n:
+				at = outer + code>>1
+			default:
+				at = code >> 1 // chain cut short in a corrupt file
+			}
+			if absolute {
+				break
+			}
+		}
+		f.Line = 0
+		f.FunctionIndex, f.Address, outer = fn, at, at
+		f.Function, f.Lang = "", LangUnknown
+		f.FileDir, f.FileName = "", "" // the frame inside sets them, if any
+		if fn < c.nfuncs {
+			b := load56(c.funcs, uint64(fn)*c.funcWidth)
+			f.Function, f.Lang = c.str(b), Language(b>>(c.refWidth&63)&(1<<langBits-1))
+		}
+	}
+	if absolute {
+		return c.lookupAny(addr, dst)
+	}
+	out[0].Line = line
+	if file-1 < c.nfiles { // file 0 wraps around
+		pos := uint64(file-1) * 2 * c.refWidth
+		out[0].FileDir, out[0].FileName = c.str(load56(c.files, pos)), c.str(load56(c.files, pos+c.refWidth))
+	}
+	return dst[:first+n]
+}
+
+// fastChain is the room Lookup makes in dst: chains are rarely deeper
+// (the bench fixture's are 1–4 frames), and a deeper one goes through
+// lookupAny.
+const fastChain = 16
+
+// lookupAny is Lookup for what its fast path leaves: rows too wide for one
+// load, and chains deeper than fastChain. It reads the rows through the
+// functions that take any width.
+func (c *Cache) lookupAny(addr uint64, dst []Frame) []Frame {
+	node, file, line, _, ok := c.find(addr)
+	if !ok || node == 0 {
+		return dst
+	}
+	first := len(dst)
+	for depth := 0; node != 0 && depth < maxChain; depth++ {
+		if node-1 >= c.nnodes {
+			break
+		}
+		site, code, back := c.row(c.nodes, uint64(node-1)*c.nodeWidth, colSite)
+		parent := uint32(0)
+		if back != 0 && back < uint64(node) {
+			parent = node - uint32(back)
+		}
+		f := Frame{FunctionIndex: uint32(site), Address: code, Inlined: parent != 0}
+		if back != 0 {
+			f.Line = 1 // not top-level, as in Lookup
+		}
+		dst = append(dst, f)
+		node = parent
+	}
+	out := dst[first:]
+	var (
 		sites   uint64
 		sitesOK bool
 		outer   uint64
 	)
-	for i := len(dst) - 1; i >= first; i-- {
-		f := &dst[i]
+	for i := len(out) - 1; i >= 0; i-- {
+		f := &out[i]
 		site, code := uint64(f.FunctionIndex), f.Address
 		fn, at := ^uint32(0), uint64(0)
 		if f.Line == 0 {
@@ -517,15 +628,9 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 		} else {
 			if s := sites + site; sitesOK && s < uint64(c.nsites) {
 				var v, cf, cl uint64
-				if pos := s * c.siteWidth; c.siteWidth <= 56 {
-					b := load56(c.sites, pos)
-					v, cf = b>>(c.colOff[colFunc]&63)&c.masks[colFunc], b>>(c.colOff[colCallFile]&63)&c.masks[colCallFile]
-					cl, sites = b>>(c.colOff[colCallLine]&63)&c.masks[colCallLine], b>>(c.firstOff&63)&c.firstMask
-				} else {
-					v, cf, cl, sites = c.siteRow(s)
-				}
+				v, cf, cl, sites = c.siteRow(s)
 				fn = uint32(v)
-				o := &dst[i+1]
+				o := &out[i+1]
 				o.Line = uint32(cl)
 				o.FileDir, o.FileName = c.file(uint32(cf))
 			} else {
@@ -534,30 +639,21 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 			switch {
 			case code&1 != 0:
 				at = c.absAddr(code >> 1)
-			case i+1 < len(dst):
+			case i+1 < len(out):
 				at = outer + code>>1
 			default:
-				at = code >> 1 // chain cut short in a corrupt file
+				at = code >> 1
 			}
 		}
 		f.Line = 0
 		f.FunctionIndex, f.Address, outer = fn, at, at
-		f.Function, f.Lang = "", LangUnknown
-		f.FileDir, f.FileName = "", "" // the frame inside sets them, if any
-		if fn < c.nfuncs {
-			if c.refNarrow {
-				b := load56(c.funcs, uint64(fn)*c.funcWidth)
-				f.Function, f.Lang = c.str(b), Language(b>>(c.refWidth&63)&(1<<langBits-1))
-			} else {
-				f.Function, f.Lang = c.function(fn)
-			}
-		}
+		f.Function, f.Lang = c.function(fn)
+		f.FileDir, f.FileName = "", ""
 	}
-	if len(dst) == first {
-		return dst
+	if len(out) > 0 {
+		out[0].Line = line
+		out[0].FileDir, out[0].FileName = c.file(file)
 	}
-	dst[first].Line = line
-	dst[first].FileDir, dst[first].FileName = c.file(file)
 	return dst
 }
 

@@ -31,7 +31,8 @@ var testInfo = symcache.Info{Arch: "x86_64", LoadAddress: 0x400000, Format: debu
 // trees returns the function trees of the debugfiles index tests and more
 // shapes: overlapping functions, twins, an inline chain with a line
 // fallback, lines of size 0, a chain deeper than the lookup bound, nil
-// inlinees, overlapping inlinees, an overflowing range, a far-away
+// inlinees, overlapping inlinees, an inlinee starting before its caller,
+// an overflowing range, a far-away
 // function (a separate region), paths joined from compilation and
 // include directories.
 func trees() []*debugfiles.Function {
@@ -57,6 +58,14 @@ func trees() []*debugfiles.Function {
 	}
 	deep.Lines = []debugfiles.LineInfo{line(0x2000, 0x10, "deep.c", 9)}
 
+	// An inlinee starting before its caller, as code moved to a cold
+	// section can: its address goes to the table of absolute addresses.
+	before := fn("before", 0x4ff8, 0x20)
+	before.CallFile, before.CallLine = debugfiles.FileInfo{Name: "early.c"}, 4
+	before.Lines = []debugfiles.LineInfo{line(0x4ff8, 0x20, "before.h", 2)}
+	early := fn("early", 0x5000, 0x40, before)
+	early.Lines = []debugfiles.LineInfo{line(0x5000, 0x40, "early.c", 3)}
+
 	wrap := fn("wrap", 0x3000, 0x100, fn("overflow", 0x3010, ^uint64(0)))
 	far := fn("far", 0x7000_0000_0000, 0x40)
 	far.Lines = []debugfiles.LineInfo{line(0x7000_0000_0000, 0x40, "/abs/far.c", 77)}
@@ -64,7 +73,7 @@ func trees() []*debugfiles.Function {
 		top,
 		fn("outer", 0x1500, 0x100), fn("inner", 0x1550, 0x30), fn("partial", 0x15f0, 0x40),
 		fn("twin1", 0x1700, 0x10), fn("twin2", 0x1700, 0x10), fn("empty", 0x1800, 0), nil,
-		ov, deep, wrap, far, fn("", 0x4000, 0x10), fn("end", ^uint64(0)-0x10, 0x10),
+		ov, deep, wrap, far, fn("", 0x4000, 0x10), early, fn("end", ^uint64(0)-0x10, 0x10),
 	}
 }
 
@@ -72,7 +81,7 @@ func TestSyntheticIdenticalToIndex(t *testing.T) {
 	c, _ := build(t, testInfo, trees(), symcache.Options{})
 	ix := debugfiles.NewIndex(trees())
 	addrs := boundaryAddrs(trees())
-	for a := uint64(0x10f0); a < 0x4100; a++ {
+	for a := uint64(0x10f0); a < 0x5100; a++ {
 		addrs = append(addrs, a)
 	}
 	addrs = append(addrs, 0, 1, 0x7000_0000_0000, 0x7000_0000_003f, 0x7000_0000_0040, ^uint64(0), ^uint64(0)-1)
