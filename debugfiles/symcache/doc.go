@@ -30,8 +30,8 @@
 // the header's CRC-32C over the whole file is checked by Verify, which
 // callers run once on files that come from elsewhere (the CLI does).
 // Lookups are bounds-checked on every read, so a file damaged past its
-// header can give wrong answers but never a panic, a loop or an
-// allocation.
+// header can give wrong answers but never a panic or a loop, nor an
+// allocation that a sound file would not cause.
 //
 // Lookup takes an address relative to the object's load address (as
 // debugfiles reports addresses; a crash address minus the module base)
