@@ -24,7 +24,7 @@ import (
 // rounds and over the rounds in which the reference ran within 10% of its
 // fastest, when the core was the lookups' own. A run during which the core
 // is shared throughout has no such rounds, and its fastest reference round
-// shows it: it is slower than the machine's (2.70–2.79 ns an iteration on
+// shows it: it is slower than the machine's (2.61–2.79 ns an iteration on
 // the machine of BENCHMARKS.md, "In-process lookup").
 //
 // It only measures and prints. It runs when CAIRN_LOOKUP_RATE=1 (`go tool
