@@ -589,8 +589,9 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 const fastChain = 16
 
 // lookupAny is Lookup for what its fast path leaves: rows too wide for one
-// load, and chains deeper than fastChain. It reads the rows through the
-// functions that take any width.
+// load, chains deeper than fastChain, and frames whose address is in the
+// table of absolute addresses. It reads the rows through the functions
+// that take any width.
 func (c *Cache) lookupAny(addr uint64, dst []Frame) []Frame {
 	node, file, line, _, ok := c.find(addr)
 	if !ok || node == 0 {
@@ -642,7 +643,7 @@ func (c *Cache) lookupAny(addr uint64, dst []Frame) []Frame {
 			case i+1 < len(out):
 				at = outer + code>>1
 			default:
-				at = code >> 1
+				at = code >> 1 // chain cut short in a corrupt file
 			}
 		}
 		f.Line = 0
@@ -999,8 +1000,7 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 			if cur >= 0 {
 				m.nodes.file[cur&(recallSize-1)], m.nodes.line[cur&(recallSize-1)] = file, line
 			} else {
-				k := int(m.nodes.n % recallSize)
-				m.nodes.add(node, file, line)
+				k := m.nodes.add(node, file, line)
 				switch {
 				case next == node:
 					i = k
@@ -1075,8 +1075,7 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 		if fi >= 0 {
 			m.files.line[fi&(recallSize-1)] = line
 		} else {
-			fi = int(m.files.n % recallSize)
-			m.files.add(file, 0, line)
+			fi = m.files.add(file, 0, line)
 		}
 		fcur = fi
 	}

@@ -51,11 +51,12 @@ func (r *recall) find(id uint32) int {
 }
 
 // add stores id with file and line in the next slot, the oldest one once
-// all are filled.
-func (r *recall) add(id, file, line uint32) {
+// all are filled, and returns the slot.
+func (r *recall) add(id, file, line uint32) int {
 	i := r.n % recallSize
 	r.key[i], r.file[i], r.line[i] = uint64(id)+1, file, line
 	r.n++
+	return int(i)
 }
 
 // switchTo records that the stream leaves node `from` at file and line,
