@@ -6,6 +6,7 @@ import (
 	"iter"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/cairn-dev/cairn/debugfiles/unwind"
 )
@@ -50,11 +51,25 @@ type rowsFunc func(rf RuntimeFunction, rows []unwind.Row) ([]unwind.Row, error)
 // primary entry's range): where rows of several entries overlap, the row
 // starting last owns the addresses they share, and the rows it cuts are
 // yielded in pieces around it, each piece keeping its entry's Entry. Rows
-// and Lookup agree on every address.
+// and Lookup agree on every address. A Table is safe for concurrent use.
 type Table struct {
 	ut   *UnwindTable
 	arch unwind.Arch
 	rows rowsFunc
+	// groups holds the groups of overlapping entries Lookup resolved,
+	// by the index of their first entry: a group is decoded whole for
+	// any address in it, and a corrupt image whose entries all overlap
+	// would otherwise have every lookup decode the whole table again.
+	// They hold what Rows would yield for them, no more than the
+	// exception table's entries decode to.
+	mu     sync.Mutex
+	groups map[int]*resolvedGroup
+}
+
+// resolvedGroup is a group of overlapping entries, resolved (cluster).
+type resolvedGroup struct {
+	rows []unwind.Row
+	errs []entryError
 }
 
 var _ unwind.Table = (*Table)(nil)
@@ -134,16 +149,42 @@ func (t *Table) Lookup(addr uint64) (unwind.Row, bool, error) {
 	for i > 0 && t.ut.maxEnd[i-1] > funcs[i].Begin {
 		i--
 	}
-	rows, errs := t.cluster(funcs[i:t.clusterEnd(i)])
-	if k := findRow(rows, addr); k >= 0 {
-		return rows[k], true, nil
+	g := t.group(i)
+	if k := findRow(g.rows, addr); k >= 0 {
+		row := g.rows[k]
+		// The caller owns the row's registers, as when the rows are
+		// decoded for it.
+		row.Regs = slices.Clone(row.Regs)
+		return row, true, nil
 	}
-	for _, e := range errs {
+	for _, e := range g.errs {
 		if e.rf == rf {
 			return unwind.Row{Entry: entryRange(rf)}, false, e.err
 		}
 	}
 	return unwind.Row{}, false, nil
+}
+
+// group returns the group of entries starting at i, resolved, and keeps
+// it for the next lookups when it holds more than one entry.
+func (t *Table) group(i int) *resolvedGroup {
+	j := t.clusterEnd(i)
+	if j == i+1 {
+		rows, errs := t.cluster(t.ut.funcs[i:j])
+		return &resolvedGroup{rows, errs}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if g := t.groups[i]; g != nil {
+		return g
+	}
+	rows, errs := t.cluster(t.ut.funcs[i:j])
+	g := &resolvedGroup{rows, errs}
+	if t.groups == nil {
+		t.groups = make(map[int]*resolvedGroup)
+	}
+	t.groups[i] = g
+	return g
 }
 
 // findRow returns the index of the row of sorted, disjoint rows that

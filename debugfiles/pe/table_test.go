@@ -3,6 +3,8 @@ package pe
 import (
 	"errors"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cairn-dev/cairn/debugfiles/unwind"
@@ -159,5 +161,56 @@ func TestTableNested(t *testing.T) {
 		if (err != nil) != tc.hasErr || ok != (tc.cfa != 0) || ok && r.CFA.Offset != tc.cfa {
 			t.Errorf("%#x: %+v %v %v, want CFA offset %d", tc.addr, r.CFA, ok, err, tc.cfa)
 		}
+	}
+}
+
+// TestTableLookupDecodesGroupOnce checks that lookups in a group of
+// overlapping entries decode the group once, not once a lookup: a corrupt
+// image whose entries all overlap made every lookup decode the whole
+// exception table, and the fuzz target's lookups allocated 73 MB for an
+// image of 176 KB. The rows Lookup returns stay the caller's.
+func TestTableLookupDecodesGroupOnce(t *testing.T) {
+	const inner = 1000
+	funcs := []RuntimeFunction{{Begin: 0x1000, End: 0x1000 + 0x10*(inner+1), UnwindData: 1}}
+	maxEnd := []uint32{funcs[0].End}
+	for k := 1; k <= inner; k++ {
+		b := uint32(0x1000 + 0x10*k)
+		funcs = append(funcs, RuntimeFunction{Begin: b, End: b + 8, UnwindData: uint32(k + 1)})
+		maxEnd = append(maxEnd, funcs[0].End)
+	}
+	ut := &UnwindTable{machine: MachineAMD64, funcs: funcs, maxEnd: maxEnd}
+	var decoded atomic.Int64
+	decode := func(rf RuntimeFunction, rows []unwind.Row) ([]unwind.Row, error) {
+		decoded.Add(1)
+		e := entryRange(rf)
+		return append(rows, unwind.Row{Start: e.Start, End: e.End, Entry: e, RA: 16,
+			CFA:  unwind.Rule{Kind: unwind.RuleRegOffset, Reg: 7, Offset: int64(rf.UnwindData) * 8},
+			Regs: []unwind.RegRule{{Reg: 3, Rule: unwind.Rule{Kind: unwind.RuleOffset, Offset: -16}}}}), nil
+	}
+	tb := &Table{ut: ut, arch: unwind.ArchAMD64, rows: decode}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for k := 1; k <= inner; k++ {
+				addr := uint64(funcs[k].Begin)
+				r, ok, err := tb.Lookup(addr)
+				if !ok || err != nil || r.CFA.Offset != int64(k+1)*8 || len(r.Regs) != 1 {
+					t.Errorf("%#x: %+v %v %v", addr, r, ok, err)
+					return
+				}
+				r.Regs[0].Reg = 99
+				if r, _, _ := tb.Lookup(uint64(funcs[k].End)); r.CFA.Offset != 8 {
+					t.Errorf("%#x: CFA offset %d, want the outer entry's 8", funcs[k].End, r.CFA.Offset)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := decoded.Load(); n != inner+1 {
+		t.Errorf("%d entries decoded for 4×%d lookups in a group of %d entries", n, 2*inner, inner+1)
+	}
+	if r, _, _ := tb.Lookup(uint64(funcs[1].Begin)); r.Regs[0].Reg != 3 {
+		t.Errorf("a caller's change to a row's registers reached the table: register %d", r.Regs[0].Reg)
 	}
 }
