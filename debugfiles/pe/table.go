@@ -66,7 +66,8 @@ type Table struct {
 	groups map[int]*resolvedGroup
 }
 
-// resolvedGroup is a group of overlapping entries, resolved (cluster).
+// resolvedGroup is a group of overlapping entries resolved (cluster): its
+// rows, and the entries whose rows could not be decoded.
 type resolvedGroup struct {
 	rows []unwind.Row
 	errs []entryError
@@ -107,13 +108,13 @@ func (t *Table) Rows() iter.Seq2[unwind.Row, error] {
 				i = j
 				continue
 			}
-			rows, errs := t.cluster(funcs[i:j])
-			for _, e := range errs {
+			g := t.cluster(funcs[i:j])
+			for _, e := range g.errs {
 				if !yield(unwind.Row{Entry: entryRange(e.rf)}, e.err) {
 					return
 				}
 			}
-			for _, r := range rows {
+			for _, r := range g.rows {
 				if !yield(r, nil) {
 					return
 				}
@@ -170,16 +171,16 @@ func (t *Table) Lookup(addr uint64) (unwind.Row, bool, error) {
 func (t *Table) group(i int) *resolvedGroup {
 	j := t.clusterEnd(i)
 	if j == i+1 {
-		rows, errs := t.cluster(t.ut.funcs[i:j])
-		return &resolvedGroup{rows, errs}
+		g := t.cluster(t.ut.funcs[i:j])
+		return &g
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if g := t.groups[i]; g != nil {
 		return g
 	}
-	rows, errs := t.cluster(t.ut.funcs[i:j])
-	g := &resolvedGroup{rows, errs}
+	resolved := t.cluster(t.ut.funcs[i:j])
+	g := &resolved
 	if t.groups == nil {
 		t.groups = make(map[int]*resolvedGroup)
 	}
@@ -221,7 +222,7 @@ type entryError struct {
 
 // cluster decodes the rows of overlapping entries and resolves their
 // overlaps (see innermost).
-func (t *Table) cluster(funcs []RuntimeFunction) ([]unwind.Row, []entryError) {
+func (t *Table) cluster(funcs []RuntimeFunction) resolvedGroup {
 	var (
 		all  []unwind.Row
 		errs []entryError
@@ -245,7 +246,7 @@ func (t *Table) cluster(funcs []RuntimeFunction) ([]unwind.Row, []entryError) {
 		out[k] = all[s.row]
 		out[k].Start, out[k].End = s.start, s.end
 	}
-	return out, errs
+	return resolvedGroup{out, errs}
 }
 
 // rowSpan is the part [start, end) of a row that a row keeps.
