@@ -64,11 +64,12 @@ func (o *Object) UnwindTables() ([]unwind.Table, error) {
 type FrameTable struct {
 	// recs are the FPO (0) and FrameData (1) records Lookup searches,
 	// each sorted by start, then end descending, then stream order
-	// descending, so that searching backward from the address meets the
-	// innermost covering record first; maxEnd[i][k] is the largest end of
-	// recs[i][:k+1].
+	// descending, so that of the records covering an address the last
+	// in this order is the innermost; owners[i] are the pieces of the
+	// address space each of recs[i] owns (unwind.Innermost), which
+	// Lookup searches.
 	recs   [2][]frameRec
-	maxEnd [2][]uint64
+	owners [2][]unwind.Span
 	// rows are every record in yield order.
 	rows []unwind.Row
 }
@@ -135,12 +136,11 @@ func newFrameTable(am *addressMap, fd []FrameData, fpo []FPOData) *FrameTable {
 		slices.SortFunc(t.recs[i], func(a, b frameRec) int {
 			return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(b.end, a.end), cmp.Compare(b.seq, a.seq))
 		})
-		t.maxEnd[i] = make([]uint64, len(t.recs[i]))
-		m := uint64(0)
+		spans := make([]unwind.Span, len(t.recs[i]))
 		for k, r := range t.recs[i] {
-			m = max(m, r.end)
-			t.maxEnd[i][k] = m
+			spans[k] = unwind.Span{Start: r.start, End: r.end, Item: k}
 		}
+		t.owners[i] = unwind.Innermost(spans)
 	}
 	return t
 }
@@ -199,12 +199,11 @@ func (t *FrameTable) Rows() iter.Seq2[unwind.Row, error] {
 // that covers addr most narrowly.
 func (t *FrameTable) Lookup(addr uint64) (unwind.Row, bool, error) {
 	for _, i := range [...]int{1, 0} {
-		recs, maxEnd := t.recs[i], t.maxEnd[i]
-		k := sort.Search(len(recs), func(k int) bool { return recs[k].start > addr }) - 1
-		for ; k >= 0 && maxEnd[k] > addr; k-- {
-			if r := recs[k]; addr < r.end {
-				return unwind.Row{Start: r.start, End: r.end, Entry: unwind.Range{Start: r.start, End: r.end}, RA: unwind.ArchX86.RA(), Win: r.win}, true, nil
-			}
+		owners := t.owners[i]
+		k := sort.Search(len(owners), func(k int) bool { return owners[k].End > addr })
+		if k < len(owners) && owners[k].Start <= addr {
+			r := t.recs[i][owners[k].Item]
+			return unwind.Row{Start: r.start, End: r.end, Entry: unwind.Range{Start: r.start, End: r.end}, RA: unwind.ArchX86.RA(), Win: r.win}, true, nil
 		}
 	}
 	return unwind.Row{}, false, nil

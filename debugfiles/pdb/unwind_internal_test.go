@@ -146,12 +146,29 @@ func FuzzFrameTable(f *testing.F) {
 			if err != nil || r.Win == nil || r.Start >= r.End || r.Entry.Start != r.Start || r.Entry.End != r.End {
 				t.Fatalf("row %+v, %v", r, err)
 			}
-			for _, addr := range []uint64{r.Start, r.End - 1} {
+			for _, addr := range []uint64{r.Start - 1, r.Start, r.End - 1, r.End} {
 				got, ok, err := ft.Lookup(addr)
 				if err != nil || ok && (addr < got.Start || addr >= got.End) {
 					t.Fatalf("%#x: %+v %v %v", addr, got, ok, err)
 				}
+				if want := innermostRecord(ft, addr); ok != (want != nil) || ok && got.Win != want.win {
+					t.Fatalf("%#x: %+v %v, want %+v", addr, got, ok, want)
+				}
 			}
 		}
 	})
+}
+
+// innermostRecord is what FrameTable.Lookup answers by definition: of the
+// FrameData records covering addr, else of the FPO ones, the last in the
+// table's order of records, found by looking at every one.
+func innermostRecord(ft *FrameTable, addr uint64) *frameRec {
+	for _, i := range [...]int{1, 0} {
+		for k := len(ft.recs[i]) - 1; k >= 0; k-- {
+			if r := &ft.recs[i][k]; r.start <= addr && addr < r.end {
+				return r
+			}
+		}
+	}
+	return nil
 }

@@ -133,7 +133,7 @@ func (t *Table) Lookup(addr uint64) (unwind.Row, bool, error) {
 	if !ok {
 		return unwind.Row{}, false, nil
 	}
-	if t.ut.maxEnd == nil {
+	if t.ut.groups == nil {
 		rows, err := t.rows(rf, nil)
 		if err != nil {
 			return unwind.Row{Entry: entryRange(rf)}, false, err
@@ -146,10 +146,7 @@ func (t *Table) Lookup(addr uint64) (unwind.Row, bool, error) {
 	// Entries overlap somewhere: resolve the group of entries around
 	// addr as Rows does.
 	funcs := t.ut.funcs
-	i := sort.Search(len(funcs), func(i int) bool { return funcs[i].Begin > uint32(addr) }) - 1
-	for i > 0 && t.ut.maxEnd[i-1] > funcs[i].Begin {
-		i--
-	}
+	i, _ := t.ut.group(sort.Search(len(funcs), func(i int) bool { return funcs[i].Begin > uint32(addr) }) - 1)
 	g := t.group(i)
 	if k := findRow(g.rows, addr); k >= 0 {
 		row := g.rows[k]
@@ -201,16 +198,7 @@ func findRow(rows []unwind.Row, addr uint64) int {
 // clusterEnd returns the end of the group of entries starting at i whose
 // ranges overlap one another (i+1 when entry i overlaps nothing after it).
 func (t *Table) clusterEnd(i int) int {
-	funcs := t.ut.funcs
-	j := i + 1
-	if t.ut.maxEnd == nil {
-		return j
-	}
-	end := funcs[i].End
-	for j < len(funcs) && funcs[j].Begin < end {
-		end = max(end, funcs[j].End)
-		j++
-	}
+	_, j := t.ut.group(i)
 	return j
 }
 
@@ -221,7 +209,7 @@ type entryError struct {
 }
 
 // cluster decodes the rows of overlapping entries and resolves their
-// overlaps (see innermost).
+// overlaps (see unwind.Innermost).
 func (t *Table) cluster(funcs []RuntimeFunction) resolvedGroup {
 	var (
 		all  []unwind.Row
@@ -236,70 +224,15 @@ func (t *Table) cluster(funcs []RuntimeFunction) resolvedGroup {
 			errs = append(errs, entryError{rf, err})
 		}
 	}
-	spans := make([]rowSpan, len(all))
+	spans := make([]unwind.Span, len(all))
 	for k, r := range all {
-		spans[k] = rowSpan{r.Start, r.End, k}
+		spans[k] = unwind.Span{Start: r.Start, End: r.End, Item: k}
 	}
-	spans = innermost(spans)
+	spans = unwind.Innermost(spans)
 	out := make([]unwind.Row, len(spans))
 	for k, s := range spans {
-		out[k] = all[s.row]
-		out[k].Start, out[k].End = s.start, s.end
+		out[k] = all[s.Item]
+		out[k].Start, out[k].End = s.Start, s.End
 	}
 	return resolvedGroup{out, errs}
-}
-
-// rowSpan is the part [start, end) of a row that a row keeps.
-type rowSpan struct {
-	start, end uint64
-	row        int
-}
-
-// innermost resolves spans of nested entries: where one lies inside
-// another, the one starting later (the inner one) owns its addresses; of
-// spans starting together, the later one. Spans of one entry are
-// disjoint; entries nest rarely and shallowly.
-func innermost(spans []rowSpan) []rowSpan {
-	slices.SortStableFunc(spans, func(x, y rowSpan) int {
-		switch {
-		case x.start < y.start:
-			return -1
-		case x.start > y.start:
-			return 1
-		}
-		return 0
-	})
-	var out []rowSpan
-	for _, s := range spans {
-		n := len(out)
-		if n == 0 || out[n-1].end <= s.start {
-			out = append(out, s)
-			continue
-		}
-		// s overlaps spans already out: they start at or before s (sorted).
-		i := sort.Search(n, func(i int) bool { return out[i].end > s.start })
-		var tail []rowSpan
-		for _, o := range out[i:] {
-			if o.start < s.start {
-				tail = append(tail, rowSpan{o.start, s.start, o.row})
-			}
-			if o.end > s.end {
-				tail = append(tail, rowSpan{max(o.start, s.end), o.end, o.row})
-			}
-		}
-		out = out[:i]
-		// Keep address order: pieces before s, s, pieces after s.
-		for _, p := range tail {
-			if p.end <= s.start {
-				out = append(out, p)
-			}
-		}
-		out = append(out, s)
-		for _, p := range tail {
-			if p.start >= s.end {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
 }

@@ -2,6 +2,7 @@ package pe
 
 import (
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -9,31 +10,6 @@ import (
 
 	"github.com/cairn-dev/cairn/debugfiles/unwind"
 )
-
-// TestInnermost pins how overlapping rows of nested entries are resolved:
-// the row starting later owns the shared addresses, and the row it cuts
-// is kept on both sides.
-func TestInnermost(t *testing.T) {
-	tests := []struct {
-		name string
-		in   []rowSpan
-		want []rowSpan
-	}{
-		{"disjoint", []rowSpan{{0, 4, 0}, {4, 10, 1}, {20, 30, 2}}, []rowSpan{{0, 4, 0}, {4, 10, 1}, {20, 30, 2}}},
-		{"nested", []rowSpan{{0, 4, 0}, {4, 100, 1}, {50, 52, 2}, {52, 60, 3}},
-			[]rowSpan{{0, 4, 0}, {4, 50, 1}, {50, 52, 2}, {52, 60, 3}, {60, 100, 1}}},
-		{"same start", []rowSpan{{10, 40, 0}, {10, 20, 1}}, []rowSpan{{10, 20, 1}, {20, 40, 0}}},
-		{"partial", []rowSpan{{0, 30, 0}, {20, 50, 1}}, []rowSpan{{0, 20, 0}, {20, 50, 1}}},
-		{"unsorted", []rowSpan{{50, 60, 1}, {0, 100, 0}}, []rowSpan{{0, 50, 0}, {50, 60, 1}, {60, 100, 0}}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := innermost(slices.Clone(tc.in)); !slices.Equal(got, tc.want) {
-				t.Errorf("got %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
 
 // TestTableRowsAndLookup checks, on every PE fixture with an exception
 // table, that Rows yields disjoint rows in address order, each inside its
@@ -114,7 +90,7 @@ func TestTableNested(t *testing.T) {
 		{Begin: 0x180, End: 0x190, UnwindData: 3}, // nested, undecodable
 		{Begin: 0x300, End: 0x310, UnwindData: 4}, // alone
 	}
-	ut := &UnwindTable{machine: MachineAMD64, funcs: funcs, maxEnd: []uint32{0x200, 0x200, 0x200, 0x310}}
+	ut := newUnwindTable(MachineAMD64, funcs)
 	decode := func(rf RuntimeFunction, rows []unwind.Row) ([]unwind.Row, error) {
 		if rf.UnwindData == 3 {
 			return rows, errors.New("bad unwind info")
@@ -172,13 +148,11 @@ func TestTableNested(t *testing.T) {
 func TestTableLookupDecodesGroupOnce(t *testing.T) {
 	const inner = 1000
 	funcs := []RuntimeFunction{{Begin: 0x1000, End: 0x1000 + 0x10*(inner+1), UnwindData: 1}}
-	maxEnd := []uint32{funcs[0].End}
 	for k := 1; k <= inner; k++ {
 		b := uint32(0x1000 + 0x10*k)
 		funcs = append(funcs, RuntimeFunction{Begin: b, End: b + 8, UnwindData: uint32(k + 1)})
-		maxEnd = append(maxEnd, funcs[0].End)
 	}
-	ut := &UnwindTable{machine: MachineAMD64, funcs: funcs, maxEnd: maxEnd}
+	ut := newUnwindTable(MachineAMD64, funcs)
 	var decoded atomic.Int64
 	decode := func(rf RuntimeFunction, rows []unwind.Row) ([]unwind.Row, error) {
 		decoded.Add(1)
@@ -212,5 +186,48 @@ func TestTableLookupDecodesGroupOnce(t *testing.T) {
 	}
 	if r, _, _ := tb.Lookup(uint64(funcs[1].Begin)); r.Regs[0].Reg != 3 {
 		t.Errorf("a caller's change to a row's registers reached the table: register %d", r.Regs[0].Reg)
+	}
+}
+
+// TestUnwindTableLookupInnermost compares UnwindTable.Lookup, on random
+// tables of overlapping, nested and empty entries, with its definition:
+// of the entries covering the address, the one starting last, and of
+// those starting together the later in the table. It also checks that
+// the groups of overlapping entries that Table resolves together are
+// what they say.
+func TestUnwindTableLookupInnermost(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 500 {
+		funcs := make([]RuntimeFunction, 1+r.IntN(10))
+		for k := range funcs {
+			b := uint32(r.IntN(64))
+			funcs[k] = RuntimeFunction{Begin: b, End: b + uint32(r.IntN(24)) - 2, UnwindData: uint32(k)}
+		}
+		ut := newUnwindTable(MachineAMD64, funcs)
+		for rva := uint32(0); rva < 100; rva++ {
+			var want RuntimeFunction
+			found := false
+			for _, rf := range ut.funcs {
+				if rf.Begin <= rva && rva < rf.End {
+					want, found = rf, true
+				}
+			}
+			if got, ok := ut.Lookup(rva); ok != found || got != want {
+				t.Fatalf("%+v: Lookup(%d) = %+v %v, want %+v %v", ut.funcs, rva, got, ok, want, found)
+			}
+		}
+		for i := range ut.funcs {
+			first, end := ut.group(i)
+			reach := ut.funcs[first].End
+			for k := first + 1; k < end; k++ {
+				if ut.funcs[k].Begin >= reach {
+					t.Fatalf("%+v: group %d–%d of %d breaks at %d", ut.funcs, first, end, i, k)
+				}
+				reach = max(reach, ut.funcs[k].End)
+			}
+			if first > i || i >= end || end < len(ut.funcs) && ut.funcs[end].Begin < reach {
+				t.Fatalf("%+v: group %d–%d of %d", ut.funcs, first, end, i)
+			}
+		}
 	}
 }

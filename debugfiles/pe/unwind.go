@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+
+	"github.com/cairn-dev/cairn/debugfiles/unwind"
 )
 
 // RuntimeFunction is one entry of the exception table (.pdata): the code
@@ -32,10 +34,44 @@ type RuntimeFunction struct {
 type UnwindTable struct {
 	machine uint16
 	funcs   []RuntimeFunction
-	// maxEnd[i] is the largest End of funcs[:i+1], kept only when some
-	// entry reaches past the start of the next one (LLVM places the
-	// chained part of a function inside the primary entry's range).
-	maxEnd []uint32
+	// Kept only when some entry reaches past the start of the next one
+	// (LLVM places the chained part of a function inside the primary
+	// entry's range): groups are the indexes of the first entry of each
+	// group of entries that overlap one another, in order, and owners
+	// the pieces of the address space each entry owns, the innermost
+	// (unwind.Innermost). Lookups search them rather than walk back over
+	// the entries, which is linear in the entries for one that encloses
+	// every other one.
+	groups []uint32
+	owners []unwind.Span
+}
+
+// newUnwindTable sorts funcs by Begin and indexes them for lookups.
+func newUnwindTable(machine uint16, funcs []RuntimeFunction) *UnwindTable {
+	t := &UnwindTable{machine: machine, funcs: funcs}
+	// Linkers sort the table; a table out of order is sorted here so that
+	// Lookup can search it.
+	if !slices.IsSortedFunc(t.funcs, compareBegin) {
+		slices.SortStableFunc(t.funcs, compareBegin)
+	}
+	overlap := false
+	for i := 1; i < len(funcs) && !overlap; i++ {
+		overlap = funcs[i-1].End > funcs[i].Begin
+	}
+	if !overlap {
+		return t
+	}
+	end := uint32(0)
+	spans := make([]unwind.Span, len(funcs))
+	for i, rf := range funcs {
+		if i == 0 || end <= rf.Begin {
+			t.groups = append(t.groups, uint32(i))
+		}
+		end = max(end, rf.End)
+		spans[i] = unwind.Span{Start: uint64(rf.Begin), End: uint64(rf.End), Item: i}
+	}
+	t.owners = unwind.Innermost(spans)
+	return t
 }
 
 // maxRuntimeFunctions bounds the exception table: 2^24 entries of 12 bytes
@@ -70,7 +106,7 @@ func (o *Object) readUnwindTable() (*UnwindTable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pe: exception table: %w", err)
 	}
-	t := &UnwindTable{machine: o.machine, funcs: make([]RuntimeFunction, 0, n)}
+	funcs := make([]RuntimeFunction, 0, n)
 	for i := range n {
 		e := raw[i*entry:]
 		rf := RuntimeFunction{Begin: binary.LittleEndian.Uint32(e)}
@@ -87,27 +123,9 @@ func (o *Object) readUnwindTable() (*UnwindTable, error) {
 		if rf.Begin == 0 && rf.End == 0 && rf.UnwindData == 0 {
 			continue // padding at the end of the table
 		}
-		t.funcs = append(t.funcs, rf)
+		funcs = append(funcs, rf)
 	}
-	// Linkers sort the table; a table out of order is sorted here so that
-	// Lookup can search it.
-	if !slices.IsSortedFunc(t.funcs, compareBegin) {
-		slices.SortStableFunc(t.funcs, compareBegin)
-	}
-	for i := 1; i < len(t.funcs); i++ {
-		if t.funcs[i-1].End > t.funcs[i].Begin {
-			t.maxEnd = make([]uint32, len(t.funcs))
-			break
-		}
-	}
-	if t.maxEnd != nil {
-		m := uint32(0)
-		for i, rf := range t.funcs {
-			m = max(m, rf.End)
-			t.maxEnd[i] = m
-		}
-	}
-	return t, nil
+	return newUnwindTable(o.machine, funcs), nil
 }
 
 func compareBegin(a, b RuntimeFunction) int { return cmp.Compare(a.Begin, b.Begin) }
@@ -122,14 +140,32 @@ func (t *UnwindTable) Functions() []RuntimeFunction { return t.funcs }
 // Lookup finds the entry whose range holds rva; of nested entries, the
 // innermost (the one starting last).
 func (t *UnwindTable) Lookup(rva uint32) (RuntimeFunction, bool) {
+	if t.owners != nil {
+		owners := t.owners
+		k := sort.Search(len(owners), func(k int) bool { return owners[k].End > uint64(rva) })
+		if k < len(owners) && owners[k].Start <= uint64(rva) {
+			return t.funcs[owners[k].Item], true
+		}
+		return RuntimeFunction{}, false
+	}
 	i := sort.Search(len(t.funcs), func(i int) bool { return t.funcs[i].Begin > rva })
-	for j := i - 1; j >= 0; j-- {
-		if rva < t.funcs[j].End {
-			return t.funcs[j], true
-		}
-		if t.maxEnd == nil || t.maxEnd[j] <= rva {
-			break // no entry before j reaches rva
-		}
+	if i > 0 && rva < t.funcs[i-1].End {
+		return t.funcs[i-1], true
 	}
 	return RuntimeFunction{}, false
+}
+
+// group returns the index of the first entry of the group of overlapping
+// entries holding entry i, and the index past its last; (i, i+1) when
+// no entries overlap.
+func (t *UnwindTable) group(i int) (first, end int) {
+	if t.groups == nil {
+		return i, i + 1
+	}
+	g := sort.Search(len(t.groups), func(g int) bool { return int(t.groups[g]) > i }) - 1
+	first, end = int(t.groups[g]), len(t.funcs)
+	if g+1 < len(t.groups) {
+		end = int(t.groups[g+1])
+	}
+	return first, end
 }
