@@ -1,6 +1,7 @@
 package unwind
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -90,15 +91,7 @@ func TestInnermostAgainstDefinition(t *testing.T) {
 	inputs = append(inputs, shared, shrinking, enclosing)
 	for _, in := range inputs {
 		sorted := slices.Clone(in)
-		slices.SortStableFunc(sorted, func(x, y Span) int {
-			switch {
-			case x.Start < y.Start:
-				return -1
-			case x.Start > y.Start:
-				return 1
-			}
-			return 0
-		})
+		slices.SortStableFunc(sorted, func(x, y Span) int { return cmp.Compare(x.Start, y.Start) })
 		got := Innermost(slices.Clone(in))
 		if len(got) > 2*len(in) {
 			t.Fatalf("%d pieces for %d spans", len(got), len(in))
