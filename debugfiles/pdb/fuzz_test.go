@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/cairn-dev/cairn/debugfiles"
@@ -54,6 +55,48 @@ func FuzzPDB(f *testing.F) {
 		runtime.ReadMemStats(&after)
 		if grew := after.TotalAlloc - before.TotalAlloc; grew > uint64(200*len(data))+8<<20 {
 			t.Errorf("allocated %d bytes for %d bytes of input", grew, len(data))
+		}
+	})
+}
+
+// FuzzPDBStreams mutates one stream of a PDB at a time and lays the
+// streams out again as a valid MSF file. FuzzPDB's mutations mostly break
+// the MSF layout, which is checked first, so few reach the parsers of the
+// streams' contents: the DBI stream, module symbols and their C13 lines,
+// the type and id streams, publics, globals, frame data and the names.
+// Here every input does. The input picks a base PDB (the seeds' x86_64
+// and x86 PDBs and the synthetic one) and a stream of it, modulo their
+// counts, and gives the stream's new contents.
+func FuzzPDBStreams(f *testing.F) {
+	var bases [][][]byte
+	for _, b := range append(fuzzSeeds(f), pdb.SynthPDB(f)) {
+		o, err := pdb.NewObject(bytes.NewReader(b), int64(len(b)), "seed.pdb")
+		if err != nil {
+			f.Fatal(err)
+		}
+		streams := make([][]byte, o.StreamCount())
+		for i := range streams {
+			if streams[i], err = o.RawStream(i); err != nil {
+				f.Fatalf("stream %d: %v", i, err)
+			}
+		}
+		for i, s := range streams {
+			if len(s) > 0 {
+				f.Add(uint8(len(bases)), uint16(i), s)
+			}
+		}
+		bases = append(bases, streams)
+	}
+	f.Fuzz(func(t *testing.T, base uint8, index uint16, data []byte) {
+		streams := slices.Clone(bases[int(base)%len(bases)])
+		streams[int(index)%len(streams)] = data
+		file := pdb.WriteMSF(streams, 4096)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		exercise(file)
+		runtime.ReadMemStats(&after)
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > uint64(200*len(file))+8<<20 {
+			t.Errorf("allocated %d bytes for a file of %d bytes", grew, len(file))
 		}
 	})
 }
