@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"iter"
 	"slices"
-	"sort"
 	"strings"
+	"sync"
 
 	"github.com/cairn-dev/cairn/debugfiles/unwind"
 )
@@ -67,9 +67,11 @@ type FrameTable struct {
 	// descending, so that of the records covering an address the last
 	// in this order is the innermost; owners[i] are the pieces of the
 	// address space each of recs[i] owns (unwind.Innermost), which
-	// Lookup searches.
-	recs   [2][]frameRec
-	owners [2][]unwind.Span
+	// Lookup searches. They are made by the first Lookup: readers of
+	// Rows alone need none.
+	recs       [2][]frameRec
+	ownersOnce sync.Once
+	owners     [2][]unwind.Span
 	// rows are every record in yield order.
 	rows []unwind.Row
 }
@@ -136,11 +138,6 @@ func newFrameTable(am *addressMap, fd []FrameData, fpo []FPOData) *FrameTable {
 		slices.SortFunc(t.recs[i], func(a, b frameRec) int {
 			return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(b.end, a.end), cmp.Compare(b.seq, a.seq))
 		})
-		spans := make([]unwind.Span, len(t.recs[i]))
-		for k, r := range t.recs[i] {
-			spans[k] = unwind.Span{Start: r.start, End: r.end, Item: k}
-		}
-		t.owners[i] = unwind.Innermost(spans)
 	}
 	return t
 }
@@ -198,11 +195,18 @@ func (t *FrameTable) Rows() iter.Seq2[unwind.Row, error] {
 // Lookup returns the row of the FrameData record, else the FPO record,
 // that covers addr most narrowly.
 func (t *FrameTable) Lookup(addr uint64) (unwind.Row, bool, error) {
+	t.ownersOnce.Do(func() {
+		for i, recs := range t.recs {
+			spans := make([]unwind.Span, len(recs))
+			for k, r := range recs {
+				spans[k] = unwind.Span{Start: r.start, End: r.end, Item: k}
+			}
+			t.owners[i] = unwind.Innermost(spans)
+		}
+	})
 	for _, i := range [...]int{1, 0} {
-		owners := t.owners[i]
-		k := sort.Search(len(owners), func(k int) bool { return owners[k].End > addr })
-		if k < len(owners) && owners[k].Start <= addr {
-			r := t.recs[i][owners[k].Item]
+		if k, ok := unwind.Owner(t.owners[i], addr); ok {
+			r := t.recs[i][k]
 			return unwind.Row{Start: r.start, End: r.end, Entry: unwind.Range{Start: r.start, End: r.end}, RA: unwind.ArchX86.RA(), Win: r.win}, true, nil
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/cairn-dev/cairn/debugfiles/unwind"
 )
@@ -39,11 +40,12 @@ type UnwindTable struct {
 	// entry's range): groups are the indexes of the first entry of each
 	// group of entries that overlap one another, in order, and owners
 	// the pieces of the address space each entry owns, the innermost
-	// (unwind.Innermost). Lookups search them rather than walk back over
-	// the entries, which is linear in the entries for one that encloses
-	// every other one.
-	groups []uint32
-	owners []unwind.Span
+	// (unwind.Innermost), made by the first Lookup. Lookups search them
+	// rather than walk back over the entries, which is linear in the
+	// entries for one that encloses every other one.
+	groups     []uint32
+	ownersOnce sync.Once
+	owners     []unwind.Span
 }
 
 // newUnwindTable sorts funcs by Begin and indexes them for lookups.
@@ -62,15 +64,12 @@ func newUnwindTable(machine uint16, funcs []RuntimeFunction) *UnwindTable {
 		return t
 	}
 	end := uint32(0)
-	spans := make([]unwind.Span, len(funcs))
 	for i, rf := range funcs {
 		if i == 0 || end <= rf.Begin {
 			t.groups = append(t.groups, uint32(i))
 		}
 		end = max(end, rf.End)
-		spans[i] = unwind.Span{Start: uint64(rf.Begin), End: uint64(rf.End), Item: i}
 	}
-	t.owners = unwind.Innermost(spans)
 	return t
 }
 
@@ -140,11 +139,16 @@ func (t *UnwindTable) Functions() []RuntimeFunction { return t.funcs }
 // Lookup finds the entry whose range holds rva; of nested entries, the
 // innermost (the one starting last).
 func (t *UnwindTable) Lookup(rva uint32) (RuntimeFunction, bool) {
-	if t.owners != nil {
-		owners := t.owners
-		k := sort.Search(len(owners), func(k int) bool { return owners[k].End > uint64(rva) })
-		if k < len(owners) && owners[k].Start <= uint64(rva) {
-			return t.funcs[owners[k].Item], true
+	if t.groups != nil {
+		t.ownersOnce.Do(func() {
+			spans := make([]unwind.Span, len(t.funcs))
+			for i, rf := range t.funcs {
+				spans[i] = unwind.Span{Start: uint64(rf.Begin), End: uint64(rf.End), Item: i}
+			}
+			t.owners = unwind.Innermost(spans)
+		})
+		if i, ok := unwind.Owner(t.owners, uint64(rva)); ok {
+			return t.funcs[i], true
 		}
 		return RuntimeFunction{}, false
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"container/heap"
 	"slices"
+	"sort"
 )
 
 // Span is the half-open address range [Start, End) of the item of index
@@ -62,6 +63,16 @@ func Innermost(spans []Span) []Span {
 		x = end
 	}
 	return out
+}
+
+// Owner returns the Item of the piece of pieces, disjoint and in address
+// order as Innermost returns them, that holds addr.
+func Owner(pieces []Span, addr uint64) (item int, ok bool) {
+	k := sort.Search(len(pieces), func(k int) bool { return pieces[k].End > addr })
+	if k < len(pieces) && pieces[k].Start <= addr {
+		return pieces[k].Item, true
+	}
+	return 0, false
 }
 
 // spanHeap is a max-heap of indexes into a sorted list of spans.

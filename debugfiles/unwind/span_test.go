@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"math/rand/v2"
 	"slices"
-	"sort"
 	"testing"
 )
 
@@ -53,19 +52,10 @@ func owner(sorted []Span, addr uint64) (int, bool) {
 	return 0, false
 }
 
-// lookupSpans is the lookup Innermost's result is made for.
-func lookupSpans(spans []Span, addr uint64) (int, bool) {
-	k := sort.Search(len(spans), func(k int) bool { return spans[k].End > addr })
-	if k < len(spans) && spans[k].Start <= addr {
-		return spans[k].Item, true
-	}
-	return 0, false
-}
-
-// TestInnermostAgainstDefinition compares, on random overlapping spans and
-// on deep nestings, a lookup in the resolved pieces with the answer of
-// the definition at every address, and checks that the pieces are
-// disjoint, in order, non-empty, and at most twice the spans.
+// TestInnermostAgainstDefinition compares, on random overlapping spans
+// and on deep nestings, a lookup in the resolved pieces (Owner) with the
+// answer of the definition at every address, and checks that the pieces
+// are disjoint, in order, non-empty, and at most twice the spans.
 func TestInnermostAgainstDefinition(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var inputs [][]Span
@@ -103,7 +93,7 @@ func TestInnermostAgainstDefinition(t *testing.T) {
 		}
 		for addr := uint64(0); addr < 4100; addr++ {
 			wi, wok := owner(sorted, addr)
-			gi, gok := lookupSpans(got, addr)
+			gi, gok := Owner(got, addr)
 			if wi != gi || wok != gok {
 				t.Fatalf("%d spans, address %d: got %d %v, want %d %v", len(in), addr, gi, gok, wi, wok)
 			}
