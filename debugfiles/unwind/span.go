@@ -56,6 +56,9 @@ func Innermost(spans []Span) []Span {
 			end = spans[i].Start
 		}
 		if n := len(out); n > 0 && out[n-1].Item == owner.Item && out[n-1].End == x {
+			// A span owning nothing (empty or inverted) that starts
+			// inside the owner cut its piece above, and took nothing
+			// over.
 			out[n-1].End = end
 		} else {
 			out = append(out, Span{x, end, owner.Item})
