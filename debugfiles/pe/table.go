@@ -90,7 +90,7 @@ func (t *Table) Rows() iter.Seq2[unwind.Row, error] {
 		funcs := t.ut.funcs
 		var buf []unwind.Row
 		for i := 0; i < len(funcs); {
-			j := t.clusterEnd(i)
+			_, j := t.ut.group(i)
 			if j == i+1 {
 				var err error
 				buf, err = t.rows(funcs[i], buf[:0])
@@ -146,8 +146,7 @@ func (t *Table) Lookup(addr uint64) (unwind.Row, bool, error) {
 	// Entries overlap somewhere: resolve the group of entries around
 	// addr as Rows does.
 	funcs := t.ut.funcs
-	i, _ := t.ut.group(sort.Search(len(funcs), func(i int) bool { return funcs[i].Begin > uint32(addr) }) - 1)
-	g := t.group(i)
+	g := t.group(t.ut.group(sort.Search(len(funcs), func(i int) bool { return funcs[i].Begin > uint32(addr) }) - 1))
 	if k := findRow(g.rows, addr); k >= 0 {
 		row := g.rows[k]
 		// The caller owns the row's registers, as when the rows are
@@ -163,10 +162,10 @@ func (t *Table) Lookup(addr uint64) (unwind.Row, bool, error) {
 	return unwind.Row{}, false, nil
 }
 
-// group returns the group of entries starting at i, resolved, and keeps
-// it for the next lookups when it holds more than one entry.
-func (t *Table) group(i int) *resolvedGroup {
-	j := t.clusterEnd(i)
+// group returns the group of overlapping entries i to j-1 (the bounds
+// UnwindTable.group gives), resolved, and keeps it for the next lookups
+// when it holds more than one entry.
+func (t *Table) group(i, j int) *resolvedGroup {
 	if j == i+1 {
 		g := t.cluster(t.ut.funcs[i:j])
 		return &g
@@ -193,13 +192,6 @@ func findRow(rows []unwind.Row, addr uint64) int {
 		return k
 	}
 	return -1
-}
-
-// clusterEnd returns the end of the group of entries starting at i whose
-// ranges overlap one another (i+1 when entry i overlaps nothing after it).
-func (t *Table) clusterEnd(i int) int {
-	_, j := t.ut.group(i)
-	return j
 }
 
 // entryError is an entry whose rows could not be decoded.
