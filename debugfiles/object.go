@@ -121,6 +121,10 @@ type Symbol struct {
 	Address uint64
 	// Size is 0 when the table does not record it.
 	Size uint64
+	// File is the source file a local symbol was compiled from, where the
+	// table says (an ELF symbol table's STT_FILE entry before it), as
+	// llvm-symbolizer reports it; empty otherwise.
+	File string
 }
 
 // Object is one debug file, or one architecture of a fat Mach-O file.

@@ -52,6 +52,11 @@ or PDB, a Breakpad .sym file, or a .symcache written by 'cairn symcache build'.
 Anything but a .symcache is converted into a symcache once and kept in
 --cache-dir, keyed by debug id, file checksum and symcache format version, so
 the next run starts at once; a .symcache is checked against its checksum.
+Code the debug information leaves out (start-up code, hand-written assembly,
+a library built without -g) is named from the symbol table, without a file or
+line. llvm-symbolizer names it too, and gives a local symbol the file of the
+symbol table's STT_FILE entry before it ("crtstuff.c:0"), where Cairn prints
+"??:0".
 
 Addresses are absolute, as the file lays out its code (llvm-symbolizer's
 convention). --relative-address follows llvm-symbolizer exactly: it adds the
@@ -261,8 +266,9 @@ type pdbCompanion struct{ *loader.Companion }
 func (pdbCompanion) Format() debugfiles.Format { return debugfiles.FormatPDB }
 
 // symcacheKey names the cache file of an object: its debug id, its
-// architecture, a checksum of the file's bytes and the format version,
-// so that a rebuilt binary or a new format never reads a stale cache.
+// architecture, a checksum of the file's bytes, the format version and
+// cacheContent, so that a rebuilt binary, a new format or a build that
+// puts more in never reads a stale cache.
 func symcacheKey(path string, obj debugfiles.Object) (string, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -274,8 +280,14 @@ func symcacheKey(path string, obj debugfiles.Object) (string, error) {
 		return "", fmt.Errorf("symbolicate: %s: %w", path, err)
 	}
 	id := obj.DebugID().Breakpad()
-	return filepath.Join(id, fmt.Sprintf("%s-%08x.v%d.symcache", obj.Arch(), h.Sum32(), symcache.Version)), nil
+	return filepath.Join(id, fmt.Sprintf("%s-%08x.v%d%s.symcache", obj.Arch(), h.Sum32(), symcache.Version, cacheContent)), nil
 }
+
+// cacheContent names what this command's symcaches hold beyond what their
+// format version says: "-symtab", the symbol table's names for the code
+// the debug information leaves out (symcacheOptions). Caches written
+// before they held them have other names and are not reused.
+const cacheContent = "-symtab"
 
 // writeSymcacheFile builds obj's symcache into path through a temporary
 // file renamed into place, so that concurrent runs never see half a file.

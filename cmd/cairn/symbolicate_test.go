@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -156,6 +157,90 @@ func TestSymbolicateAgainstLLVMSymbolizer(t *testing.T) {
 					if bad > 0 {
 						t.Errorf("%s %v: %d addresses print differently where the frames agree", style, mangling, bad)
 					}
+				}
+			}
+		})
+	}
+}
+
+// TestSymbolicateCodeWithoutDebugInfo checks the code no DWARF describes
+// (the C runtime's start-up and shutdown functions linked into every
+// fixture) against llvm-symbolizer-14: at the start, middle and last byte
+// of every function symbol (the second byte where the symbol records no
+// size) where llvm-symbolizer answers from the symbol table (one frame,
+// line 0), the output must be byte-identical in every style: the symbol's
+// name, and for a local symbol the file of the STT_FILE entry before it
+// ("crtstuff.c:0").
+func TestSymbolicateCodeWithoutDebugInfo(t *testing.T) {
+	for _, name := range []string{"elf-x86_64-gcc-O2", "elf-x86_64-clang-O2", "elf-aarch64-gcc-O2"} {
+		t.Run(name, func(t *testing.T) {
+			bin := fixtures.Get(t, name)
+			f, err := elf.Open(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			syms, err := f.Symbols()
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all []uint64
+			for _, s := range syms {
+				if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Value == 0 {
+					continue
+				}
+				// The start-up code's symbols record no size: their
+				// second byte, which both take to belong to them.
+				all = append(all, s.Value, s.Value+max(s.Size/2, 1), s.Value+max(s.Size, 2)-1)
+			}
+			// The addresses llvm-symbolizer answers from the symbol table.
+			var in strings.Builder
+			for _, a := range all {
+				fmt.Fprintf(&in, "0x%x\n", a)
+			}
+			type answer struct {
+				Symbol []struct {
+					FunctionName, FileName string
+					Line                   int
+				}
+			}
+			var answers []answer
+			for _, l := range strings.Split(strings.TrimSpace(llvmSymbolizer(t, in.String(), "--obj="+bin, "--output-style=JSON")), "\n") {
+				var r answer
+				if err := json.Unmarshal([]byte(l), &r); err != nil {
+					t.Fatalf("%v: %s", err, l)
+				}
+				answers = append(answers, r)
+			}
+			if len(answers) != len(all) {
+				t.Fatalf("llvm-symbolizer: %d answers for %d addresses", len(answers), len(all))
+			}
+			in.Reset()
+			var named []string
+			for i, r := range answers {
+				// The symbol table's answers: no line, and no file or the
+				// STT_FILE name (the fixtures' DWARF paths are absolute).
+				// The last symbol, which records no size (_fini), has no
+				// end in Cairn; llvm-symbolizer gives it every address
+				// above.
+				if len(r.Symbol) == 1 && r.Symbol[0].Line == 0 && r.Symbol[0].FunctionName != "" &&
+					!strings.Contains(r.Symbol[0].FileName, "/") && r.Symbol[0].FunctionName != "_fini" {
+					fmt.Fprintf(&in, "0x%x\n", all[i])
+					named = append(named, r.Symbol[0].FunctionName)
+				}
+			}
+			if !slices.Contains(named, "frame_dummy") {
+				t.Fatalf("llvm-symbolizer names no start-up code from the symbol table (named %v)", named)
+			}
+			for _, style := range []string{"LLVM", "GNU", "JSON"} {
+				args := []string{"--output-style=" + style, "-a"}
+				want := llvmSymbolizer(t, in.String(), append([]string{"--obj=" + bin}, args...)...)
+				got, err := runIn(t, in.String(), append([]string{"symbolicate", "--no-cache", "--obj", bin}, args...)...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Errorf("%s, at %d addresses of %v:\ncairn:\n%s\nllvm-symbolizer:\n%s", style, len(named), slices.Compact(named), got, want)
 				}
 			}
 		})
@@ -467,7 +552,9 @@ func TestBuildHeapFor(t *testing.T) {
 
 // TestSymcacheOptions checks that a command builds the symcache of DWARF
 // with its intermediate tables in memory and a collection once the
-// functions are read, and a PDB's with neither, as its memory goal wants.
+// functions are read, and a PDB's with neither, as its memory goal wants;
+// and both with the symbol table naming what the debug information leaves
+// out.
 func TestSymcacheOptions(t *testing.T) {
 	r, _ := fixtures.Lookup("pe-x86_64-clang-O2")
 	for _, tc := range []struct {
@@ -491,6 +578,9 @@ func TestSymcacheOptions(t *testing.T) {
 			}
 			if got := opts.AfterReading != nil; got != tc.collect {
 				t.Errorf("AfterReading set: %v, want %v", got, tc.collect)
+			}
+			if !opts.FillFromSymbols {
+				t.Error("FillFromSymbols not set: code without debug information would print as ??")
 			}
 		})
 	}

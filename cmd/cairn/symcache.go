@@ -36,10 +36,12 @@ func newSymcacheBuildCommand() *cobra.Command {
 symcache. FILE may be an ELF binary or .debug file (a stripped binary's debug
 file is found by build id or .gnu_debuglink), a Mach-O binary (with its
 PATH.dSYM when present) or dSYM (--arch picks a slice of a fat file), a PE
-image (with the PDB it names) or PDB, or a Breakpad .sym file; a file without
-debug information contributes its symbol table, as functions without lines.
-The file is written through a temporary file and renamed into place, then
-verified and described.`,
+image (with the PDB it names) or PDB, or a Breakpad .sym file. Code the debug
+information leaves out (start-up code, hand-written assembly, a library built
+without -g) is named from the symbol table, as functions without lines, and a
+file without debug information contributes its symbol table alone. The file
+is written through a temporary file and renamed into place, then verified and
+described.`,
 		Example: `  cairn symcache build build/game -o game.symcache
   cairn symcache build Game.app.dSYM --arch arm64 -o Game-arm64.symcache
   cairn symbolicate --obj game.symcache 0x4011a4`,
@@ -167,11 +169,17 @@ func prepareSymcacheBuild(obj debugfiles.Object) symcache.Options {
 // fixture's build touched 22 MB of heap instead of 26 and peaked at 33-35
 // MB of RSS instead of 37, in the same time (BENCHMARKS.md). A PDB's
 // session keeps a small heap, and its build is left as it was measured.
+//
+// Every build names the code the debug information leaves out from the
+// symbol table (Options.FillFromSymbols): start-up code, hand-written
+// assembly, a library built without -g. llvm-symbolizer names it, Breakpad's
+// dump_syms writes it as PUBLIC records, and the service's symcaches have it;
+// without it a frame there would print as ??.
 func symcacheOptions(obj debugfiles.Object) symcache.Options {
 	if isPDB(obj) {
-		return symcache.Options{}
+		return symcache.Options{FillFromSymbols: true}
 	}
-	return symcache.Options{SpillMemory: symcacheSpillMemory, AfterReading: runtime.GC}
+	return symcache.Options{SpillMemory: symcacheSpillMemory, AfterReading: runtime.GC, FillFromSymbols: true}
 }
 
 // printSymcacheInfo opens, verifies and describes a symcache file.

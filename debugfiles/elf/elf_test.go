@@ -189,6 +189,26 @@ func TestSymbolsFindFunctions(t *testing.T) {
 	}
 }
 
+// TestSymbolFiles checks which source file each function symbol reports:
+// a local symbol the STT_FILE entry before it (the static helper, prog.c),
+// a global symbol none, as llvm-symbolizer reads the table.
+func TestSymbolFiles(t *testing.T) {
+	fx := fixtures(t)
+	for _, v := range []string{"pie", "pie.debug"} {
+		t.Run(v, func(t *testing.T) {
+			files := map[string]string{}
+			for s := range fx.open(t, v).Symbols() {
+				files[s.Name] = s.File
+			}
+			for name, want := range map[string]string{"helper": "prog.c", "main": "", "compute": ""} {
+				if got, ok := files[name]; !ok || got != want {
+					t.Errorf("%s: file %q (found %v), want %q", name, got, ok, want)
+				}
+			}
+		})
+	}
+}
+
 func symbolMap(o *Object) map[string]uint64 {
 	m := map[string]uint64{}
 	for s := range o.Symbols() {

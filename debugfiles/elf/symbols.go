@@ -84,11 +84,17 @@ func (o *Object) readSymbols() ([]symbol, error) {
 }
 
 // functionSymbols appends the function symbols of syms, whose section
-// indexes refer to f, to out.
+// indexes refer to f, to out. A local symbol's file is the name of the
+// last STT_FILE entry before it: the linker copies each object's local
+// symbols after the entry naming its source.
 func (o *Object) functionSymbols(out []symbol, f *stdelf.File, syms []stdelf.Symbol) []symbol {
+	file := ""
 	for _, s := range syms {
 		switch stdelf.ST_TYPE(s.Info) {
 		case stdelf.STT_FUNC, stdelf.STT_GNU_IFUNC:
+		case stdelf.STT_FILE:
+			file = s.Name
+			continue
 		default:
 			continue
 		}
@@ -110,10 +116,11 @@ func (o *Object) functionSymbols(out []symbol, f *stdelf.File, syms []stdelf.Sym
 		if secEnd := sec.Addr + sec.Size; secEnd > addr && sec.Addr <= addr {
 			end = secEnd - o.loadAddr
 		}
-		out = append(out, symbol{
-			Symbol:     debugfiles.Symbol{Name: s.Name, Address: addr - o.loadAddr, Size: s.Size},
-			sectionEnd: end,
-		})
+		sym := debugfiles.Symbol{Name: s.Name, Address: addr - o.loadAddr, Size: s.Size}
+		if stdelf.ST_BIND(s.Info) == stdelf.STB_LOCAL {
+			sym.File = file
+		}
+		out = append(out, symbol{Symbol: sym, sectionEnd: end})
 	}
 	return out
 }

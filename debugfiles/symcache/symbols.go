@@ -16,6 +16,7 @@ const maxSymbolGap = 1 << 20
 
 // fillFromSymbols adds, as functions without lines, the parts of an
 // object's symbols that no debug function covers (Options.FillFromSymbols).
+// A symbol whose table names its source file gets that file, with line 0.
 func fillFromSymbols(b *Builder, obj debugfiles.Object, covered []addrRange) {
 	slices.SortFunc(covered, func(a, b addrRange) int { return cmp.Compare(a.start, b.start) })
 	merged := covered[:0]
@@ -50,7 +51,12 @@ func fillFromSymbols(b *Builder, obj debugfiles.Object, covered []addrRange) {
 				next = max(merged[k].start, pos)
 			}
 			if next > pos {
-				b.Add(&debugfiles.Function{Address: pos, Size: next - pos, Name: sym.Name})
+				f := &debugfiles.Function{Address: pos, Size: next - pos, Name: sym.Name}
+				if sym.File != "" {
+					// A file without a line, as llvm-symbolizer gives it.
+					f.Lines = []debugfiles.LineInfo{{Address: pos, Size: next - pos, File: debugfiles.FileInfo{Name: sym.File}}}
+				}
+				b.Add(f)
 			}
 			if k >= len(merged) || merged[k].start >= end {
 				break

@@ -15,13 +15,6 @@ import (
 	"github.com/cairn-dev/cairn/symbolicator/sources"
 )
 
-// classCUFile: code that a compile unit's address range covers but none of
-// its functions or line rows (GCC's crtstuff.c: deregister_tm_clones and
-// friends). Symbolication names it from the symbol table, without a source
-// position; llvm-symbolizer gives the same name and, as the file, the
-// compile unit's name with line 0.
-const classCUFile = "llvm-cu-name-as-file"
-
 // oracleCase is a fixture symbolicated through a source of one kind.
 type oracleCase struct {
 	fixture string
@@ -122,16 +115,11 @@ func TestSymbolicateAgainstLLVM(t *testing.T) {
 			for i, a := range addrs {
 				index[a] = i
 			}
+			// Code without DWARF (GCC's crtstuff.c: deregister_tm_clones
+			// and friends) is named from the symbol table, with the file
+			// of the STT_FILE entry before a local symbol, as
+			// llvm-symbolizer names it: no class of its own.
 			opts := symoracle.FixtureOptions(tc.fixture, symtab)
-			fixtureExtra := opts.Extra
-			opts.Allowed[classCUFile] = true
-			opts.Extra = func(addr uint64, ours []debugfiles.Frame, want []symoracle.Frame) string {
-				if len(ours) == 1 && len(want) == 1 && ours[0].Line == 0 && want[0].Line == 0 &&
-					ours[0].File.Path() == "" && ours[0].Function == want[0].FunctionName {
-					return classCUFile
-				}
-				return fixtureExtra(addr, ours, want)
-			}
 			res := symoracle.Compare(addrs, want, func(a uint64) []debugfiles.Frame { return chains[index[a]] }, opts)
 			t.Logf("%s via %s (%v layout): %s", tc.fixture, src.ID(), tc.layout, res)
 			for _, e := range res.Unexplained() {
