@@ -75,6 +75,7 @@ func FuzzOpen(f *testing.F) {
 		_ = o.BuildIDPath()
 		_, _, _ = o.DebugLink()
 		_ = o.Features().String()
+		checkAgainstDebugELF(t, o)
 		syms, _ := o.SymbolTable()
 		if !slices.IsSortedFunc(syms, func(a, b debugfiles.Symbol) int { return cmp.Compare(a.Address, b.Address) }) {
 			t.Errorf("symbols not sorted")

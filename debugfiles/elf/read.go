@@ -123,18 +123,25 @@ func (o *Object) sectionData(s *stdelf.Section) ([]byte, error) {
 // the compressed payload.
 func compression(s *stdelf.Section, raw []byte, class stdelf.Class, bo binary.ByteOrder) (stdelf.CompressionType, uint64, []byte, error) {
 	if s.Flags&stdelf.SHF_COMPRESSED != 0 {
+		var kind stdelf.CompressionType
+		var size uint64
 		switch class {
 		case stdelf.ELFCLASS32:
 			if len(raw) < 12 {
 				return 0, 0, nil, &FormatError{int64(s.Offset), "truncated compression header"}
 			}
-			return stdelf.CompressionType(bo.Uint32(raw)), uint64(bo.Uint32(raw[4:])), raw[12:], nil
+			kind, size, raw = stdelf.CompressionType(bo.Uint32(raw)), uint64(bo.Uint32(raw[4:])), raw[12:]
 		default:
 			if len(raw) < 24 {
 				return 0, 0, nil, &FormatError{int64(s.Offset), "truncated compression header"}
 			}
-			return stdelf.CompressionType(bo.Uint32(raw)), bo.Uint64(raw[8:]), raw[24:], nil
+			kind, size, raw = stdelf.CompressionType(bo.Uint32(raw)), bo.Uint64(raw[8:]), raw[24:]
 		}
+		if kind == 0 {
+			// Not "stored plainly": the header would be read as contents.
+			return 0, 0, nil, &FormatError{int64(s.Offset), "SHF_COMPRESSED with compression type 0"}
+		}
+		return kind, size, raw, nil
 	}
 	if strings.HasPrefix(s.Name, ".zdebug") && len(raw) >= 12 && string(raw[:4]) == "ZLIB" {
 		return stdelf.COMPRESS_ZLIB, binary.BigEndian.Uint64(raw[4:12]), raw[12:], nil
