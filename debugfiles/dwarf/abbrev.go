@@ -2,11 +2,13 @@ package dwarf
 
 import "fmt"
 
-// attrSpec is one attribute of an abbreviation.
+// attrSpec is one attribute of an abbreviation: 16 bytes, of which a
+// program's tables hold one per attribute of each abbreviation (CPython's
+// libpython: 87,336 in 146 tables). The attribute itself is kept only as
+// its role.
 type attrSpec struct {
-	attr     uint32
-	form     uint32
 	implicit int64 // DW_FORM_implicit_const's value
+	form     uint32
 	// role is what the walk does with the attribute (attrRole), found
 	// once per abbreviation rather than once per DIE.
 	role attrRole
@@ -133,86 +135,91 @@ const maxDenseAbbrev = 1 << 14
 
 // parseAbbrevs reads the abbreviation table at off. Sizes of fixed-size
 // forms depend on the unit (address and offset size), hence the arguments.
+//
+// It reads the table twice: first to count its abbreviations and
+// attributes, then to fill arrays of exactly that size. Read once into
+// arrays grown as it went, libpython's tables took 6.4 MB of new memory
+// for 2.1 MB of abbreviations.
 func parseAbbrevs(data []byte, off uint64, bigEndian bool, addrSize uint8, is64 bool, version uint16, bud *budget) (*abbrevTable, error) {
-	b := at(".debug_abbrev", data, off, bigEndian)
-	t := &abbrevTable{}
-	// Attributes of all abbreviations share one backing array, grown as
-	// they are read: the rest of .debug_abbrev after off (which bounds
-	// it, at two bytes an attribute) often holds the tables of many
-	// other units.
-	specs := make([]attrSpec, 0, min(b.left()/2, 512))
-	type pending struct {
-		code       uint64
-		a          abbrev
-		start, end int
+	n, attrs, maxCode, err := countAbbrevs(data, off, bigEndian, bud)
+	if err != nil {
+		return nil, err
 	}
-	var list []pending
-	maxCode := uint64(0)
-	for {
+	t := &abbrevTable{}
+	// Dense only when codes are not much sparser than the abbreviations
+	// themselves, so hostile codes cannot drive the allocation.
+	if maxCode < maxDenseAbbrev && maxCode <= 2*uint64(n)+64 {
+		t.dense = make([]abbrev, maxCode+1)
+	} else {
+		t.sparse = make(map[uint64]*abbrev, n)
+	}
+	// Attributes of all abbreviations share one backing array.
+	specs := make([]attrSpec, 0, attrs)
+	b := at(".debug_abbrev", data, off, bigEndian)
+	for range n {
 		code := b.uleb()
-		if code == 0 || b.err != nil {
-			break
-		}
-		var p pending
-		p.code = code
-		p.a.tag = uint32(b.uleb())
-		p.a.children = b.u8() != 0
-		p.start = len(specs)
+		a := abbrev{tag: uint32(b.uleb()), children: b.u8() != 0}
+		start := len(specs)
 		for {
-			at := b.uleb()
-			form := b.uleb()
-			if b.err != nil {
-				return nil, b.err
-			}
+			at, form := b.uleb(), b.uleb()
 			if at == 0 && form == 0 {
 				break
 			}
-			s := attrSpec{attr: uint32(at), form: uint32(form), role: roleOf(uint32(at))}
+			s := attrSpec{form: uint32(form), role: roleOf(uint32(at))}
 			if form == formImplicitConst {
 				s.implicit = b.sleb()
 			}
 			specs = append(specs, s)
 		}
-		p.end = len(specs)
-		list = append(list, p)
-		// Tables at different offsets may overlap; charge every
-		// abbreviation read so that many units cannot re-read one huge
-		// table without limit.
-		if err := bud.spend(1 + p.end - p.start); err != nil {
-			return nil, err
-		}
-		maxCode = max(maxCode, code)
-	}
-	if b.err != nil {
-		return nil, b.err
-	}
-	// Dense only when codes are not much sparser than the abbreviations
-	// themselves, so hostile codes cannot drive the allocation.
-	if maxCode < maxDenseAbbrev && maxCode <= 2*uint64(len(list))+64 {
-		t.dense = make([]abbrev, maxCode+1)
-	} else {
-		t.sparse = make(map[uint64]*abbrev, len(list))
-	}
-	for i := range list {
-		p := &list[i]
-		p.a.attrs = specs[p.start:p.end:p.end]
-		if p.a.attrs == nil {
-			p.a.attrs = specs[:0:0]
-		}
-		p.a.interesting = interestingTag(p.a.tag)
-		p.a.fixed = fixedSize(p.a.attrs, addrSize, is64, version)
-		markSkipRuns(p.a.attrs, addrSize, is64, version)
+		a.attrs = specs[start:len(specs):len(specs)]
+		a.interesting = interestingTag(a.tag)
+		a.fixed = fixedSize(a.attrs, addrSize, is64, version)
+		markSkipRuns(a.attrs, addrSize, is64, version)
 		if t.dense != nil {
-			if t.dense[p.code].attrs != nil {
-				return nil, &FormatError{Section: ".debug_abbrev", Offset: off, Msg: fmt.Sprintf("duplicate abbreviation code %d", p.code)}
+			if t.dense[code].attrs != nil {
+				return nil, &FormatError{Section: ".debug_abbrev", Offset: off, Msg: fmt.Sprintf("duplicate abbreviation code %d", code)}
 			}
-			t.dense[p.code] = p.a
+			t.dense[code] = a
 		} else {
-			a := p.a
-			t.sparse[p.code] = &a
+			t.sparse[code] = &a
 		}
 	}
 	return t, nil
+}
+
+// countAbbrevs reads the abbreviation table at off for parseAbbrevs: how
+// many abbreviations and attributes it holds, and its highest code. Tables
+// at different offsets may overlap; every abbreviation read is charged to
+// bud, so that many units cannot re-read one huge table without limit.
+func countAbbrevs(data []byte, off uint64, bigEndian bool, bud *budget) (n, attrs int, maxCode uint64, err error) {
+	b := at(".debug_abbrev", data, off, bigEndian)
+	for {
+		code := b.uleb()
+		if code == 0 || b.err != nil {
+			break
+		}
+		b.uleb() // tag
+		b.u8()   // children
+		k := 0
+		for {
+			at, form := b.uleb(), b.uleb()
+			if b.err != nil {
+				return 0, 0, 0, b.err
+			}
+			if at == 0 && form == 0 {
+				break
+			}
+			if form == formImplicitConst {
+				b.sleb()
+			}
+			k++
+		}
+		if err := bud.spend(1 + k); err != nil {
+			return 0, 0, 0, err
+		}
+		n, attrs, maxCode = n+1, attrs+k, max(maxCode, code)
+	}
+	return n, attrs, maxCode, b.err
 }
 
 // markSkipRuns sets the skip runs of attrs (attrSpec.skipRun).

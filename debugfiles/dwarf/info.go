@@ -331,7 +331,7 @@ func skipDIE(b *buf, a *abbrev, h *unitHeader) (sibling uint64, ok bool) {
 	}
 	for i := range a.attrs {
 		s := &a.attrs[i]
-		if s.attr == atSibling && a.children {
+		if s.role == roleSibling && a.children {
 			v := readValue(b, s.form, s.implicit, h, 0)
 			if v.cls == clsRef {
 				sibling, ok = v.v, true
