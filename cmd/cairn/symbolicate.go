@@ -53,10 +53,9 @@ Anything but a .symcache is converted into a symcache once and kept in
 --cache-dir, keyed by debug id, file checksum and symcache format version, so
 the next run starts at once; a .symcache is checked against its checksum.
 Code the debug information leaves out (start-up code, hand-written assembly,
-a library built without -g) is named from the symbol table, without a file or
-line. llvm-symbolizer names it too, and gives a local symbol the file of the
-symbol table's STT_FILE entry before it ("crtstuff.c:0"), where Cairn prints
-"??:0".
+a library built without -g) is named from the symbol table as llvm-symbolizer
+names it: without a line, and for a local symbol with the file of the symbol
+table's STT_FILE entry before it ("crtstuff.c:0").
 
 Addresses are absolute, as the file lays out its code (llvm-symbolizer's
 convention). --relative-address follows llvm-symbolizer exactly: it adds the
