@@ -87,9 +87,9 @@ func (o *Object) readSymbols() ([]symbol, error) {
 // functionSymbols appends the function symbols of o's first section of type
 // typ (SHT_SYMTAB or SHT_DYNSYM) to out, in table order, and returns
 // stdelf.ErrNoSymbols when there is no such section or it is empty, as
-// debug/elf does. A local symbol's file
-// is the name of the last STT_FILE entry before it: the linker copies each
-// object's local symbols after the entry naming its source.
+// debug/elf does. A local symbol's file is the name of the last STT_FILE
+// entry before it: the linker copies each object's local symbols after the
+// entry naming its source.
 //
 // It reads the table where it lies in a mapped file and copies the string
 // table once, for the names of the symbols it keeps: debug/elf's Symbols
