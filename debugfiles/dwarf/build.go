@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 
@@ -256,6 +255,9 @@ type builder struct {
 	// line table rows as they are (CompactFunction.Table): a unit's rows
 	// are then released only once its last function has been consumed.
 	tableRows bool
+	// gapRanges is gapsOf's working storage, reused from one segment of
+	// a streaming walk to the next.
+	gapRanges []addrRange
 	// reuse is set when the consumer keeps nothing of a function once
 	// it has been handed the next (TransientCompactFunctions):
 	// emitParallel then builds later chunks in the storage of the ones
@@ -856,42 +858,28 @@ type gap struct {
 // range, code whose DIE the compiler left out. Emission turns them into
 // nameless functions: llvm-symbolizer still reports the line row there, and
 // a file and line are worth more than nothing.
-func (bl *builder) gaps() []gap {
-	var covered []addrRange
+func (bl *builder) gaps() []gap { return bl.gapsOf(nil) }
+
+// gapsOf is gaps for the units pick accepts (every unit when pick is
+// nil), against the functions the builder holds.
+func (bl *builder) gapsOf(pick func(ui int, u *unitInfo) bool) []gap {
+	covered := bl.gapRanges[:0]
+	defer func() { bl.gapRanges = covered[:0] }()
 	for i := range bl.nodes {
 		if n := &bl.nodes[i]; n.parent < 0 {
 			covered = append(covered, bl.ranges[n.rng0:n.rng1]...)
 		}
 	}
 	sortRanges(covered)
-	merged := covered[:0]
-	for _, r := range covered {
-		if n := len(merged); n > 0 && r.lo <= merged[n-1].hi {
-			merged[n-1].hi = max(merged[n-1].hi, r.hi)
-			continue
-		}
-		merged = append(merged, r)
-	}
+	merged := mergeSorted(covered)
 	var out []gap
 	for ui, u := range bl.units {
-		if u.replaced || u.cu1 <= u.cu0 || !u.hasStmt {
+		if u.replaced || u.cu1 <= u.cu0 || !u.hasStmt || (pick != nil && !pick(ui, u)) {
 			continue
 		}
 		for _, cu := range bl.ranges[u.cu0:u.cu1] {
-			lo := cu.lo
-			i := sort.Search(len(merged), func(i int) bool { return merged[i].hi > lo })
-			for ; lo < cu.hi; i++ {
-				hi := cu.hi
-				if i < len(merged) {
-					hi = min(hi, merged[i].lo)
-				}
-				if lo < hi {
-					out = append(out, gap{int32(ui), addrRange{lo, hi}})
-				}
-				if i >= len(merged) {
-					break
-				}
-				lo = max(lo, merged[i].hi)
+			for _, r := range uncovered(merged, cu.lo, cu.hi) {
+				out = append(out, gap{int32(ui), r})
 			}
 		}
 	}
@@ -1217,6 +1205,7 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap, bud *budget, compact bool, 
 		// names resolved already, see emitParallel).
 		return nil, errBudget
 	}
+	gap0 := len(slab) // the gaps' functions are slab[gap0:]
 	for _, g := range gaps {
 		u := bl.units[g.unit]
 		if _, err := bl.loadLines(u, bud); err != nil {
@@ -1337,7 +1326,7 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap, bud *budget, compact bool, 
 				return nil, err
 			}
 			near = at
-			tops = append(tops, CompactFunction{Function: f, Table: table, Load: load, Files: u.files})
+			tops = append(tops, CompactFunction{Function: f, Table: table, Load: load, Files: u.files, Gap: k >= gap0})
 			continue
 		}
 		cuts = appendCuts(cuts[:0], f.Inlinees, load)
@@ -1350,14 +1339,14 @@ func (bl *builder) emitNodes(lo, hi int, gaps []gap, bud *budget, compact bool, 
 			if err != nil {
 				return nil, err
 			}
-			tops = append(tops, CompactFunction{Function: f, Rows: rows, Files: u.files})
+			tops = append(tops, CompactFunction{Function: f, Rows: rows, Files: u.files, Gap: k >= gap0})
 			continue
 		}
 		lines, err := bl.lines(u, f.Address+load, f.Address+f.Size+load, cuts, &ls, bud)
 		if err != nil {
 			return nil, err
 		}
-		tops = append(tops, CompactFunction{Function: f})
+		tops = append(tops, CompactFunction{Function: f, Gap: k >= gap0})
 		f.Lines = lines
 		for _, d := range desc[start[k]:start[k+1]] {
 			c := &slab[d]

@@ -120,7 +120,10 @@ func exercise(t *testing.T, s *dwarf.Session) {
 	}
 	var tn int
 	var terr error
-	var named []string
+	var named, gaps []string
+	describe := func(cf *dwarf.CompactFunction) string {
+		return fmt.Sprintf("%#x+%#x %s %v", cf.Address, cf.Size, cf.Name, dwarf.CompactLines(cf))
+	}
 	for cf, err := range s.TransientCompactFunctions() {
 		if err != nil {
 			terr = err
@@ -128,7 +131,10 @@ func exercise(t *testing.T, s *dwarf.Session) {
 		}
 		tn++
 		if cf.Name != "" {
-			named = append(named, fmt.Sprintf("%#x+%#x %s %v", cf.Address, cf.Size, cf.Name, dwarf.CompactLines(cf)))
+			named = append(named, describe(cf))
+		}
+		if cf.Gap {
+			gaps = append(gaps, describe(cf))
 		}
 	}
 	if tn != n || fmt.Sprint(terr) != fmt.Sprint(cerr) {
@@ -150,6 +156,29 @@ func exercise(t *testing.T, s *dwarf.Session) {
 	}
 	if terr == nil && (serr != nil || !slices.Equal(sub, named)) {
 		t.Fatalf("TransientSubprograms: %d named functions, error %v; TransientCompactFunctions: %d", len(sub), serr, len(named))
+	}
+	// TransientSubprogramsAndGaps, batch by batch whatever the size, and
+	// its gaps clipped, yields what the whole-program walk does.
+	old := dwarf.SetStreamMinInfo(0)
+	var clip dwarf.GapClipper
+	var sg, gg []string
+	for cf, err := range s.TransientSubprogramsAndGaps() {
+		if err != nil {
+			serr = err
+			break
+		}
+		if clip.Note(cf) && cf.Name != "" {
+			sg = append(sg, describe(cf))
+		}
+	}
+	dwarf.SetStreamMinInfo(old)
+	for cf := range clip.Gaps() {
+		gg = append(gg, describe(cf))
+	}
+	slices.Sort(gaps)
+	slices.Sort(gg)
+	if terr == nil && (serr != nil || !slices.Equal(sg, named) || !slices.Equal(gg, gaps)) {
+		t.Fatalf("TransientSubprogramsAndGaps: %d named functions and %d gaps, error %v; TransientCompactFunctions: %d and %d", len(sg), len(gg), serr, len(named), len(gaps))
 	}
 	fns, err := s.AllFunctions()
 	if err != nil {

@@ -22,7 +22,7 @@ func TestConsumerBuildsChunks(t *testing.T) {
 		workersBuild = false
 		got := wholeProgramTrees(t, sess)
 		streamed := namedTrees(t, func(yield func(*CompactFunction) bool) error {
-			return sess.stream(streamBatchBytes, yield)
+			return sess.stream(streamBatchBytes, false, yield)
 		})
 		workersBuild = true
 		for _, c := range []struct {

@@ -222,6 +222,11 @@ type CompactFunction struct {
 	// Files are the files of the function's unit; the functions of one
 	// unit share the slice, which must not be modified.
 	Files []debugfiles.FileInfo
+	// Gap marks a nameless function made of a unit's code that no
+	// function covers: none of the whole program's, or, from
+	// TransientSubprogramsAndGaps, none of its batch of units', and a
+	// consumer keeps only what no function of another batch covers.
+	Gap bool
 }
 
 // CompactFunctions yields what Functions does, in the same order, with the

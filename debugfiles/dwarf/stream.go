@@ -1,6 +1,7 @@
 package dwarf
 
 import (
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -14,10 +15,12 @@ import (
 // the pages of .debug_info it read, are then all held at once.
 //
 // A consumer that has no use for that code (a Breakpad .sym writer writes
-// no FUNC record without a name) is served unit batch by unit batch
-// instead: each batch of units is walked (one batch ahead, on a goroutine
-// of its own), its functions are named, built and yielded, and
-// its records and pages are dropped before the next. A batch whose DIEs
+// no FUNC record without a name), or that can wait for the end to learn
+// which of it no function covers (a symcache writer, see GapClipper), is
+// served unit batch by unit batch instead: each batch of units is walked
+// (one batch ahead, on a goroutine of its own), its functions are named,
+// built and yielded, and its records and pages are dropped before the
+// next. A batch whose DIEs
 // refer past the units read so far (references across units, which
 // producers emit only with DW_FORM_ref_addr) waits for the units it refers
 // to and goes out with them: the names are those of the whole-program walk
@@ -36,14 +39,72 @@ func (s *Session) TransientSubprograms() iter.Seq2[*CompactFunction, error] {
 	if s.data != nil {
 		return s.TransientCompactFunctions()
 	}
+	return s.streamed(false)
+}
+
+// TransientSubprogramsAndGaps yields what TransientSubprograms does, and
+// after the functions of each batch of units the nameless functions made
+// of the code of the batch's units that none of the batch's functions
+// covers, flagged Gap, all with their lines as Table rows. Kept where no
+// function of the program covers them, these are the nameless functions
+// TransientCompactFunctions yields: a consumer that clips them so
+// (GapClipper) gets what TransientCompactFunctions gives while holding a
+// few batches' records, not the program's. Skeleton units' gaps come
+// last, after their split units are read.
+//
+// Where reading batch by batch would hold about as much as the whole
+// program, it yields what TransientCompactFunctions does instead, its
+// gaps flagged alike: for a session reading through debug/dwarf; for a
+// program whose DIEs may refer to other units, as every batch's records
+// are kept then; and for a program whose .debug_info is smaller than
+// streamMinInfo.
+func (s *Session) TransientSubprogramsAndGaps() iter.Seq2[*CompactFunction, error] {
+	if s.data != nil || (s.sec != nil && len(s.sec.Info) < streamMinInfo) {
+		return s.TransientCompactFunctions()
+	}
+	return s.streamed(true)
+}
+
+// streamMinInfo is the .debug_info from which TransientSubprogramsAndGaps
+// reads a batch of units at a time. The whole-program walk's records take
+// 3.5-4.5 bytes of heap per byte of .debug_info (15 MB for the bench
+// fixture's 4.3 MB, 40 MB for libpython's 9.2 MB), and it keeps both
+// cores busier: on the bench fixture the symcache build ran x0.92 of the
+// time it took batch by batch. On libpython, batch by batch ran x0.93 of
+// the whole-program walk's time, with a sixth less CPU and 9 MB less peak
+// RSS (BENCHMARKS.md). Below this size, the whole program's records are
+// less than Breakpad's dump_syms holds for the same input (~37 MB).
+var streamMinInfo = 6 << 20
+
+// errCrossUnit is stream's answer, before it reads any unit, when gaps
+// were asked for and the DIEs may refer to other units: every batch's
+// records would be kept, and on a Go binary (whose units refer to each
+// other) the symcache build ran x1.19 of the whole-program walk's time.
+// The tests set gapsAcrossUnits to stream such programs anyway.
+var (
+	errCrossUnit    = errors.New("dwarf: references across units")
+	gapsAcrossUnits = false
+)
+
+// streamed is TransientSubprograms, with gaps when gaps is set (see
+// TransientSubprogramsAndGaps).
+func (s *Session) streamed(gaps bool) iter.Seq2[*CompactFunction, error] {
 	return func(yield func(*CompactFunction, error) bool) {
 		stopped := false
-		err := s.stream(streamBatchBytes, func(cf *CompactFunction) bool {
+		err := s.stream(streamBatchBytes, gaps, func(cf *CompactFunction) bool {
 			if !yield(cf, nil) {
 				stopped = true
 			}
 			return !stopped
 		})
+		if err == errCrossUnit {
+			for cf, err := range s.TransientCompactFunctions() {
+				if !yield(cf, err) {
+					return
+				}
+			}
+			return
+		}
 		if err != nil && !stopped {
 			yield(nil, err)
 		}
@@ -52,14 +113,18 @@ func (s *Session) TransientSubprograms() iter.Seq2[*CompactFunction, error] {
 
 // stream walks, builds and yields the functions of the session's sections
 // a segment at a time: a run of batches of units, of batchBytes of
-// .debug_info, none of whose references points past its end. It returns
+// .debug_info, none of whose references points past its end; with gaps
+// set, each segment's gaps too (TransientSubprogramsAndGaps). It returns
 // errors as read and emit report them.
-func (s *Session) stream(batchBytes int, yield func(*CompactFunction) bool) error {
+func (s *Session) stream(batchBytes int, gaps bool, yield func(*CompactFunction) bool) error {
 	if s.sec == nil {
 		return errClosed
 	}
 	bl := newBuilder(s.opts, s.sec.size())
 	bl.reuse, bl.streaming = true, true
+	// The consumer of gaps takes the rows of a function as they lie in
+	// its unit's table, as from TransientCompactFunctions.
+	bl.tableRows = gaps
 	src := &source{sec: s.sec, be: s.be, abbrevs: map[abbrevKey]*abbrevTable{}}
 	bl.sources = append(bl.sources, src)
 	headers, err := unitHeaders(s.sec.Info, s.be)
@@ -68,13 +133,6 @@ func (s *Session) stream(batchBytes int, yield func(*CompactFunction) bool) erro
 	}
 	if err := bl.bud.spend(len(headers)); err != nil {
 		return fmt.Errorf("dwarf: %w", err)
-	}
-
-	if s.sec.Release != nil {
-		// Reading the unit headers faulted in a page of each unit, and
-		// the kernel maps the pages around a fault with it: most of
-		// .debug_info. The walk reads it again a batch at a time.
-		s.sec.Release(s.sec.Info)
 	}
 
 	// keep is set when a reference may lead to an earlier unit: the
@@ -94,6 +152,16 @@ func (s *Session) stream(batchBytes int, yield func(*CompactFunction) bool) erro
 			break
 		}
 	}
+	if keep && gaps && !gapsAcrossUnits {
+		return errCrossUnit
+	}
+
+	if s.sec.Release != nil {
+		// Reading the unit headers faulted in a page of each unit, and
+		// the kernel maps the pages around a fault with it: most of
+		// .debug_info. The walk reads it again a batch at a time.
+		s.sec.Release(s.sec.Info)
+	}
 
 	stopped := false
 	emit := func(cf *CompactFunction) bool {
@@ -102,7 +170,7 @@ func (s *Session) stream(batchBytes int, yield func(*CompactFunction) bool) erro
 		}
 		return !stopped
 	}
-	skels, err := bl.streamMain(headers, batchBytes, keep, emit)
+	skels, skelRanges, err := bl.streamMain(headers, batchBytes, keep, gaps, emit)
 	switch {
 	case stopped:
 		return nil
@@ -112,12 +180,35 @@ func (s *Session) stream(batchBytes int, yield func(*CompactFunction) bool) erro
 	if len(skels) == 0 {
 		return nil
 	}
+	if gaps {
+		// The skeletons' ranges, for their gaps and their split units'
+		// (readSplit gives a split unit without ranges its skeleton's),
+		// go back in the builder's ranges, emptied since; a skeleton
+		// whose segment's records went goes back in its units.
+		held := make(map[*unitInfo]bool, len(bl.units))
+		for _, u := range bl.units {
+			held[u] = true
+		}
+		for _, u := range skels {
+			u.cu0 = int32(len(bl.ranges))
+			bl.ranges = append(bl.ranges, skelRanges[u]...)
+			u.cu1 = int32(len(bl.ranges))
+			if !held[u] {
+				bl.units = append(bl.units, u)
+			}
+		}
+	}
+	split := len(bl.units)
 	// Split units are few, and are walked after the main object's as the
 	// whole-program walk does: their functions come last.
 	if err := bl.readSplit(skels); err != nil {
 		return err
 	}
-	if err := bl.emitSegment(emit); err != nil {
+	var gs []gap
+	if gaps {
+		gs = bl.gapsOf(func(ui int, u *unitInfo) bool { return u.skeleton || ui >= split })
+	}
+	if err := bl.emitSegment(gs, emit); err != nil {
 		return fmt.Errorf("dwarf: %w", err)
 	}
 	return nil
@@ -180,9 +271,10 @@ const (
 
 // streamMain walks the units of headers (the main object's) in batches on
 // a few workers, as walkParallel does, and emits each segment as soon as
-// its batches are merged. It returns the skeleton units met, whose split
-// units are still to read.
-func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep bool, yield func(*CompactFunction) bool) ([]*unitInfo, error) {
+// its batches are merged, with its gaps when gaps is set but those of
+// skeleton units. It returns the skeleton units met, whose split units are
+// still to read, and, with gaps, each one's ranges.
+func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep, gaps bool, yield func(*CompactFunction) bool) ([]*unitInfo, map[*unitInfo][]addrRange, error) {
 	src := bl.sources[0]
 	batches := walkBatches(headers, batchBytes)
 	root := bl.bud
@@ -254,6 +346,7 @@ func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep bool, y
 	var from [4]uint64
 	segUnits := 0 // the segment's units are bl.units[segUnits:]
 	var skels []*unitInfo
+	var skelRanges map[*unitInfo][]addrRange
 	segStart := -1      // offset in .debug_info of the segment's first unit, -1 when none is pending
 	maxRef := uint64(0) // the highest reference of the pending segment
 	for k := range batches {
@@ -264,7 +357,7 @@ func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep bool, y
 			<-w.done
 		}
 		if w.err != nil {
-			return nil, fmt.Errorf("dwarf: %w", w.err)
+			return nil, nil, fmt.Errorf("dwarf: %w", w.err)
 		}
 		if segStart < 0 {
 			segStart, segUnits = int(headers[w.h0].off), len(bl.units)
@@ -287,11 +380,24 @@ func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep bool, y
 			continue // the segment refers to units not read yet
 		}
 		src.ent0, src.ent1 = 0, int32(len(bl.entries))
-		if err := bl.emitSegment(consume); err != nil {
-			return nil, fmt.Errorf("dwarf: %w", err)
+		var gs []gap
+		if gaps {
+			first := segUnits
+			gs = bl.gapsOf(func(ui int, u *unitInfo) bool { return ui >= first && !u.skeleton })
+			for _, u := range bl.units[segUnits:] {
+				if u.skeleton {
+					if skelRanges == nil {
+						skelRanges = map[*unitInfo][]addrRange{}
+					}
+					skelRanges[u] = slices.Clone(bl.ranges[u.cu0:u.cu1])
+				}
+			}
+		}
+		if err := bl.emitSegment(gs, consume); err != nil {
+			return nil, nil, fmt.Errorf("dwarf: %w", err)
 		}
 		if !open {
-			return nil, nil
+			return nil, nil, nil
 		}
 		if src.sec.Release != nil {
 			from = bl.releaseSegment(src.sec, uint64(segStart), end, bl.units[segUnits:], from)
@@ -306,7 +412,7 @@ func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep bool, y
 			sec.Release(b)
 		}
 	}
-	return skels, nil
+	return skels, skelRanges, nil
 }
 
 // releaseSegment hands the parts of the main object's sections a segment
@@ -363,9 +469,9 @@ func (sh *builder) maxRef() uint64 {
 }
 
 // emitSegment builds and yields the functions of the nodes the builder
-// holds, without gaps. The names of entries already resolved (kept from
+// holds, and of gaps. The names of entries already resolved (kept from
 // earlier segments) are kept.
-func (bl *builder) emitSegment(yield func(*CompactFunction) bool) error {
+func (bl *builder) emitSegment(gaps []gap, yield func(*CompactFunction) bool) error {
 	if old, n := len(bl.names), len(bl.entries); n > old {
 		bl.names = slices.Grow(bl.names, n-old)[:n]
 		bl.named = slices.Grow(bl.named, n-old)[:n]
@@ -375,10 +481,10 @@ func (bl *builder) emitSegment(yield func(*CompactFunction) bool) error {
 	if bl.scopes == nil {
 		bl.scopes = map[int32]string{}
 	}
-	if len(bl.nodes) == 0 {
+	if len(bl.nodes) == 0 && len(gaps) == 0 {
 		return nil
 	}
-	return bl.emitRuns(nil, true, yield)
+	return bl.emitRuns(gaps, true, yield)
 }
 
 // endSegment drops the records of a segment emitted. With keep set the
@@ -419,4 +525,15 @@ func (sh *builder) readFirstLines(shared *sharedBudget, free chan []lineRow) {
 	bud := shared.child()
 	defer shared.giveBack(bud)
 	u.readLinesOnce(bud, free)
+}
+
+// SetStreamMinInfo sets the .debug_info from which
+// TransientSubprogramsAndGaps reads a batch of units at a time, and
+// returns the setting it replaced. It is for the tests of the packages
+// that consume the iterator, which hold both ways to the same answers on
+// small inputs; it must not be called while a session reads.
+func SetStreamMinInfo(n int) int {
+	old := streamMinInfo
+	streamMinInfo = n
+	return old
 }

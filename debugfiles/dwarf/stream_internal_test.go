@@ -72,7 +72,7 @@ func TestStreamMatchesTransient(t *testing.T) {
 		t.Logf("%s: %d named functions", file, len(want))
 		for _, batch := range []int{1, streamBatchBytes, len(s.Info)} {
 			got := namedTrees(t, func(yield func(*CompactFunction) bool) error {
-				return sess.stream(batch, yield)
+				return sess.stream(batch, false, yield)
 			})
 			if !slices.Equal(got, want) {
 				t.Errorf("%s, batches of %d: %d functions, TransientCompactFunctions %d", file, batch, len(got), len(want))
@@ -94,6 +94,168 @@ func TestStreamMatchesTransient(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestStreamGapsMatchTransient checks that the streaming iteration with
+// gaps, clipped by a GapClipper, yields every function
+// TransientCompactFunctions yields: the named ones in the same order, and
+// the same nameless ones made of the code no function covers (the
+// clipper's come after the rest), whatever the size of the batches. With
+// batches of one unit, the gaps of a unit are what none of its own
+// functions covers, and the clipper takes the program's part of them.
+func TestStreamGapsMatchTransient(t *testing.T) {
+	eachSession(t, walkInputs(t), func(file string, s *Sections, sess *Session) {
+		checkStreamGaps(t, file, sess, []int{1, streamBatchBytes, len(s.Info)})
+	})
+}
+
+// checkStreamGaps is TestStreamGapsMatchTransient for one session and the
+// given sizes of batches.
+func checkStreamGaps(t *testing.T, file string, sess *Session, batches []int) {
+	t.Helper()
+	var wantNamed, wantGaps []string
+	for cf, err := range sess.TransientCompactFunctions() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cf.Gap && (cf.Name != "" || len(cf.Inlinees) > 0) {
+			t.Fatalf("%s: a gap with a name or inlinees: %s", file, describeTree(cf))
+		}
+		if cf.Gap {
+			wantGaps = append(wantGaps, describeTree(cf))
+		} else {
+			wantNamed = append(wantNamed, describeTree(cf))
+		}
+	}
+	slices.Sort(wantGaps)
+	t.Logf("%s: %d functions, %d gaps", file, len(wantNamed), len(wantGaps))
+	for _, batch := range batches {
+		var clip GapClipper
+		var named, gaps []string
+		held := 0
+		err := sess.stream(batch, true, func(cf *CompactFunction) bool {
+			if clip.Note(cf) {
+				named = append(named, describeTree(cf))
+			} else {
+				held++
+			}
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for cf := range clip.Gaps() {
+			gaps = append(gaps, describeTree(cf))
+		}
+		slices.Sort(gaps)
+		if !slices.Equal(named, wantNamed) {
+			t.Errorf("%s, batches of %d: %d functions, TransientCompactFunctions %d", file, batch, len(named), len(wantNamed))
+		}
+		if !slices.Equal(gaps, wantGaps) {
+			t.Errorf("%s, batches of %d: %d gaps clipped from %d, TransientCompactFunctions %d", file, batch, len(gaps), held, len(wantGaps))
+			for i := range min(len(gaps), len(wantGaps)) {
+				if gaps[i] != wantGaps[i] {
+					t.Fatalf("first difference at %d:\n got %s\nwant %s", i, gaps[i], wantGaps[i])
+				}
+			}
+		}
+	}
+}
+
+// TestStreamGapsChoice checks when TransientSubprogramsAndGaps reads
+// batch by batch: from streamMinInfo of .debug_info on, and not when DIEs
+// refer across units (TestStreamCrossUnitReferences), and that it yields
+// TransientCompactFunctions' functions either way.
+func TestStreamGapsChoice(t *testing.T) {
+	defer func(n int) { streamMinInfo = n }(streamMinInfo)
+	eachSession(t, walkInputs(t)[1:], func(file string, s *Sections, sess *Session) {
+		want := namedTrees(t, func(yield func(*CompactFunction) bool) error {
+			for cf, err := range sess.TransientCompactFunctions() {
+				if err != nil {
+					return err
+				}
+				yield(cf)
+			}
+			return nil
+		})
+		for _, min := range []int{len(s.Info) + 1, len(s.Info)} {
+			streamMinInfo = min
+			released := 0 // parts of .debug_info
+			info := s.Info
+			s.Release = func(b []byte) {
+				if len(b) > 0 && len(info) > 0 {
+					at := uintptr(unsafe.Pointer(&b[0])) - uintptr(unsafe.Pointer(&info[0]))
+					if at < uintptr(len(info)) {
+						released++
+					}
+				}
+			}
+			got := namedTrees(t, func(yield func(*CompactFunction) bool) error {
+				var clip GapClipper
+				for cf, err := range sess.TransientSubprogramsAndGaps() {
+					if err != nil {
+						return err
+					}
+					if clip.Note(cf) {
+						yield(cf)
+					}
+				}
+				return nil
+			})
+			s.Release = nil
+			if !slices.Equal(got, want) {
+				t.Errorf("%s, from %d bytes: %d functions, TransientCompactFunctions %d", file, min, len(got), len(want))
+			}
+			// A streaming session releases .debug_info once its headers
+			// are read and again segment by segment; the whole-program
+			// walk releases it at most once.
+			if streamed := released > 1; streamed != (min <= len(s.Info)) {
+				t.Errorf("%s, .debug_info %d bytes, from %d: streamed %v", file, len(s.Info), min, streamed)
+			}
+		}
+	})
+}
+
+// TestGapClipper checks the clipping of gaps by functions noted before and
+// after them: the parts left, their rows in both forms, and the functions
+// passed through.
+func TestGapClipper(t *testing.T) {
+	const load = 0x1000
+	files := []debugfiles.FileInfo{{Name: "a.s"}}
+	table := []TableRow{{0x1100, 0, 1}, {0x1140, 0, 2}, {0x1180, NoFile, 0}, {0x11a0, 0, 3}, {0x11f0, 0, 4}}
+	rows := []LineRow{{0x100, 0x40, 0, 1}, {0x140, 0x40, 0, 2}, {0x1a0, 0x50, 0, 3}, {0x1f0, 0x10, 0, 4}}
+	fn := func(addr, size uint64, gap bool) *CompactFunction {
+		cf := &CompactFunction{Function: &debugfiles.Function{Address: addr, Size: size, Name: "f"}, Load: load, Files: files, Gap: gap}
+		if gap {
+			cf.Name = ""
+		}
+		return cf
+	}
+	var clip GapClipper
+	gapTable, gapRows := fn(0x100, 0x100, true), fn(0x100, 0x100, true)
+	gapTable.Table = table
+	gapRows.Rows, gapRows.Load = rows, 0
+	for i, cf := range []*CompactFunction{fn(0x150, 0x10, false), gapTable, gapRows, fn(0x1c0, 0x80, false), fn(0, 0, false), nil} {
+		if got, want := clip.Note(cf), cf == nil || !cf.Gap; got != want {
+			t.Errorf("Note(#%d) = %v, want %v", i, got, want)
+		}
+	}
+	// The gaps' storage is the session's: Gaps must not read it again.
+	clear(table)
+	clear(rows)
+	var got []string
+	for cf := range clip.Gaps() {
+		got = append(got, fmt.Sprintf("%#x+%#x %v", cf.Address, cf.Size, compactLines(cf)))
+	}
+	want := []string{
+		"0x100+0x50 [{256 64 0 1} {320 16 0 2}]",
+		"0x160+0x60 [{352 32 0 2} {416 32 0 3}]",
+		"0x100+0x50 [{256 64 0 1} {320 16 0 2}]",
+		"0x160+0x60 [{352 32 0 2} {416 32 0 3}]",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Gaps:\n got %q\nwant %q", got, want)
+	}
 }
 
 // TestStreamReleasesSegments checks that a streaming session hands all of
@@ -160,7 +322,7 @@ func TestStreamReleasesSegments(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = sess.stream(1, func(*CompactFunction) bool {
+		err = sess.stream(1, false, func(*CompactFunction) bool {
 			yielded++
 			return true
 		})
@@ -250,7 +412,7 @@ func TestStreamCrossUnitReferences(t *testing.T) {
 			}
 			want := wholeProgramTrees(t, sess)
 			got := namedTrees(t, func(yield func(*CompactFunction) bool) error {
-				return sess.stream(1, yield)
+				return sess.stream(1, false, yield)
 			})
 			t.Logf("%d units, %d named functions", len(headers), len(want))
 			if !slices.Equal(got, want) {
@@ -261,6 +423,14 @@ func TestStreamCrossUnitReferences(t *testing.T) {
 					}
 				}
 			}
+			// With gaps, such a program is read whole, unless the tests
+			// ask for it batch by batch.
+			if err := sess.stream(1, true, func(*CompactFunction) bool { return true }); err != errCrossUnit {
+				t.Errorf("streaming with gaps: %v, want %v", err, errCrossUnit)
+			}
+			gapsAcrossUnits = true
+			defer func() { gapsAcrossUnits = false }()
+			checkStreamGaps(t, v.name, sess, []int{1, streamBatchBytes})
 		})
 	}
 }
@@ -320,7 +490,7 @@ func TestStreamReportsWalkErrors(t *testing.T) {
 	s.Info = info
 	sess, want := wholeProgramError(t, s)
 	n := 0
-	err = sess.stream(1, func(*CompactFunction) bool { n++; return true })
+	err = sess.stream(1, false, func(*CompactFunction) bool { n++; return true })
 	if want == nil || err == nil || err.Error() != want.Error() {
 		t.Errorf("error %v, whole-program walk %v", err, want)
 	}
@@ -360,7 +530,7 @@ func TestStreamReportsLineErrors(t *testing.T) {
 	}
 	for _, batch := range []int{1, len(s.Info)} {
 		n := 0
-		err := sess.stream(batch, func(*CompactFunction) bool { n++; return true })
+		err := sess.stream(batch, false, func(*CompactFunction) bool { n++; return true })
 		if err == nil || err.Error() != want.Error() {
 			t.Errorf("batches of %d: error %v, whole-program walk %v", batch, err, want)
 		}

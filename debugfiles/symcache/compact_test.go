@@ -26,8 +26,9 @@ func buildBytes(t *testing.T, spillLimit int, add func(b *Builder)) []byte {
 }
 
 // TestCompactMatchesTrees checks, on real DWARF, that the symcache built
-// from a session's compact functions, handed over or transient (their
-// storage reused), is byte for byte the one built from its trees with
+// from a session's compact functions, handed over, transient (their
+// storage reused) or by batches of units with their gaps clipped, is byte
+// for byte the one built from its trees with
 // their Lines, with the spills in memory and in files.
 func TestCompactMatchesTrees(t *testing.T) {
 	for _, name := range []string{"elf-x86_64-gcc-O2", "elf-x86_64-clang-O3", "elf-x86_64-clang-O2-split", "elf-x86_64-gcc-O3", "elf-aarch64-gcc-O2", "elf-x86_64-gcc-O2-dwarf4-dwp"} {
@@ -71,6 +72,22 @@ func TestCompactMatchesTrees(t *testing.T) {
 					})
 					if !bytes.Equal(trees, transient) {
 						t.Errorf("%s (spill at %d): transient compact functions make a different symcache (%d bytes, trees %d)", obj.Arch(), limit, len(transient), len(trees))
+					}
+					ss, ok := s.(streamSession)
+					if !ok {
+						t.Fatalf("%T yields no functions by batches of units", s)
+					}
+					// The fixtures are smaller than what is read batch
+					// by batch by default.
+					old := dwarf.SetStreamMinInfo(0)
+					streamed := buildBytes(t, limit, func(b *Builder) {
+						if err := addStreamed(ss.TransientSubprogramsAndGaps(), b.addCompact); err != nil {
+							t.Fatal(err)
+						}
+					})
+					dwarf.SetStreamMinInfo(old)
+					if !bytes.Equal(trees, streamed) {
+						t.Errorf("%s (spill at %d): functions by batches of units make a different symcache (%d bytes, trees %d)", obj.Arch(), limit, len(streamed), len(trees))
 					}
 				}
 				s.Close()

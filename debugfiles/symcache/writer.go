@@ -30,14 +30,16 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Breakpad records, or the symbol table of an object without debug
 // information) and writes it to w. Functions are consumed one at a time
 // from the object's debug session, with compact lines where the session
-// offers them (DWARF).
+// offers them (DWARF), and read a batch of units at a time where it can
+// (DWARF read by Cairn's own decoder), so that the memory the reading
+// holds does not grow with the debug information.
 func Write(w io.Writer, obj debugfiles.Object, opts Options) error {
 	return write(w, obj, opts, true)
 }
 
-// write is Write; transient=false keeps a session's reused storage unused
-// (the tests compare both ways).
-func write(w io.Writer, obj debugfiles.Object, opts Options, transient bool) error {
+// write is Write; stream=false reads a DWARF session's whole program
+// before its first function, as the tests compare.
+func write(w io.Writer, obj debugfiles.Object, opts Options, stream bool) error {
 	s, err := obj.DebugSession()
 	if err != nil {
 		return fmt.Errorf("symcache: %s: %w", obj.Name(), err)
@@ -51,7 +53,9 @@ func write(w io.Writer, obj debugfiles.Object, opts Options, transient bool) err
 		}
 	}
 	addCompact := func(cf *dwarf.CompactFunction) { cover(cf.Function); b.addCompact(cf) }
-	if ts, ok := s.(transientSession); ok && transient {
+	if ss, ok := s.(streamSession); ok && stream {
+		err = addStreamed(ss.TransientSubprogramsAndGaps(), addCompact)
+	} else if ts, ok := s.(transientSession); ok {
 		err = addTransient(ts.TransientCompactFunctions(), addCompact)
 	} else if cs, ok := s.(compactSession); ok {
 		err = addEach(cs.CompactFunctions(), addCompact)
@@ -102,6 +106,34 @@ type compactSession interface {
 // hands them over.
 type transientSession interface {
 	TransientCompactFunctions() iter.Seq2[*dwarf.CompactFunction, error]
+}
+
+// streamSession is what Write uses of a debug session that can yield its
+// functions a batch of units at a time (dwarf.Session), under the rules
+// of storage of transientSession: the code that no function covers comes
+// as gaps, which are known to be the program's only once every batch
+// was read.
+type streamSession interface {
+	TransientSubprogramsAndGaps() iter.Seq2[*dwarf.CompactFunction, error]
+}
+
+// addStreamed adds each function of seq as it is yielded, then the gaps,
+// clipped to the code that no function covers (dwarf.GapClipper),
+// returning the sequence's first error.
+func addStreamed(seq iter.Seq2[*dwarf.CompactFunction, error], add func(*dwarf.CompactFunction)) error {
+	var clip dwarf.GapClipper
+	for f, err := range seq {
+		if err != nil {
+			return err
+		}
+		if clip.Note(f) {
+			add(f)
+		}
+	}
+	for g := range clip.Gaps() {
+		add(g)
+	}
+	return nil
 }
 
 // addTransient adds each function of seq as it is yielded, returning the
