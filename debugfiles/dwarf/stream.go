@@ -66,14 +66,15 @@ func (s *Session) TransientSubprogramsAndGaps() iter.Seq2[*CompactFunction, erro
 }
 
 // streamMinInfo is the .debug_info from which TransientSubprogramsAndGaps
-// reads a batch of units at a time. The whole-program walk's records take
-// 3.5-4.5 bytes of heap per byte of .debug_info (15 MB for the bench
-// fixture's 4.3 MB, 40 MB for libpython's 9.2 MB), and it keeps both
-// cores busier: on the bench fixture the symcache build ran x0.92 of the
-// time it took batch by batch. On libpython, batch by batch ran x0.93 of
-// the whole-program walk's time, with a sixth less CPU and 9 MB less peak
-// RSS (BENCHMARKS.md). Below this size, the whole program's records are
-// less than Breakpad's dump_syms holds for the same input (~37 MB).
+// reads a batch of units at a time. The whole-program walk's heap takes
+// 3.5-4.5 bytes per byte of .debug_info (15 MB for the bench fixture's
+// 4.3 MB, 38 MB for libpython's 9.2 MB), and it keeps both cores busier:
+// on the bench fixture the symcache build ran x0.92 of the time it took
+// batch by batch, which made a segment of each unit. On libpython, batch
+// by batch ran x0.88 of the whole-program walk's time, with a quarter less
+// CPU and 37 MB of peak RSS instead of 50 (BENCHMARKS.md, thirty-first
+// session). Below this size, the whole program's heap is less than
+// Breakpad's dump_syms holds for the same input (~37 MB).
 var streamMinInfo = 6 << 20
 
 // errCrossUnit is stream's answer, before it reads any unit, when gaps
