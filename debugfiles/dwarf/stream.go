@@ -20,11 +20,10 @@ import (
 // served unit batch by unit batch instead: each batch of units is walked
 // (one batch ahead, on a goroutine of its own), its functions are named,
 // built and yielded, and its records and pages are dropped before the
-// next. A batch whose DIEs
-// refer past the units read so far (references across units, which
-// producers emit only with DW_FORM_ref_addr) waits for the units it refers
-// to and goes out with them: the names are those of the whole-program walk
-// whatever the references.
+// next. A batch whose DIEs refer past the units read so far (references
+// across units, which producers emit only with DW_FORM_ref_addr) waits for
+// the units it refers to and goes out with them: the names are those of
+// the whole-program walk whatever the references.
 
 // TransientSubprograms yields what TransientCompactFunctions does, in the
 // same order and under the same rules of storage, less the nameless

@@ -30,9 +30,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Breakpad records, or the symbol table of an object without debug
 // information) and writes it to w. Functions are consumed one at a time
 // from the object's debug session, with compact lines where the session
-// offers them (DWARF), and read a batch of units at a time where it can
-// (DWARF read by Cairn's own decoder), so that the memory the reading
-// holds does not grow with the debug information.
+// offers them (DWARF), and, from a large program, a batch of units at a
+// time (dwarf.Session.TransientSubprogramsAndGaps), so that the memory the
+// reading holds does not grow with the debug information.
 func Write(w io.Writer, obj debugfiles.Object, opts Options) error {
 	return write(w, obj, opts, true)
 }
