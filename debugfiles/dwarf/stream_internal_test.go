@@ -2,6 +2,7 @@ package dwarf
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -255,6 +256,116 @@ func TestGapClipper(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("Gaps:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestGapClipperRandom checks GapClipper against its definition on random
+// functions and gaps, overlapping in every way, with rows in both forms:
+// at every address of a gap, the clipped gaps hold it exactly when no
+// function covers it, once per gap holding it, with the row the gap's own
+// rows give it.
+func TestGapClipperRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	const span = 200
+	for iter := range 500 {
+		var clip GapClipper
+		var fns [][2]uint64
+		type gapCase struct {
+			lo, hi uint64
+			table  bool
+			rows   []LineRow // the rows the gap answers with, relative
+		}
+		var gaps []gapCase
+		load := uint64(rng.IntN(2)) * 0x1000
+		for range 1 + rng.IntN(12) {
+			lo := uint64(rng.IntN(span))
+			hi := lo + uint64(rng.IntN(40))
+			if rng.IntN(2) == 0 {
+				clip.Note(&CompactFunction{Function: &debugfiles.Function{Address: lo, Size: hi - lo, Name: "f"}})
+				fns = append(fns, [2]uint64{lo, hi})
+				continue
+			}
+			g := gapCase{lo: lo, hi: hi, table: rng.IntN(2) == 0}
+			cf := &CompactFunction{Function: &debugfiles.Function{Address: lo, Size: hi - lo}, Gap: true, Load: load}
+			// Rows: a table from a little before the gap, or rows
+			// within it.
+			a := lo - min(lo, uint64(rng.IntN(4)))
+			for a < hi+2 {
+				next := a + 1 + uint64(rng.IntN(8))
+				file := uint32(rng.IntN(2))
+				if rng.IntN(6) == 0 {
+					file = NoFile
+				}
+				line := uint32(1 + rng.IntN(50))
+				if g.table {
+					cf.Table = append(cf.Table, TableRow{Address: a + load, File: file, Line: line})
+				} else if file != NoFile && next > a {
+					cf.Rows = append(cf.Rows, LineRow{Address: a, Size: next - a, File: file, Line: line})
+				}
+				a = next
+			}
+			if g.table {
+				cf.Table = clipTable(cf.Table, lo+load, hi+load)
+			}
+			g.rows = compactLines(cf)
+			if !g.table {
+				g.rows = clipRows(g.rows, lo, hi)
+			}
+			if clip.Note(cf) {
+				t.Fatalf("case %d: Note passed a gap through", iter)
+			}
+			// The session's storage is reused: Gaps must not read it.
+			clear(cf.Table)
+			clear(cf.Rows)
+			gaps = append(gaps, g)
+		}
+		covered := func(a uint64) bool {
+			for _, f := range fns {
+				if a >= f[0] && a < f[1] {
+					return true
+				}
+			}
+			return false
+		}
+		rowAt := func(rows []LineRow, a uint64) string {
+			for _, r := range rows {
+				if a >= r.Address && a < r.Address+r.Size {
+					return fmt.Sprint(r.File, ":", r.Line)
+				}
+			}
+			return "-"
+		}
+		// The parts of each gap come in the gaps' order, each gap's in
+		// address order, and a part ends where the gap or the
+		// uncovered code does.
+		var want, got []string
+		for _, g := range gaps {
+			for a := g.lo; a < g.hi; a++ {
+				if !covered(a) {
+					w := fmt.Sprintf("%#x %s", a, rowAt(g.rows, a))
+					if a == g.lo || covered(a-1) {
+						w += " starts"
+					}
+					want = append(want, w)
+				}
+			}
+		}
+		for cf := range clip.Gaps() {
+			if !cf.Gap || cf.Name != "" || cf.Size == 0 {
+				t.Fatalf("case %d: a part %+v", iter, cf)
+			}
+			rows := compactLines(cf)
+			for a := cf.Address; a < cf.Address+cf.Size; a++ {
+				w := fmt.Sprintf("%#x %s", a, rowAt(rows, a))
+				if a == cf.Address {
+					w += " starts"
+				}
+				got = append(got, w)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("case %d: functions %v\n got %q\nwant %q", iter, fns, got, want)
+		}
 	}
 }
 
