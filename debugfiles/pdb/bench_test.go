@@ -404,7 +404,7 @@ func TestBenchAgainstLLVMSymbolizer(t *testing.T) {
 		addrs, abs = append(addrs, a), append(abs, a+info.base)
 	}
 	want := symoracle.Symbolize(t, exe, abs)
-	r := compare(debugfiles.NewIndex(fns), nodes(fns), duplicateRows(t, img), info.base, addrs, want)
+	r := compare(debugfiles.NewIndex(fns), symoracle.NewPDBOracle(t, img.exe, img.pdb, fns), addrs, want)
 	t.Log(r)
 	logResult(t, r)
 }

@@ -54,12 +54,11 @@ func TestAgainstDWARFTwin(t *testing.T) {
 			wantPDB := symoracle.Symbolize(t, img.exe, abs)
 			wantDWARF := symoracle.Symbolize(t, twin, abs)
 			ix := debugfiles.NewIndex(fns)
-			nd := nodes(fns)
-			dups := duplicateRows(t, img)
+			oracle := symoracle.NewPDBOracle(t, img.exe, img.pdb, fns)
 			var ahead, ours, line0, theirs, other int
 			for i, a := range addrs {
 				fr := ix.Lookup(a)
-				if classify(fr, wantPDB[i], nd, dups, a) != "llvm14-inline-row-ahead" {
+				if oracle.Classify(fr, wantPDB[i], a) != "llvm14-inline-row-ahead" {
 					continue
 				}
 				ahead++
@@ -68,7 +67,7 @@ func TestAgainstDWARFTwin(t *testing.T) {
 					ours++
 				case hasLine0(wantDWARF[i]):
 					line0++
-				case sameLines(llvmView(fr, nd, a), wantDWARF[i]):
+				case sameLines(oracle.LLVMView(fr, a), wantDWARF[i]):
 					theirs++
 					t.Errorf("%#x: DWARF agrees with llvm's PDB reader %s, not with us %s", abs[i], symoracle.FormatLLVM(wantPDB[i]), symoracle.FormatOurs(fr))
 				default:

@@ -1,8 +1,6 @@
 package pdb_test
 
 import (
-	"bufio"
-	"debug/pe"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -25,69 +23,6 @@ func pdbutil(t testing.TB, args ...string) string {
 		t.Fatalf("%s %s: %v", llvmPDBUtil, strings.Join(args, " "), err)
 	}
 	return string(out)
-}
-
-// rawRow is a line table row as llvm-pdbutil prints it.
-type rawRow struct {
-	file string
-	line uint32
-}
-
-var (
-	pdbutilBlock = regexp.MustCompile(`^\s+([0-9A-F]{4}):([0-9A-F]{8})-([0-9A-F]{8}), line/addr entries = (\d+)`)
-	pdbutilRow   = regexp.MustCompile(`(\d+) ([0-9A-F]{8}) [! ]`)
-	pdbutilFile  = regexp.MustCompile(`^(\S.*) \((MD5|SHA1|SHA256|None)[:)]`)
-)
-
-// duplicateRows reads the line tables of img's PDB with llvm-pdbutil and
-// returns, for every RVA holding several rows, the first of them.
-func duplicateRows(t testing.TB, img image) map[uint64]rawRow {
-	t.Helper()
-	f, err := pe.Open(img.exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secs := f.Sections
-	f.Close()
-	out := pdbutil(t, "dump", "--l", img.pdb)
-	count := map[uint64]int{}
-	first := map[uint64]rawRow{}
-	var file string
-	var segVA uint64
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		line := sc.Text()
-		if m := pdbutilFile.FindStringSubmatch(line); m != nil {
-			file = m[1]
-			continue
-		}
-		if m := pdbutilBlock.FindStringSubmatch(line); m != nil {
-			seg, _ := strconv.ParseUint(m[1], 16, 16)
-			segVA = 0
-			if seg >= 1 && int(seg) <= len(secs) {
-				segVA = uint64(secs[seg-1].VirtualAddress)
-			}
-			continue
-		}
-		if !strings.HasPrefix(line, "    ") {
-			continue
-		}
-		for _, m := range pdbutilRow.FindAllStringSubmatch(line, -1) {
-			ln, _ := strconv.ParseUint(m[1], 10, 32)
-			off, _ := strconv.ParseUint(m[2], 16, 32)
-			rva := segVA + off
-			if count[rva] == 0 {
-				first[rva] = rawRow{file: file, line: uint32(ln)}
-			}
-			count[rva]++
-		}
-	}
-	for a, n := range count {
-		if n < 2 {
-			delete(first, a)
-		}
-	}
-	return first
 }
 
 // pdbSources lists every PDB the comparison tests read: the PE fixtures',

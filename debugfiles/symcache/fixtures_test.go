@@ -16,6 +16,7 @@ import (
 	"github.com/cairn-dev/cairn/debugfiles/loader"
 	"github.com/cairn-dev/cairn/debugfiles/symcache"
 	"github.com/cairn-dev/cairn/fixtures"
+	"github.com/cairn-dev/cairn/internal/symoracle"
 	"github.com/cairn-dev/cairn/internal/testtools"
 )
 
@@ -82,19 +83,7 @@ func fixtureObjects(t *testing.T, name string) []fixtureObject {
 
 func readFunctions(t testing.TB, obj debugfiles.Object) []*debugfiles.Function {
 	t.Helper()
-	s, err := obj.DebugSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	var fns []*debugfiles.Function
-	for f, err := range s.Functions() {
-		if err != nil {
-			t.Fatal(err)
-		}
-		fns = append(fns, f)
-	}
-	return fns
+	return symoracle.ObjectFunctions(t, obj)
 }
 
 // build writes a symcache of fns and opens it from memory.

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"testing"
 
 	"github.com/cairn-dev/cairn/debugfiles"
 )
@@ -83,4 +84,23 @@ func FixtureOptions(fixture string, symtab func(name string, addr uint64) bool) 
 		opts.Allowed[c] = true
 	}
 	return opts
+}
+
+// ObjectFunctions reads every function tree of obj's debug session, the
+// answers a comparison checks Cairn's lookups against.
+func ObjectFunctions(t testing.TB, obj debugfiles.Object) []*debugfiles.Function {
+	t.Helper()
+	s, err := obj.DebugSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var fns []*debugfiles.Function
+	for f, err := range s.Functions() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		fns = append(fns, f)
+	}
+	return fns
 }
