@@ -3,6 +3,7 @@ package symoracle
 import (
 	"debug/elf"
 	"debug/macho"
+	"debug/pe"
 	"fmt"
 	"os"
 	"slices"
@@ -14,11 +15,11 @@ type symbol struct {
 	start, end uint64 // end == start: size unknown
 }
 
-// SymbolTable reads the function symbols of an ELF or Mach-O file with the
-// standard library (not Cairn's readers) and returns a SymtabName function
-// for Options: it accepts a name when a symbol of that name covers the
-// absolute address. ELF symbols of size 0 and Mach-O symbols (which have no
-// size) cover the addresses up to the next symbol.
+// SymbolTable reads the function symbols of an ELF, Mach-O or PE file with
+// the standard library (not Cairn's readers) and returns a SymtabName
+// function for Options: it accepts a name when a symbol of that name
+// covers the absolute address. ELF symbols of size 0, and Mach-O and COFF
+// symbols (which have no size) cover the addresses up to the next symbol.
 //
 // For a fat Mach-O file, arch ("x86_64", "arm64") picks the slice; it is
 // ignored otherwise.
@@ -92,10 +93,43 @@ func readSymbols(file, arch string) ([]symbol, error) {
 		defer f.Close()
 		return machoSymbols(f), nil
 	}
+	if f, err := pe.Open(file); err == nil {
+		defer f.Close()
+		return peSymbols(f), nil
+	}
 	if _, err := os.Stat(file); err != nil {
 		return nil, err
 	}
-	return nil, fmt.Errorf("symoracle: %s is neither ELF nor Mach-O", file)
+	return nil, fmt.Errorf("symoracle: %s is neither ELF, Mach-O nor PE", file)
+}
+
+// peSymbols reads the COFF symbol table of a PE image (mingw's images
+// keep one; Microsoft's linkers write none), at absolute addresses: the
+// image base plus the section's address plus the value. COFF symbols have
+// no size. Every symbol defined in a code section counts but the
+// sections' own.
+func peSymbols(f *pe.File) []symbol {
+	var base uint64
+	switch h := f.OptionalHeader.(type) {
+	case *pe.OptionalHeader64:
+		base = h.ImageBase
+	case *pe.OptionalHeader32:
+		base = uint64(h.ImageBase)
+	}
+	const codeSection = 0x20 // IMAGE_SCN_CNT_CODE
+	var out []symbol
+	for _, s := range f.Symbols {
+		if s.SectionNumber <= 0 || int(s.SectionNumber) > len(f.Sections) {
+			continue
+		}
+		sec := f.Sections[s.SectionNumber-1]
+		if sec.Characteristics&codeSection == 0 || s.Name == sec.Name {
+			continue
+		}
+		a := base + uint64(sec.VirtualAddress) + uint64(s.Value)
+		out = append(out, symbol{name: s.Name, start: a, end: a})
+	}
+	return out
 }
 
 func machoSymbols(f *macho.File) []symbol {
