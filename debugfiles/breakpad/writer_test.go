@@ -12,6 +12,7 @@ import (
 
 	"github.com/cairn-dev/cairn/debugfiles"
 	"github.com/cairn-dev/cairn/debugfiles/debugid"
+	"github.com/cairn-dev/cairn/internal/symoracle"
 )
 
 // TestRoundTripPeers reads every peer symbol file into a Module and writes
@@ -293,19 +294,7 @@ PUBLIC 2100 0 _fini
 // functionsOf reads an object's functions for comparison.
 func functionsOf(t *testing.T, o debugfiles.Object) []*debugfiles.Function {
 	t.Helper()
-	sess, err := o.DebugSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
-	var out []*debugfiles.Function
-	for f, err := range sess.Functions() {
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, f)
-	}
-	return out
+	return symoracle.ObjectFunctions(t, o)
 }
 
 // TestFromObjectPeers converts each peer Object back into a symbol file and

@@ -77,18 +77,7 @@ func TestFixturesAgainstLLVMSymbolizer(t *testing.T) {
 func compareFixture(t *testing.T, r fixtures.Recipe, dir, bin string, cr fixtures.CodeRange, fat bool) *symoracle.Result {
 	t.Helper()
 	obj, load := openFixtureObject(t, r, dir, bin, cr.Arch)
-	sess, err := obj.DebugSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
-	var fns []*debugfiles.Function
-	for f, err := range sess.Functions() {
-		if err != nil {
-			t.Fatal(err)
-		}
-		fns = append(fns, f)
-	}
+	fns := symoracle.ObjectFunctions(t, obj)
 	addrs := symoracle.Addresses(r.Name+cr.Arch, cr.Start, cr.End, fixtureAddrs, fns, load)
 	var extra []string
 	if fat {

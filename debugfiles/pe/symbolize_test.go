@@ -75,18 +75,7 @@ func TestMinGWDWARFAgainstLLVMSymbolizer(t *testing.T) {
 	if o.Features()&debugfiles.FeatureDebug == 0 {
 		t.Fatal("no debug feature")
 	}
-	s, err := o.DebugSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	var fns []*debugfiles.Function
-	for fn, err := range s.Functions() {
-		if err != nil {
-			t.Fatal(err)
-		}
-		fns = append(fns, fn)
-	}
+	fns := symoracle.ObjectFunctions(t, o)
 	ix := debugfiles.NewIndex(fns)
 
 	addrs, err := fixtures.RandomTextAddrs(path, 10000, 3)
