@@ -3,6 +3,7 @@ package symcache
 import (
 	"bytes"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"testing"
 
@@ -242,4 +243,29 @@ func treeOf(cf *dwarf.CompactFunction) *debugfiles.Function {
 		return &g
 	}
 	return cp(cf.Function, true)
+}
+
+// compactSession is a debug session that can yield functions with compact
+// lines (dwarf.Session), one of the ways the tests read them.
+type compactSession interface {
+	CompactFunctions() iter.Seq2[*dwarf.CompactFunction, error]
+}
+
+// transientSession is a debug session that can yield compact functions
+// whose storage it reuses, the whole program read first
+// (dwarf.Session.TransientCompactFunctions).
+type transientSession interface {
+	TransientCompactFunctions() iter.Seq2[*dwarf.CompactFunction, error]
+}
+
+// addTransient adds each function of seq as it is yielded, returning the
+// sequence's first error.
+func addTransient(seq iter.Seq2[*dwarf.CompactFunction, error], add func(*dwarf.CompactFunction)) error {
+	for f, err := range seq {
+		if err != nil {
+			return err
+		}
+		add(f)
+	}
+	return nil
 }

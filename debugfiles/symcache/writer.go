@@ -34,12 +34,6 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // time (dwarf.Session.TransientSubprogramsAndGaps), so that the memory the
 // reading holds does not grow with the debug information.
 func Write(w io.Writer, obj debugfiles.Object, opts Options) error {
-	return write(w, obj, opts, true)
-}
-
-// write is Write; stream=false reads a DWARF session's whole program
-// before its first function, as the tests compare.
-func write(w io.Writer, obj debugfiles.Object, opts Options, stream bool) error {
 	s, err := obj.DebugSession()
 	if err != nil {
 		return fmt.Errorf("symcache: %s: %w", obj.Name(), err)
@@ -52,13 +46,8 @@ func write(w io.Writer, obj debugfiles.Object, opts Options, stream bool) error 
 			covered = append(covered, addrRange{f.Address, f.End()})
 		}
 	}
-	addCompact := func(cf *dwarf.CompactFunction) { cover(cf.Function); b.addCompact(cf) }
-	if ss, ok := s.(streamSession); ok && stream {
-		err = addStreamed(ss.TransientSubprogramsAndGaps(), addCompact)
-	} else if ts, ok := s.(transientSession); ok {
-		err = addTransient(ts.TransientCompactFunctions(), addCompact)
-	} else if cs, ok := s.(compactSession); ok {
-		err = addEach(cs.CompactFunctions(), addCompact)
+	if ss, ok := s.(streamSession); ok {
+		err = addStreamed(ss.TransientSubprogramsAndGaps(), func(cf *dwarf.CompactFunction) { cover(cf.Function); b.addCompact(cf) })
 	} else {
 		err = addEach(s.Functions(), func(f *debugfiles.Function) { cover(f); b.Add(f) })
 	}
@@ -91,28 +80,15 @@ func (b *Builder) AddAll(seq iter.Seq2[*debugfiles.Function, error]) error {
 	return addEach(seq, b.Add)
 }
 
-// compactSession is what Write uses of a debug session that can yield
-// functions with compact lines (dwarf.Session): flattening them spares
-// the session a LineInfo per row and every level of a tree its lines,
-// and the builder a file lookup per row.
-type compactSession interface {
-	CompactFunctions() iter.Seq2[*dwarf.CompactFunction, error]
-}
-
-// transientSession is what Write uses of a debug session that can yield
-// compact functions whose storage it reuses (dwarf.Session): addCompact
-// copies out all it keeps before returning, so the trees and rows of
-// every function need not be allocated and collected, and no goroutine
-// hands them over.
-type transientSession interface {
-	TransientCompactFunctions() iter.Seq2[*dwarf.CompactFunction, error]
-}
-
 // streamSession is what Write uses of a debug session that can yield its
-// functions a batch of units at a time (dwarf.Session), under the rules
-// of storage of transientSession: the code that no function covers comes
-// as gaps, which are known to be the program's only once every batch
-// was read.
+// functions with compact lines, a batch of units at a time (dwarf.Session).
+// Compact lines spare the session a LineInfo per row and every level of a
+// tree its lines, and the builder a file lookup per row. The session
+// reuses their storage: addCompact copies out all it keeps before
+// returning, so the trees and rows of every function need not be
+// allocated and collected, and no goroutine hands them over. The code
+// that no function covers comes as gaps, which are known to be the
+// program's only once every batch was read.
 type streamSession interface {
 	TransientSubprogramsAndGaps() iter.Seq2[*dwarf.CompactFunction, error]
 }
@@ -132,18 +108,6 @@ func addStreamed(seq iter.Seq2[*dwarf.CompactFunction, error], add func(*dwarf.C
 	}
 	for g := range clip.Gaps() {
 		add(g)
-	}
-	return nil
-}
-
-// addTransient adds each function of seq as it is yielded, returning the
-// sequence's first error.
-func addTransient(seq iter.Seq2[*dwarf.CompactFunction, error], add func(*dwarf.CompactFunction)) error {
-	for f, err := range seq {
-		if err != nil {
-			return err
-		}
-		add(f)
 	}
 	return nil
 }
