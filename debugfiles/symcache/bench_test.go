@@ -18,6 +18,9 @@ import (
 // minute), else the default large fixture.
 func benchFixture(tb testing.TB) string {
 	tb.Helper()
+	if p := os.Getenv("CAIRN_BENCH_OBJECT"); p != "" {
+		return p
+	}
 	if os.Getenv("CAIRN_FIXTURES_BENCH") == "1" {
 		return fixtures.Get(tb, "elf-x86_64-gcc-O2-bench")
 	}

@@ -9,14 +9,14 @@ import (
 // to the layout, or to what the builder puts into a cache for the same
 // input, bumps it: caches are derived data, so a reader never upgrades an
 // old one, it rebuilds it (Open reports ErrVersion).
-const Version = 5
+const Version = 6
 
 // magic opens every symcache file.
 const magic = "CAIRNSYM"
 
 // The fixed header; SPEC.md documents every field.
 const (
-	headerSize = 192
+	headerSize = 200
 
 	offMagic       = 0
 	offVersion     = 8
@@ -48,6 +48,8 @@ const (
 	offCodeBits    = 166 // one byte per alphabet: 8 when its decode table is present, else 0
 	offTop         = 181 // top-level table: offset, count
 	offTopWidths   = 189 // three bytes: widths in bits of a top-level row's function, address, first site
+	offNodeBytes   = 192 // length in bytes of the node table
+	offNodeDir     = 196 // offset of the node directory
 
 	archLen = 16
 
@@ -58,6 +60,15 @@ const (
 	groupPages = 16
 	// maxColBits bounds a column of the node and site tables.
 	maxColBits = 32
+	// nodeBlock is the number of node rows sharing column widths, a
+	// power of two (nodeBlockShift). A node directory entry holds a
+	// block's offset, then its row width in rowWidthBits bits and the
+	// widths of its parent and site columns in colWidthBits bits each.
+	nodeBlockShift = 4
+	nodeBlock      = 1 << nodeBlockShift
+	rowWidthBits   = 7
+	colWidthBits   = 6
+	nodeDirFields  = rowWidthBits + 2*colWidthBits
 )
 
 // Columns of the node table (colSite..colParent) and of the site table

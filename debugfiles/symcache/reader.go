@@ -33,7 +33,10 @@ type Cache struct {
 	widths      [numCols]uint8  // in bits
 	colOff      [numCols]uint64 // bit offset within a node row or a site row
 	masks       [numCols]uint64
-	nodeWidth   uint64 // bits
+	nodeWidth   uint64 // bits of the widest node row the header allows
+	nodeDirW    uint64 // bits of a node directory entry
+	nodeOffW    uint64 // bits of its offset
+	nodeOffMask uint64
 	siteWidth   uint64
 	dirWidth    uint8
 	block       uint64   // bits of a directory block
@@ -63,7 +66,7 @@ type Cache struct {
 	dirNodeMask  uint64
 	dirFieldMask uint64
 
-	strs, files, funcs, sites, nodes, top, abs, regions, dir, codes, stream []byte
+	strs, files, funcs, sites, nodes, nodeDir, top, abs, regions, dir, codes, stream []byte
 	// tables are the decode tables of the stream's alphabets, views of
 	// codes (noCode for an alphabet without one).
 	tables [numAlphabets]*[tableSize]byte
@@ -213,8 +216,27 @@ func New(b []byte) (*Cache, error) {
 	if c.sites, c.nsites, err = sec(offSites, c.siteWidth, 0); err != nil {
 		return nil, err
 	}
-	if c.nodes, c.nnodes, err = sec(offNodes, c.nodeWidth, 0); err != nil {
+	if c.nodes, c.nnodes, err = sec(offNodes, 0, 0); err != nil {
 		return nil, err
+	}
+	// The node table's length is in the header, its rows being of each
+	// block's width; the directory has an entry per block.
+	{
+		off := uint64(binary.LittleEndian.Uint32(b[offNodes:]))
+		n := uint64(binary.LittleEndian.Uint32(b[offNodeBytes:]))
+		if n > uint64(len(b))-off {
+			return nil, corrupt(offNodeBytes, "node table at %#x of %d bytes outside the file (%d bytes)", off, n, len(b))
+		}
+		c.nodes = b[off : off+n : off+n]
+		c.nodeOffW = uint64(bits.Len64(8 * n))
+		c.nodeOffMask = 1<<c.nodeOffW - 1
+		c.nodeDirW = c.nodeOffW + nodeDirFields
+		blocks := (uint64(c.nnodes) + nodeBlock - 1) / nodeBlock
+		off, size := uint64(binary.LittleEndian.Uint32(b[offNodeDir:])), bitBytes(blocks, c.nodeDirW)
+		if off < headerSize || off > uint64(len(b)) || size > uint64(len(b))-off {
+			return nil, corrupt(offNodeDir, "node directory at %#x of %d bytes outside the file (%d bytes)", off, size, len(b))
+		}
+		c.nodeDir = b[off : off+size : off+size]
 	}
 	if c.top, c.ntop, err = sec(offTop, c.topWidth, 0); err != nil {
 		return nil, err
@@ -484,14 +506,28 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 	// (BENCHMARKS.md, "In-process lookup").
 	first := len(dst)
 	out := dst[first : first+fastChain]
-	nodes, nw := c.nodes, c.nodeWidth
-	n := 0
+	nodes, dir, dw, ow, om := c.nodes, c.nodeDir, c.nodeDirW, c.nodeOffW&63, c.nodeOffMask
+	n, wide := 0, false
 	for ; node != 0 && n < fastChain; n++ {
 		if node-1 >= c.nnodes {
 			break
 		}
-		b := load56(nodes, uint64(node-1)*nw) // colOff[colSite] is 0
-		site, code, back := b&c.masks[colSite], b>>(c.colOff[colAddr]&63)&c.masks[colAddr], b>>(c.colOff[colParent]&63)&c.masks[colParent]
+		// The row's block: where it starts, its row width and the
+		// widths of its parent and site columns; the address column
+		// takes the rest of the row.
+		i := uint64(node - 1)
+		d := load56(dir, i>>nodeBlockShift*dw)
+		rw, wp := d>>ow&(1<<rowWidthBits-1), d>>(ow+rowWidthBits)&(1<<colWidthBits-1)
+		ws := d >> (ow + rowWidthBits + colWidthBits) & (1<<colWidthBits - 1)
+		if rw > 56 {
+			wide = true // only in a corrupt file: the header's widths are narrow
+			break
+		}
+		b := load56(nodes, d&om+i&(nodeBlock-1)*rw)
+		back, site, code := b&(1<<wp-1), b>>wp&(1<<ws-1), b>>((wp+ws)&63)&(1<<((rw-wp-ws)&63)-1)
+		if back == 0 {
+			code = site | code<<ws // a top-level node's row of the top-level table
+		}
 		parent := uint32(0)
 		if back != 0 && back < uint64(node) {
 			parent = node - uint32(back)
@@ -504,7 +540,7 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 		f.FunctionIndex, f.Address, f.Line, f.Inlined = uint32(site), code, inlined, parent != 0
 		node = parent
 	}
-	if node != 0 && n == fastChain {
+	if wide || node != 0 && n == fastChain {
 		return c.lookupAny(addr, dst)
 	}
 	if n == 0 {
@@ -528,7 +564,7 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 		fn, at := ^uint32(0), uint64(0)
 		if f.Line == 0 {
 			sitesOK = false
-			if t := site | code<<(c.widths[colSite]&63); t < uint64(c.ntop) {
+			if t := code; t < uint64(c.ntop) {
 				fn, at, sites = c.topFields(load56(c.top, t*c.topWidth))
 				sitesOK = true
 			}
@@ -601,7 +637,7 @@ func (c *Cache) lookupAny(addr uint64, dst []Frame) []Frame {
 		if node-1 >= c.nnodes {
 			break
 		}
-		site, code, back := c.row(c.nodes, uint64(node-1)*c.nodeWidth, colSite)
+		site, code, back := c.nodeRow(node)
 		parent := uint32(0)
 		if back != 0 && back < uint64(node) {
 			parent = node - uint32(back)
@@ -624,7 +660,7 @@ func (c *Cache) lookupAny(addr uint64, dst []Frame) []Frame {
 		site, code := uint64(f.FunctionIndex), f.Address
 		fn, at := ^uint32(0), uint64(0)
 		if f.Line == 0 {
-			fn, at, sites, sitesOK = c.topRow(site | code<<(c.widths[colSite]&63))
+			fn, at, sites, sitesOK = c.topRow(code)
 		} else {
 			if s := sites + site; sitesOK && s < uint64(c.nsites) {
 				var v, cf, cl uint64
@@ -655,6 +691,24 @@ func (c *Cache) lookupAny(addr uint64, dst []Frame) []Frame {
 		out[0].FileDir, out[0].FileName = c.file(file)
 	}
 	return dst
+}
+
+// nodeRow reads the row of node id (1 ≤ id ≤ nnodes): its site and
+// address columns and its parent distance; for a top-level node (back 0)
+// code is its row of the top-level table.
+func (c *Cache) nodeRow(id uint32) (site, code, back uint64) {
+	i := uint64(id - 1)
+	d := load56(c.nodeDir, i>>nodeBlockShift*c.nodeDirW)
+	ow := c.nodeOffW & 63
+	rw, wp := uint(d>>ow)&(1<<rowWidthBits-1), uint(d>>(ow+rowWidthBits))&(1<<colWidthBits-1)
+	ws := uint(d>>(ow+rowWidthBits+colWidthBits)) & (1<<colWidthBits - 1)
+	wa := (rw - wp - ws) & 63 // what a damaged entry's widths leave, at most 63
+	pos := d&c.nodeOffMask + i&(nodeBlock-1)*uint64(rw)
+	back, site, code = loadBits(c.nodes, pos, wp), loadBits(c.nodes, pos+uint64(wp), ws), loadBits(c.nodes, pos+uint64(wp+ws), wa)
+	if back == 0 {
+		code = site | code<<ws
+	}
+	return site, code, back
 }
 
 // siteRow reads site s: function, call file, call line and the first
@@ -815,14 +869,19 @@ func (c *Cache) find(addr uint64) (node, file, line uint32, at uint64, ok bool) 
 	if !ok {
 		return 0, 0, 0, 0, false
 	}
-	// The node rows from the group's node on are read now, though the
-	// decoding does not use them: the rows the chain reads next are
-	// mostly there (a group's ~30 nodes take a line or two), and their
-	// cache misses then overlap the decoding instead of following it.
-	// KeepAlive keeps the loads, which nothing else uses. Lookups took
-	// 0.95–0.97 of the time (BENCHMARKS.md, "In-process lookup").
-	if i := uint64(from-1) * c.nodeWidth >> 3; i < uint64(len(c.nodes)) { // from 0 wraps around
-		runtime.KeepAlive(c.nodes[i])
+	// The block of the group's node, and its directory entry, are read
+	// now, though the decoding does not use them: the rows the chain
+	// reads next are mostly there (a group's ~30 nodes take a line or
+	// two), and their cache misses then overlap the decoding instead of
+	// following it. KeepAlive keeps the loads, which nothing else uses.
+	// Lookups took 0.95–0.97 of the time (BENCHMARKS.md, "In-process
+	// lookup"), and 1.05 without it in version 6.
+	if i := uint64(from - 1); i < uint64(c.nnodes) { // from 0 wraps around
+		d := load56(c.nodeDir, i>>nodeBlockShift*c.nodeDirW)
+		i = (d&c.nodeOffMask + i&(nodeBlock-1)*(d>>(c.nodeOffW&63)&(1<<rowWidthBits-1))) >> 3
+		if i < uint64(len(c.nodes)) {
+			runtime.KeepAlive(c.nodes[i])
+		}
 		if i += 64; i < uint64(len(c.nodes)) {
 			runtime.KeepAlive(c.nodes[i])
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -330,6 +331,9 @@ func TestCorrupt(t *testing.T) {
 		{"width", mut(func(b []byte) []byte { b[55] = 33; return b }), symcache.ErrCorrupt},
 		{"page offset width", mut(func(b []byte) []byte { b[157] = 33; return b }), symcache.ErrCorrupt},
 		{"decode table", mut(func(b []byte) []byte { b[166] = 7; return b }), symcache.ErrCorrupt},
+		{"node table past end", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[192:], 1<<30); return b }), symcache.ErrCorrupt},
+		{"node directory past end", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[196:], 1<<30); return b }), symcache.ErrCorrupt},
+		{"node directory in the header", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[196:], 8); return b }), symcache.ErrCorrupt},
 	} {
 		_, err := symcache.New(tc.data)
 		if !errors.Is(err, tc.want) {
@@ -452,5 +456,31 @@ func TestOpenConstantHeap(t *testing.T) {
 	}
 	if s, l := count(small), count(large); s != l || l > 3 {
 		t.Errorf("New allocates %v times for %d bytes and %v times for %d bytes", s, len(small), l, len(large))
+	}
+}
+
+// TestWideNodeBlock gives a block of the node table column widths wider
+// than one load, as only a damaged file has: Lookup must answer as its
+// general path does, which reads the columns one by one.
+func TestWideNodeBlock(t *testing.T) {
+	_, data := build(t, testInfo, trees(), symcache.Options{})
+	dir := binary.LittleEndian.Uint32(data[196:])
+	// The first entry's offset takes the bit length of the node table's
+	// length in bits; the row width, 7 bits, follows it: 127 bits.
+	ow := bits.Len64(8 * uint64(binary.LittleEndian.Uint32(data[192:])))
+	b := bytes.Clone(data)
+	for i := range 7 {
+		pos := uint64(dir)*8 + uint64(ow+i)
+		b[pos>>3] |= 1 << (pos & 7)
+	}
+	c, err := symcache.New(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []uint64{0x1100, 0x1124, 0x1195, 0x1330} {
+		got, want := c.Lookup(a, nil), symcache.LookupAny(c, a, nil)
+		if !slices.Equal(got, want) {
+			t.Errorf("%#x: Lookup %+v, general path %+v", a, got, want)
+		}
 	}
 }

@@ -183,6 +183,18 @@ type assembly struct {
 	// nodeMarks[k] is where node k*nodeMarkEvery's columns start in
 	// nodeCols, so that the node table can be written in two parts.
 	nodeMarks []int64
+	// blockW holds the column widths in bits (site, address, parent)
+	// of every block of nodeBlock nodes; curW and curTop gather the
+	// open block's: the bit lengths of its inlined nodes' columns and
+	// of its top-level nodes' rows.
+	blockW [][numNodeCols]uint8
+	curW   [numNodeCols]uint8
+	curTop uint8
+	// nodeBytes is the node table's length, markByte[k] where the rows
+	// from mark k on start in it: a byte, for the table to be written
+	// in parts.
+	nodeBytes uint64
+	markByte  []uint64
 	// entBuf and colBuf gather what resolve writes to ents and
 	// nodeCols, a node or an entry at a time, for one write of
 	// batchBytes: a write per entry cost more than coding it.
@@ -248,10 +260,9 @@ type assembly struct {
 	funcLang []Language
 	strLen   uint64
 	lenW     uint8
-	// widths are the column widths in bits, nodeRow and siteRow the
-	// row widths in bits.
+	// widths are the column widths in bits (for nodes, the widest of
+	// any block's), siteRow a site row's width in bits.
 	widths  [numCols]uint8
-	nodeRow int
 	siteRow int
 	absW    int
 	// topW are the widths of a top-level row's function and address,
@@ -346,7 +357,8 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	sizes := [...]uint64{
 		uint64(a.strLen), bitBytes(uint64(len(a.files)), 2*(strBits(a.strLen)+uint64(a.lenW))),
 		bitBytes(uint64(a.funcs.len()), strBits(a.strLen)+uint64(a.lenW)+langBits),
-		bitBytes(uint64(a.sites.len()), uint64(a.siteRow)+uint64(a.firstW)), bitBytes(uint64(a.nnodes), uint64(a.nodeRow)),
+		bitBytes(uint64(a.sites.len()), uint64(a.siteRow)+uint64(a.firstW)), a.nodeBytes,
+		bitBytes(uint64(len(a.blockW)), a.nodeDirBits()),
 		bitBytes(uint64(a.ntop), uint64(a.topW[0])+uint64(a.topW[1])+uint64(a.firstW)),
 		uint64(a.nabs) * uint64(a.absW), uint64(len(a.regions)) * regionRecord,
 		uint64(len(a.dir)), a.codeBytes(), uint64(a.stream.size),
@@ -379,19 +391,21 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	put(offFuncs, offs[2], uint32(a.funcs.len()))
 	put(offSites, offs[3], uint32(a.sites.len()))
 	put(offNodes, offs[4], a.nnodes)
-	put(offTop, offs[5], uint32(a.ntop))
+	le.PutUint32(h[offNodeBytes:], uint32(a.nodeBytes))
+	le.PutUint32(h[offNodeDir:], offs[5])
+	put(offTop, offs[6], uint32(a.ntop))
 	h[offTopWidths], h[offTopWidths+1] = a.topW[0], a.topW[1]
 	h[offTopWidths+2] = a.firstW
-	put(offAbs, offs[6], uint32(a.nabs))
+	put(offAbs, offs[7], uint32(a.nabs))
 	h[offAbsWidth] = byte(a.absW)
-	put(offRegions, offs[7], uint32(len(a.regions)))
-	put(offDir, offs[8], uint32(a.npages))
+	put(offRegions, offs[8], uint32(len(a.regions)))
+	put(offDir, offs[9], uint32(a.npages))
 	h[offDirWidth] = a.dirW
-	put(offCodes, offs[9], uint32(a.codeBytes()))
+	put(offCodes, offs[10], uint32(a.codeBytes()))
 	for i := range a.codes {
 		h[offCodeBits+i] = a.codes[i].bits
 	}
-	put(offStream, offs[10], uint32(a.stream.size))
+	put(offStream, offs[11], uint32(a.stream.size))
 	le.PutUint32(h[offEntries:], uint32(min(a.nents, math.MaxUint32)))
 	le.PutUint32(h[offFileSize:], uint32(size))
 
@@ -1013,6 +1027,7 @@ func (a *assembly) mapNode(op *openSpan, id uint32) uint32 {
 			v[colSite] = uint64(a.ntop)
 			a.ntop++
 			a.maxTopFn, a.maxTopAddr = max(a.maxTopFn, uint64(fn)), max(a.maxTopAddr, old.addr)
+			a.curTop = max(a.curTop, uint8(bits.Len64(v[colSite])))
 			m := binary.PutUvarint(buf[:], uint64(fn))
 			m += binary.PutUvarint(buf[m:], old.addr)
 			a.top.write(buf[:m])
@@ -1041,7 +1056,11 @@ func (a *assembly) mapNode(op *openSpan, id uint32) uint32 {
 			v[colParent] = uint64(nid - parent)
 			for c := range numNodeCols {
 				a.maxv[c] = max(a.maxv[c], v[c])
+				a.curW[c] = max(a.curW[c], uint8(bits.Len64(v[c])))
 			}
+		}
+		if nid%nodeBlock == 0 {
+			a.closeBlock()
 		}
 		for c := range numNodeCols {
 			a.colBuf = appendUvarint(a.colBuf, v[c])
@@ -1190,24 +1209,73 @@ func (a *assembly) layout() error {
 		}
 		a.widths[i] = uint8(bits.Len64(v))
 	}
-	// A top-level node's row in the top-level table takes the site
-	// column and, for the bits that do not fit, the address column.
-	if a.ntop > 0 {
-		need := bits.Len64(uint64(a.ntop - 1))
-		if rest := need - int(a.widths[colSite]); rest > int(a.widths[colAddr]) {
-			a.widths[colAddr] = uint8(rest)
+	// The node table's columns are as wide as its widest block's.
+	if a.nnodes%nodeBlock != 0 {
+		a.closeBlock()
+	}
+	a.widths[colSite], a.widths[colAddr], a.widths[colParent] = 0, 0, 0
+	for _, w := range a.blockW {
+		for c := range numNodeCols {
+			a.widths[c] = max(a.widths[c], w[c])
 		}
 	}
+	a.layNodes()
 	a.topW = [2]uint8{uint8(bits.Len64(a.maxTopFn)), uint8(bits.Len64(a.maxTopAddr))}
-	for i := range a.widths {
-		if i < numNodeCols {
-			a.nodeRow += int(a.widths[i])
-		} else {
-			a.siteRow += int(a.widths[i])
-		}
+	for i := numNodeCols; i < numCols; i++ {
+		a.siteRow += int(a.widths[i])
 	}
 	a.absW = (bits.Len64(a.maxAbs) + 7) / 8
 	return nil
+}
+
+// closeBlock ends the open block of nodes: its columns take the widths
+// its inlined nodes need, and a top-level node's row in the top-level
+// table takes the site column and, for the bits that do not fit, the
+// address column.
+func (a *assembly) closeBlock() {
+	w := a.curW
+	if a.curTop > w[colSite]+w[colAddr] {
+		w[colAddr] = a.curTop - w[colSite]
+	}
+	a.blockW = append(a.blockW, w)
+	a.curW, a.curTop = [numNodeCols]uint8{}, 0
+}
+
+// blockRows is the number of rows of block k of the node table: nodeBlock
+// but in the last block.
+func (a *assembly) blockRows(k int) uint64 {
+	return min(uint64(a.nnodes)-uint64(k)*nodeBlock, nodeBlock)
+}
+
+// rowBits is the width of a row of a block whose column widths are w.
+func rowBits(w [numNodeCols]uint8) uint64 {
+	return uint64(w[colSite]) + uint64(w[colAddr]) + uint64(w[colParent])
+}
+
+// markBlocks is the number of blocks of nodes between two marks.
+const markBlocks = nodeMarkEvery / nodeBlock
+
+// layNodes places the blocks of the node table: one after the other,
+// the rows from each mark on starting at a byte so that the table can be
+// written in parts (the bits before it are padding).
+func (a *assembly) layNodes() {
+	a.markByte = a.markByte[:0]
+	var bytes, part uint64
+	for k, w := range a.blockW {
+		if k%markBlocks == 0 {
+			bytes += (part + 7) / 8
+			part = 0
+			a.markByte = append(a.markByte, bytes)
+		}
+		part += a.blockRows(k) * rowBits(w)
+	}
+	a.nodeBytes = bytes + (part+7)/8
+}
+
+// nodeDirBits is the width of an entry of the node directory: a bit
+// offset in the node table and three column widths.
+func (a *assembly) nodeDirBits() uint64 {
+	return uint64(bits.Len64(8*a.nodeBytes)) + nodeDirFields
 }
 
 // guessShift is the page shift: pages of about perPage entries, from the
@@ -1500,7 +1568,10 @@ func (a *assembly) heldSections(size, nodes, top uint64) ([]byte, error) {
 		return err
 	}
 	mid := len(a.nodeMarks) / 2
-	split := nodes + uint64(mid)*nodeMarkEvery*uint64(a.nodeRow)/8
+	split := top
+	if mid < len(a.markByte) {
+		split = nodes + a.markByte[mid]
+	}
 	err := runParts(2, func(i int) error {
 		if i == 1 {
 			return fill(split, top, func(out func([]byte) error) error { return a.nodeSection(out, mid, len(a.nodeMarks)) })
@@ -1619,10 +1690,15 @@ func (a *assembly) nodeSection(out func([]byte) error, from, to int) error {
 		return nil
 	}
 	w := newSectionWriter(out)
-	wd := a.widths
 	r := a.nodeCols.readerAt(a.nodeMarks[from])
-	rows := min(uint64(to)*nodeMarkEvery, uint64(a.nnodes)) - uint64(from)*nodeMarkEvery
-	for range rows {
+	row := uint64(from) * nodeMarkEvery
+	rows := min(uint64(to)*nodeMarkEvery, uint64(a.nnodes)) - row
+	for i := range rows {
+		if i > 0 && row%nodeMarkEvery == 0 {
+			w.bw.flush() // the rows from a mark on start at a byte
+		}
+		wd := &a.blockW[row>>nodeBlockShift]
+		row++
 		var v [numNodeCols]uint64
 		for c := range v {
 			v[c] = r.uvarint()
@@ -1632,10 +1708,12 @@ func (a *assembly) nodeSection(out func([]byte) error, from, to int) error {
 			// bits in the site column.
 			v[colSite], v[colAddr] = v[colSite]&(1<<wd[colSite]-1), v[colSite]>>wd[colSite]
 		}
-		// Column widths are at most maxColBits, 32.
-		for c := range v {
-			w.bw.putNarrow(v[c], uint(wd[c]))
-		}
+		// Column widths are at most maxColBits, 32. The parent
+		// distance comes first: a lookup following a chain reads it
+		// with one mask.
+		w.bw.putNarrow(v[colParent], uint(wd[colParent]))
+		w.bw.putNarrow(v[colSite], uint(wd[colSite]))
+		w.bw.putNarrow(v[colAddr], uint(wd[colAddr]))
 		if len(w.bw.out) >= spillChunk {
 			w.flush(false)
 		}
@@ -1647,10 +1725,27 @@ func (a *assembly) nodeSection(out func([]byte) error, from, to int) error {
 	return w.err
 }
 
-// backSections generates the top-level table, the absolute addresses, the
-// regions, the page directory, the decode tables and the range stream.
+// backSections generates the node directory, the top-level table, the
+// absolute addresses, the regions, the page directory, the decode tables
+// and the range stream.
 func (a *assembly) backSections(out func([]byte) error) error {
 	w := newSectionWriter(out)
+	// The node directory: where each block of the node table starts
+	// and its column widths.
+	ow := uint(bits.Len64(8 * a.nodeBytes))
+	var at, part uint64
+	for k, bw := range a.blockW {
+		if k%markBlocks == 0 {
+			at, part = 8*a.markByte[k/markBlocks], 0
+		}
+		w.bw.put(at+part, ow)
+		w.bw.putNarrow(rowBits(bw), rowWidthBits)
+		w.bw.putNarrow(uint64(bw[colParent]), colWidthBits)
+		w.bw.putNarrow(uint64(bw[colSite]), colWidthBits)
+		part += a.blockRows(k) * rowBits(bw)
+		w.drain(false)
+	}
+	w.drain(true)
 	tr := a.top.reader()
 	for range a.ntop {
 		fn := tr.uvarint()
