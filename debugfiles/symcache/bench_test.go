@@ -13,9 +13,10 @@ import (
 	"github.com/cairn-dev/cairn/fixtures"
 )
 
-// benchFixture is the large binary the benchmarks read: the ≥20 MB-DWARF
-// bench fixture with CAIRN_FIXTURES_BENCH=1 (built on demand, about a
-// minute), else the default large fixture.
+// benchFixture is the large binary the benchmarks read: the object at the
+// path CAIRN_BENCH_OBJECT gives (a real library, say), else the ≥20
+// MB-DWARF bench fixture with CAIRN_FIXTURES_BENCH=1 (built on demand,
+// about a minute), else the default large fixture.
 func benchFixture(tb testing.TB) string {
 	tb.Helper()
 	if p := os.Getenv("CAIRN_BENCH_OBJECT"); p != "" {
