@@ -877,8 +877,7 @@ func (c *Cache) find(addr uint64) (node, file, line uint32, at uint64, ok bool) 
 	// Lookups took 0.95–0.97 of the time (BENCHMARKS.md, "In-process
 	// lookup"), and 1.05 without it in version 6.
 	if i := uint64(from - 1); i < uint64(c.nnodes) { // from 0 wraps around
-		d := load56(c.nodeDir, i>>nodeBlockShift*c.nodeDirW)
-		i = (d&c.nodeOffMask + i&(nodeBlock-1)*(d>>(c.nodeOffW&63)&(1<<rowWidthBits-1))) >> 3
+		i = load56(c.nodeDir, i>>nodeBlockShift*c.nodeDirW) & c.nodeOffMask >> 3 // its block
 		if i < uint64(len(c.nodes)) {
 			runtime.KeepAlive(c.nodes[i])
 		}

@@ -1255,25 +1255,37 @@ func rowBits(w [numNodeCols]uint8) uint64 {
 // markBlocks is the number of blocks of nodes between two marks.
 const markBlocks = nodeMarkEvery / nodeBlock
 
-// layNodes places the blocks of the node table: one after the other,
-// the rows from each mark on starting at a byte so that the table can be
-// written in parts (the bits before it are padding).
+// layNodes places the blocks of the node table (eachBlock) and notes
+// where the rows from each mark on start, and the table's length.
 func (a *assembly) layNodes() {
 	a.markByte = a.markByte[:0]
+	a.nodeBytes = a.eachBlock(func(k int, at uint64) {
+		if k%markBlocks == 0 {
+			a.markByte = append(a.markByte, at/8)
+		}
+	})
+}
+
+// eachBlock calls f with every block of the node table and the bit offset
+// of its first row, and returns the table's length in bytes. The blocks
+// lie one after the other, the rows from each mark on starting at a byte
+// so that the table can be written in parts (the bits before are
+// padding).
+func (a *assembly) eachBlock(f func(k int, at uint64)) uint64 {
 	var bytes, part uint64
 	for k, w := range a.blockW {
 		if k%markBlocks == 0 {
 			bytes += (part + 7) / 8
 			part = 0
-			a.markByte = append(a.markByte, bytes)
 		}
+		f(k, 8*bytes+part)
 		part += a.blockRows(k) * rowBits(w)
 	}
-	a.nodeBytes = bytes + (part+7)/8
+	return bytes + (part+7)/8
 }
 
 // nodeDirBits is the width of an entry of the node directory: a bit
-// offset in the node table and three column widths.
+// offset in the node table, a row width and two column widths.
 func (a *assembly) nodeDirBits() uint64 {
 	return uint64(bits.Len64(8*a.nodeBytes)) + nodeDirFields
 }
@@ -1733,18 +1745,14 @@ func (a *assembly) backSections(out func([]byte) error) error {
 	// The node directory: where each block of the node table starts
 	// and its column widths.
 	ow := uint(bits.Len64(8 * a.nodeBytes))
-	var at, part uint64
-	for k, bw := range a.blockW {
-		if k%markBlocks == 0 {
-			at, part = 8*a.markByte[k/markBlocks], 0
-		}
-		w.bw.put(at+part, ow)
-		w.bw.putNarrow(rowBits(bw), rowWidthBits)
+	a.eachBlock(func(k int, at uint64) {
+		bw := &a.blockW[k]
+		w.bw.put(at, ow)
+		w.bw.putNarrow(rowBits(*bw), rowWidthBits)
 		w.bw.putNarrow(uint64(bw[colParent]), colWidthBits)
 		w.bw.putNarrow(uint64(bw[colSite]), colWidthBits)
-		part += a.blockRows(k) * rowBits(bw)
 		w.drain(false)
-	}
+	})
 	w.drain(true)
 	tr := a.top.reader()
 	for range a.ntop {
