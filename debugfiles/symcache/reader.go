@@ -506,24 +506,19 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 	// (BENCHMARKS.md, "In-process lookup").
 	first := len(dst)
 	out := dst[first : first+fastChain]
-	nodes, dir, dw, ow, om := c.nodes, c.nodeDir, c.nodeDirW, c.nodeOffW&63, c.nodeOffMask
+	nodes := c.nodes
 	n, wide := 0, false
 	for ; node != 0 && n < fastChain; n++ {
 		if node-1 >= c.nnodes {
 			break
 		}
-		// The row's block: where it starts, its row width and the
-		// widths of its parent and site columns; the address column
-		// takes the rest of the row.
 		i := uint64(node - 1)
-		d := load56(dir, i>>nodeBlockShift*dw)
-		rw, wp := d>>ow&(1<<rowWidthBits-1), d>>(ow+rowWidthBits)&(1<<colWidthBits-1)
-		ws := d >> (ow + rowWidthBits + colWidthBits) & (1<<colWidthBits - 1)
+		base, rw, wp, ws := c.blockFields(load56(c.nodeDir, c.nodeDirEntry(i)))
 		if rw > 56 {
 			wide = true // only in a corrupt file: the header's widths are narrow
 			break
 		}
-		b := load56(nodes, d&om+i&(nodeBlock-1)*rw)
+		b := load56(nodes, base+i&(nodeBlock-1)*rw)
 		back, site, code := b&(1<<wp-1), b>>wp&(1<<ws-1), b>>((wp+ws)&63)&(1<<((rw-wp-ws)&63)-1)
 		if back == 0 {
 			code = site | code<<ws // a top-level node's row of the top-level table
@@ -693,18 +688,29 @@ func (c *Cache) lookupAny(addr uint64, dst []Frame) []Frame {
 	return dst
 }
 
+// nodeDirEntry is the bit position in the node directory of the entry of
+// the block holding row i of the node table.
+func (c *Cache) nodeDirEntry(i uint64) uint64 { return i >> nodeBlockShift * c.nodeDirW }
+
+// blockFields splits a node directory entry read in one load: the bit
+// offset of the block's first row, its row width, and the widths of its
+// parent and site columns (the address column takes the rest). It inlines,
+// as siteFields does.
+func (c *Cache) blockFields(d uint64) (base, rw, wp, ws uint64) {
+	ow := c.nodeOffW & 63
+	return d & c.nodeOffMask, d >> ow & (1<<rowWidthBits - 1), d >> (ow + rowWidthBits) & (1<<colWidthBits - 1),
+		d >> (ow + rowWidthBits + colWidthBits) & (1<<colWidthBits - 1)
+}
+
 // nodeRow reads the row of node id (1 ≤ id ≤ nnodes): its site and
 // address columns and its parent distance; for a top-level node (back 0)
 // code is its row of the top-level table.
 func (c *Cache) nodeRow(id uint32) (site, code, back uint64) {
 	i := uint64(id - 1)
-	d := load56(c.nodeDir, i>>nodeBlockShift*c.nodeDirW)
-	ow := c.nodeOffW & 63
-	rw, wp := uint(d>>ow)&(1<<rowWidthBits-1), uint(d>>(ow+rowWidthBits))&(1<<colWidthBits-1)
-	ws := uint(d>>(ow+rowWidthBits+colWidthBits)) & (1<<colWidthBits - 1)
+	base, rw, wp, ws := c.blockFields(load56(c.nodeDir, c.nodeDirEntry(i)))
 	wa := (rw - wp - ws) & 63 // what a damaged entry's widths leave, at most 63
-	pos := d&c.nodeOffMask + i&(nodeBlock-1)*uint64(rw)
-	back, site, code = loadBits(c.nodes, pos, wp), loadBits(c.nodes, pos+uint64(wp), ws), loadBits(c.nodes, pos+uint64(wp+ws), wa)
+	pos := base + i&(nodeBlock-1)*rw
+	back, site, code = loadBits(c.nodes, pos, uint(wp)), loadBits(c.nodes, pos+wp, uint(ws)), loadBits(c.nodes, pos+wp+ws, uint(wa))
 	if back == 0 {
 		code = site | code<<ws
 	}
@@ -719,7 +725,7 @@ func (c *Cache) siteRow(s uint64) (fn, file, line, first uint64) {
 	if c.siteWidth <= 56 {
 		return c.siteFields(load56(c.sites, pos))
 	}
-	fn, file, line = c.row(c.sites, pos, colFunc)
+	fn, file, line = c.siteCols(pos)
 	return fn, file, line, loadBits(c.sites, pos+c.firstOff, uint(c.topWidths[2]))
 }
 
@@ -770,20 +776,16 @@ func (c *Cache) absAddr(i uint64) uint64 {
 	return v
 }
 
-// row reads the three columns from column first on (a node row or a site
-// row) at bit pos of table: with one load when the row is narrow enough,
-// as it is in practice, else column by column.
-func (c *Cache) row(table []byte, pos uint64, first int) (uint64, uint64, uint64) {
-	if first != colSite {
-		first = colFunc
-	}
-	off, m := c.colOff[first:first+3:first+3], c.masks[first:first+3:first+3]
-	if off[2]+uint64(c.widths[first+2]) <= 56 {
-		b := load56(table, pos)
+// siteCols reads the function, call file and call line of the site row at
+// bit pos: with one load when they fit one, else column by column.
+func (c *Cache) siteCols(pos uint64) (uint64, uint64, uint64) {
+	off, m := c.colOff[colFunc:colFunc+3:colFunc+3], c.masks[colFunc:colFunc+3:colFunc+3]
+	if off[2]+uint64(c.widths[colCallLine]) <= 56 {
+		b := load56(c.sites, pos)
 		return b >> off[0] & m[0], b >> off[1] & m[1], b >> off[2] & m[2]
 	}
-	w := c.widths[first : first+3 : first+3]
-	return loadBits(table, pos+off[0], uint(w[0])), loadBits(table, pos+off[1], uint(w[1])), loadBits(table, pos+off[2], uint(w[2]))
+	w := c.widths[colFunc : colFunc+3 : colFunc+3]
+	return loadBits(c.sites, pos+off[0], uint(w[0])), loadBits(c.sites, pos+off[1], uint(w[1])), loadBits(c.sites, pos+off[2], uint(w[2]))
 }
 
 // function returns a function's name and language.
@@ -877,8 +879,8 @@ func (c *Cache) find(addr uint64) (node, file, line uint32, at uint64, ok bool) 
 	// Lookups took 0.95–0.97 of the time (BENCHMARKS.md, "In-process
 	// lookup"), and 1.05 without it in version 6.
 	if i := uint64(from - 1); i < uint64(c.nnodes) { // from 0 wraps around
-		i = load56(c.nodeDir, i>>nodeBlockShift*c.nodeDirW) & c.nodeOffMask >> 3 // its block
-		if i < uint64(len(c.nodes)) {
+		base, _, _, _ := c.blockFields(load56(c.nodeDir, c.nodeDirEntry(i)))
+		if i = base >> 3; i < uint64(len(c.nodes)) { // its block
 			runtime.KeepAlive(c.nodes[i])
 		}
 		if i += 64; i < uint64(len(c.nodes)) {
