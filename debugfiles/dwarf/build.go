@@ -214,8 +214,11 @@ type source struct {
 	// shared, when set, holds the tables instead of abbrevs: the copy of
 	// a source the shards of a parallel walk share (sharedAbbrevs).
 	shared *abbrevCache
-	ent0   int32 // entries of this source: entries[ent0:ent1]
-	ent1   int32
+	// slab, when set, holds the arrays of abbrevs' tables, which are
+	// cleared together and the arrays used again (streamMain).
+	slab *abbrevSlab
+	ent0 int32 // entries of this source: entries[ent0:ent1]
+	ent1 int32
 }
 
 type abbrevKey struct {

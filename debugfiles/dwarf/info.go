@@ -363,7 +363,7 @@ func (bl *builder) abbrevTable(src *source, h *unitHeader) (*abbrevTable, error)
 
 // readAbbrevs reads the abbreviation table of k in src on bl's budget.
 func (bl *builder) readAbbrevs(src *source, k abbrevKey) (*abbrevTable, error) {
-	t, err := parseAbbrevs(src.sec.Abbrev, k.off, src.be, k.addrSize, k.is64, k.version, bl.bud)
+	t, err := parseAbbrevs(src.sec.Abbrev, k.off, src.be, k.addrSize, k.is64, k.version, bl.bud, src.slab)
 	if err != nil {
 		return nil, err
 	}

@@ -307,14 +307,16 @@ func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep, gaps b
 	// Each shard reads the abbreviation tables of its batch into a source
 	// of its own, emptied with the batch: compilers write a table per
 	// unit, and the tables of the whole program would otherwise be held
-	// to the end. A table that cannot be read fails its unit's walk, as
-	// in the whole-program walk.
+	// to the end. The source keeps the tables' arrays for the shard's
+	// next batch (abbrevSlab). A table that cannot be read fails its
+	// unit's walk, as in the whole-program walk.
 	walk := func(w *walkBatch) {
 		select {
 		case w.shard = <-free:
 			clear(w.shard.sources[0].abbrevs)
+			w.shard.sources[0].slab.reset()
 		default:
-			own := &source{sec: src.sec, be: src.be, abbrevs: map[abbrevKey]*abbrevTable{}}
+			own := &source{sec: src.sec, be: src.be, abbrevs: map[abbrevKey]*abbrevTable{}, slab: &abbrevSlab{}}
 			w.shard = &builder{opts: bl.opts, sources: []*source{own}}
 			w.shard.presize(w.size)
 		}
