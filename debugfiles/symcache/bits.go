@@ -294,6 +294,8 @@ const (
 	alphaFile     = alphaNodeFile + 1
 	alphaLine     = alphaFile + 1 // 6 alphabets of line differences (lineAlphabet)
 	numAlphabets  = alphaLine + 6
+	// alphaLineFirst is the alphabet of a page's first entry's line.
+	alphaLineFirst = alphaLine + baseFile
 )
 
 // alphabetSize is the number of symbols of alphabet a.

@@ -45,7 +45,7 @@ type follower struct {
 	haveHeld bool
 	// The region and page being coded: the page's range, whether its
 	// first entry is coded, the coder's state since, the last entry
-	// coded, the pages begun so far and the entry the current group of
+	// coded, the pages begun so far and the state the current group of
 	// pages starts from.
 	inRegion bool
 	ps, pe   uint64
@@ -53,7 +53,7 @@ type follower struct {
 	st       state
 	prev     entry
 	pages    uint64
-	group    entry
+	group    groupStart
 }
 
 // feed is resolve's side of a follower: the batch it fills.
@@ -281,7 +281,7 @@ func (f *follower) openPage(first entry) bool {
 	if !f.beginPage(first) {
 		return false
 	}
-	f.st = state{node: f.group.node}
+	f.st = f.group.state()
 	f.st.encode(f.enc, first, true)
 	f.st.start = f.ps
 	f.open = true
@@ -289,7 +289,7 @@ func (f *follower) openPage(first entry) bool {
 }
 
 // beginPage notes where the next page, whose first entry is first,
-// starts in the record; the first page of a group also notes the node
+// starts in the record; the first page of a group also notes the state
 // the group starts from. It gives up, returning false, past twice the
 // entries it may record: the page size it guessed is then far too small
 // (each page of the file holds perPage entries on average), and its
@@ -301,8 +301,8 @@ func (f *follower) beginPage(first entry) bool {
 	}
 	rec := f.enc.rec
 	if f.pages%groupPages == 0 {
-		f.group = first
-		rec.nodes = append(rec.nodes, first.node)
+		f.group = startOf(first)
+		rec.groups = append(rec.groups, f.group)
 		rec.groupExtras = append(rec.groupExtras, uint32(len(rec.extras)))
 	}
 	rec.pages = append(rec.pages, uint32(len(rec.syms)))

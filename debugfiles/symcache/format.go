@@ -9,7 +9,7 @@ import (
 // to the layout, or to what the builder puts into a cache for the same
 // input, bumps it: caches are derived data, so a reader never upgrades an
 // old one, it rebuilds it (Open reports ErrVersion).
-const Version = 6
+const Version = 7
 
 // magic opens every symcache file.
 const magic = "CAIRNSYM"
@@ -23,7 +23,8 @@ const (
 	offHeaderSize  = 12
 	offChecksum    = 16
 	offLenWidth    = 20 // width in bits of a string length in the file and function tables
-	offFlags       = 21 // three bytes, reserved
+	offGroupWidths = 21 // two bytes: widths in bits of a directory block's file and line
+	offFlags       = 23 // one byte, reserved
 	offLoadAddress = 24
 	offGUID        = 32
 	offAge         = 48

@@ -42,6 +42,9 @@ type Cache struct {
 	block       uint64   // bits of a directory block
 	dirFirstW   uint8    // bits of a directory block's first offset
 	dirNodeW    uint8    // bits of a directory block's node
+	dirFileW    uint8    // bits of a directory block's file
+	dirLineW    uint8    // bits of a directory block's line
+	dirHead     uint64   // bits of a directory block before its page fields
 	strWidth    uint64   // bits of a string offset in the file and function tables
 	refWidth    uint64   // bits of a string reference: offset and length
 	funcWidth   uint64   // bits of a function row
@@ -54,7 +57,8 @@ type Cache struct {
 	strMask     uint64 // of a string offset
 	codeBits    [numAlphabets]uint8
 	// dirNarrow is set when a directory block's first offset and node
-	// fit one load, and two page fields do.
+	// fit one load, its file and line another, and two page fields a
+	// third.
 	dirNarrow bool
 	// refNarrow is set when a function row, and a string reference of a
 	// file row, fit one load.
@@ -64,6 +68,8 @@ type Cache struct {
 	rowsNarrow   bool
 	dirFirstMask uint64
 	dirNodeMask  uint64
+	dirFileMask  uint64
+	dirLineMask  uint64
 	dirFieldMask uint64
 
 	strs, files, funcs, sites, nodes, nodeDir, top, abs, regions, dir, codes, stream []byte
@@ -249,12 +255,15 @@ func New(b []byte) (*Cache, error) {
 	}
 	// The directory has a block per group of pages, the last one
 	// holding the end of the stream (page npages). A block's first
-	// offset is sized by the stream, its node by the node table.
+	// offset is sized by the stream, its node by the node table, its
+	// file and line by the header.
 	c.dirFirstW = uint8(bits.Len64(8 * uint64(binary.LittleEndian.Uint32(b[offStream+4:]))))
 	c.dirNodeW = uint8(bits.Len32(c.nnodes))
-	c.block = uint64(c.dirFirstW) + uint64(c.dirNodeW) + groupPages*uint64(c.dirWidth)
-	c.dirNarrow = c.dirFirstW+c.dirNodeW <= 56 && 2*c.dirWidth <= 56
+	c.dirHead = uint64(c.dirFirstW) + uint64(c.dirNodeW) + uint64(c.dirFileW) + uint64(c.dirLineW)
+	c.block = c.dirHead + groupPages*uint64(c.dirWidth)
+	c.dirNarrow = c.dirFirstW+c.dirNodeW <= 56 && c.dirFileW+c.dirLineW <= 56 && 2*c.dirWidth <= 56
 	c.dirFirstMask, c.dirNodeMask, c.dirFieldMask = 1<<c.dirFirstW-1, 1<<c.dirNodeW-1, 1<<c.dirWidth-1
+	c.dirFileMask, c.dirLineMask = 1<<c.dirFileW-1, 1<<c.dirLineW-1
 	c.npages = binary.LittleEndian.Uint32(b[offDir+4:])
 	c.ngroups = c.npages/groupPages + 1
 	off, size := uint64(binary.LittleEndian.Uint32(b[offDir:])), bitBytes(uint64(c.ngroups), c.block)
@@ -329,6 +338,12 @@ func parseHeader(b []byte, size int64) (*Cache, error) {
 	}
 	if c.dirWidth = b[offDirWidth]; c.dirWidth > 32 {
 		return nil, corrupt(offDirWidth, "page offset width %d", c.dirWidth)
+	}
+	if c.dirFileW = b[offGroupWidths]; c.dirFileW > 32 {
+		return nil, corrupt(offGroupWidths, "directory file width %d", c.dirFileW)
+	}
+	if c.dirLineW = b[offGroupWidths+1]; c.dirLineW > 32 {
+		return nil, corrupt(offGroupWidths+1, "directory line width %d", c.dirLineW)
 	}
 	for i, limit := range [3]uint8{maxColBits, 64, maxColBits} {
 		if c.topWidths[i] = b[offTopWidths+i]; c.topWidths[i] > limit {
@@ -867,7 +882,7 @@ func (c *Cache) find(addr uint64) (node, file, line uint32, at uint64, ok bool) 
 	if page >= uint64(c.npages) {
 		return 0, 0, 0, 0, false
 	}
-	pos, stop, from, ok := c.pageSpan(page)
+	pos, stop, from, ff, fl, ok := c.pageSpan(page)
 	if !ok {
 		return 0, 0, 0, 0, false
 	}
@@ -888,7 +903,7 @@ func (c *Cache) find(addr uint64) (node, file, line uint32, at uint64, ok bool) 
 		}
 	}
 	at = start + off>>sh<<sh
-	return c.decode(pos, stop, from, at, addr)
+	return c.decode(pos, stop, from, ff, fl, at, addr)
 }
 
 // RunStart returns where the run of addresses that answer as addr does
@@ -922,36 +937,40 @@ func (c *Cache) RunStart(addr uint64) (start uint64, ok bool) {
 const maxRunPages = 1 << 12
 
 // pageSpan returns the bits [pos, stop) of page k in the stream and the
-// node the decoding of its group's pages starts from; ok is false past
-// the directory. The page's end is the next page's start, in the same
-// block but for the last page of a group, which ends where the next
-// group's first page starts: at that group's first offset (the guess for
-// a group's first page) plus its field 0.
+// node, file and line the decoding of its group's pages starts from; ok
+// is false past the directory. The page's end is the next page's start,
+// in the same block but for the last page of a group, which ends where
+// the next group's first page starts: at that group's first offset (the
+// guess for a group's first page) plus its field 0.
 //
 // When the fields are narrow enough, as they are in practice, the
-// block's first offset and node come in one load, and the fields of the
-// page and of the next one in another. It calls nothing, not even on
-// paths not taken: the compiler spills what is live across a call where
-// it is computed, whichever path the call is on.
-func (c *Cache) pageSpan(k uint64) (pos, stop uint64, node uint32, ok bool) {
+// block's first offset and node come in one load, its file and line in
+// another, and the fields of the page and of the next one in a third. It
+// calls nothing, not even on paths not taken: the compiler spills what is
+// live across a call where it is computed, whichever path the call is on.
+func (c *Cache) pageSpan(k uint64) (pos, stop uint64, node, file, line uint32, ok bool) {
 	g, j := k/groupPages, k%groupPages
 	ng := uint64(c.ngroups)
 	if g >= ng {
-		return 0, 0, 0, false
+		return 0, 0, 0, 0, 0, false
 	}
 	end := 8 * uint64(len(c.stream))
 	dir, bp := c.dir, g*c.block
 	fw, nw, dw := uint(c.dirFirstW), uint(c.dirNodeW), uint(c.dirWidth)
-	fields := bp + uint64(fw+nw)
+	sp, fields := bp+uint64(fw+nw), bp+c.dirHead // the file and line; the fields
 	fm, dm := c.dirFirstMask, c.dirFieldMask
 	var first, zj, zn uint64
 	if c.dirNarrow {
 		h := load56(dir, bp)
 		first, node = h&fm, uint32(h>>(fw&63)&c.dirNodeMask)
+		s := load56(dir, sp)
+		file, line = uint32(s&c.dirFileMask), uint32(s>>(c.dirFileW&63)&c.dirLineMask)
 		f := load56(dir, fields+uint64(j)*uint64(dw))
 		zj, zn = f&dm, f>>(dw&63)&dm
 	} else {
 		first, node = load56(dir, bp)&fm, uint32(load56(dir, bp+uint64(fw))&c.dirNodeMask)
+		file = uint32(load56(dir, sp) & c.dirFileMask)
+		line = uint32(load56(dir, sp+uint64(c.dirFileW)) & c.dirLineMask)
 		zj, zn = load56(dir, fields+j*uint64(dw))&dm, load56(dir, fields+(j+1)*uint64(dw))&dm
 	}
 	next := end
@@ -963,9 +982,9 @@ func (c *Cache) pageSpan(k uint64) (pos, stop uint64, node uint32, ok bool) {
 	case j+1 < groupPages:
 		stop = pageGuess(first, next, j+1) + unzigzag64(zn)
 	case g+1 < ng:
-		stop = next + unzigzag64(load56(dir, bp+c.block+uint64(fw+nw))&dm)
+		stop = next + unzigzag64(load56(dir, bp+c.block+c.dirHead)&dm)
 	}
-	return pos, min(stop, end), node, true
+	return pos, min(stop, end), node, file, line, true
 }
 
 // unzigzag64 inverts zigzag64.
@@ -973,7 +992,7 @@ func unzigzag64(v uint64) uint64 { return uint64(int64(v>>1) ^ -int64(v&1)) }
 
 // decode decodes the entries of a page from bit pos to bit stop, the
 // page starting at address at (at or before addr) and its decoding from
-// node (its group's), and returns the state at addr: entries
+// node, file and line (its group's), and returns the state at addr: entries
 // are decoded while the next one starts at or before addr. File and line
 // are coded against the model's prediction (recall.go).
 //
@@ -986,20 +1005,22 @@ func unzigzag64(v uint64) uint64 { return uint64(int64(v>>1) ^ -int64(v&1)) }
 //
 // The bit readers are spelled out here, their state in local variables,
 // so that it stays in registers: this loop is most of a lookup's time.
-func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, uint32, uint32, uint64, bool) {
+func (c *Cache) decode(pos, stop uint64, node, file, line uint32, at, addr uint64) (uint32, uint32, uint32, uint64, bool) {
 	var (
-		rem        = addr - at // from the current entry's start to addr
-		m          model
-		file, line uint32
-		p          = c.stream
-		fpos       = stop // the field stream's bits are below fpos
-		tabs       = &c.tables
-		ctx        = alphaTagFirst
+		rem  = addr - at // from the current entry's start to addr
+		m    model
+		p    = c.stream
+		fpos = stop // the field stream's bits are below fpos
+		tabs = &c.tables
+		ctx  = alphaTagFirst
 		// The slots of node in m.nodes and of file in m.files; -1
 		// while the memory holds none. Keeping them spares a search
 		// an entry: lookups took 0.94–0.95 of the time (BENCHMARKS.md).
-		cur, fcur = -1, -1
+		// The file memory starts with the group's file, in slot 0.
+		cur, fcur = -1, 0
+		top       = node // the page's highest node so far
 	)
+	m.files.add(file, 0, line) // groupStart.state
 	for pos < fpos && fpos <= stop {
 		// The tag stream: the tag, a long delta's value, and the node's
 		// difference.
@@ -1036,7 +1057,8 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 		}
 		// A page's first entry, the one read in context
 		// alphaTagFirst, starts at the page start whatever its delta.
-		if ctx != alphaTagFirst {
+		first := ctx == alphaTagFirst
+		if !first {
 			if delta > rem {
 				break
 			}
@@ -1060,6 +1082,10 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 			d := vs.base | w>>n&(1<<(x&63)-1)
 			pos += uint64(n + x)
 			next := node + uint32(unzigzag(d))
+			if d == 0 { // the node after the page's highest (state.encode)
+				next = top + 1
+			}
+			top = max(top, next)
 			// m.nodes.switchTo, written out so that the loop calls
 			// nothing (see pageSpan), and with the current node's
 			// slot kept rather than searched for. An add takes the
@@ -1122,13 +1148,17 @@ func (c *Cache) decode(pos, stop uint64, node uint32, at, addr uint64) (uint32, 
 		}
 		base, how := predLine, basePredicted
 		if !hit || newFile != predFile {
-			base, how = line, baseCurrent
+			base, how = 0, baseNone
 			if fi >= 0 {
 				base, how = m.files.line[fi], baseFile
 			}
 		}
 		file = newFile
-		e = tableEntry(tabs[lineAlphabet(ts, how)], f>>56)
+		la := alphaLine + int(ts&tagNodeFlag)*3 + how // lineAlphabet
+		if first {
+			la = alphaLineFirst
+		}
+		e = tableEntry(tabs[la], f>>56)
 		n = uint(e & 15)
 		if n == 0 {
 			return node, file, base, addr - rem, true

@@ -94,20 +94,24 @@ func (r *recall) get(id uint32) (uint32, bool) {
 // lineBase is the line an entry's line is coded against: the line its
 // node was left at when the node is remembered and the file is the one
 // remembered with it (how: basePredicted), else the last line seen in the
-// entry's file (baseFile), else the current line (baseCurrent).
-func (m *model) lineBase(file, predFile uint32, hit bool, predLine, cur uint32) (uint32, int) {
+// entry's file (baseFile), else none: the line is coded whole (baseNone,
+// base 0). A line of another file than the current one's, which is what
+// is left, is no nearer the current line than to 0: on CPython's
+// libpython those lines took 20.6 KB coded whole, 27.2 KB against the
+// current line.
+func (m *model) lineBase(file, predFile uint32, hit bool, predLine uint32) (uint32, int) {
 	if hit && file == predFile {
 		return predLine, basePredicted
 	}
 	if l, ok := m.files.get(file); ok {
 		return l, baseFile
 	}
-	return cur, baseCurrent
+	return 0, baseNone
 }
 
 // How lineBase found an entry's base line.
 const (
 	basePredicted = iota
 	baseFile
-	baseCurrent
+	baseNone
 )

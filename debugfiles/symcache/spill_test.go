@@ -642,7 +642,7 @@ func TestDecodeRawNodes(t *testing.T) {
 // and that a part of no pages writes nothing.
 func TestReplayParts(t *testing.T) {
 	defer func() { followMode, forceSplit, followShiftOff = 0, 0, 0 }()
-	rec := &symRecord{syms: []uint16{alphaTagFirst << 8}, extras: []uint32{5}, pages: make([]uint32, groupPages), nodes: []uint32{0}, groupExtras: []uint32{0}}
+	rec := &symRecord{syms: []uint16{alphaTagFirst << 8}, extras: []uint32{5}, pages: make([]uint32, groupPages), groups: []groupStart{{}}, groupExtras: []uint32{0}}
 	for _, at := range []int{0, groupPages} {
 		if err := (&streamEnc{}).replay(rec, at, at); err != nil {
 			t.Errorf("no pages from %d: %v", at, err)

@@ -23,20 +23,39 @@ type streamEnc struct {
 	f        highBits // the page's field stream, written at its end
 	out      *spill   // the stream, in pieces; nil while counting
 	// pages holds the bit offset of every page and of the stream's end,
-	// nodes the node each group's pages start from.
-	pages []uint32
-	nodes []uint32
+	// groups the state each group's pages start from.
+	pages  []uint32
+	groups []groupStart
+}
+
+// groupStart is the state the decoding of each page of a group starts
+// from, which the page directory keeps with the group: the node, file and
+// line of the first entry of the group's first page. A page's first entry
+// is coded against it, as the entries after it are against the one before.
+type groupStart struct {
+	node, file, line uint32
+}
+
+// startOf returns the group state of a group whose first page starts with
+// entry e.
+func startOf(e entry) groupStart { return groupStart{e.node, e.file, e.line} }
+
+// state returns the coder's state at the start of each page of the group.
+func (g groupStart) state() state {
+	s := state{node: g.node, file: g.file, line: g.line, top: g.node}
+	s.m.files.add(g.file, 0, g.line)
+	return s
 }
 
 // symRecord is the symbols of a counting pass in coding order: each one's
 // alphabet and symbol, the extra bits of its value symbols (their count
-// follows from the symbol), the symbol each page starts at, and the node
+// follows from the symbol), the symbol each page starts at, and the state
 // each group of pages starts from.
 type symRecord struct {
 	syms   []uint16 // alphabet<<8 | symbol
 	extras []uint32 // a word each, two for more than 32 bits, low first
 	pages  []uint32
-	nodes  []uint32
+	groups []groupStart
 	// groupExtras is where in extras each group of pages starts, so
 	// that a group's pages can be replayed without those before.
 	groupExtras []uint32
@@ -304,6 +323,7 @@ type state struct {
 	file  uint32
 	line  uint32
 	flags uint32 // of the last entry
+	top   uint32 // the highest node of the page so far, the group's at its start
 	m     model
 }
 
@@ -335,21 +355,37 @@ func (s *state) encode(enc *streamEnc, e entry, first bool) {
 		enc.value(alphaDelta, delta-escapeDelta)
 	}
 	if flags&tagNodeFlag != 0 {
-		enc.value(alphaNode+int(flags&tagFileFlag)/tagFileFlag, zigzag(int32(e.node-s.node)))
+		// A changed node's difference is never 0: 0 stands for the
+		// node after the highest of the page so far, the next one
+		// first seen in address order (nodes are numbered so).
+		d := zigzag(int32(e.node - s.node))
+		if e.node == s.top+1 {
+			d = 0
+		}
+		enc.value(alphaNode+int(flags&tagFileFlag)/tagFileFlag, d)
+		s.top = max(s.top, e.node)
 	}
 	if flags&tagFileFlag != 0 {
 		enc.value(alphaFile, uint64(e.file))
 	}
-	base, how := s.m.lineBase(e.file, predFile, hit, predLine, s.line)
-	enc.value(lineAlphabet(flags, how), zigzag(int32(e.line-base)))
+	base, how := s.m.lineBase(e.file, predFile, hit, predLine)
+	enc.value(lineAlphabet(flags, how, first), zigzag(int32(e.line-base)))
 	s.m.files.put(e.file, e.line)
 	s.start, s.node, s.file, s.line = e.start, e.node, e.file, e.line
 }
 
-// lineAlphabet is the alphabet of an entry's line, by whether its node
-// changed and how its base line was found: the differences of each kind
-// are distributed very differently.
-func lineAlphabet(flags uint32, how int) int {
+// lineAlphabet is the alphabet of an entry's line, by whether it is a
+// page's first entry, whether its node changed and how its base line was
+// found: the differences of each kind are distributed very differently.
+//
+// A page's first entry's line, coded against its group's (groupStart),
+// takes alphaLineFirst whatever its kind. That is the alphabet of an
+// unchanged node's line based on the file memory too, which is rare (a
+// file changing within a node): the two share its code.
+func lineAlphabet(flags uint32, how int, first bool) int {
+	if first {
+		return alphaLineFirst
+	}
 	return alphaLine + int(flags&tagNodeFlag)*3 + how
 }
 
@@ -474,7 +510,7 @@ func (a *assembly) replayAll(counts []*streamEnc, codes [numAlphabets]code, page
 	}
 	enc := encs[0]
 	for _, c := range counts {
-		enc.nodes = append(enc.nodes, c.rec.nodes...)
+		enc.groups = append(enc.groups, c.rec.groups...)
 		a.keepSpare(c.rec.syms)
 		c.rec = nil
 	}
@@ -568,7 +604,7 @@ func (a *assembly) finishStream(enc *streamEnc) error {
 	enc.out.write(enc.w.out)
 	enc.w.out = nil
 	a.codes = enc.codes
-	a.dir, a.dirW = packDir(enc.pages, enc.nodes, 8*uint64(a.stream.size), a.nnodes)
+	a.dir, a.dirW, a.groupW = packDir(enc.pages, enc.groups, 8*uint64(a.stream.size), a.nnodes)
 	if a.dirW > maxColBits {
 		return errTooLarge("page directory offset", int(a.dirW))
 	}
@@ -642,10 +678,10 @@ func (a *assembly) eachPart(parts []pagePart, encs []*streamEnc) error {
 // in enc.w, and its full chunks in enc.out.
 func (a *assembly) pagePass(enc *streamEnc, part pagePart, last bool) error {
 	w := &entryWindow{er: a.entryReaderAt(part.mark), base: part.mark.index}
-	var group entry // the state every page of the group starts from
+	var group groupStart // the state every page of the group starts from
 	page := part.from
 	// startPage notes page `page` starting here; the first of a group
-	// starts a group record with the node of the page's first entry.
+	// starts a group with the page's first entry.
 	startPage := func(first entry) error {
 		if page > part.from {
 			enc.endPage() // the page before
@@ -655,12 +691,12 @@ func (a *assembly) pagePass(enc *streamEnc, part pagePart, last bool) error {
 			return errTooLarge("range stream", int(at/8))
 		}
 		if page%groupPages == 0 {
-			group = first
+			group = startOf(first)
 			switch {
 			case !enc.counting:
-				enc.nodes = append(enc.nodes, first.node)
+				enc.groups = append(enc.groups, group)
 			case enc.rec != nil:
-				enc.rec.nodes = append(enc.rec.nodes, first.node)
+				enc.rec.groups = append(enc.rec.groups, group)
 				enc.rec.groupExtras = append(enc.rec.groupExtras, uint32(len(enc.rec.extras)))
 			}
 		}
@@ -697,7 +733,7 @@ func (a *assembly) pagePass(enc *streamEnc, part pagePart, last bool) error {
 			if err := startPage(first); err != nil {
 				return err
 			}
-			st := state{node: group.node}
+			st := group.state()
 			st.encode(enc, first, true)
 			st.start = ps // the decoder counts from the page start
 			j := k + 1
@@ -739,7 +775,7 @@ func (enc *streamEnc) append(tail *streamEnc) error {
 		}
 		tail.pages[i] = uint32(at)
 	}
-	enc.nodes = append(enc.nodes, tail.nodes...)
+	enc.groups = append(enc.groups, tail.groups...)
 	// tail's bits: whole bytes in its spill and its buffer, then the
 	// fewer than 32 bits its writer holds back. encodePages closes its
 	// spill.
@@ -763,15 +799,17 @@ func (enc *streamEnc) append(tail *streamEnc) error {
 }
 
 // packDir lays out the page directory from the pages' bit offsets, the
-// node each group starts from, the stream's size in bits and the number
+// state each group starts from, the stream's size in bits and the number
 // of nodes: a block per group of groupPages pages, its first page's
-// offset and its node, then the offset of each of its pages as its
-// difference from the offset interpolated between the group's first page
-// and the next group's (pageGuess), zigzag-coded in the fewest bits that
-// hold every difference, so that the block of a page holds all that
-// finding it takes. Blocks are bit-packed: the offset takes the bits of
-// the stream's size, the node those of the number of nodes.
-func packDir(pages []uint32, nodes []uint32, total uint64, nnodes uint32) ([]byte, uint8) {
+// offset, its node, file and line, then the offset of each of its pages
+// as its difference from the offset interpolated between the group's
+// first page and the next group's (pageGuess), zigzag-coded in the
+// fewest bits that hold every difference, so that the block of a page
+// holds all that finding and starting it takes. Blocks are bit-packed:
+// the offset takes the bits of the stream's size, the node those of the
+// number of nodes, the file and the line those of the largest of any
+// group's (the widths returned, for the header, after the fields').
+func packDir(pages []uint32, groups []groupStart, total uint64, nnodes uint32) ([]byte, uint8, [2]uint8) {
 	// The differences are found a group at a time, twice: for the
 	// width, then for the writing.
 	var diffs [groupPages]uint64
@@ -781,13 +819,20 @@ func packDir(pages []uint32, nodes []uint32, total uint64, nnodes uint32) ([]byt
 			most = max(most, d)
 		}
 	}
+	var file, line uint32
+	for _, s := range groups {
+		file, line = max(file, s.file), max(line, s.line)
+	}
 	width := uint8(bits.Len64(most))
+	gw := [2]uint8{uint8(bits.Len32(file)), uint8(bits.Len32(line))}
 	fw, nw := uint(bits.Len64(total)), uint(bits.Len32(nnodes))
-	block := fw + nw + groupPages*uint(width)
-	w := bitWriter{out: make([]byte, 0, bitBytes(uint64(len(nodes)), uint64(block)))}
-	for g, node := range nodes {
+	block := fw + nw + uint(gw[0]) + uint(gw[1]) + groupPages*uint(width)
+	w := bitWriter{out: make([]byte, 0, bitBytes(uint64(len(groups)), uint64(block)))}
+	for g, s := range groups {
 		w.put(uint64(pages[g*groupPages]), fw)
-		w.put(uint64(node), nw)
+		w.put(uint64(s.node), nw)
+		w.put(uint64(s.file), uint(gw[0]))
+		w.put(uint64(s.line), uint(gw[1]))
 		d := groupDiffs(&diffs, pages, g, total)
 		for k := range groupPages {
 			var v uint64 // fields past the last page are 0
@@ -798,7 +843,7 @@ func packDir(pages []uint32, nodes []uint32, total uint64, nnodes uint32) ([]byt
 		}
 	}
 	w.flush()
-	return w.out, width
+	return w.out, width, gw
 }
 
 // groupDiffs returns, in diffs, the zigzag-coded differences of the pages

@@ -330,6 +330,8 @@ func TestCorrupt(t *testing.T) {
 		{"count past end", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[104:], 1<<30); return b }), symcache.ErrCorrupt},
 		{"width", mut(func(b []byte) []byte { b[55] = 33; return b }), symcache.ErrCorrupt},
 		{"page offset width", mut(func(b []byte) []byte { b[157] = 33; return b }), symcache.ErrCorrupt},
+		{"directory file width", mut(func(b []byte) []byte { b[21] = 33; return b }), symcache.ErrCorrupt},
+		{"directory line width", mut(func(b []byte) []byte { b[22] = 33; return b }), symcache.ErrCorrupt},
 		{"decode table", mut(func(b []byte) []byte { b[166] = 7; return b }), symcache.ErrCorrupt},
 		{"node table past end", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[192:], 1<<30); return b }), symcache.ErrCorrupt},
 		{"node directory past end", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[196:], 1<<30); return b }), symcache.ErrCorrupt},

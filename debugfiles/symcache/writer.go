@@ -240,13 +240,15 @@ type assembly struct {
 	skipEnts, keepEnts bool
 
 	// The layout: page shift, regions, directory (a block per group
-	// of pages, their offsets packed in dirW bits each), the range
-	// stream and the Huffman codes of its alphabets.
+	// of pages, their offsets packed in dirW bits each, the file and
+	// line each group starts from in groupW), the range stream and the
+	// Huffman codes of its alphabets.
 	shift   uint8
 	regions []region
 	npages  uint64
 	dir     []byte
 	dirW    uint8
+	groupW  [2]uint8
 	stream  spill
 	codes   [numAlphabets]code
 
@@ -401,6 +403,7 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	put(offRegions, offs[8], uint32(len(a.regions)))
 	put(offDir, offs[9], uint32(a.npages))
 	h[offDirWidth] = a.dirW
+	h[offGroupWidths], h[offGroupWidths+1] = a.groupW[0], a.groupW[1]
 	put(offCodes, offs[10], uint32(a.codeBytes()))
 	for i := range a.codes {
 		h[offCodeBits+i] = a.codes[i].bits
