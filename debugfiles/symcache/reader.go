@@ -1154,11 +1154,7 @@ func (c *Cache) decode(pos, stop uint64, node, file, line uint32, at, addr uint6
 			}
 		}
 		file = newFile
-		la := alphaLine + int(ts&tagNodeFlag)*3 + how // lineAlphabet
-		if first {
-			la = alphaLineFirst
-		}
-		e = tableEntry(tabs[la], f>>56)
+		e = tableEntry(tabs[lineAlphabet(ts, how, first)], f>>56)
 		n = uint(e & 15)
 		if n == 0 {
 			return node, file, base, addr - rem, true
