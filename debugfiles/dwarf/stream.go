@@ -299,10 +299,13 @@ func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep, gaps b
 	const window = 2
 	free := make(chan *builder, window)
 	if bl.freeRows == nil {
-		// A streaming session reads a table or two at a time: one spare
-		// set of rows serves the walk (readFirstLines) and the
-		// emission's workers.
-		bl.freeRows = make(chan []lineRow, 1)
+		// A streaming session reads a table or two at a time, but a
+		// spare set of rows serves only a table no larger than it: with
+		// one spare, libpython's tables took 3.4 MB of new rows a build;
+		// with four, 2.1 MB, ~200 fewer page faults, and a peak RSS of
+		// 35.3–36.0 MB instead of 35.7–37.7, in as much time (x1.010,
+		// alternated). Eight did no better.
+		bl.freeRows = make(chan []lineRow, 4)
 	}
 	// Each shard reads the abbreviation tables of its batch into a source
 	// of its own, emptied with the batch: compilers write a table per
