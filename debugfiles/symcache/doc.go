@@ -69,7 +69,7 @@
 // pages, which the page directory holds, and codes three things in the
 // pages better: the node entered next for the first time, a line without a
 // base, and the file a page starts in. On libpython the cache is 3% smaller
-// at the same lookup cost (on the bench fixture 0.5%, for lookups 2–6%
+// at the same lookup cost (on the bench fixture 0.5%, for lookups 2–9%
 // slower).
 //
 // # Versions
