@@ -170,7 +170,8 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 	}
 	if bl.freeRows == nil {
 		// Spare sets of rows for the tables read next; a streaming
-		// session made its own, of one (streamMain).
+		// session made its own as many, before its walk reads a table
+		// (streamMain).
 		bl.freeRows = make(chan []lineRow, 4)
 	}
 
