@@ -1288,10 +1288,13 @@ func (a *assembly) eachBlock(f func(k int, at uint64)) uint64 {
 }
 
 // nodeDirBits is the width of an entry of the node directory: a bit
-// offset in the node table, a row width and two column widths.
-func (a *assembly) nodeDirBits() uint64 {
-	return uint64(bits.Len64(8*a.nodeBytes)) + nodeDirFields
-}
+// offset in the node table (nodeOffBits), a row width and two column
+// widths.
+func (a *assembly) nodeDirBits() uint64 { return a.nodeOffBits() + nodeDirFields }
+
+// nodeOffBits is the width of a node directory entry's bit offset: the
+// bit length of the node table's length in bits.
+func (a *assembly) nodeOffBits() uint64 { return uint64(bits.Len64(8 * a.nodeBytes)) }
 
 // guessShift is the page shift: pages of about perPage entries, from the
 // bytes the spans cover and the entries they promise (entryGuess). Both
@@ -1747,7 +1750,7 @@ func (a *assembly) backSections(out func([]byte) error) error {
 	w := newSectionWriter(out)
 	// The node directory: where each block of the node table starts
 	// and its column widths.
-	ow := uint(bits.Len64(8 * a.nodeBytes))
+	ow := uint(a.nodeOffBits())
 	a.eachBlock(func(k int, at uint64) {
 		bw := &a.blockW[k]
 		w.bw.put(at, ow)
