@@ -25,8 +25,10 @@ const symcacheDigests = "testdata/symcache.sha256"
 // TestSymcacheStable builds the symcache of the PDB of every PE fixture
 // and compares its SHA-256 with the one recorded in
 // testdata/symcache.sha256. How the reader hands functions over and how
-// the writer holds its tables may change; the bytes they produce may not,
-// short of a new symcache.Version (then -update rewrites the digests).
+// the writer holds its tables may change; the bytes they produce may not
+// by accident: a new symcache.Version, or a writer that lays the same
+// format out otherwise (shares more string bytes, say), rewrites the
+// digests with -update.
 // A fixture build without a recorded digest is reported, not failed.
 func TestSymcacheStable(t *testing.T) {
 	want := readDigests(t)

@@ -486,3 +486,36 @@ func TestWideNodeBlock(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedNamePrefixes checks that a function name another one begins
+// with, up to a character other than a lowercase letter, takes no bytes of
+// its own in the string table, through a chain of such names and whichever
+// comes first, and that every lookup still names its function.
+func TestSharedNamePrefixes(t *testing.T) {
+	names := []string{
+		"foo_impl",        // the beginning of foo_impl_locked
+		"foo",             // of foo_impl, so of foo_impl_locked
+		"foo_impl_locked", // keeps its bytes
+		"fooBar",          // keeps its bytes: foo's are shared already
+		"foob",            // keeps its bytes: it goes on with a lowercase letter
+		"main.c",          // the name of a file: its bytes are the file's
+		"x",
+	}
+	var fns []*debugfiles.Function
+	for i, name := range names {
+		f := fn(name, 0x1000+uint64(i)*0x10, 0x10)
+		f.Lines = []debugfiles.LineInfo{line(f.Address, 0x10, "main.c", uint32(i+1))}
+		fns = append(fns, f)
+	}
+	c, _ := build(t, testInfo, fns, symcache.Options{})
+	// main.c, foo_impl_locked, fooBar, foob, x.
+	if got, want := c.Stats().StringBytes, len("main.cfoo_impl_lockedfooBarfoobx"); got != want {
+		t.Errorf("string table of %d bytes, want %d", got, want)
+	}
+	for i, name := range names {
+		frames := c.Lookup(0x1000+uint64(i)*0x10+4, nil)
+		if len(frames) != 1 || frames[0].Function != name || frames[0].FileName != "main.c" || frames[0].Line != uint32(i+1) {
+			t.Errorf("lookup in %s: %+v", name, frames)
+		}
+	}
+}
