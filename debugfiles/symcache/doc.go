@@ -70,7 +70,11 @@
 // pages better: the node entered next for the first time, a line without a
 // base, and the file a page starts in. On libpython the cache is 3% smaller
 // at the same lookup cost (on the bench fixture 0.5%, for lookups 2–9%
-// slower).
+// slower). Version 8 keeps a site's call file, and the high bits of its
+// call line, with the function it is inlined into, whose row a lookup
+// reads for the frame's name anyway, and shares the bytes of a name that
+// another begins with: about 3% smaller on libpython and the bench
+// fixture, 4% on a large PDB, at the same lookup cost.
 //
 // # Versions
 //

@@ -9,14 +9,14 @@ import (
 // to the layout, or to what the builder puts into a cache for the same
 // input, bumps it: caches are derived data, so a reader never upgrades an
 // old one, it rebuilds it (Open reports ErrVersion).
-const Version = 7
+const Version = 8
 
 // magic opens every symcache file.
 const magic = "CAIRNSYM"
 
 // The fixed header; SPEC.md documents every field.
 const (
-	headerSize = 200
+	headerSize = 212
 
 	offMagic       = 0
 	offVersion     = 8
@@ -24,7 +24,7 @@ const (
 	offChecksum    = 16
 	offLenWidth    = 20 // width in bits of a string length in the file and function tables
 	offGroupWidths = 21 // two bytes: widths in bits of a directory block's file and line
-	offFlags       = 23 // one byte, reserved
+	offFlagWidth   = 23 // width in bits (0 or 1) of a site row's exception flag
 	offLoadAddress = 24
 	offGUID        = 32
 	offAge         = 48
@@ -51,12 +51,17 @@ const (
 	offTopWidths   = 189 // three bytes: widths in bits of a top-level row's function, address, first site
 	offNodeBytes   = 192 // length in bytes of the node table
 	offNodeDir     = 196 // offset of the node directory
+	offExceptions  = 200 // site exceptions: offset, count
+	offLineBase    = 208 // width in bits of a function row's line base, then its shift; two bytes reserved
 
 	archLen = 16
 
 	// langBits is the width of a function's language.
 	langBits     = 3
 	regionRecord = 20 // start, end, first page
+	// exceptionRecord is the size of a site exception: the site, its
+	// call file and its call line, 4 bytes each.
+	exceptionRecord = 12
 	// groupPages is the number of pages of a directory group.
 	groupPages = 16
 	// maxColBits bounds a column of the node and site tables.
@@ -73,7 +78,9 @@ const (
 )
 
 // Columns of the node table (colSite..colParent) and of the site table
-// (colFunc..colCallLine), in record order; the header gives each a width.
+// (colFunc, colCallLine), in record order, and the file column of the
+// function table (colCallFile: a function's calls are in it); the header
+// gives each a width.
 const (
 	colSite = iota
 	colAddr

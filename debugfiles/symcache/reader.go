@@ -52,6 +52,12 @@ type Cache struct {
 	topWidths   [3]uint8 // function, address, first site
 	firstOff    uint64   // bit offset of a site row's first site
 	firstMask   uint64   // of a site row's first site
+	flagOff     uint64   // bit offset of a site row's exception flag
+	flagMask    uint64   // of the flag: 0 when the table has none
+	homeOff     uint64   // bit offset of a function row's file
+	baseOff     uint64   // bit offset of a function row's line base
+	baseMask    uint64   // of the line base
+	baseShift   uint8    // of the line base
 	topWidth    uint64   // bits of a top-level row
 	topMasks    [3]uint64
 	strMask     uint64 // of a string offset
@@ -72,13 +78,13 @@ type Cache struct {
 	dirLineMask  uint64
 	dirFieldMask uint64
 
-	strs, files, funcs, sites, nodes, nodeDir, top, abs, regions, dir, codes, stream []byte
+	strs, files, funcs, sites, nodes, nodeDir, top, abs, regions, dir, codes, stream, exceptions []byte
 	// tables are the decode tables of the stream's alphabets, views of
 	// codes (noCode for an alphabet without one).
 	tables [numAlphabets]*[tableSize]byte
 
-	absWidth                                                                        int
-	nfiles, nfuncs, nsites, nnodes, ntop, nabs, nregions, ngroups, npages, nentries uint32
+	absWidth                                                                              int
+	nfiles, nfuncs, nsites, nnodes, ntop, nabs, nregions, ngroups, npages, nentries, nexc uint32
 }
 
 // Frame is one frame of a lookup; an inline chain is innermost first, as
@@ -213,7 +219,9 @@ func New(b []byte) (*Cache, error) {
 	if c.files, c.nfiles, err = sec(offFiles, 2*c.refWidth, 0); err != nil {
 		return nil, err
 	}
-	c.funcWidth = c.refWidth + langBits
+	c.homeOff = c.refWidth + langBits
+	c.baseOff = c.homeOff + uint64(c.widths[colCallFile])
+	c.funcWidth = c.baseOff + uint64(bits.Len64(c.baseMask))
 	c.refNarrow = c.funcWidth <= 56
 	c.rowsNarrow = c.refNarrow && c.nodeWidth <= 56 && c.siteWidth <= 56 && c.topWidth <= 56
 	if c.funcs, c.nfuncs, err = sec(offFuncs, c.funcWidth, 0); err != nil {
@@ -292,6 +300,9 @@ func New(b []byte) (*Cache, error) {
 	if c.stream, _, err = sec(offStream, 8, 0); err != nil {
 		return nil, err
 	}
+	if c.exceptions, c.nexc, err = sec(offExceptions, 8*exceptionRecord, 0); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -357,6 +368,19 @@ func parseHeader(b []byte, size int64) (*Cache, error) {
 			return nil, corrupt(int64(offCodeBits+i), "decode table of %d index bits", c.codeBits[i])
 		}
 	}
+	flagW := b[offFlagWidth]
+	if flagW > 1 {
+		return nil, corrupt(offFlagWidth, "site flag width %d", flagW)
+	}
+	if w := b[offLineBase]; w <= 32 {
+		c.baseMask = 1<<w - 1
+	} else {
+		return nil, corrupt(offLineBase, "line base width %d", w)
+	}
+	if c.baseShift = b[offLineBase+1]; c.baseShift > 32 {
+		return nil, corrupt(offLineBase+1, "line base shift %d", c.baseShift)
+	}
+	c.flagMask = 1<<flagW - 1
 	for i := range c.widths {
 		w := b[offWidths+i]
 		if w > maxColBits {
@@ -364,10 +388,16 @@ func parseHeader(b []byte, size int64) (*Cache, error) {
 		}
 		c.widths[i] = w
 		c.masks[i] = 1<<w - 1
-		if i < numNodeCols {
+		switch {
+		case i < numNodeCols:
 			c.colOff[i] = c.nodeWidth
 			c.nodeWidth += uint64(w)
-		} else {
+		case i == colCallFile:
+			// A column of the function table; the site row's flag
+			// is where it was.
+			c.flagOff = c.siteWidth
+			c.siteWidth += uint64(flagW)
+		default:
 			c.colOff[i] = c.siteWidth
 			c.siteWidth += uint64(w)
 		}
@@ -563,10 +593,12 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 	// gives its frame's function and the file and line of the frame
 	// outside.
 	var (
-		sites    uint64
-		sitesOK  bool
-		outer    uint64
-		absolute bool
+		sites   uint64
+		sitesOK bool
+		outer   uint64
+		home    uint64 // the file of the calls of the frame just outside
+		base    uint64 // the base of their lines
+		slow    bool
 	)
 	for i := n - 1; i >= 0; i-- {
 		f := &out[i]
@@ -580,11 +612,14 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 			}
 		} else {
 			if s := sites + site; sitesOK && s < uint64(c.nsites) {
-				v, cf, cl, next := c.siteFields(load56(c.sites, s*c.siteWidth))
+				v, flag, cl, next := c.siteFields(load56(c.sites, s*c.siteWidth))
 				fn, sites = uint32(v), next
+				// A flagged site's call file or line is an
+				// exception, which lookupAny reads.
+				slow = slow || flag != 0
 				o := &out[i+1]
-				o.Line = uint32(cl)
-				if id := uint32(cf); id-1 < c.nfiles { // id 0 wraps around; c.file, written out
+				o.Line = uint32(base + cl)
+				if id := uint32(home); id-1 < c.nfiles { // id 0 wraps around; c.file, written out
 					pos := uint64(id-1) * 2 * c.refWidth
 					o.FileDir, o.FileName = c.str(load56(c.files, pos)), c.str(load56(c.files, pos+c.refWidth))
 				}
@@ -598,13 +633,13 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 				// code moved to a cold section has): rare, and
 				// lookupAny reads it, so that this loop calls
 				// nothing.
-				absolute = true
+				slow = true
 			case i+1 < n:
 				at = outer + code>>1
 			default:
 				at = code >> 1 // chain cut short in a corrupt file
 			}
-			if absolute {
+			if slow {
 				break
 			}
 		}
@@ -612,12 +647,15 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 		f.FunctionIndex, f.Address, outer = fn, at, at
 		f.Function, f.Lang = "", LangUnknown
 		f.FileDir, f.FileName = "", "" // the frame inside sets them, if any
+		home, base = 0, 0
 		if fn < c.nfuncs {
 			b := load56(c.funcs, uint64(fn)*c.funcWidth)
 			f.Function, f.Lang = c.str(b), Language(b>>(c.refWidth&63)&(1<<langBits-1))
+			home = b >> (c.homeOff & 63) & c.masks[colCallFile]
+			base = b >> (c.baseOff & 63) & c.baseMask << (c.baseShift & 63)
 		}
 	}
-	if absolute {
+	if slow {
 		return c.lookupAny(addr, dst)
 	}
 	out[0].Line = line
@@ -673,12 +711,17 @@ func (c *Cache) lookupAny(addr uint64, dst []Frame) []Frame {
 			fn, at, sites, sitesOK = c.topRow(code)
 		} else {
 			if s := sites + site; sitesOK && s < uint64(c.nsites) {
-				var v, cf, cl uint64
-				v, cf, cl, sites = c.siteRow(s)
+				var v, flag, cl uint64
+				v, flag, cl, sites = c.siteRow(s)
 				fn = uint32(v)
 				o := &out[i+1]
-				o.Line = uint32(cl)
-				o.FileDir, o.FileName = c.file(uint32(cf))
+				file, base := c.home(o.FunctionIndex)
+				line := base + uint32(cl)
+				if flag != 0 {
+					file, line = c.exception(s)
+				}
+				o.Line = line
+				o.FileDir, o.FileName = c.file(file)
 			} else {
 				sitesOK = false
 			}
@@ -732,16 +775,53 @@ func (c *Cache) nodeRow(id uint32) (site, code, back uint64) {
 	return site, code, back
 }
 
-// siteRow reads site s: function, call file, call line and the first
-// site of the calls inlined into its function; with one load when the
-// row is narrow enough, as it is in practice.
-func (c *Cache) siteRow(s uint64) (fn, file, line, first uint64) {
+// siteRow reads site s: function, exception flag, call line and the
+// first site of the calls inlined into its function; with one load when
+// the row is narrow enough, as it is in practice.
+func (c *Cache) siteRow(s uint64) (fn, flag, line, first uint64) {
 	pos := s * c.siteWidth
 	if c.siteWidth <= 56 {
 		return c.siteFields(load56(c.sites, pos))
 	}
-	fn, file, line = c.siteCols(pos)
-	return fn, file, line, loadBits(c.sites, pos+c.firstOff, uint(c.topWidths[2]))
+	fn, flag, line = c.siteCols(pos)
+	return fn, flag, line, loadBits(c.sites, pos+c.firstOff, uint(c.topWidths[2]))
+}
+
+// home returns the file (id+1) of the calls inlined into function fn,
+// the call file of its sites but those flagged, and the base of their
+// call lines; nothing for a function past the table.
+func (c *Cache) home(fn uint32) (file, base uint32) {
+	if fn >= c.nfuncs {
+		return 0, 0
+	}
+	pos := uint64(fn) * c.funcWidth
+	file = uint32(loadBits(c.funcs, pos+c.homeOff, uint(c.widths[colCallFile])))
+	base = uint32(loadBits(c.funcs, pos+c.baseOff, uint(bits.Len64(c.baseMask)))) << (c.baseShift & 63)
+	return file, base
+}
+
+// exception returns the call file and line of flagged site s, found by
+// binary search among the exceptions; none when it has none, which only a
+// damaged file lacks.
+func (c *Cache) exception(s uint64) (file, line uint32) {
+	le := binary.LittleEndian
+	lo, hi := 0, int(c.nexc)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if uint64(le.Uint32(c.exceptions[m*exceptionRecord:])) < s {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == int(c.nexc) {
+		return 0, 0
+	}
+	r := c.exceptions[lo*exceptionRecord:]
+	if uint64(le.Uint32(r)) != s {
+		return 0, 0
+	}
+	return le.Uint32(r[4:]), le.Uint32(r[8:])
 }
 
 // topRow reads row t of the top-level table: a function, an address and
@@ -762,12 +842,12 @@ func (c *Cache) topRow(t uint64) (fn uint32, at, first uint64, ok bool) {
 	return fn, loadWide(c.top, pos, uint(w[1])), loadBits(c.top, pos+uint64(w[1]), uint(w[2])), true
 }
 
-// siteFields splits a site row read in one load: function, call file,
-// call line and the first site of the calls inlined into its function.
-// Lookup calls it in a loop that must call nothing: it inlines.
-func (c *Cache) siteFields(b uint64) (fn, file, line, first uint64) {
+// siteFields splits a site row read in one load: function, exception
+// flag, call line and the first site of the calls inlined into its
+// function. Lookup calls it in a loop that must call nothing: it inlines.
+func (c *Cache) siteFields(b uint64) (fn, flag, line, first uint64) {
 	off, m := &c.colOff, &c.masks
-	return b >> (off[colFunc] & 63) & m[colFunc], b >> (off[colCallFile] & 63) & m[colCallFile],
+	return b >> (off[colFunc] & 63) & m[colFunc], b >> (c.flagOff & 63) & c.flagMask,
 		b >> (off[colCallLine] & 63) & m[colCallLine], b >> (c.firstOff & 63) & c.firstMask
 }
 
@@ -791,16 +871,16 @@ func (c *Cache) absAddr(i uint64) uint64 {
 	return v
 }
 
-// siteCols reads the function, call file and call line of the site row at
-// bit pos: with one load when they fit one, else column by column.
+// siteCols reads the function, exception flag and call line of the site
+// row at bit pos: with one load when they fit one, else column by column.
 func (c *Cache) siteCols(pos uint64) (uint64, uint64, uint64) {
-	off, m := c.colOff[colFunc:colFunc+3:colFunc+3], c.masks[colFunc:colFunc+3:colFunc+3]
-	if off[2]+uint64(c.widths[colCallLine]) <= 56 {
+	lo, lw := c.colOff[colCallLine], uint(c.widths[colCallLine])
+	if lo+uint64(lw) <= 56 {
 		b := load56(c.sites, pos)
-		return b >> off[0] & m[0], b >> off[1] & m[1], b >> off[2] & m[2]
+		return b >> (c.colOff[colFunc] & 63) & c.masks[colFunc], b >> (c.flagOff & 63) & c.flagMask, b >> (lo & 63) & c.masks[colCallLine]
 	}
-	w := c.widths[colFunc : colFunc+3 : colFunc+3]
-	return loadBits(c.sites, pos+off[0], uint(w[0])), loadBits(c.sites, pos+off[1], uint(w[1])), loadBits(c.sites, pos+off[2], uint(w[2]))
+	return loadBits(c.sites, pos+c.colOff[colFunc], uint(c.widths[colFunc])), loadBits(c.sites, pos+c.flagOff, uint(bits.Len64(c.flagMask))),
+		loadBits(c.sites, pos+lo, lw)
 }
 
 // function returns a function's name and language.

@@ -269,7 +269,7 @@ func TestEmpty(t *testing.T) {
 	if f := c.Lookup(0x1000, nil); len(f) != 0 {
 		t.Errorf("empty cache answered %+v", f)
 	}
-	if len(data) > 200 {
+	if len(data) > 212 { // the header
 		t.Errorf("empty cache is %d bytes", len(data))
 	}
 }
@@ -336,6 +336,11 @@ func TestCorrupt(t *testing.T) {
 		{"node table past end", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[192:], 1<<30); return b }), symcache.ErrCorrupt},
 		{"node directory past end", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[196:], 1<<30); return b }), symcache.ErrCorrupt},
 		{"node directory in the header", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[196:], 8); return b }), symcache.ErrCorrupt},
+		{"site flag width", mut(func(b []byte) []byte { b[23] = 2; return b }), symcache.ErrCorrupt},
+		{"line base width", mut(func(b []byte) []byte { b[208] = 33; return b }), symcache.ErrCorrupt},
+		{"line base shift", mut(func(b []byte) []byte { b[209] = 33; return b }), symcache.ErrCorrupt},
+		{"exceptions past end", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[204:], 1<<30); return b }), symcache.ErrCorrupt},
+		{"exceptions in the header", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[200:], 8); return b }), symcache.ErrCorrupt},
 	} {
 		_, err := symcache.New(tc.data)
 		if !errors.Is(err, tc.want) {
@@ -519,3 +524,46 @@ func TestSharedNamePrefixes(t *testing.T) {
 		}
 	}
 }
+
+// TestSiteExceptions checks a call site whose call file is not its
+// caller's (the file of its other sites), which the site table flags and
+// an exception holds, and the call lines of the others, differences from
+// a base of their caller's, one of them far from the rest.
+func TestSiteExceptions(t *testing.T) {
+	top := fn("top", 0x1000, 0x1000)
+	top.Lines = []debugfiles.LineInfo{line(0x1000, 0x1000, "top.c", 1)}
+	const n = 42
+	for i := range n {
+		c := fn(fmt.Sprintf("callee%d", i), 0x1000+uint64(i)*0x40, 0x20)
+		c.Lines = []debugfiles.LineInfo{line(c.Address, 0x20, "callee.h", uint32(100+i))}
+		c.CallFile, c.CallLine = debugfiles.FileInfo{Name: "top.c"}, uint32(10+i)
+		switch i {
+		case n - 2:
+			c.CallFile = debugfiles.FileInfo{Name: "other.h"}
+		case n - 1:
+			c.CallLine = 1 << 24
+		}
+		top.Inlinees = append(top.Inlinees, c)
+	}
+	c, data := build(t, testInfo, []*debugfiles.Function{top}, symcache.Options{})
+	frames := make([]symcache.Frame, 0, 16)
+	for i, in := range top.Inlinees {
+		frames = c.Lookup(in.Address+4, frames[:0])
+		if len(frames) != 2 {
+			t.Fatalf("callee%d: %d frames", i, len(frames))
+		}
+		f, o := frames[0], frames[1]
+		if f.Function != in.Name || f.FileName != "callee.h" || f.Line != uint32(100+i) {
+			t.Errorf("callee%d: inner frame %+v", i, f)
+		}
+		if o.Function != "top" || o.FileName != in.CallFile.Name || o.Line != in.CallLine {
+			t.Errorf("callee%d: outer frame %s %s:%d, want top %s:%d", i, o.Function, o.FileName, o.Line, in.CallFile.Name, in.CallLine)
+		}
+	}
+	if want := 1; exceptions(data) != want {
+		t.Errorf("%d exceptions, want %d", exceptions(data), want)
+	}
+}
+
+// exceptions reads the number of site exceptions from a symcache's header.
+func exceptions(data []byte) int { return int(binary.LittleEndian.Uint32(data[204:])) }
