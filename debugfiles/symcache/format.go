@@ -52,7 +52,8 @@ const (
 	offNodeBytes   = 192 // length in bytes of the node table
 	offNodeDir     = 196 // offset of the node directory
 	offExceptions  = 200 // site exceptions: offset, count
-	offLineBase    = 208 // width in bits of a function row's line base, then its shift; two bytes reserved
+	offLineBase    = 208 // width in bits of a function row's line base, then its shift
+	offTopBase     = 210 // width in bits of a top-level block's base address; one byte reserved
 
 	archLen = 16
 
@@ -64,6 +65,10 @@ const (
 	exceptionRecord = 12
 	// groupPages is the number of pages of a directory group.
 	groupPages = 16
+	// topBlock is the number of top-level rows whose addresses are
+	// differences from one base, which precedes them in the table.
+	topBlockShift = 4
+	topBlock      = 1 << topBlockShift
 	// maxColBits bounds a column of the node and site tables.
 	maxColBits = 32
 	// nodeBlock is the number of node rows sharing column widths, a

@@ -59,6 +59,9 @@ type Cache struct {
 	baseMask    uint64   // of the line base
 	baseShift   uint8    // of the line base
 	topWidth    uint64   // bits of a top-level row
+	topBaseW    uint64   // bits of a top-level block's base address
+	topBaseMask uint64
+	topBlockW   uint64 // bits of a top-level block: its base and topBlock rows
 	topMasks    [3]uint64
 	strMask     uint64 // of a string offset
 	codeBits    [numAlphabets]uint8
@@ -223,7 +226,7 @@ func New(b []byte) (*Cache, error) {
 	c.baseOff = c.homeOff + uint64(c.widths[colCallFile])
 	c.funcWidth = c.baseOff + uint64(bits.Len64(c.baseMask))
 	c.refNarrow = c.funcWidth <= 56
-	c.rowsNarrow = c.refNarrow && c.nodeWidth <= 56 && c.siteWidth <= 56 && c.topWidth <= 56
+	c.rowsNarrow = c.refNarrow && c.nodeWidth <= 56 && c.siteWidth <= 56 && c.topWidth <= 56 && c.topBaseW <= 56
 	if c.funcs, c.nfuncs, err = sec(offFuncs, c.funcWidth, 0); err != nil {
 		return nil, err
 	}
@@ -252,8 +255,16 @@ func New(b []byte) (*Cache, error) {
 		}
 		c.nodeDir = b[off : off+size : off+size]
 	}
-	if c.top, c.ntop, err = sec(offTop, c.topWidth, 0); err != nil {
-		return nil, err
+	// The top-level table has a base per block of rows before them.
+	{
+		off := uint64(binary.LittleEndian.Uint32(b[offTop:]))
+		c.ntop = binary.LittleEndian.Uint32(b[offTop+4:])
+		n := uint64(c.ntop)
+		size := bitBytes(1, (n+topBlock-1)/topBlock*c.topBaseW+n*c.topWidth)
+		if off < headerSize || off > uint64(len(b)) || size > uint64(len(b))-off {
+			return nil, corrupt(offTop, "top-level table at %#x of %d bytes outside the file (%d bytes)", off, size, len(b))
+		}
+		c.top = b[off : off+size : off+size]
 	}
 	if c.abs, c.nabs, err = sec(offAbs, 8*uint64(c.absWidth), 0); err != nil {
 		return nil, err
@@ -356,6 +367,10 @@ func parseHeader(b []byte, size int64) (*Cache, error) {
 	if c.dirLineW = b[offGroupWidths+1]; c.dirLineW > 32 {
 		return nil, corrupt(offGroupWidths+1, "directory line width %d", c.dirLineW)
 	}
+	if c.topBaseW = uint64(b[offTopBase]); c.topBaseW > 64 {
+		return nil, corrupt(offTopBase, "top-level base width %d", c.topBaseW)
+	}
+	c.topBaseMask = 1<<c.topBaseW - 1
 	for i, limit := range [3]uint8{maxColBits, 64, maxColBits} {
 		if c.topWidths[i] = b[offTopWidths+i]; c.topWidths[i] > limit {
 			return nil, corrupt(int64(offTopWidths+i), "top-level column width %d", c.topWidths[i])
@@ -402,6 +417,7 @@ func parseHeader(b []byte, size int64) (*Cache, error) {
 			c.siteWidth += uint64(w)
 		}
 	}
+	c.topBlockW = c.topBaseW + topBlock*c.topWidth
 	c.firstOff = c.siteWidth
 	c.firstMask = 1<<c.topWidths[2] - 1
 	c.siteWidth += uint64(c.topWidths[2])
@@ -607,7 +623,11 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 		if f.Line == 0 {
 			sitesOK = false
 			if t := code; t < uint64(c.ntop) {
-				fn, at, sites = c.topFields(load56(c.top, t*c.topWidth))
+				// The row, and the base address of its block,
+				// which the row's address is the difference from.
+				blk := t >> topBlockShift * c.topBlockW
+				fn, at, sites = c.topFields(load56(c.top, blk+c.topBaseW+t&(topBlock-1)*c.topWidth))
+				at += load56(c.top, blk) & c.topBaseMask
 				sitesOK = true
 			}
 		} else {
@@ -831,15 +851,17 @@ func (c *Cache) topRow(t uint64) (fn uint32, at, first uint64, ok bool) {
 	if t >= uint64(c.ntop) {
 		return ^uint32(0), 0, 0, false
 	}
-	pos := t * c.topWidth
+	blk := t >> topBlockShift * c.topBlockW
+	base := loadWide(c.top, blk, uint(c.topBaseW))
+	pos := blk + c.topBaseW + t&(topBlock-1)*c.topWidth
 	if c.topWidth <= 56 {
 		fn, at, first = c.topFields(load56(c.top, pos))
-		return fn, at, first, true
+		return fn, base + at, first, true
 	}
 	w := c.topWidths
 	fn = uint32(loadBits(c.top, pos, uint(w[0])))
 	pos += uint64(w[0])
-	return fn, loadWide(c.top, pos, uint(w[1])), loadBits(c.top, pos+uint64(w[1]), uint(w[2])), true
+	return fn, base + loadWide(c.top, pos, uint(w[1])), loadBits(c.top, pos+uint64(w[1]), uint(w[2])), true
 }
 
 // siteFields splits a site row read in one load: function, exception

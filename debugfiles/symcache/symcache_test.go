@@ -339,6 +339,8 @@ func TestCorrupt(t *testing.T) {
 		{"site flag width", mut(func(b []byte) []byte { b[23] = 2; return b }), symcache.ErrCorrupt},
 		{"line base width", mut(func(b []byte) []byte { b[208] = 33; return b }), symcache.ErrCorrupt},
 		{"line base shift", mut(func(b []byte) []byte { b[209] = 33; return b }), symcache.ErrCorrupt},
+		{"top-level base width", mut(func(b []byte) []byte { b[210] = 65; return b }), symcache.ErrCorrupt},
+		{"top-level table past end", mut(func(b []byte) []byte { b[210] = 64; binary.LittleEndian.PutUint32(b[185:], 1<<20); return b }), symcache.ErrCorrupt},
 		{"exceptions past end", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[204:], 1<<30); return b }), symcache.ErrCorrupt},
 		{"exceptions in the header", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[200:], 8); return b }), symcache.ErrCorrupt},
 	} {

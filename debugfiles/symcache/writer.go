@@ -210,7 +210,11 @@ type assembly struct {
 	top                  spill
 	ntop                 int
 	maxTopFn, maxTopAddr uint64
-	chain                [maxChain]uint32
+	// topLo and topHi are the lowest and highest address of the open
+	// block of top-level rows, maxTopDiff the largest difference within
+	// a block so far (see topBlock).
+	topLo, topHi, maxTopDiff uint64
+	chain                    [maxChain]uint32
 
 	// ents holds the final range entries (see putEntry); end is the end
 	// of the last one.
@@ -269,10 +273,13 @@ type assembly struct {
 	widths  [numCols]uint8
 	siteRow int
 	absW    int
-	// topW are the widths of a top-level row's function and address,
-	// firstW that of the first-site field of top-level and site rows.
-	topW   [2]uint8
-	firstW uint8
+	// topW are the widths of a top-level row's function and address
+	// (its difference from its block's base), topBaseW that of a block's
+	// base, firstW that of the first-site field of top-level and site
+	// rows.
+	topW     [2]uint8
+	topBaseW uint8
+	firstW   uint8
 	// funcFirst is the first site of every function's calls, siteRows
 	// the site table as it is written (orderSites).
 	funcFirst []uint32
@@ -374,7 +381,7 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 		bitBytes(uint64(a.funcs.len()), strBits(a.strLen)+uint64(a.lenW)+langBits+uint64(a.widths[colCallFile])+uint64(a.baseW)),
 		bitBytes(uint64(a.sites.len()), uint64(a.siteRow)+uint64(a.firstW)), a.nodeBytes,
 		bitBytes(uint64(len(a.blockW)), a.nodeDirBits()),
-		bitBytes(uint64(a.ntop), uint64(a.topW[0])+uint64(a.topW[1])+uint64(a.firstW)),
+		a.topBytes(),
 		uint64(a.nabs) * uint64(a.absW), uint64(len(a.regions)) * regionRecord,
 		uint64(len(a.dir)), a.codeBytes(), uint64(a.stream.size),
 		uint64(len(a.siteExc)) * exceptionRecord,
@@ -411,6 +418,7 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	le.PutUint32(h[offNodeDir:], offs[5])
 	put(offTop, offs[6], uint32(a.ntop))
 	h[offTopWidths], h[offTopWidths+1] = a.topW[0], a.topW[1]
+	h[offTopBase] = a.topBaseW
 	h[offTopWidths+2] = a.firstW
 	put(offAbs, offs[7], uint32(a.nabs))
 	h[offAbsWidth] = byte(a.absW)
@@ -1047,6 +1055,11 @@ func (a *assembly) mapNode(op *openSpan, id uint32) uint32 {
 			v[colSite] = uint64(a.ntop)
 			a.ntop++
 			a.maxTopFn, a.maxTopAddr = max(a.maxTopFn, uint64(fn)), max(a.maxTopAddr, old.addr)
+			if (a.ntop-1)%topBlock == 0 {
+				a.topLo, a.topHi = old.addr, old.addr
+			}
+			a.topLo, a.topHi = min(a.topLo, old.addr), max(a.topHi, old.addr)
+			a.maxTopDiff = max(a.maxTopDiff, a.topHi-a.topLo)
 			a.curTop = max(a.curTop, uint8(bits.Len64(v[colSite])))
 			m := binary.PutUvarint(buf[:], uint64(fn))
 			m += binary.PutUvarint(buf[m:], old.addr)
@@ -1240,7 +1253,8 @@ func (a *assembly) layout() error {
 		}
 	}
 	a.layNodes()
-	a.topW = [2]uint8{uint8(bits.Len64(a.maxTopFn)), uint8(bits.Len64(a.maxTopAddr))}
+	a.topW = [2]uint8{uint8(bits.Len64(a.maxTopFn)), uint8(bits.Len64(a.maxTopDiff))}
+	a.topBaseW = uint8(bits.Len64(a.maxTopAddr))
 	for i := numNodeCols; i < numCols; i++ {
 		a.siteRow += int(a.widths[i])
 	}
@@ -1808,6 +1822,13 @@ func (sh *prefixSharer) find(a *assembly, i int, name []byte) error {
 	return nil
 }
 
+// topBytes is the size of the top-level table: a base per block of
+// topBlock rows, before the block's rows.
+func (a *assembly) topBytes() uint64 {
+	n := uint64(a.ntop)
+	return bitBytes(1, (n+topBlock-1)/topBlock*uint64(a.topBaseW)+n*(uint64(a.topW[0])+uint64(a.topW[1])+uint64(a.firstW)))
+}
+
 // strBits is the width in bits of a string offset in the file and
 // function tables: the bit length of the string table's length.
 func strBits(strLen uint64) uint64 { return uint64(bits.Len64(strLen)) }
@@ -2054,16 +2075,25 @@ func (a *assembly) backSections(out func([]byte) error) error {
 	})
 	w.drain(true)
 	tr := a.top.reader()
-	for range a.ntop {
-		fn := tr.uvarint()
-		w.bw.put(fn, uint(a.topW[0]))
-		w.bw.put(tr.uvarint(), uint(a.topW[1]))
-		if fn < uint64(len(a.funcFirst)) {
-			w.bw.put(uint64(a.funcFirst[fn]), uint(a.firstW))
-		} else {
-			w.setErr(errSpill)
+	var blk [topBlock][2]uint64 // function, address
+	for t := 0; t < a.ntop; t += topBlock {
+		rows := blk[:min(topBlock, a.ntop-t)]
+		base := uint64(math.MaxUint64)
+		for i := range rows {
+			rows[i] = [2]uint64{tr.uvarint(), tr.uvarint()}
+			base = min(base, rows[i][1])
 		}
-		w.drain(false)
+		w.bw.put(base, uint(a.topBaseW))
+		for _, r := range rows {
+			w.bw.put(r[0], uint(a.topW[0]))
+			w.bw.put(r[1]-base, uint(a.topW[1]))
+			if r[0] < uint64(len(a.funcFirst)) {
+				w.bw.put(uint64(a.funcFirst[r[0]]), uint(a.firstW))
+			} else {
+				w.setErr(errSpill)
+			}
+			w.drain(false)
+		}
 	}
 	if tr.err != nil {
 		w.setErr(tr.err)
