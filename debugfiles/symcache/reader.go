@@ -56,10 +56,11 @@ type Cache struct {
 	flagMask    uint64   // of the flag: 0 when the table has none
 	homeOff     uint64   // bit offset of a function row's file
 	baseOff     uint64   // bit offset of a function row's line base
-	baseMask    uint64   // of the line base
+	baseW       uint8    // bits of a function row's line base
 	baseShift   uint8    // of the line base
-	topWidth    uint64   // bits of a top-level row
-	topBaseW    uint64   // bits of a top-level block's base address
+	baseMask    uint64
+	topWidth    uint64 // bits of a top-level row
+	topBaseW    uint64 // bits of a top-level block's base address
 	topBaseMask uint64
 	topBlockW   uint64 // bits of a top-level block: its base and topBlock rows
 	topMasks    [3]uint64
@@ -224,7 +225,7 @@ func New(b []byte) (*Cache, error) {
 	}
 	c.homeOff = c.refWidth + langBits
 	c.baseOff = c.homeOff + uint64(c.widths[colCallFile])
-	c.funcWidth = c.baseOff + uint64(bits.Len64(c.baseMask))
+	c.funcWidth = c.baseOff + uint64(c.baseW)
 	c.refNarrow = c.funcWidth <= 56
 	c.rowsNarrow = c.refNarrow && c.nodeWidth <= 56 && c.siteWidth <= 56 && c.topWidth <= 56 && c.topBaseW <= 56
 	if c.funcs, c.nfuncs, err = sec(offFuncs, c.funcWidth, 0); err != nil {
@@ -387,15 +388,14 @@ func parseHeader(b []byte, size int64) (*Cache, error) {
 	if flagW > 1 {
 		return nil, corrupt(offFlagWidth, "site flag width %d", flagW)
 	}
-	if w := b[offLineBase]; w <= 32 {
-		c.baseMask = 1<<w - 1
-	} else {
-		return nil, corrupt(offLineBase, "line base width %d", w)
+	c.flagMask = 1<<flagW - 1
+	if c.baseW = b[offLineBase]; c.baseW > 32 {
+		return nil, corrupt(offLineBase, "line base width %d", c.baseW)
 	}
+	c.baseMask = 1<<c.baseW - 1
 	if c.baseShift = b[offLineBase+1]; c.baseShift > 32 {
 		return nil, corrupt(offLineBase+1, "line base shift %d", c.baseShift)
 	}
-	c.flagMask = 1<<flagW - 1
 	for i := range c.widths {
 		w := b[offWidths+i]
 		if w > maxColBits {
@@ -561,7 +561,8 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 	// Neither pass calls anything, not even on paths not taken: the
 	// compiler spills what is live across a call where it is computed,
 	// whichever path the call is on. Each row is one load (rowsNarrow),
-	// and the room was made above; a deeper chain starts over in
+	// and a top-level block's base another; the room was made above; a
+	// deeper chain, a flagged site or an absolute address starts over in
 	// lookupAny. With calls to the row readers here, and appends, a
 	// lookup ran 5% more instructions and took 1.04 times as long
 	// (BENCHMARKS.md, "In-process lookup").
@@ -634,7 +635,7 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 			if s := sites + site; sitesOK && s < uint64(c.nsites) {
 				v, flag, cl, next := c.siteFields(load56(c.sites, s*c.siteWidth))
 				fn, sites = uint32(v), next
-				// A flagged site's call file or line is an
+				// A flagged site's call file and line are an
 				// exception, which lookupAny reads.
 				slow = slow || flag != 0
 				o := &out[i+1]
@@ -816,7 +817,7 @@ func (c *Cache) home(fn uint32) (file, base uint32) {
 	}
 	pos := uint64(fn) * c.funcWidth
 	file = uint32(loadBits(c.funcs, pos+c.homeOff, uint(c.widths[colCallFile])))
-	base = uint32(loadBits(c.funcs, pos+c.baseOff, uint(bits.Len64(c.baseMask)))) << (c.baseShift & 63)
+	base = uint32(loadBits(c.funcs, pos+c.baseOff, uint(c.baseW))) << (c.baseShift & 63)
 	return file, base
 }
 

@@ -1439,25 +1439,7 @@ func (a *assembly) siteColumns() error {
 	for i := range lo {
 		lo[i] = math.MaxUint32
 	}
-	each := func(f func(k siteKey)) error {
-		id := 0
-		return a.sites.keys.each(func(p []byte) error {
-			for ; len(p) >= siteRecord; p = p[siteRecord:] {
-				le := binary.LittleEndian
-				k := a.sites.unpack(le.Uint64(p), le.Uint32(p[8:]), id)
-				id++
-				if k.caller >= uint32(nf) {
-					return errSpill
-				}
-				f(k)
-			}
-			if len(p) != 0 {
-				return errSpill
-			}
-			return nil
-		})
-	}
-	if err := each(func(k siteKey) {
+	if err := a.eachSite(func(k siteKey, _ uint32) error {
 		c := k.caller
 		switch {
 		case votes[c] == 0:
@@ -1468,11 +1450,15 @@ func (a *assembly) siteColumns() error {
 			votes[c]--
 		}
 		lo[c], hi[c] = min(lo[c], k.callLine), max(hi[c], k.callLine)
+		return nil
 	}); err != nil {
 		return err
 	}
 	other := false
-	if err := each(func(k siteKey) { other = other || k.callFile != home[k.caller] }); err != nil {
+	if err := a.eachSite(func(k siteKey, _ uint32) error {
+		other = other || k.callFile != home[k.caller]
+		return nil
+	}); err != nil {
 		return err
 	}
 	// For every shift up to the widest line's width, the widest base
@@ -1525,39 +1511,50 @@ func (a *assembly) siteColumns() error {
 func (a *assembly) siteBand(b []byte, lo, hi, row uint64) error {
 	nf, n := uint32(a.funcs.len()), uint64(a.sites.len())
 	wd := a.widths
+	return a.eachSite(func(k siteKey, local uint32) error {
+		end := n // of the caller's sites
+		if k.caller+1 < nf {
+			end = uint64(a.funcFirst[k.caller+1])
+		}
+		pos := uint64(a.funcFirst[k.caller]) + uint64(local)
+		if pos >= end {
+			return errSpill
+		}
+		if pos < lo || pos >= hi {
+			return nil
+		}
+		at := (pos - lo) * row
+		at = storeBits(b, at, uint64(k.fn), wd[colFunc])
+		var line uint64
+		if k.callFile != a.funcHome[k.caller] {
+			a.siteExc = append(a.siteExc, siteException{uint32(pos), k.callFile, k.callLine})
+			at = storeBits(b, at, 1, a.flagW)
+		} else {
+			at = storeBits(b, at, 0, a.flagW)
+			line = uint64(k.callLine) - uint64(a.funcBase[k.caller])<<a.baseShift
+		}
+		at = storeBits(b, at, line, wd[colCallLine])
+		storeBits(b, at, uint64(a.funcFirst[k.fn]), a.firstW)
+		return nil
+	})
+}
+
+// eachSite calls f with every site record, in the order of placing: the
+// site and its index among its caller's sites.
+func (a *assembly) eachSite(f func(k siteKey, local uint32) error) error {
+	nf := uint32(a.funcs.len())
 	id := 0
 	return a.sites.keys.each(func(p []byte) error {
 		for ; len(p) >= siteRecord; p = p[siteRecord:] {
 			le := binary.LittleEndian
 			k := a.sites.unpack(le.Uint64(p), le.Uint32(p[8:]), id)
-			local := le.Uint32(p[12:])
 			id++
 			if k.caller >= nf || k.fn >= nf {
 				return errSpill
 			}
-			end := n // of the caller's sites
-			if k.caller+1 < nf {
-				end = uint64(a.funcFirst[k.caller+1])
+			if err := f(k, le.Uint32(p[12:])); err != nil {
+				return err
 			}
-			pos := uint64(a.funcFirst[k.caller]) + uint64(local)
-			if pos >= end {
-				return errSpill
-			}
-			if pos < lo || pos >= hi {
-				continue
-			}
-			at := (pos - lo) * row
-			at = storeBits(b, at, uint64(k.fn), wd[colFunc])
-			var line uint64
-			if k.callFile != a.funcHome[k.caller] {
-				a.siteExc = append(a.siteExc, siteException{uint32(pos), k.callFile, k.callLine})
-				at = storeBits(b, at, 1, a.flagW)
-			} else {
-				at = storeBits(b, at, 0, a.flagW)
-				line = uint64(k.callLine) - uint64(a.funcBase[k.caller])<<a.baseShift
-			}
-			at = storeBits(b, at, line, wd[colCallLine])
-			storeBits(b, at, uint64(a.funcFirst[k.fn]), a.firstW)
 		}
 		if len(p) != 0 {
 			return errSpill // pieces are whole records: spillChunk is a multiple of siteRecord
