@@ -1433,12 +1433,11 @@ type siteException struct{ site, file, line uint32 }
 // on libpython too, but as many lookups as went through those sites
 // took the slow path: 1.04 times as long on average.)
 func (a *assembly) siteColumns() error {
+	// Three arrays of a function's length at most, two of them kept: a
+	// large PDB's build is at its peak of memory here, which its goal
+	// bounds.
 	nf := a.funcs.len()
 	home, votes := make([]uint32, nf), make([]uint32, nf)
-	lo, hi := make([]uint32, nf), make([]uint32, nf)
-	for i := range lo {
-		lo[i] = math.MaxUint32
-	}
 	if err := a.eachSite(func(k siteKey, _ uint32) error {
 		c := k.caller
 		switch {
@@ -1449,35 +1448,36 @@ func (a *assembly) siteColumns() error {
 		default:
 			votes[c]--
 		}
-		lo[c], hi[c] = min(lo[c], k.callLine), max(hi[c], k.callLine)
 		return nil
 	}); err != nil {
 		return err
 	}
-	other := false
+	lo, hi := make([]uint32, nf), votes
+	for i := range lo {
+		lo[i], hi[i] = math.MaxUint32, 0
+	}
+	other, maxLine := false, uint32(0)
 	if err := a.eachSite(func(k siteKey, _ uint32) error {
-		other = other || k.callFile != home[k.caller]
+		c := k.caller
+		other = other || k.callFile != home[c]
+		lo[c], hi[c] = min(lo[c], k.callLine), max(hi[c], k.callLine)
+		maxLine = max(maxLine, k.callLine)
 		return nil
 	}); err != nil {
 		return err
 	}
 	// For every shift up to the widest line's width, the widest base
 	// and the widest difference, over the functions that have sites.
-	var spans [][2]uint32
-	maxLine := uint32(0)
-	for c := range nf {
-		if lo[c] <= hi[c] {
-			spans = append(spans, [2]uint32{lo[c], hi[c]})
-			maxLine = max(maxLine, hi[c])
-		}
-	}
 	n := uint64(a.sites.len())
 	best, shift, baseW, lineW := uint64(math.MaxUint64), 0, 0, 0
 	for sh := 0; sh <= bits.Len32(maxLine); sh++ {
 		var maxBase, maxDiff uint64
-		for _, sp := range spans {
-			b := uint64(sp[0]) >> sh
-			maxBase, maxDiff = max(maxBase, b), max(maxDiff, uint64(sp[1])-b<<sh)
+		for c, l := range lo {
+			if l > hi[c] {
+				continue // no sites
+			}
+			b := uint64(l) >> sh
+			maxBase, maxDiff = max(maxBase, b), max(maxDiff, uint64(hi[c])-b<<sh)
 		}
 		bw, dw := bits.Len64(maxBase), bits.Len64(maxDiff)
 		if size := n*uint64(dw) + uint64(nf)*uint64(bw); size < best {
@@ -1739,14 +1739,12 @@ const fileHosted = -1
 // with its bits spread, so that the low bits of short names differ.
 const prefixHashMul = 0x9e3779b97f4a7c15
 
-// newPrefixSharer hashes every function name, in one reading of them.
+// newPrefixSharer hashes every function name, in one reading of them. Its
+// table is sized by the names that take part: a large PDB's are decorated,
+// and a table for all of them was 2 MB at its build's peak.
 func (a *assembly) newPrefixSharer() (*prefixSharer, error) {
 	nf := a.funcs.len()
-	n := 1
-	for n < 2*nf {
-		n <<= 1
-	}
-	sh := &prefixSharer{slots: make([]uint64, n), host: make([]int32, nf)}
+	var plain []uint64 // the high half of each one's hash, above its index+1
 	for i := range nf {
 		name, err := a.funcName(i)
 		if err != nil {
@@ -1759,11 +1757,19 @@ func (a *assembly) newPrefixSharer() (*prefixSharer, error) {
 		for _, c := range name {
 			h = h*prefixHashMul + uint64(c) + 1
 		}
-		s := sh.slot(h)
+		plain = append(plain, h>>32<<32|uint64(i+1))
+	}
+	n := 1
+	for n < 2*len(plain) {
+		n <<= 1
+	}
+	sh := &prefixSharer{slots: make([]uint64, n), host: make([]int32, nf)}
+	for _, v := range plain {
+		s := sh.slot(v)
 		for sh.slots[s] != 0 {
 			s = (s + 1) & (n - 1)
 		}
-		sh.slots[s] = h>>32<<32 | uint64(i+1)
+		sh.slots[s] = v
 	}
 	return sh, nil
 }
@@ -1777,9 +1783,10 @@ func plainName(name []byte) bool {
 	return languageOf(unsafe.String(unsafe.SliceData(name), len(name))) == LangUnknown
 }
 
-// slot is where a hash's search starts.
+// slot is where a hash's search starts: from its high half, the part the
+// table keeps.
 func (sh *prefixSharer) slot(h uint64) int {
-	return int((h ^ h>>29) * prefixHashMul >> 32 & uint64(len(sh.slots)-1))
+	return int((h >> 32) * prefixHashMul >> 32 & uint64(len(sh.slots)-1))
 }
 
 // find notes function i as the host of every function whose name name
