@@ -1618,8 +1618,8 @@ func (w *entryWindow) drop(i int) {
 // function names. Functions are distinct by name, so only the files'
 // strings need a lookup table. A function name that another one begins
 // with takes that one's first bytes (prefixSharer). The language of every
-// function is noted on the way, which saves reading the names once more
-// for it.
+// function is noted on the sharer's reading of the names, which saves
+// reading them once more for it.
 func (a *assembly) planStrings() error {
 	ids := map[string]uint32{"": 0}
 	size, longest := uint64(0), 0
@@ -1660,16 +1660,12 @@ func (a *assembly) planStrings() error {
 		}
 		a.funcLen[i] = uint32(len(name))
 		longest = max(longest, len(name))
-		// name is read into a buffer that stays unchanged until
-		// languageOf returns, which keeps nothing of it: a string over
-		// the buffer saves a copy of every name of the input.
-		a.funcLang[i] = languageOf(unsafe.String(unsafe.SliceData(name), len(name)))
 		if id, ok := ids[string(name)]; ok {
 			a.funcStr[i] = id
 			sh.host[i] = fileHosted
 			continue
 		}
-		if plainName(name) {
+		if plainName(name, a.funcLang[i]) {
 			if err := sh.find(a, i, name); err != nil {
 				return err
 			}
@@ -1739,9 +1735,10 @@ const fileHosted = -1
 // with its bits spread, so that the low bits of short names differ.
 const prefixHashMul = 0x9e3779b97f4a7c15
 
-// newPrefixSharer hashes every function name, in one reading of them. Its
-// table is sized by the names that take part: a large PDB's are decorated,
-// and a table for all of them was 2 MB at its build's peak.
+// newPrefixSharer hashes every function name, in one reading of them, and
+// notes each one's language (a.funcLang) on the way. Its table is sized by
+// the names that take part: a large PDB's are decorated, and a table for
+// all of them was 2 MB at its build's peak.
 func (a *assembly) newPrefixSharer() (*prefixSharer, error) {
 	nf := a.funcs.len()
 	var plain []uint64 // the high half of each one's hash, above its index+1
@@ -1750,7 +1747,11 @@ func (a *assembly) newPrefixSharer() (*prefixSharer, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !plainName(name) {
+		// name is read into a buffer that stays unchanged until
+		// languageOf returns, which keeps nothing of it: a string over
+		// the buffer saves a copy of every name of the input.
+		a.funcLang[i] = languageOf(unsafe.String(unsafe.SliceData(name), len(name)))
+		if !plainName(name, a.funcLang[i]) {
 			continue
 		}
 		h := uint64(0)
@@ -1774,13 +1775,11 @@ func (a *assembly) newPrefixSharer() (*prefixSharer, error) {
 	return sh, nil
 }
 
-// plainName reports whether a function name may share bytes with another:
-// whether it is neither mangled (languageOf) nor decorated by MSVC (?name@@).
-func plainName(name []byte) bool {
-	if len(name) > 0 && name[0] == '?' {
-		return false
-	}
-	return languageOf(unsafe.String(unsafe.SliceData(name), len(name))) == LangUnknown
+// plainName reports whether a function name, of language lang
+// (languageOf), may share bytes with another: whether it is neither
+// mangled nor decorated by MSVC (?name@@).
+func plainName(name []byte, lang Language) bool {
+	return lang == LangUnknown && (len(name) == 0 || name[0] != '?')
 }
 
 // slot is where a hash's search starts: from its high half, the part the
