@@ -275,6 +275,10 @@ type entry struct {
 	line  uint32
 }
 
+// gap reports whether e is a gap: no function, file or line. An entry of
+// node 0 with a file or a line is nameless code (SPEC.md, Range stream).
+func (e entry) gap() bool { return e.node == 0 && e.file == 0 && e.line == 0 }
+
 // piece is an entry under construction: line is the index+1 of its row in
 // the builder's rows, 0 meaning that no line row of the chain below covers
 // the piece yet. Pieces hold no pointers, so their buffers cost the

@@ -75,7 +75,12 @@
 // reads for the frame's name anyway, and shares the bytes of a name that
 // another begins with, and gives the top-level table's addresses a base
 // per block of rows: about 3.5% smaller on libpython and the bench
-// fixture, 5% on a large PDB, at the same lookup cost.
+// fixture, 5% on a large PDB, at the same lookup cost. Version 9 writes
+// code without a function (padding between functions, which has line
+// rows) as ranges of no node with a file and a line rather than as a node
+// of its own, writes the last range of a page that goes on into the next
+// as its start alone (the next page starts with it), and sizes the
+// language column by the languages present: 6.4% smaller on libpython.
 //
 // # Versions
 //

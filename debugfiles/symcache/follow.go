@@ -43,6 +43,10 @@ type follower struct {
 	// entry after it starts far enough, which the next entry tells.
 	held     entry
 	haveHeld bool
+	// next is where the entry after the one being coded starts (the
+	// end of the last): an entry going on past its page's end is coded
+	// as a continuation (state.encodeNext).
+	next uint64
 	// The region and page being coded: the page's range, whether its
 	// first entry is coded, the coder's state since, the last entry
 	// coded, the pages begun so far and the state the current group of
@@ -186,6 +190,7 @@ func (f *follower) run() {
 		return
 	}
 	if f.haveHeld {
+		f.next = f.end
 		f.code(f.held)
 		f.endRegion(f.end)
 	}
@@ -209,9 +214,10 @@ func (f *follower) push(e entry) {
 	f.held, f.haveHeld = e, true
 	switch {
 	case !had:
-	case h.node == 0 && e.start-h.start >= f.minGap:
+	case h.gap() && e.start-h.start >= f.minGap:
 		f.endRegion(h.start)
 	default:
+		f.next = e.start
 		f.code(h)
 	}
 }
@@ -244,7 +250,7 @@ func (f *follower) code(x entry) {
 			return
 		}
 	}
-	f.st.encode(f.enc, x, false)
+	f.st.encodeNext(f.enc, x, f.next > f.pe)
 	f.prev = x
 }
 

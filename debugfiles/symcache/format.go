@@ -3,13 +3,14 @@ package symcache
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Version is the format version this package writes and reads. Any change
 // to the layout, or to what the builder puts into a cache for the same
 // input, bumps it: caches are derived data, so a reader never upgrades an
 // old one, it rebuilds it (Open reports ErrVersion).
-const Version = 8
+const Version = 9
 
 // magic opens every symcache file.
 const magic = "CAIRNSYM"
@@ -53,11 +54,12 @@ const (
 	offNodeDir     = 196 // offset of the node directory
 	offExceptions  = 200 // site exceptions: offset, count
 	offLineBase    = 208 // width in bits of a function row's line base, then its shift
-	offTopBase     = 210 // width in bits of a top-level block's base address; one byte reserved
+	offTopBase     = 210 // width in bits of a top-level block's base address
+	offLangWidth   = 211 // width in bits of a function row's language
 
 	archLen = 16
 
-	// langBits is the width of a function's language.
+	// langBits is the widest a function's language may be.
 	langBits     = 3
 	regionRecord = 20 // start, end, first page
 	// exceptionRecord is the size of a site exception: the site, its
@@ -158,7 +160,7 @@ func (l Language) String() string {
 }
 
 // languageOf infers a language from a mangled name: Rust's v0 scheme
-// (_R), the legacy Rust scheme (an Itanium name ending in a 17-character
+// (_R and a path tag), the legacy Rust scheme (an Itanium name ending in a 17-character
 // hash segment "17h<16 hex>E"), Itanium C++ (_Z), Swift (_$s, $s).
 func languageOf(name string) Language {
 	n := name
@@ -166,7 +168,10 @@ func languageOf(name string) Language {
 		n = n[1:] // Mach-O's extra underscore
 	}
 	switch {
-	case len(n) > 2 && n[0] == '_' && n[1] == 'R':
+	case len(n) > 2 && n[0] == '_' && n[1] == 'R' && strings.IndexByte("0123456789CMXYNIB", n[2]) >= 0:
+		// A v0 name's path starts with one of these tags, after
+		// an optional version: C names beginning with _R, as
+		// CPython's _RAISE_SYNTAX_ERROR_INVALID_TARGET, do not.
 		return LangRust
 	case len(n) > 2 && n[0] == '_' && n[1] == 'Z':
 		if isLegacyRustHash(n) {

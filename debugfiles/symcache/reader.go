@@ -54,6 +54,7 @@ type Cache struct {
 	firstMask   uint64   // of a site row's first site
 	flagOff     uint64   // bit offset of a site row's exception flag
 	flagMask    uint64   // of the flag: 0 when the table has none
+	langMask    uint64   // mask of a function row's language, after its name
 	homeOff     uint64   // bit offset of a function row's file
 	baseOff     uint64   // bit offset of a function row's line base
 	baseW       uint8    // bits of a function row's line base
@@ -103,7 +104,8 @@ type Frame struct {
 	// information has code there but no function.
 	Function string
 	// FunctionIndex identifies the function in this cache, so that a
-	// caller can cache per-function work such as demangling.
+	// caller can cache per-function work such as demangling; NoFunction
+	// for code without a function.
 	FunctionIndex uint32
 	// Lang is the function's language, LangUnknown when not known.
 	Lang Language
@@ -223,7 +225,12 @@ func New(b []byte) (*Cache, error) {
 	if c.files, c.nfiles, err = sec(offFiles, 2*c.refWidth, 0); err != nil {
 		return nil, err
 	}
-	c.homeOff = c.refWidth + langBits
+	langW := uint64(b[offLangWidth])
+	if langW > langBits {
+		return nil, corrupt(offLangWidth, "language width %d", langW)
+	}
+	c.langMask = 1<<langW - 1
+	c.homeOff = c.refWidth + langW
 	c.baseOff = c.homeOff + uint64(c.widths[colCallFile])
 	c.funcWidth = c.baseOff + uint64(c.baseW)
 	c.refNarrow = c.funcWidth <= 56
@@ -547,9 +554,12 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 	if !c.rowsNarrow {
 		return c.lookupAny(addr, dst)
 	}
-	node, file, line, _, ok := c.find(addr)
-	if !ok || node == 0 {
+	node, file, line, at, ok := c.find(addr)
+	if !ok {
 		return dst
+	}
+	if node == 0 {
+		return c.nameless(dst, file, line, at)
 	}
 	// The chain, innermost first, in dst's room. Until the second pass
 	// resolves them, a frame holds its node's site and address columns,
@@ -671,7 +681,7 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 		home, base = 0, 0
 		if fn < c.nfuncs {
 			b := load56(c.funcs, uint64(fn)*c.funcWidth)
-			f.Function, f.Lang = c.str(b), Language(b>>(c.refWidth&63)&(1<<langBits-1))
+			f.Function, f.Lang = c.str(b), Language(b>>(c.refWidth&63)&c.langMask)
 			home = b >> (c.homeOff & 63) & c.masks[colCallFile]
 			base = b >> (c.baseOff & 63) & c.baseMask << (c.baseShift & 63)
 		}
@@ -697,9 +707,12 @@ const fastChain = 16
 // table of absolute addresses. It reads the rows through the functions
 // that take any width.
 func (c *Cache) lookupAny(addr uint64, dst []Frame) []Frame {
-	node, file, line, _, ok := c.find(addr)
-	if !ok || node == 0 {
+	node, file, line, at, ok := c.find(addr)
+	if !ok {
 		return dst
+	}
+	if node == 0 {
+		return c.nameless(dst, file, line, at)
 	}
 	first := len(dst)
 	for depth := 0; node != 0 && depth < maxChain; depth++ {
@@ -766,6 +779,41 @@ func (c *Cache) lookupAny(addr uint64, dst []Frame) []Frame {
 	}
 	return dst
 }
+
+// nameless appends to dst the frame of nameless code, an entry of node 0
+// with a file or a line starting at at (nothing for a gap, which has
+// neither): the debug information has line rows there but no function.
+// Its address is where the run of such entries holding it begins, as the
+// writer puts them (assembly.nameless).
+func (c *Cache) nameless(dst []Frame, file, line uint32, at uint64) []Frame {
+	if file == 0 && line == 0 {
+		return dst
+	}
+	f := Frame{FunctionIndex: NoFunction, Line: line, Address: c.namelessStart(at)}
+	f.FileDir, f.FileName = c.file(file)
+	return append(dst, f)
+}
+
+// namelessStart returns where the run of nameless code holding the entry
+// that starts at at begins, looking back entry by entry, page by page
+// (RunStart's way): such code is padding between functions, of one entry
+// or two.
+func (c *Cache) namelessStart(at uint64) uint64 {
+	for range maxRunPages {
+		if at == 0 {
+			break
+		}
+		n, f, l, prev, ok := c.find(at - 1)
+		if !ok || n != 0 || f == 0 && l == 0 || prev >= at {
+			break
+		}
+		at = prev
+	}
+	return at
+}
+
+// NoFunction is the FunctionIndex of a frame of nameless code.
+const NoFunction = ^uint32(0)
 
 // nodeDirEntry is the bit position in the node directory of the entry of
 // the block holding row i of the node table.
@@ -912,7 +960,7 @@ func (c *Cache) function(i uint32) (string, Language) {
 		return "", LangUnknown
 	}
 	pos := uint64(i) * c.funcWidth
-	return c.strAt(c.funcs, pos), Language(load56(c.funcs, pos+c.refWidth) & (1<<langBits - 1))
+	return c.strAt(c.funcs, pos), Language(load56(c.funcs, pos+c.refWidth) & c.langMask)
 }
 
 // FunctionName returns the raw name of function i (a Frame's
@@ -1005,8 +1053,19 @@ func (c *Cache) find(addr uint64) (node, file, line uint32, at uint64, ok bool) 
 			runtime.KeepAlive(c.nodes[i])
 		}
 	}
-	at = start + off>>sh<<sh
-	return c.decode(pos, stop, from, ff, fl, at, addr)
+	ps := start + off>>sh<<sh
+	node, file, line, at, cont := c.decode(pos, stop, from, ff, fl, ps, addr)
+	if !cont {
+		return node, file, line, at, true
+	}
+	// The entry at addr goes on into the next page, which starts with
+	// it: its first entry, decoded alone, has its node, file and line.
+	next := ps + 1<<sh
+	if pos, stop, from, ff, fl, ok = c.pageSpan(page + 1); !ok {
+		return 0, 0, 0, 0, false
+	}
+	node, file, line, _, _ = c.decode(pos, stop, from, ff, fl, next, next)
+	return node, file, line, at, true
 }
 
 // RunStart returns where the run of addresses that answer as addr does
@@ -1019,7 +1078,7 @@ func (c *Cache) find(addr uint64) (node, file, line uint32, at uint64, ok bool) 
 // lookup.
 func (c *Cache) RunStart(addr uint64) (start uint64, ok bool) {
 	node, file, line, at, ok := c.find(addr)
-	if !ok || node == 0 {
+	if !ok || node == 0 && file == 0 && line == 0 {
 		return 0, false
 	}
 	for range maxRunPages {
@@ -1095,9 +1154,12 @@ func unzigzag64(v uint64) uint64 { return uint64(int64(v>>1) ^ -int64(v&1)) }
 
 // decode decodes the entries of a page from bit pos to bit stop, the
 // page starting at address at (at or before addr) and its decoding from
-// node, file and line (its group's), and returns the state at addr: entries
-// are decoded while the next one starts at or before addr. File and line
-// are coded against the model's prediction (recall.go).
+// node, file and line (its group's), and returns the state at addr and
+// where its entry starts: entries are decoded while the next one starts
+// at or before addr. cont is set when that entry is a continuation, whose
+// node, file and line are the next page's first entry's (the state
+// returned is the entry's before it). File and line are coded against the
+// model's prediction (recall.go).
 //
 // A page holds two streams: tags and node differences from pos forwards,
 // files and lines from stop backwards; the page's entries are over where
@@ -1108,7 +1170,7 @@ func unzigzag64(v uint64) uint64 { return uint64(int64(v>>1) ^ -int64(v&1)) }
 //
 // The bit readers are spelled out here, their state in local variables,
 // so that it stays in registers: this loop is most of a lookup's time.
-func (c *Cache) decode(pos, stop uint64, node, file, line uint32, at, addr uint64) (uint32, uint32, uint32, uint64, bool) {
+func (c *Cache) decode(pos, stop uint64, node, file, line uint32, at, addr uint64) (_, _, _ uint32, _ uint64, cont bool) {
 	var (
 		rem  = addr - at // from the current entry's start to addr
 		m    model
@@ -1167,6 +1229,12 @@ func (c *Cache) decode(pos, stop uint64, node, file, line uint32, at, addr uint6
 			}
 			rem -= delta
 		}
+		if pos >= fpos {
+			// A continuation (state.encodeNext): the streams meet
+			// after its tag, and the next page's first entry says
+			// what it holds.
+			return node, file, line, addr - rem, true
+		}
 		ctx = alphaTag + int(ts&3)
 		predFile, predLine, hit := file, line, true
 		if ts&tagNodeFlag != 0 {
@@ -1184,9 +1252,12 @@ func (c *Cache) decode(pos, stop uint64, node, file, line uint32, at, addr uint6
 			x := uint(vs.extra)
 			d := vs.base | w>>n&(1<<(x&63)-1)
 			pos += uint64(n + x)
-			next := node + uint32(unzigzag(d))
-			if d == 0 { // the node after the page's highest (state.encode)
+			next := node + uint32(unzigzag(d-1))
+			switch d {
+			case 0: // the node after the page's highest (state.encode)
 				next = top + 1
+			case 1: // node 0
+				next = 0
 			}
 			top = max(top, next)
 			// m.nodes.switchTo, written out so that the loop calls
@@ -1195,7 +1266,7 @@ func (c *Cache) decode(pos, stop uint64, node, file, line uint32, at, addr uint6
 			// oldest slot, which may be next's.
 			hit = false
 			i := m.nodes.find(next)
-			if i >= 0 {
+			if i >= 0 && next != 0 {
 				predFile, predLine, hit = m.nodes.file[i], m.nodes.line[i], true
 			}
 			if cur >= 0 {
@@ -1260,7 +1331,7 @@ func (c *Cache) decode(pos, stop uint64, node, file, line uint32, at, addr uint6
 		e = tableEntry(tabs[lineAlphabet(ts, how, first)], f>>56)
 		n = uint(e & 15)
 		if n == 0 {
-			return node, file, base, addr - rem, true
+			return node, file, base, addr - rem, false
 		}
 		f, avail, fpos = f<<n, avail-n, fpos-uint64(n)
 		// The value without a branch on whether it has extra bits
@@ -1280,7 +1351,7 @@ func (c *Cache) decode(pos, stop uint64, node, file, line uint32, at, addr uint6
 		}
 		fcur = fi
 	}
-	return node, file, line, addr - rem, true
+	return node, file, line, addr - rem, false
 }
 
 // tableSize is the size in bytes of a decode table.

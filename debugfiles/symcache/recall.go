@@ -63,7 +63,7 @@ func (r *recall) add(id, file, line uint32) int {
 // and returns what it remembers of node `to` (hit), or file and line.
 func (r *recall) switchTo(from, file, line, to uint32) (uint32, uint32, bool) {
 	pf, pl, hit := file, line, false
-	if i := r.find(to); i >= 0 {
+	if i := r.find(to); i >= 0 && to != 0 {
 		pf, pl, hit = r.file[i], r.line[i], true
 	}
 	if i := r.find(from); i >= 0 {

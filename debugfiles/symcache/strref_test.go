@@ -22,7 +22,7 @@ func TestStringRefs(t *testing.T) {
 		{"wide", 30, 30, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &Cache{strs: strs, strWidth: tc.strW, strMask: 1<<tc.strW - 1, lenMask: 1<<tc.lenW - 1}
+			c := &Cache{strs: strs, strWidth: tc.strW, strMask: 1<<tc.strW - 1, lenMask: 1<<tc.lenW - 1, langMask: 1<<langBits - 1}
 			c.refWidth = tc.strW + tc.lenW
 			c.funcWidth = c.refWidth + langBits
 			c.refNarrow = c.funcWidth <= 56

@@ -200,6 +200,57 @@ func TestSharedSites(t *testing.T) {
 	}
 }
 
+// TestNamelessCode checks code that the debug information has lines for
+// but no function (padding between functions, say): the symcache answers
+// it as the index does, a frame without a name whose address is where the
+// code begins, whether the writer made it node 0 entries (after a
+// function's code) or kept a node (after a gap, or after other nameless
+// code, where the start of a run of node 0 entries would not be its own).
+func TestNamelessCode(t *testing.T) {
+	named := func(name string, addr, size uint64, n uint32) *debugfiles.Function {
+		f := fn(name, addr, size)
+		f.Lines = []debugfiles.LineInfo{line(addr, size, "main.c", n)}
+		return f
+	}
+	nameless := func(addr uint64, lines ...debugfiles.LineInfo) *debugfiles.Function {
+		f := fn("", addr, 0)
+		for _, l := range lines {
+			f.Size += l.Size
+		}
+		f.Lines = lines
+		return f
+	}
+	fns := []*debugfiles.Function{
+		named("a", 0x1000, 0x20, 10),
+		nameless(0x1020, line(0x1020, 0x8, "main.c", 11), line(0x1028, 0x18, "main.c", 12)), // node 0, two entries
+		named("b", 0x1040, 0x10, 30),
+		nameless(0x1060, line(0x1060, 0x10, "main.c", 40)), // after a gap: a node
+		nameless(0x1070, line(0x1070, 0x8, "x.c", 1)),      // after the node: node 0
+		nameless(0x1078, line(0x1078, 0x8, "x.c", 2)),      // after node 0: a node
+		named("c", 0x1080, 0x10, 50),
+	}
+	for _, per := range []int{0, 1} {
+		c, _ := build(t, testInfo, fns, symcache.Options{PageEntries: per})
+		var addrs []uint64
+		for a := uint64(0xff0); a < 0x10a0; a++ {
+			addrs = append(addrs, a)
+		}
+		checkIdentical(t, fmt.Sprintf("pages of %d entries", per), c, debugfiles.NewIndex(fns), addrs)
+		if n := c.Stats().Nodes; n != 5 {
+			t.Errorf("pages of %d entries: %d nodes, want 5: a, b, c and two of the four nameless parts", per, n)
+		}
+		if fr := c.Lookup(0x1030, nil); len(fr) != 1 || fr[0].Function != "" || fr[0].FunctionIndex != symcache.NoFunction || fr[0].Address != 0x1020 || fr[0].Line != 12 {
+			t.Errorf("pages of %d entries: frames at 0x1030: %+v", per, fr)
+		}
+		if at, ok := c.RunStart(0x1030); !ok || at != 0x1028 {
+			t.Errorf("pages of %d entries: RunStart(0x1030) = %#x, %v; want 0x1028", per, at, ok)
+		}
+		if _, ok := c.RunStart(0x1050); ok {
+			t.Errorf("pages of %d entries: RunStart in a gap", per)
+		}
+	}
+}
+
 func TestLookupFrames(t *testing.T) {
 	c, _ := build(t, testInfo, trees(), symcache.Options{})
 	fr := c.Lookup(0x1124, nil)
@@ -340,6 +391,7 @@ func TestCorrupt(t *testing.T) {
 		{"line base width", mut(func(b []byte) []byte { b[208] = 33; return b }), symcache.ErrCorrupt},
 		{"line base shift", mut(func(b []byte) []byte { b[209] = 33; return b }), symcache.ErrCorrupt},
 		{"top-level base width", mut(func(b []byte) []byte { b[210] = 65; return b }), symcache.ErrCorrupt},
+		{"language width", mut(func(b []byte) []byte { b[211] = 4; return b }), symcache.ErrCorrupt},
 		{"top-level table past end", mut(func(b []byte) []byte { b[210] = 64; binary.LittleEndian.PutUint32(b[185:], 1<<20); return b }), symcache.ErrCorrupt},
 		{"exceptions past end", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[204:], 1<<30); return b }), symcache.ErrCorrupt},
 		{"exceptions in the header", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[200:], 8); return b }), symcache.ErrCorrupt},
@@ -407,7 +459,8 @@ func TestLanguage(t *testing.T) {
 	for name, want := range map[string]symcache.Language{
 		"main": symcache.LangUnknown, "_ZN3foo3barEv": symcache.LangCPlusPlus, "__ZN3foo3barEv": symcache.LangCPlusPlus,
 		"_RNvCs1234_7mycrate3foo": symcache.LangRust, "_ZN7mycrate3foo17h0123456789abcdefE": symcache.LangRust,
-		"$s4main3fooyyF": symcache.LangSwift,
+		"$s4main3fooyyF": symcache.LangSwift, "_RAISE_SYNTAX_ERROR_INVALID_TARGET": symcache.LangUnknown,
+		"_R0NvCs1234_7mycrate3foo": symcache.LangRust,
 	} {
 		c, _ := build(t, testInfo, []*debugfiles.Function{fn(name, 0x10, 4)}, symcache.Options{})
 		if f := c.Lookup(0x10, nil); len(f) != 1 || f[0].Lang != want {

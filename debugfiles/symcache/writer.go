@@ -265,9 +265,14 @@ type assembly struct {
 	funcStr  []uint32
 	funcLen  []uint32
 	funcLang []Language
-	funcOwn  []uint64 // a bit per function: its name's bytes are its own (planStrings)
-	strLen   uint64
-	lenW     uint8
+	// langW is the width of a function row's language, the fewest bits
+	// that hold every function's: 0 when none is known (a C program's
+	// names say nothing of their language), which saves 3 KB on
+	// CPython's libpython.
+	langW   uint8
+	funcOwn []uint64 // a bit per function: its name's bytes are its own (planStrings)
+	strLen  uint64
+	lenW    uint8
 	// widths are the column widths in bits (for nodes, the widest of
 	// any block's), siteRow a site row's width in bits.
 	widths  [numCols]uint8
@@ -378,7 +383,7 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 
 	sizes := [...]uint64{
 		uint64(a.strLen), bitBytes(uint64(len(a.files)), 2*(strBits(a.strLen)+uint64(a.lenW))),
-		bitBytes(uint64(a.funcs.len()), strBits(a.strLen)+uint64(a.lenW)+langBits+uint64(a.widths[colCallFile])+uint64(a.baseW)),
+		bitBytes(uint64(a.funcs.len()), strBits(a.strLen)+uint64(a.lenW)+uint64(a.langW)+uint64(a.widths[colCallFile])+uint64(a.baseW)),
 		bitBytes(uint64(a.sites.len()), uint64(a.siteRow)+uint64(a.firstW)), a.nodeBytes,
 		bitBytes(uint64(len(a.blockW)), a.nodeDirBits()),
 		a.topBytes(),
@@ -419,6 +424,7 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	put(offTop, offs[6], uint32(a.ntop))
 	h[offTopWidths], h[offTopWidths+1] = a.topW[0], a.topW[1]
 	h[offTopBase] = a.topBaseW
+	h[offLangWidth] = a.langW
 	h[offTopWidths+2] = a.firstW
 	put(offAbs, offs[7], uint32(a.nabs))
 	h[offAbsWidth] = byte(a.absW)
@@ -569,6 +575,8 @@ type openSpan struct {
 	cur    entry  // the entry last decoded
 	nodes  []node
 	newIDs []uint32 // new id+1 of each node, 0 while unmapped
+	// nameless is set for a span written as node 0 (assembly.nameless).
+	nameless bool
 }
 
 // resolve applies debugfiles.NewIndex's ownership rules to the spans and
@@ -612,6 +620,9 @@ func (a *assembly) resolve() error {
 		if s >= e || err != nil {
 			return
 		}
+		// Whether what comes before s is a function's code: nameless
+		// code starting there can be node 0 (a.nameless).
+		afterCode := !any || s == last && a.havePend && a.pend.node != 0
 		if any && s > last {
 			a.putEntry(entry{start: last}) // a gap
 		}
@@ -619,6 +630,7 @@ func (a *assembly) resolve() error {
 			if err = a.load(op); err != nil {
 				return
 			}
+			op.nameless = afterCode && a.nameless(op, s, e)
 		}
 		// The entry covering s: the last one starting at or before it,
 		// else the first. Later emits of a span start past this one's end.
@@ -989,8 +1001,45 @@ func decodeRawNodes(dst []node, b []byte, first uint32, start uint64, nfuncs, nf
 	return dst, true
 }
 
-// mapEntry renumbers an entry's node and file.
+// nameless reports whether op's span, loaded and about to be emitted over
+// [s, e), is nameless code to write as entries of node 0 with their files
+// and lines rather than as a node: a lone nameless node (a gap of the
+// debug information with line rows), emitted whole from its address on,
+// every entry with a file or a line. A reader finds its frame's address
+// as the start of the run of such entries, so the caller checks that
+// what comes before s is a function's code, not a gap or other nameless
+// code. Padding between functions is such code: on CPython's libpython it
+// was half of the top-level nodes, which took 40 KB of node and
+// top-level rows.
+func (a *assembly) nameless(op *openSpan, s, e uint64) bool {
+	if len(op.nodes) != 1 || op.nodes[0].addr != s || s != op.sp.start || e != op.sp.end {
+		return false
+	}
+	if _, n := a.b.names.span(int(op.nodes[0].fn)); n != 0 {
+		return false
+	}
+	if op.cur.file == 0 && op.cur.line == 0 {
+		return false
+	}
+	data, prev := op.data, op.cur.start
+	for len(data) > 0 {
+		x, n, ok := a.decodeEntry(data, prev, op)
+		if !ok || x.file == 0 && x.line == 0 {
+			return false // a damaged span is left for the emit to find
+		}
+		data, prev = data[n:], x.start
+	}
+	return true
+}
+
+// mapEntry renumbers an entry's node and file; a nameless span's entries
+// take node 0.
 func (a *assembly) mapEntry(e entry, op *openSpan) entry {
+	if op.nameless {
+		e.node = 0
+		e.file = a.mapFile(e.file)
+		return e
+	}
 	e.node = a.mapNode(op, e.node)
 	e.file = a.mapFile(e.file)
 	return e
@@ -1136,7 +1185,7 @@ func (a *assembly) putEntry(e entry) {
 // uvarints.
 func (a *assembly) flushPend(next uint64) {
 	e := a.pend
-	if e.node == 0 && (next-e.start >= minCut || a.nents == 0) {
+	if e.gap() && (next-e.start >= minCut || a.nents == 0) {
 		a.gaps = append(a.gaps, gap{index: a.nents, start: e.start, size: next - e.start})
 	}
 	if a.nents == 0 {
@@ -1751,6 +1800,7 @@ func (a *assembly) newPrefixSharer() (*prefixSharer, error) {
 		// languageOf returns, which keeps nothing of it: a string over
 		// the buffer saves a copy of every name of the input.
 		a.funcLang[i] = languageOf(unsafe.String(unsafe.SliceData(name), len(name)))
+		a.langW = max(a.langW, uint8(bits.Len8(uint8(a.funcLang[i]))))
 		if !plainName(name, a.funcLang[i]) {
 			continue
 		}
@@ -2005,7 +2055,7 @@ func (a *assembly) frontSections(out func([]byte) error) error {
 	for i, id := range a.funcStr {
 		w.bw.put(uint64(id), sw)
 		w.bw.put(uint64(a.funcLen[i]), lw)
-		w.bw.put(uint64(a.funcLang[i]), langBits)
+		w.bw.put(uint64(a.funcLang[i]), uint(a.langW))
 		w.bw.put(uint64(a.funcHome[i]), hw)
 		w.bw.put(uint64(a.funcBase[i]), uint(a.baseW))
 		w.drain(false)
