@@ -1266,7 +1266,7 @@ func (c *Cache) decode(pos, stop uint64, node, file, line uint32, at, addr uint6
 			// oldest slot, which may be next's.
 			hit = false
 			i := m.nodes.find(next)
-			if i >= 0 && next != 0 {
+			if i >= 0 && next != 0 { // node 0 predicts nothing (recall.switchTo)
 				predFile, predLine, hit = m.nodes.file[i], m.nodes.line[i], true
 			}
 			if cur >= 0 {

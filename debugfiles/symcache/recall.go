@@ -61,6 +61,8 @@ func (r *recall) add(id, file, line uint32) int {
 
 // switchTo records that the stream leaves node `from` at file and line,
 // and returns what it remembers of node `to` (hit), or file and line.
+// Node 0 predicts nothing: nameless code (padding) follows the function
+// just left, at its last line, not the nameless code seen before.
 func (r *recall) switchTo(from, file, line, to uint32) (uint32, uint32, bool) {
 	pf, pl, hit := file, line, false
 	if i := r.find(to); i >= 0 && to != 0 {
