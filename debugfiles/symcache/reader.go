@@ -554,12 +554,12 @@ func (c *Cache) Lookup(addr uint64, dst []Frame) []Frame {
 	if !c.rowsNarrow {
 		return c.lookupAny(addr, dst)
 	}
-	node, file, line, at, ok := c.find(addr)
+	node, file, line, at, run, ok := c.find(addr)
 	if !ok {
 		return dst
 	}
 	if node == 0 {
-		return c.nameless(dst, file, line, at)
+		return c.nameless(dst, file, line, at, run)
 	}
 	// The chain, innermost first, in dst's room. Until the second pass
 	// resolves them, a frame holds its node's site and address columns,
@@ -707,12 +707,12 @@ const fastChain = 16
 // table of absolute addresses. It reads the rows through the functions
 // that take any width.
 func (c *Cache) lookupAny(addr uint64, dst []Frame) []Frame {
-	node, file, line, at, ok := c.find(addr)
+	node, file, line, at, run, ok := c.find(addr)
 	if !ok {
 		return dst
 	}
 	if node == 0 {
-		return c.nameless(dst, file, line, at)
+		return c.nameless(dst, file, line, at, run)
 	}
 	first := len(dst)
 	for depth := 0; node != 0 && depth < maxChain; depth++ {
@@ -784,12 +784,16 @@ func (c *Cache) lookupAny(addr uint64, dst []Frame) []Frame {
 // with a file or a line starting at at (nothing for a gap, which has
 // neither): the debug information has line rows there but no function.
 // Its address is where the run of such entries holding it begins, as the
-// writer puts them (assembly.nameless).
-func (c *Cache) nameless(dst []Frame, file, line uint32, at uint64) []Frame {
+// writer puts them (assembly.nameless): run, when find saw the run begin,
+// else found by looking back.
+func (c *Cache) nameless(dst []Frame, file, line uint32, at, run uint64) []Frame {
 	if file == 0 && line == 0 {
 		return dst
 	}
-	f := Frame{FunctionIndex: NoFunction, Line: line, Address: c.namelessStart(at)}
+	if run == 0 {
+		run = c.namelessStart(at)
+	}
+	f := Frame{FunctionIndex: NoFunction, Line: line, Address: run}
 	f.FileDir, f.FileName = c.file(file)
 	return append(dst, f)
 }
@@ -803,7 +807,7 @@ func (c *Cache) namelessStart(at uint64) uint64 {
 		if at == 0 {
 			break
 		}
-		n, f, l, prev, ok := c.find(at - 1)
+		n, f, l, prev, _, ok := c.find(at - 1)
 		if !ok || n != 0 || f == 0 && l == 0 || prev >= at {
 			break
 		}
@@ -1006,9 +1010,11 @@ func (c *Cache) strAt(table []byte, pos uint64) string {
 }
 
 // find decodes the entry covering addr: the innermost node, file and line
-// (ids+1, 0 meaning none), and where the entry starts (the page's start
-// for a page's first entry, which repeats the entry covering it).
-func (c *Cache) find(addr uint64) (node, file, line uint32, at uint64, ok bool) {
+// (ids+1, 0 meaning none), where the entry starts (the page's start for a
+// page's first entry, which repeats the entry covering it), and run, the
+// same start when the entry is one the page shows its node's run to begin
+// at (its node changed there), else 0.
+func (c *Cache) find(addr uint64) (node, file, line uint32, at, run uint64, ok bool) {
 	regs := c.regions
 	lo, hi := 0, int(c.nregions)
 	for lo < hi {
@@ -1020,22 +1026,22 @@ func (c *Cache) find(addr uint64) (node, file, line uint32, at uint64, ok bool) 
 		}
 	}
 	if lo == 0 {
-		return 0, 0, 0, 0, false
+		return 0, 0, 0, 0, 0, false
 	}
 	r := regs[(lo-1)*regionRecord:]
 	start, end := binary.LittleEndian.Uint64(r), binary.LittleEndian.Uint64(r[8:])
 	if addr >= end {
-		return 0, 0, 0, 0, false
+		return 0, 0, 0, 0, 0, false
 	}
 	off := addr - start
 	sh := c.shift & 63 // at most 63 (parseHeader); the mask spares the shift's overflow code
 	page := uint64(binary.LittleEndian.Uint32(r[16:])) + off>>sh
 	if page >= uint64(c.npages) {
-		return 0, 0, 0, 0, false
+		return 0, 0, 0, 0, 0, false
 	}
 	pos, stop, from, ff, fl, ok := c.pageSpan(page)
 	if !ok {
-		return 0, 0, 0, 0, false
+		return 0, 0, 0, 0, 0, false
 	}
 	// The block of the group's node, and its directory entry, are read
 	// now, though the decoding does not use them: the rows the chain
@@ -1054,18 +1060,21 @@ func (c *Cache) find(addr uint64) (node, file, line uint32, at uint64, ok bool) 
 		}
 	}
 	ps := start + off>>sh<<sh
-	node, file, line, at, cont := c.decode(pos, stop, from, ff, fl, ps, addr)
+	node, file, line, at, changed, cont := c.decode(pos, stop, from, ff, fl, ps, addr)
 	if !cont {
-		return node, file, line, at, true
+		if changed && at > ps { // not the page's first entry, which may go on from before
+			run = at
+		}
+		return node, file, line, at, run, true
 	}
 	// The entry at addr goes on into the next page, which starts with
 	// it: its first entry, decoded alone, has its node, file and line.
 	next := ps + 1<<sh
 	if pos, stop, from, ff, fl, ok = c.pageSpan(page + 1); !ok {
-		return 0, 0, 0, 0, false
+		return 0, 0, 0, 0, 0, false
 	}
-	node, file, line, _, _ = c.decode(pos, stop, from, ff, fl, next, next)
-	return node, file, line, at, true
+	node, file, line, _, _, _ = c.decode(pos, stop, from, ff, fl, next, next)
+	return node, file, line, at, 0, true
 }
 
 // RunStart returns where the run of addresses that answer as addr does
@@ -1077,7 +1086,7 @@ func (c *Cache) find(addr uint64) (node, file, line uint32, at uint64, ok bool) 
 // meant for a few addresses per request (stack frames), not for every
 // lookup.
 func (c *Cache) RunStart(addr uint64) (start uint64, ok bool) {
-	node, file, line, at, ok := c.find(addr)
+	node, file, line, at, _, ok := c.find(addr)
 	if !ok || node == 0 && file == 0 && line == 0 {
 		return 0, false
 	}
@@ -1085,7 +1094,7 @@ func (c *Cache) RunStart(addr uint64) (start uint64, ok bool) {
 		if at == 0 {
 			break
 		}
-		n, f, l, prev, ok := c.find(at - 1)
+		n, f, l, prev, _, ok := c.find(at - 1)
 		if !ok || n != node || f != file || l != line || prev >= at {
 			break
 		}
@@ -1156,7 +1165,8 @@ func unzigzag64(v uint64) uint64 { return uint64(int64(v>>1) ^ -int64(v&1)) }
 // page starting at address at (at or before addr) and its decoding from
 // node, file and line (its group's), and returns the state at addr and
 // where its entry starts: entries are decoded while the next one starts
-// at or before addr. cont is set when that entry is a continuation, whose
+// at or before addr. changed tells that the entry's node is not the one
+// before's (after the page's first entry). cont is set when that entry is a continuation, whose
 // node, file and line are the next page's first entry's (the state
 // returned is the entry's before it). File and line are coded against the
 // model's prediction (recall.go).
@@ -1170,7 +1180,7 @@ func unzigzag64(v uint64) uint64 { return uint64(int64(v>>1) ^ -int64(v&1)) }
 //
 // The bit readers are spelled out here, their state in local variables,
 // so that it stays in registers: this loop is most of a lookup's time.
-func (c *Cache) decode(pos, stop uint64, node, file, line uint32, at, addr uint64) (_, _, _ uint32, _ uint64, cont bool) {
+func (c *Cache) decode(pos, stop uint64, node, file, line uint32, at, addr uint64) (_, _, _ uint32, _ uint64, changed, cont bool) {
 	var (
 		rem  = addr - at // from the current entry's start to addr
 		m    model
@@ -1233,7 +1243,7 @@ func (c *Cache) decode(pos, stop uint64, node, file, line uint32, at, addr uint6
 			// A continuation (state.encodeNext): the streams meet
 			// after its tag, and the next page's first entry says
 			// what it holds.
-			return node, file, line, addr - rem, true
+			return node, file, line, addr - rem, false, true
 		}
 		ctx = alphaTag + int(ts&3)
 		predFile, predLine, hit := file, line, true
@@ -1331,7 +1341,7 @@ func (c *Cache) decode(pos, stop uint64, node, file, line uint32, at, addr uint6
 		e = tableEntry(tabs[lineAlphabet(ts, how, first)], f>>56)
 		n = uint(e & 15)
 		if n == 0 {
-			return node, file, base, addr - rem, false
+			return node, file, base, addr - rem, ts&tagNodeFlag != 0, false
 		}
 		f, avail, fpos = f<<n, avail-n, fpos-uint64(n)
 		// The value without a branch on whether it has extra bits
@@ -1351,7 +1361,7 @@ func (c *Cache) decode(pos, stop uint64, node, file, line uint32, at, addr uint6
 		}
 		fcur = fi
 	}
-	return node, file, line, addr - rem, false
+	return node, file, line, addr - rem, (ctx-alphaTag)&tagNodeFlag != 0, false
 }
 
 // tableSize is the size in bytes of a decode table.
