@@ -349,11 +349,7 @@ func (s *state) encode(enc *streamEnc, e entry, first bool) {
 		ctx = alphaTagFirst
 	}
 	s.flags = flags
-	a := min(delta, escapeDelta)
-	enc.sym(ctx, int(a)<<2|int(flags))
-	if a == escapeDelta {
-		enc.value(alphaDelta, delta-escapeDelta)
-	}
+	codeTag(enc, ctx, delta, flags)
 	if flags&tagNodeFlag != 0 {
 		// A changed node's difference is never 0, and its zigzag is
 		// coded plus 1: 0 stands for the node after the highest of the
@@ -391,13 +387,18 @@ func (s *state) encodeNext(enc *streamEnc, e entry, cont bool) {
 		s.encode(enc, e, false)
 		return
 	}
-	delta := e.start - s.start
+	codeTag(enc, alphaTag+int(s.flags), e.start-s.start, 0)
+	s.start = e.start
+}
+
+// codeTag codes an entry's tag in context ctx: its address delta, in the
+// tag up to escapeDelta and as a value of its own beyond, and its flags.
+func codeTag(enc *streamEnc, ctx int, delta uint64, flags uint32) {
 	a := min(delta, escapeDelta)
-	enc.sym(alphaTag+int(s.flags), int(a)<<2)
+	enc.sym(ctx, int(a)<<2|int(flags))
 	if a == escapeDelta {
 		enc.value(alphaDelta, delta-escapeDelta)
 	}
-	s.start = e.start
 }
 
 // lineAlphabet is the alphabet of an entry's line, by whether it is a
