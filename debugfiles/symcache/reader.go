@@ -1081,8 +1081,9 @@ func (c *Cache) find(addr uint64) (node, file, line uint32, at, run uint64, ok b
 // (the same innermost frame, file and line) begins: the lowest address of
 // the range entry holding addr, found across pages. For a symcache of a
 // Breakpad symbol file this is the start of the line record holding addr,
-// from which Breakpad counts a frame's offset. ok is false where no
-// function covers addr. It decodes a page per page the run spans, so it is
+// from which Breakpad counts a frame's offset. ok is false where Lookup
+// answers no frame: no function covers addr, and no line row does (a
+// nameless frame's run has a start). It decodes a page per page the run spans, so it is
 // meant for a few addresses per request (stack frames), not for every
 // lookup.
 func (c *Cache) RunStart(addr uint64) (start uint64, ok bool) {
