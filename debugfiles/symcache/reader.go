@@ -799,16 +799,23 @@ func (c *Cache) nameless(dst []Frame, file, line uint32, at, run uint64) []Frame
 }
 
 // namelessStart returns where the run of nameless code holding the entry
-// that starts at at begins, looking back entry by entry, page by page
-// (RunStart's way): such code is padding between functions, of one entry
-// or two.
+// that starts at at begins: such code is padding between functions, of one
+// entry or two.
 func (c *Cache) namelessStart(at uint64) uint64 {
+	return c.lookBack(at, func(n, f, l uint32) bool { return n == 0 && (f != 0 || l != 0) })
+}
+
+// lookBack returns where the run of entries that same accepts, ending with
+// the one that starts at at, begins: it looks back entry by entry, a
+// decoding of a page each, at most maxRunPages times, so that a corrupt
+// file cannot make it loop long.
+func (c *Cache) lookBack(at uint64, same func(node, file, line uint32) bool) uint64 {
 	for range maxRunPages {
 		if at == 0 {
 			break
 		}
 		n, f, l, prev, _, ok := c.find(at - 1)
-		if !ok || n != 0 || f == 0 && l == 0 || prev >= at {
+		if !ok || !same(n, f, l) || prev >= at {
 			break
 		}
 		at = prev
@@ -1083,29 +1090,19 @@ func (c *Cache) find(addr uint64) (node, file, line uint32, at, run uint64, ok b
 // Breakpad symbol file this is the start of the line record holding addr,
 // from which Breakpad counts a frame's offset. ok is false where Lookup
 // answers no frame: no function covers addr, and no line row does (a
-// nameless frame's run has a start). It decodes a page per page the run spans, so it is
-// meant for a few addresses per request (stack frames), not for every
-// lookup.
+// nameless frame's run has a start). It decodes a page per page the run
+// spans, so it is meant for a few addresses per request (stack frames),
+// not for every lookup.
 func (c *Cache) RunStart(addr uint64) (start uint64, ok bool) {
 	node, file, line, at, _, ok := c.find(addr)
 	if !ok || node == 0 && file == 0 && line == 0 {
 		return 0, false
 	}
-	for range maxRunPages {
-		if at == 0 {
-			break
-		}
-		n, f, l, prev, _, ok := c.find(at - 1)
-		if !ok || n != node || f != file || l != line || prev >= at {
-			break
-		}
-		at = prev
-	}
-	return at, true
+	return c.lookBack(at, func(n, f, l uint32) bool { return n == node && f == file && l == line }), true
 }
 
-// maxRunPages bounds the pages RunStart looks back over, so that a corrupt
-// file cannot make it loop long.
+// maxRunPages bounds the steps lookBack takes back, so that a corrupt file
+// cannot make it loop long.
 const maxRunPages = 1 << 12
 
 // pageSpan returns the bits [pos, stop) of page k in the stream and the
