@@ -48,6 +48,7 @@ const (
 	roleRnglistsBase
 	roleGNURangesBase
 	roleDWOID
+	roleLanguage
 )
 
 // roleOf returns the role of attribute at.
@@ -93,6 +94,8 @@ func roleOf(at uint32) attrRole {
 		return roleGNURangesBase
 	case atGNUDWOID:
 		return roleDWOID
+	case atLanguage:
+		return roleLanguage
 	}
 	return roleSkip
 }

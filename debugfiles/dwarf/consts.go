@@ -26,6 +26,7 @@ const (
 	atStmtList         = 0x10
 	atLowPC            = 0x11
 	atHighPC           = 0x12
+	atLanguage         = 0x13
 	atCompDir          = 0x1b
 	atAbstractOrigin   = 0x31
 	atDeclaration      = 0x3c
@@ -47,6 +48,16 @@ const (
 	atGNUPubnames      = 0x2134
 	atGNUPubtypes      = 0x2135
 	atGNUDiscriminator = 0x2136
+)
+
+// Source languages (DW_AT_language) of the C family, whose structures and
+// unions hold no functions.
+const (
+	langC89 = 0x01
+	langC   = 0x02
+	langC99 = 0x0c
+	langC11 = 0x1d
+	langC17 = 0x2c
 )
 
 // Attribute forms.

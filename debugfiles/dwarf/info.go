@@ -245,6 +245,7 @@ type unitAttrs struct {
 	rnglistsBase     value
 	gnuRangesBase    value
 	dwoID            value
+	language         value
 }
 
 // decodeDIE reads the attributes of a DIE with abbreviation a. It clears
@@ -318,6 +319,8 @@ func decodeDIE(b *buf, a *abbrev, h *unitHeader, d *die) {
 			d.gnuRangesBase = v
 		case roleDWOID:
 			d.dwoID = v
+		case roleLanguage:
+			d.language = v
 		}
 	}
 }
@@ -426,6 +429,13 @@ func (bl *builder) walkUnit(si int32, h *unitHeader, skel *unitInfo) (*unitInfo,
 	if !a.children {
 		return u, nil
 	}
+	// A C unit's structures and unions hold members and nested types, never
+	// functions, and name nothing the walk keeps: their subtrees are skipped
+	// whole, through DW_AT_sibling, like any DIE the walk ignores. In
+	// CPython's libpython they are 263,000 of its 677,000 DIEs (48,467
+	// types and their members), each type an entry kept for nothing: its
+	// builds took 0.94 of the time (BENCHMARKS.md).
+	cUnit := isC(d.language)
 
 	stack := make([]level, 0, 32)
 	cur := level{scope: -1, code: -1}
@@ -453,7 +463,7 @@ func (bl *builder) walkUnit(si int32, h *unitHeader, skel *unitInfo) (*unitInfo,
 			b.fail(fmt.Sprintf("unknown abbreviation code %d", code))
 			break
 		}
-		if cur.skip || !a.interesting {
+		if cur.skip || !a.interesting || cUnit && (a.tag == tagStructType || a.tag == tagUnionType) {
 			sib, ok := skipDIE(&b, a, h)
 			if a.children {
 				if ok && sib > b.off() && sib <= h.end {
@@ -526,6 +536,18 @@ func (bl *builder) walkUnit(si int32, h *unitHeader, skel *unitInfo) (*unitInfo,
 		return nil, b.err
 	}
 	return u, nil
+}
+
+// isC reports whether a unit's DW_AT_language is one of the C family's.
+func isC(lang value) bool {
+	if lang.cls != clsConst {
+		return false
+	}
+	switch lang.v {
+	case langC89, langC, langC99, langC11, langC17:
+		return true
+	}
+	return false
 }
 
 func (bl *builder) addEntry(off uint64, tag uint32, d *die, parent, unit int32) int32 {

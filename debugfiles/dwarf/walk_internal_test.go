@@ -300,3 +300,62 @@ func TestWalkParallelBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestCUnitSkipsStructures checks that the walk keeps no entry for a C
+// unit's structures and unions, whose subtrees it skips (with DW_AT_sibling
+// and without), and keeps them in a C++ unit, where they name the methods
+// inside.
+func TestCUnitSkipsStructures(t *testing.T) {
+	const (
+		aCU = iota + 1
+		aStruct
+		aUnion
+		aMember
+		aFunc
+		tagMember = 0x0d
+		langCxx   = 0x04
+	)
+	ab := abbrevTableBytes(
+		abbrevSpec{aCU, tagCompileUnit, true, [][2]uint64{{atName, formString}, {atLanguage, formData1}}},
+		abbrevSpec{aStruct, tagStructType, true, [][2]uint64{{atName, formString}, {atSibling, formRef4}}},
+		abbrevSpec{aUnion, tagUnionType, true, [][2]uint64{{atName, formString}}},
+		abbrevSpec{aMember, tagMember, false, [][2]uint64{{atName, formString}}},
+		abbrevSpec{aFunc, tagSubprogram, false, [][2]uint64{{atName, formString}, {atDeclaration, formFlagPresent}}},
+	)
+	build := func(lang uint8) []byte {
+		x := &w{}
+		x.u16(4).u32(0).u8(8) // version, abbrev offset, address size
+		x.uleb(aCU).str("a.c").u8(lang)
+		// struct s { int a; union u { int b; } c; }; its sibling is the
+		// function after it.
+		sib := len(x.b) + 4 + 1 + len("s\x00") + 4 + 1 + len("a\x00") + 1 + len("u\x00") + 1 + len("b\x00") + 1 + 1
+		x.uleb(aStruct).str("s").u32(uint32(sib))
+		x.uleb(aMember).str("a")
+		x.uleb(aUnion).str("u")
+		x.uleb(aMember).str("b")
+		x.uleb(0).uleb(0) // end union, end struct
+		if len(x.b)+4 != sib {
+			t.Fatalf("layout: sibling at %d, function at %d", sib, len(x.b)+4)
+		}
+		x.uleb(aFunc).str("f")
+		x.uleb(0) // end CU
+		return unit(x.b)
+	}
+	for _, tc := range []struct {
+		lang uint8
+		want []uint16
+	}{
+		{langC11, []uint16{tagSubprogram}},
+		{langC89, []uint16{tagSubprogram}},
+		{langCxx, []uint16{tagStructType, tagUnionType, tagSubprogram}},
+	} {
+		bl, _, _ := walkWith(t, &Sections{Info: build(tc.lang), Abbrev: ab}, 0)
+		var got []uint16
+		for _, e := range bl.entries {
+			got = append(got, e.tag)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("language %#x: entries with tags %#x, want %#x", tc.lang, got, tc.want)
+		}
+	}
+}
