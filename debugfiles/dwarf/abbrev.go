@@ -184,6 +184,15 @@ func parseAbbrevs(data []byte, off uint64, bigEndian bool, addrSize uint8, is64 
 		}
 		a.attrs = specs[start:len(specs):len(specs)]
 		a.interesting = interestingTag(a.tag)
+		if !a.interesting {
+			// skipDIE reads only the sibling of such a DIE: the
+			// other attributes join the skip runs.
+			for i := range a.attrs {
+				if a.attrs[i].role != roleSibling {
+					a.attrs[i].role = roleSkip
+				}
+			}
+		}
 		a.fixed = fixedSize(a.attrs, addrSize, is64, version)
 		markSkipRuns(a.attrs, addrSize, is64, version)
 		if t.dense != nil {

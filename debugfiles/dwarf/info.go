@@ -332,8 +332,13 @@ func skipDIE(b *buf, a *abbrev, h *unitHeader) (sibling uint64, ok bool) {
 		b.skip(uint64(a.fixed))
 		return 0, false
 	}
-	for i := range a.attrs {
+	for i := 0; i < len(a.attrs); i++ {
 		s := &a.attrs[i]
+		if s.skipRun > 0 {
+			b.skip(uint64(s.skipBytes))
+			i += int(s.skipRun) - 1
+			continue
+		}
 		if s.role == roleSibling && a.children {
 			v := readValue(b, s.form, s.implicit, h, 0)
 			if v.cls == clsRef {

@@ -239,12 +239,15 @@ func TestWalkParallelUndoesOnError(t *testing.T) {
 }
 
 // BenchmarkWalk walks the bench fixture's units serially and in parallel
-// (set CAIRN_FIXTURES_BENCH=1 once it is built).
+// (set CAIRN_FIXTURES_BENCH=1 once it is built), or those of the ELF file
+// CAIRN_BENCH_OBJECT names (a real library, say).
 func BenchmarkWalk(b *testing.B) {
 	home, _ := os.UserHomeDir()
 	m, _ := filepath.Glob(filepath.Join(home, ".cache/cairn/fixtures/elf-x86_64-gcc-O2-bench-*/bench"))
-	if os.Getenv("CAIRN_FIXTURES_BENCH") == "" || len(m) == 0 {
-		b.Skip("set CAIRN_FIXTURES_BENCH=1 with the bench fixture built")
+	if p := os.Getenv("CAIRN_BENCH_OBJECT"); p != "" {
+		m = []string{p}
+	} else if os.Getenv("CAIRN_FIXTURES_BENCH") == "" || len(m) == 0 {
+		b.Skip("set CAIRN_FIXTURES_BENCH=1 with the bench fixture built, or CAIRN_BENCH_OBJECT to an ELF file")
 	}
 	s := elfDWARF(b, m[0])
 	for _, bc := range []struct {
