@@ -172,7 +172,7 @@ func parseAbbrevs(data []byte, off uint64, bigEndian bool, addrSize uint8, is64 
 		a := abbrev{tag: uint32(b.uleb()), children: b.u8() != 0}
 		start := len(specs)
 		for {
-			at, form := b.uleb(), b.uleb()
+			at, form := b.ulebPair()
 			if at == 0 && form == 0 {
 				break
 			}
@@ -202,7 +202,9 @@ func parseAbbrevs(data []byte, off uint64, bigEndian bool, addrSize uint8, is64 
 			seen[code/64] |= 1 << (code % 64)
 			t.dense[code] = a
 		} else {
-			t.sparse[code] = &a
+			p := new(abbrev) // not &a: a would move to the heap in the dense case too
+			*p = a
+			t.sparse[code] = p
 		}
 	}
 	return t, nil
@@ -272,7 +274,7 @@ func countAbbrevs(data []byte, off uint64, bigEndian bool, bud *budget) (n, attr
 		b.u8()   // children
 		k := 0
 		for {
-			at, form := b.uleb(), b.uleb()
+			at, form := b.ulebPair()
 			if b.err != nil {
 				return 0, 0, 0, b.err
 			}

@@ -238,10 +238,10 @@ func TestWalkParallelUndoesOnError(t *testing.T) {
 	}
 }
 
-// BenchmarkWalk walks the bench fixture's units serially and in parallel
-// (set CAIRN_FIXTURES_BENCH=1 once it is built), or those of the ELF file
-// CAIRN_BENCH_OBJECT names (a real library, say).
-func BenchmarkWalk(b *testing.B) {
+// benchDWARF returns the DWARF sections of the ELF file CAIRN_BENCH_OBJECT
+// names (a real library, say), else of the bench fixture (set
+// CAIRN_FIXTURES_BENCH=1 once it is built).
+func benchDWARF(b *testing.B) *Sections {
 	home, _ := os.UserHomeDir()
 	m, _ := filepath.Glob(filepath.Join(home, ".cache/cairn/fixtures/elf-x86_64-gcc-O2-bench-*/bench"))
 	if p := os.Getenv("CAIRN_BENCH_OBJECT"); p != "" {
@@ -249,7 +249,38 @@ func BenchmarkWalk(b *testing.B) {
 	} else if os.Getenv("CAIRN_FIXTURES_BENCH") == "" || len(m) == 0 {
 		b.Skip("set CAIRN_FIXTURES_BENCH=1 with the bench fixture built, or CAIRN_BENCH_OBJECT to an ELF file")
 	}
-	s := elfDWARF(b, m[0])
+	return elfDWARF(b, m[0])
+}
+
+// BenchmarkParseAbbrevs parses the abbreviation table of every unit, as
+// the walk does (compilers write one per unit).
+func BenchmarkParseAbbrevs(b *testing.B) {
+	s := benchDWARF(b)
+	be, err := sniffBigEndian(s.Info)
+	if err != nil {
+		b.Fatal(err)
+	}
+	headers, err := unitHeaders(s.Info, be)
+	if err != nil {
+		b.Fatal(err)
+	}
+	slab := &abbrevSlab{}
+	b.ReportAllocs()
+	for b.Loop() {
+		slab.reset()
+		for i := range headers {
+			h := &headers[i]
+			if _, err := parseAbbrevs(s.Abbrev, h.abbrevOff, be, h.addrSize, h.is64, h.version, &budget{left: 1 << 40}, slab); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkWalk walks the units of benchDWARF's file serially and in
+// parallel.
+func BenchmarkWalk(b *testing.B) {
+	s := benchDWARF(b)
 	for _, bc := range []struct {
 		name  string
 		batch int
