@@ -393,3 +393,24 @@ func TestCUnitSkipsStructures(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLineTables reads the line table of every unit of benchDWARF's
+// file, into rows kept from one table to the next.
+func BenchmarkLineTables(b *testing.B) {
+	s := benchDWARF(b)
+	_, units, _ := walkWith(b, s, 0)
+	var buf []lineRow
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, u := range units {
+			if u == nil || !u.hasStmt {
+				continue
+			}
+			t, err := parseLineTableInto(u.lineSec, u.stmtList, u.addrSize, &budget{left: 1 << 40}, buf)
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf = t.buf
+		}
+	}
+}
