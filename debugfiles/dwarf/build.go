@@ -13,11 +13,13 @@ import (
 
 // The builder turns DIEs into debugfiles.Function trees in two steps. The
 // walk (over our own decoder, or over debug/dwarf for NewSession) records
-// compact entries: every subprogram and scope DIE by offset, so names can
-// be resolved through DW_AT_specification and DW_AT_abstract_origin later,
-// and a node for every subprogram or inlined subroutine that has code.
-// Emission then resolves names once per entry, clips inlined ranges into
-// their parents and attaches line rows, allocating the result in slabs.
+// compact entries: every subprogram and scope DIE by offset (our decoder
+// skips a C unit's structures and unions, which hold no functions), so
+// names can be resolved through DW_AT_specification and
+// DW_AT_abstract_origin later, and a node for every subprogram or inlined
+// subroutine that has code. Emission then resolves names once per entry,
+// clips inlined ranges into their parents and attaches line rows,
+// allocating the result in slabs.
 
 // errBudget reports input whose decoding would take far more work than its
 // size justifies (range lists or line programs referenced over and over).
