@@ -501,14 +501,7 @@ func TestStreamCrossUnitReferences(t *testing.T) {
 				t.Fatalf("%v\n%s", err, out)
 			}
 			s := elfDWARF(t, filepath.Join(dir, "bin"))
-			be, err := sniffBigEndian(s.Info)
-			if err != nil {
-				t.Fatal(err)
-			}
-			headers, err := unitHeaders(s.Info, be)
-			if err != nil {
-				t.Fatal(err)
-			}
+			be, headers := unitsOf(t, s)
 			crossing := false
 			for i := range headers {
 				left := len(s.Abbrev)

@@ -78,16 +78,9 @@ func elfDWARF(t testing.TB, file string) *Sections {
 // or serially when batchBytes is 0.
 func walkWith(t testing.TB, s *Sections, batchBytes int) (*builder, []*unitInfo, bool) {
 	t.Helper()
-	be, err := sniffBigEndian(s.Info)
-	if err != nil {
-		t.Fatal(err)
-	}
+	be, headers := unitsOf(t, s)
 	bl := newBuilder(Options{}, s.size())
 	bl.sources = append(bl.sources, &source{sec: s, be: be, abbrevs: map[abbrevKey]*abbrevTable{}})
-	headers, err := unitHeaders(s.Info, be)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if batchBytes == 0 {
 		var out []*unitInfo
 		for i := range headers {
@@ -103,6 +96,21 @@ func walkWith(t testing.TB, s *Sections, batchBytes int) (*builder, []*unitInfo,
 	}
 	out, ok := bl.walkParallel(0, headers, batchBytes)
 	return bl, out, ok
+}
+
+// unitsOf returns the byte order of the main .debug_info of s and its
+// unit headers.
+func unitsOf(t testing.TB, s *Sections) (bool, []unitHeader) {
+	t.Helper()
+	be, err := sniffBigEndian(s.Info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	headers, err := unitHeaders(s.Info, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return be, headers
 }
 
 // TestWalkParallelMatchesSerial checks that the parallel walk records what
@@ -256,14 +264,7 @@ func benchDWARF(b *testing.B) *Sections {
 // the walk does (compilers write one per unit).
 func BenchmarkParseAbbrevs(b *testing.B) {
 	s := benchDWARF(b)
-	be, err := sniffBigEndian(s.Info)
-	if err != nil {
-		b.Fatal(err)
-	}
-	headers, err := unitHeaders(s.Info, be)
-	if err != nil {
-		b.Fatal(err)
-	}
+	be, headers := unitsOf(b, s)
 	slab := &abbrevSlab{}
 	b.ReportAllocs()
 	for b.Loop() {
