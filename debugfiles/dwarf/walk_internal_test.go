@@ -361,17 +361,19 @@ func TestCUnitSkipsStructures(t *testing.T) {
 		x := &w{}
 		x.u16(4).u32(0).u8(8) // version, abbrev offset, address size
 		x.uleb(aCU).str("a.c").u8(lang)
-		// struct s { int a; union u { int b; } c; }; its sibling is the
-		// function after it.
-		sib := len(x.b) + 4 + 1 + len("s\x00") + 4 + 1 + len("a\x00") + 1 + len("u\x00") + 1 + len("b\x00") + 1 + 1
+		// struct s { int a; }, whose sibling is the union after it
+		// (references count from the unit's start, before its 4-byte
+		// length), then union u { int b; }, which has none, then f.
+		sib := len(x.b) + 4 + 1 + len("s\x00") + 4 + 1 + len("a\x00") + 1
 		x.uleb(aStruct).str("s").u32(uint32(sib))
 		x.uleb(aMember).str("a")
+		x.uleb(0) // end struct
+		if len(x.b)+4 != sib {
+			t.Fatalf("layout: sibling at %d, union at %d", sib, len(x.b)+4)
+		}
 		x.uleb(aUnion).str("u")
 		x.uleb(aMember).str("b")
-		x.uleb(0).uleb(0) // end union, end struct
-		if len(x.b)+4 != sib {
-			t.Fatalf("layout: sibling at %d, function at %d", sib, len(x.b)+4)
-		}
+		x.uleb(0) // end union
 		x.uleb(aFunc).str("f")
 		x.uleb(0) // end CU
 		return unit(x.b)
