@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/cairn-dev/cairn/debugfiles"
+	"github.com/cairn-dev/cairn/internal/testtools"
 )
 
 // describeTree renders a compact function, its rows and its inlinees.
@@ -476,16 +477,17 @@ func TestStreamReleasesSegments(t *testing.T) {
 // units they refer to.
 func TestStreamCrossUnitReferences(t *testing.T) {
 	for _, v := range []struct {
-		name string
-		tool string
-		cmd  func(dir string) *exec.Cmd
+		name    string
+		tool    string
+		install string
+		cmd     func(dir string) *exec.Cmd
 	}{
-		{"gcc-lto", "gcc", func(dir string) *exec.Cmd {
+		{"gcc-lto", "gcc", "apt-get install -y gcc", func(dir string) *exec.Cmd {
 			c := exec.Command("gcc", "-O2", "-g", "-flto", "-o", filepath.Join(dir, "bin"), "cprog.c", "cutil.c")
 			c.Dir = "testdata/src"
 			return c
 		}},
-		{"go", "go", func(dir string) *exec.Cmd {
+		{"go", "go", "https://go.dev/dl/", func(dir string) *exec.Cmd {
 			c := exec.Command("go", "build", "-o", filepath.Join(dir, "bin"), ".")
 			c.Dir = "testdata/src/goprog"
 			c.Env = append(os.Environ(), "GO111MODULE=off", "GOFLAGS=")
@@ -494,7 +496,7 @@ func TestStreamCrossUnitReferences(t *testing.T) {
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			if _, err := exec.LookPath(v.tool); err != nil {
-				t.Skipf("no %s", v.tool)
+				testtools.Missing(t, v.tool, v.install)
 			}
 			dir := t.TempDir()
 			if out, err := v.cmd(dir).CombinedOutput(); err != nil {
