@@ -439,7 +439,7 @@ func (bl *builder) walkUnit(si int32, h *unitHeader, skel *unitInfo) (*unitInfo,
 	// whole, through DW_AT_sibling, like any DIE the walk ignores. In
 	// CPython's libpython they are 263,000 of its 677,000 DIEs (48,467
 	// types and their members), each type an entry kept for nothing: its
-	// builds took 0.94 of the time (BENCHMARKS.md).
+	// serial walk took 0.84 of the time (BENCHMARKS.md).
 	cUnit := isC(d.language)
 
 	stack := make([]level, 0, 32)
