@@ -286,6 +286,9 @@ type builder struct {
 	// shared, when set, is the budget the workers of emitParallel draw
 	// from: the walk workers of a streaming session draw from it too.
 	shared *sharedBudget
+	// pool, when set, builds the chunks of every segment of a streaming
+	// session (see emitPool), in place of workers of emitParallel's own.
+	pool *emitPool
 	// rangesRead are the offsets range lists were read at, in
 	// .debug_ranges and .debug_rnglists: a streaming session releases
 	// the pages of a segment's lists once it is emitted.

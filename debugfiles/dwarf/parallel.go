@@ -191,8 +191,20 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 	if shared == nil {
 		shared = &sharedBudget{from: bl.bud}
 	}
-	// The consumer queues the chunks itself (see jobFeed).
-	feed := newJobFeed(len(chunks), len(bl.units), func(k int) int32 { return chunks[k].unit })
+	// The consumer queues the chunks itself as it frees room in its
+	// window (see jobFeed): to workers of this call's own, or to the
+	// pool of a streaming session (emitPool), whose workers last from
+	// one segment to the next. A pool gets no line jobs: one still
+	// queued when its segment ends would read a unit the segment has
+	// let go. Whoever builds a unit's first chunk reads its table, when
+	// the walk has not (readFirstLines).
+	pool := bl.pool
+	var feed *jobFeed
+	if pool == nil {
+		feed = newJobFeed(len(chunks), len(bl.units), func(k int) int32 { return chunks[k].unit })
+	} else {
+		feed = newJobFeed(0, 0, nil)
+	}
 	jobs := feed.jobs
 	stop := make(chan struct{})
 	// stores holds the storage of chunks consumed, for the chunks still
@@ -229,7 +241,23 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 			bl.releaseLines(bl.units[c.unit])
 		}
 	}
-	feed.upTo(window)
+	// queue hands the chunks before k to the workers.
+	queue := feed.upTo
+	if pool != nil {
+		queued := 0
+		queue = func(k int) {
+			for ; queued < min(k, len(chunks)); queued++ {
+				c := &chunks[queued]
+				pool.jobs <- func(sc *emitScratch, bud *budget) {
+					if workersBuild && c.claim() {
+						build(c, sc, bud)
+					}
+				}
+			}
+		}
+		workers = 0 // the pool's workers build the chunks
+	}
+	queue(window)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -275,11 +303,18 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 		ownBud *budget
 		ownSc  *emitScratch
 	)
+	consumed := false
 	defer func() {
 		// Workers skip what is left.
 		close(stop)
 		feed.close()
 		wg.Wait()
+		if pool != nil && !consumed {
+			// The pool's workers may still be building this segment's
+			// chunks, which read its units.
+			pool.stop()
+			bl.pool = nil
+		}
 		if ownBud != nil {
 			shared.giveBack(ownBud)
 			bl.keepScratch(ownSc)
@@ -326,9 +361,61 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 			}
 			c.store = nil
 		}
-		feed.upTo(k + 1 + window)
+		queue(k + 1 + window)
 	}
+	// Every chunk is built and consumed: a pool's workers hold none of
+	// the segment's, and the next segment need not wait for them.
+	consumed = true
 	return nil
+}
+
+// emitPool builds the chunks of the segments of a streaming session on
+// workers that last the session. emitParallel's own workers were started
+// and waited for at every segment: on two cores, libpython's ~100
+// segments kept the consumer waiting ~2.6 ms in all for workers to be
+// scheduled only to see their jobs closed (BENCHMARKS.md).
+type emitPool struct {
+	// jobs are the chunks queued, each a function the worker calls with
+	// its scratch and budget; a chunk the consumer claimed first is a
+	// job that does nothing.
+	jobs chan func(*emitScratch, *budget)
+	wg   sync.WaitGroup
+}
+
+// emitPoolQueue is the room of a pool's queue. The consumer queues a
+// segment's chunks a window at a time, but the jobs of chunks it built
+// itself stay queued until a worker takes them; a full queue only makes
+// the consumer wait for the workers.
+const emitPoolQueue = 256
+
+// startEmitPool starts workers workers that build chunks for bl, drawing
+// on shared.
+func (bl *builder) startEmitPool(workers int, shared *sharedBudget) *emitPool {
+	p := &emitPool{jobs: make(chan func(*emitScratch, *budget), emitPoolQueue)}
+	if bl.scratch == nil {
+		// Made before the workers take from it.
+		bl.scratch = make(chan *emitScratch, workers)
+	}
+	for range workers {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			bud := shared.child()
+			defer shared.giveBack(bud)
+			sc := bl.takeScratch()
+			defer bl.keepScratch(sc)
+			for job := range p.jobs {
+				job(sc, bud)
+			}
+		}()
+	}
+	return p
+}
+
+// stop ends the pool once its workers have taken every job.
+func (p *emitPool) stop() {
+	close(p.jobs)
+	p.wg.Wait()
 }
 
 // releaseLines drops the line table of u, a unit emitted in parallel,

@@ -288,6 +288,15 @@ func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep, gaps b
 	}()
 
 	workers := emitWorkers()
+	if workers >= 2 {
+		bl.pool = bl.startEmitPool(workers, shared)
+		defer func() {
+			if bl.pool != nil {
+				bl.pool.stop()
+				bl.pool = nil
+			}
+		}()
+	}
 	// Two batches walked ahead, each on a goroutine of its own. The walk
 	// takes less time than building and consuming the functions, but
 	// batches differ: with one walked ahead, the emission waited for the
