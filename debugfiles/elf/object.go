@@ -28,6 +28,9 @@ type Object struct {
 	// data is the whole file when it is held in memory (memory-mapped).
 	data   []byte
 	closer io.Closer
+	// releasing counts the releases of parts of data still running
+	// (releaser.inflight).
+	releasing sync.WaitGroup
 	// path is the file system path of an Object from Open; only such objects
 	// look for split DWARF files beside themselves.
 	path string
@@ -111,6 +114,8 @@ func (o *Object) Close() error {
 	}
 	c := o.closer
 	o.closer = nil
+	// A page released after the unmapping would be another mapping's.
+	o.releasing.Wait()
 	o.data = nil
 	return c.Close()
 }

@@ -29,6 +29,14 @@ type releaser struct {
 	// drop releases a merged run of parts: releaseMapped, or a test's
 	// recorder.
 	drop func(mapped, b []byte)
+	// inflight, when set, makes the releaser drop each batch on a
+	// goroutine of its own, which it counts until done: whoever unmaps
+	// the file waits for it first (Object.Close). A release is a few
+	// system calls and their interrupts, ~2 ms of libpython's symcache
+	// build in all, which the goroutine streaming the functions made
+	// itself as it finished each segment (BENCHMARKS.md); whatever reads
+	// on meanwhile needs none of the pages.
+	inflight *sync.WaitGroup
 
 	mu      sync.Mutex
 	pending []part
@@ -60,8 +68,20 @@ func (r *releaser) release(b []byte) {
 		due, r.pending, r.size = r.pending, nil, 0
 	}
 	r.mu.Unlock()
+	if len(due) == 0 {
+		return
+	}
 	// Outside the lock: the system calls take long, and the other
 	// workers gather the next batch meanwhile.
+	if r.inflight == nil {
+		r.dropAll(due)
+		return
+	}
+	r.inflight.Go(func() { r.dropAll(due) })
+}
+
+// dropAll drops the parts of a batch, merged.
+func (r *releaser) dropAll(due []part) {
 	for _, p := range mergeParts(due) {
 		r.drop(r.mapped, r.mapped[p.lo:p.hi])
 	}

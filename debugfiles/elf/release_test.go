@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cairn-dev/cairn/internal/mmapfile"
 )
@@ -143,5 +144,52 @@ func TestReleaserConcurrent(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("byte %d dropped or left %d times, want once", i, n)
 		}
+	}
+}
+
+// TestReleaserInflight gives a releaser a wait group (as an Object does):
+// release hands a gathered batch to a goroutine of its own and returns
+// while the batch is being dropped, and the group waits for the drop, as
+// Object.Close does before it unmaps the file.
+func TestReleaserInflight(t *testing.T) {
+	mapped := make([]byte, 1000)
+	var inflight sync.WaitGroup
+	r := newReleaser(mapped, 200)
+	r.inflight = &inflight
+	started, finish := make(chan struct{}), make(chan struct{})
+	var dropped []part
+	r.drop = func(m, b []byte) {
+		close(started)
+		<-finish
+		off, _ := offsetIn(m, b)
+		dropped = append(dropped, part{off, off + len(b)})
+	}
+	r.release(mapped[0:100])
+	returned := make(chan struct{})
+	go func() {
+		r.release(mapped[100:250]) // a batch
+		close(returned)
+	}()
+	<-started
+	select {
+	case <-returned:
+	case <-time.After(time.Minute):
+		t.Fatal("release waited for its batch to be dropped")
+	}
+	waited := make(chan struct{})
+	go func() {
+		inflight.Wait()
+		close(waited)
+	}()
+	time.Sleep(10 * time.Millisecond) // time for a wrong Wait to return
+	select {
+	case <-waited:
+		t.Fatal("the wait group did not wait for the batch being dropped")
+	default:
+	}
+	close(finish)
+	<-waited
+	if want := []part{{0, 250}}; !slices.Equal(dropped, want) {
+		t.Errorf("dropped %v, want %v", dropped, want)
 	}
 }

@@ -43,7 +43,9 @@ func (o *Object) DebugSession() (debugfiles.DebugSession, error) {
 	if o.data != nil && o.closer != nil {
 		// A file mapped by Open: pages the session is done with can
 		// leave memory (Sections.Release).
-		sec.Release = newReleaser(o.data, releaseBatch).release
+		r := newReleaser(o.data, releaseBatch)
+		r.inflight = &o.releasing
+		sec.Release = r.release
 	}
 	s, err := dwarf.NewSessionFromSections(sec, opts)
 	if err != nil {
