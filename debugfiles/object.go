@@ -156,6 +156,20 @@ type Object interface {
 	DebugSession() (DebugSession, error)
 }
 
+// SymbolsBeside is implemented by an Object whose Symbols may be read on
+// one goroutine while its debug session reads on another.
+type SymbolsBeside interface {
+	// SymbolsBesideSession reports whether they may.
+	SymbolsBesideSession() bool
+}
+
+// SymbolsBesideSession reports whether obj's Symbols may be read on one
+// goroutine while its debug session reads on another (SymbolsBeside).
+func SymbolsBesideSession(obj Object) bool {
+	sb, ok := obj.(SymbolsBeside)
+	return ok && sb.SymbolsBesideSession()
+}
+
 // DebugSession reads functions from an object's debug information. It may
 // hold caches and open sections; Close releases them.
 type DebugSession interface {

@@ -48,6 +48,12 @@ func (o *Object) SymbolTable() ([]debugfiles.Symbol, error) {
 	return out, err
 }
 
+// SymbolsBesideSession implements debugfiles.SymbolsBeside: it does. The
+// symbols are read once, under their own sync.Once, from the symbol tables,
+// which a debug session does not read; the pages a session releases are
+// read back from the file should a symbol table share one.
+func (o *Object) SymbolsBesideSession() bool { return true }
+
 func (o *Object) symbols() ([]symbol, error) {
 	o.symOnce.Do(func() { o.syms, o.symErr = o.readSymbols() })
 	return o.syms, o.symErr

@@ -3,6 +3,7 @@ package symcache
 import (
 	"cmp"
 	"slices"
+	"sync"
 
 	"github.com/cairn-dev/cairn/debugfiles"
 )
@@ -14,10 +15,35 @@ type addrRange struct{ start, end uint64 }
 // none: it reaches the next symbol, but not across a huge hole.
 const maxSymbolGap = 1 << 20
 
+// readSymbols starts reading obj's symbols and returns the function that
+// returns them, which may be called more than once, and the function that
+// waits until no goroutine reads them, for the caller's return. Where obj
+// allows it (debugfiles.SymbolsBeside), they are read on a goroutine of
+// their own while the debug information is: in libpython's build the
+// symbol table took ~1.4 ms after the reading, on the goroutine that does
+// most of it (BENCHMARKS.md); otherwise they are read when first asked for.
+func readSymbols(obj debugfiles.Object) (symbols func() []debugfiles.Symbol, wait func()) {
+	collect := func() []debugfiles.Symbol {
+		var syms []debugfiles.Symbol
+		for sym := range obj.Symbols() {
+			syms = append(syms, sym)
+		}
+		return syms
+	}
+	if !debugfiles.SymbolsBesideSession(obj) {
+		return sync.OnceValue(collect), func() {}
+	}
+	done := make(chan []debugfiles.Symbol, 1)
+	go func() { done <- collect() }()
+	symbols = sync.OnceValue(func() []debugfiles.Symbol { return <-done })
+	return symbols, func() { symbols() }
+}
+
 // fillFromSymbols adds, as functions without lines, the parts of an
-// object's symbols that no debug function covers (Options.FillFromSymbols).
+// object's symbols (syms, in address order) that no debug function covers
+// (Options.FillFromSymbols).
 // A symbol whose table names its source file gets that file, with line 0.
-func fillFromSymbols(b *Builder, obj debugfiles.Object, covered []addrRange) {
+func fillFromSymbols(b *Builder, syms []debugfiles.Symbol, covered []addrRange) {
 	slices.SortFunc(covered, func(a, b addrRange) int { return cmp.Compare(a.start, b.start) })
 	merged := covered[:0]
 	for _, r := range covered {
@@ -26,10 +52,6 @@ func fillFromSymbols(b *Builder, obj debugfiles.Object, covered []addrRange) {
 			continue
 		}
 		merged = append(merged, r)
-	}
-	var syms []debugfiles.Symbol
-	for sym := range obj.Symbols() {
-		syms = append(syms, sym)
 	}
 	for i, sym := range syms {
 		end := sym.Address + sym.Size

@@ -41,6 +41,14 @@ func Write(w io.Writer, obj debugfiles.Object, opts Options) error {
 	}
 	b := NewBuilder(InfoOf(obj), opts)
 	fill := opts.FillFromSymbols && obj.Features()&debugfiles.FeatureDebug != 0
+	var symbols func() []debugfiles.Symbol
+	if fill {
+		var wait func()
+		symbols, wait = readSymbols(obj)
+		// An error returns before they are used; the caller may close
+		// obj then.
+		defer wait()
+	}
 	var covered []addrRange
 	cover := func(f *debugfiles.Function) {
 		if fill && f != nil && f.Size > 0 {
@@ -61,7 +69,7 @@ func Write(w io.Writer, obj debugfiles.Object, opts Options) error {
 		return fmt.Errorf("symcache: %s: %w", obj.Name(), err)
 	}
 	if fill {
-		fillFromSymbols(b, obj, covered)
+		fillFromSymbols(b, symbols(), covered)
 	}
 	if opts.AfterReading != nil {
 		opts.AfterReading()
