@@ -135,25 +135,24 @@ func (s *Session) stream(batchBytes int, gaps bool, yield func(*CompactFunction)
 		return fmt.Errorf("dwarf: %w", err)
 	}
 
-	// keep is set when a reference may lead to an earlier unit: the
-	// entries of every segment are kept then. Each batch reads its own
-	// abbreviation tables (see streamMain); they are only scanned here.
-	keep := false
-	scanned := map[uint64]bool{}
-	left := scanBytesPerByte*len(s.sec.Abbrev) + scanBytesBase
-	for i := range headers {
-		h := &headers[i]
-		if !walked(h) || scanned[h.abbrevOff] {
-			continue
+	// referBack reports whether a reference may lead to an earlier unit:
+	// the entries of every segment are kept then. Each batch reads its
+	// own abbreviation tables (see streamMain); they are only scanned
+	// here, which streamMain does while the first batches are walked.
+	referBack := func() bool {
+		scanned := map[uint64]bool{}
+		left := scanBytesPerByte*len(s.sec.Abbrev) + scanBytesBase
+		for i := range headers {
+			h := &headers[i]
+			if !walked(h) || scanned[h.abbrevOff] {
+				continue
+			}
+			scanned[h.abbrevOff] = true
+			if scanReferBack(s.sec.Abbrev, h.abbrevOff, s.be, &left) {
+				return true
+			}
 		}
-		scanned[h.abbrevOff] = true
-		if scanReferBack(s.sec.Abbrev, h.abbrevOff, s.be, &left) {
-			keep = true
-			break
-		}
-	}
-	if keep && gaps && !gapsAcrossUnits {
-		return errCrossUnit
+		return false
 	}
 
 	if s.sec.Release != nil {
@@ -170,7 +169,7 @@ func (s *Session) stream(batchBytes int, gaps bool, yield func(*CompactFunction)
 		}
 		return !stopped
 	}
-	skels, skelRanges, err := bl.streamMain(headers, batchBytes, keep, gaps, emit)
+	skels, skelRanges, err := bl.streamMain(headers, batchBytes, referBack, gaps, emit)
 	switch {
 	case stopped:
 		return nil
@@ -272,9 +271,11 @@ const (
 // streamMain walks the units of headers (the main object's) in batches on
 // a few workers, as walkParallel does, and emits each segment as soon as
 // its batches are merged, with its gaps when gaps is set but those of
-// skeleton units. It returns the skeleton units met, whose split units are
-// still to read, and, with gaps, each one's ranges.
-func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep, gaps bool, yield func(*CompactFunction) bool) ([]*unitInfo, map[*unitInfo][]addrRange, error) {
+// skeleton units. referBack tells whether a unit may refer to an earlier
+// one (see stream); with gaps, streamMain then returns errCrossUnit
+// before it emits anything. It returns the skeleton units met, whose split
+// units are still to read, and, with gaps, each one's ranges.
+func (bl *builder) streamMain(headers []unitHeader, batchBytes int, referBack func() bool, gaps bool, yield func(*CompactFunction) bool) ([]*unitInfo, map[*unitInfo][]addrRange, error) {
 	src := bl.sources[0]
 	batches := walkBatches(headers, batchBytes)
 	root := bl.bud
@@ -352,6 +353,13 @@ func (bl *builder) streamMain(headers []unitHeader, batchBytes int, keep, gaps b
 		wg.Wait()
 	}()
 
+	// The scan of the abbreviation tables, ~0.5-1.7 ms of libpython's
+	// build (the pages of .debug_abbrev come in as it goes), runs while
+	// the walkers take the first batches, rather than before they start.
+	keep := referBack()
+	if keep && gaps && !gapsAcrossUnits {
+		return nil, nil, errCrossUnit
+	}
 	open := true // the consumer wants more
 	consume := func(cf *CompactFunction) bool {
 		open = open && yield(cf)
