@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/cairn-dev/cairn/debugfiles"
@@ -268,4 +269,29 @@ func addTransient(seq iter.Seq2[*dwarf.CompactFunction, error], add func(*dwarf.
 		add(f)
 	}
 	return nil
+}
+
+// TestRawEntryRoundTrip decodes entries coded by appendRawEntry, whose
+// values take one, two and more bytes each, at the end of their data and
+// followed by more: decodeRawEntry's short ways for the common lengths
+// must read what its general one reads.
+func TestRawEntryRoundTrip(t *testing.T) {
+	values := []uint32{0, 1, 127, 128, 200, 16383, 16384, 1 << 21, 1<<32 - 1}
+	const prev, first = 0x1000, 7
+	for _, d := range values {
+		for _, nd := range values[:7] {
+			for _, file := range values {
+				for _, line := range values {
+					e := entry{start: prev + uint64(d), node: first + nd, file: file, line: line}
+					coded := appendRawEntry(nil, e, prev, first)
+					for _, b := range [][]byte{coded, append(slices.Clip(coded), 0x81, 0x82, 0x03)} {
+						got, n, ok := decodeRawEntry(b, prev, first)
+						if !ok || got != e || n != len(coded) {
+							t.Fatalf("%+v coded as % x (then %d bytes): decoded %+v in %d bytes, ok %v", e, coded, len(b)-len(coded), got, n, ok)
+						}
+					}
+				}
+			}
+		}
+	}
 }

@@ -939,17 +939,24 @@ func (a *assembly) decodeEntry(b []byte, prev uint64, op *openSpan) (entry, int,
 // decodeRawEntry decodes an entry coded by appendRawEntry and returns it
 // with its length.
 func decodeRawEntry(b []byte, prev uint64, first uint32) (entry, int, bool) {
-	// Most entries: a delta, a node and a file of one byte each, and a
-	// line of one or two.
-	if len(b) >= 5 && b[0]|b[1]|b[2] < 0x80 {
+	// Most entries: a delta and a node of one byte each, and a file and
+	// a line of one or two (see codeCompact).
+	if len(b) >= 6 && b[0]|b[1] < 0x80 {
 		e := entry{start: prev + uint64(b[0]), node: first + uint32(b[1]), file: uint32(b[2])}
-		if b[3] < 0x80 {
-			e.line = uint32(b[3])
-			return e, 4, true
+		k := 3
+		if b[2] >= 0x80 && b[3] < 0x80 {
+			e.file = uint32(b[2]&0x7f) | uint32(b[3])<<7
+			k = 4
 		}
-		if b[4] < 0x80 {
-			e.line = uint32(b[3]&0x7f) | uint32(b[4])<<7
-			return e, 5, true
+		if b[k-1] < 0x80 {
+			if b[k] < 0x80 {
+				e.line = uint32(b[k])
+				return e, k + 1, true
+			}
+			if b[k+1] < 0x80 {
+				e.line = uint32(b[k]&0x7f) | uint32(b[k+1])<<7
+				return e, k + 2, true
+			}
 		}
 	}
 	var v [4]uint64
