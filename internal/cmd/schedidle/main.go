@@ -7,6 +7,11 @@
 //	go test ./debugfiles/symcache -run '^$' -bench 'Build$' -benchtime 10x -trace /tmp/build.trace
 //	go run ./internal/cmd/schedidle [-top N] [-procs N] /tmp/build.trace
 //
+// With -waits it also lists where each group of goroutines (by the
+// function that created them) blocked, and for how long, and how long it
+// was ready before a P ran it: in a pipeline, the stage the others wait
+// for hardly waits itself.
+//
 // With -timeline it also lays the trace out in intervals of that length:
 // for each, how busy the Ps were and which goroutines ran, grouped by the
 // function that created them, so that the stretches where one core
@@ -41,8 +46,9 @@ func main() {
 	procs := flag.Int("procs", 0, "the number of Ps (GOMAXPROCS) the program ran with; 0: the Ps the trace shows")
 	every := flag.Duration("timeline", 0, "also print, for every interval this long (2ms, say), how busy the Ps were and which goroutines ran, grouped by where they were created")
 	calls := flag.Duration("syscalls", 0, "with -timeline, also list the system calls that took this long or longer, with their stacks")
+	waited := flag.Bool("waits", false, "also list where each group of goroutines (by where they were created) blocked, and for how long, and how long it was ready before a P ran it")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: schedidle [-top N] [-procs N] [-timeline D [-syscalls D]] TRACE")
+		fmt.Fprintln(os.Stderr, "usage: schedidle [-top N] [-procs N] [-waits] [-timeline D [-syscalls D]] TRACE")
 		fmt.Fprintln(os.Stderr, "TRACE is a Go execution trace: go test -trace FILE, or runtime/trace.")
 		flag.PrintDefaults()
 	}
@@ -65,20 +71,28 @@ func main() {
 	if *every > 0 {
 		tl = newTimeline(every.Nanoseconds(), calls.Nanoseconds())
 	}
-	s, err := analyze(f, *procs, tl)
+	var wt *waits
+	if *waited {
+		wt = newWaits()
+	}
+	s, err := analyze(f, *procs, tl, wt)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "schedidle: %s: %v\n", flag.Arg(0), err)
 		os.Exit(1)
 	}
 	report(os.Stdout, s, *top)
+	if wt != nil {
+		wt.report(os.Stdout, *top)
+	}
 	if tl != nil {
 		tl.report(os.Stdout)
 	}
 }
 
-// analyze tallies the trace read from r, and lays it out on tl when tl is
-// not nil. With procs 0, the Ps are those the trace's events ran on.
-func analyze(r io.Reader, procs int, tl *timeline) (summary, error) {
+// analyze tallies the trace read from r, lays it out on tl and adds up the
+// goroutines' waits on wt, each when not nil. With procs 0, the Ps are
+// those the trace's events ran on.
+func analyze(r io.Reader, procs int, tl *timeline, wt *waits) (summary, error) {
 	tr, err := trace.NewReader(r)
 	if err != nil {
 		return summary{}, err
@@ -112,6 +126,16 @@ func analyze(r io.Reader, procs int, tl *timeline) (summary, error) {
 			where = frames(ev.Stack(), 3)
 		}
 		t.transition(int64(ev.Time()), g, state(from), state(to), where)
+		if wt != nil {
+			var at string
+			if from == trace.GoRunning && to == trace.GoWaiting {
+				at = callers(st.Stack, 3)
+			}
+			if from == trace.GoNotExist {
+				wt.created(g, creator(ev.Stack()))
+			}
+			wt.transition(int64(ev.Time()), g, from, to, at)
+		}
 		if tl == nil {
 			continue
 		}
@@ -150,9 +174,18 @@ func state(s trace.GoState) gstate {
 // frames names the innermost n frames of a stack, the module's own
 // packages without their path.
 func frames(st trace.Stack, n int) string {
+	return joinFrames(st, n, func(string) bool { return false })
+}
+
+// joinFrames names the innermost n frames of a stack whose function skip
+// does not reject, the module's own packages without their path.
+func joinFrames(st trace.Stack, n int, skip func(fn string) bool) string {
 	var b strings.Builder
 	i := 0
 	for f := range st.Frames() {
+		if skip(f.Func) {
+			continue
+		}
 		if i == n {
 			break
 		}

@@ -143,7 +143,7 @@ func TestAnalyzeTrace(t *testing.T) {
 		wg.Wait()
 	})
 
-	s, err := analyze(buf, 0, nil)
+	s, err := analyze(buf, 0, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestAnalyzeTrace(t *testing.T) {
 	if !strings.Contains(out.String(), "busy") {
 		t.Errorf("report:\n%s", out.String())
 	}
-	if _, err := analyze(strings.NewReader("not a trace"), 0, nil); err == nil {
+	if _, err := analyze(strings.NewReader("not a trace"), 0, nil, nil); err == nil {
 		t.Error("a file that is not a trace was read without an error")
 	}
 }
@@ -252,7 +252,7 @@ func TestTimelineTrace(t *testing.T) {
 
 	const width = int64(time.Millisecond)
 	tl := newTimeline(width, int64(10*time.Millisecond))
-	s, err := analyze(buf, 0, tl)
+	s, err := analyze(buf, 0, tl, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,3 +303,56 @@ func startSpinners() {
 	}()
 	wg.Wait()
 }
+
+// TestWaitsTrace adds up the waits of a trace this test records: a
+// goroutine startWaiter starts blocks receiving from a channel that
+// another fills after spinning ~20 ms. The waiter's group must have
+// blocked that long in waitFor, and the report must say so.
+func TestWaitsTrace(t *testing.T) {
+	buf := record(t, startWaiter)
+	wt := newWaits()
+	if _, err := analyze(buf, 0, nil, wt); err != nil {
+		t.Fatal(err)
+	}
+	var blocked int64
+	for k, ns := range wt.blocked {
+		if strings.HasSuffix(k.group, ".startWaiter") && strings.Contains(k.where, ".waitFor:") {
+			blocked += ns
+		}
+	}
+	if blocked < int64(15*time.Millisecond) {
+		t.Errorf("the waiter blocked %v in waitFor, want ~20 ms: %v", time.Duration(blocked), wt.blocked)
+	}
+	var out bytes.Buffer
+	wt.report(&out, 10)
+	for _, s := range []string{".startWaiter | ", "waitFor:", "ready before a P ran it"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("report lacks %q:\n%s", s, out.String())
+		}
+	}
+}
+
+// startWaiter starts a goroutine that waits for a value another sends
+// after spinning ~20 ms, and waits for both.
+func startWaiter() {
+	ch := make(chan int)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		waitFor(ch)
+	}()
+	go func() {
+		defer wg.Done()
+		for start := time.Now(); time.Since(start) < 20*time.Millisecond; {
+			spin(5000)
+		}
+		ch <- 1
+	}()
+	wg.Wait()
+}
+
+// waitFor receives from ch.
+//
+//go:noinline
+func waitFor(ch chan int) int { return <-ch }
