@@ -372,7 +372,7 @@ func (bl *builder) emitParallel(gapsOf [][]gap, lastNode []int, compact bool, yi
 // emitPool builds the chunks of the segments of a streaming session on
 // workers that last the session. emitParallel's own workers were started
 // and waited for at every segment: on two cores, libpython's ~100
-// segments kept the consumer waiting ~2.6 ms in all for workers to be
+// segments kept the consumer waiting 1.3-2.6 ms in all for workers to be
 // scheduled only to see their jobs closed (BENCHMARKS.md).
 type emitPool struct {
 	// jobs are the chunks queued, each a function the worker calls with

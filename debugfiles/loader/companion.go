@@ -47,12 +47,10 @@ func (c *Companion) UnwindTables() ([]unwind.Table, error) {
 	return append(dbg, bin...), nil
 }
 
-// SymbolsBesideSession implements debugfiles.SymbolsBeside: the symbols
-// are the binary's and the session the debug file's, unless the binary's
-// own symbols may not be read beside its own session.
-func (c *Companion) SymbolsBesideSession() bool {
-	return c.Object != c.Debug || debugfiles.SymbolsBesideSession(c.Object)
-}
+// SymbolsBesideSession implements debugfiles.SymbolsBeside: they may, as
+// the symbols are the binary's and the session the debug file's, two
+// files of their own.
+func (c *Companion) SymbolsBesideSession() bool { return true }
 
 // DebugSession implements debugfiles.Object with the debug file's session.
 func (c *Companion) DebugSession() (debugfiles.DebugSession, error) {
