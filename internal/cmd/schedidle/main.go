@@ -201,12 +201,19 @@ func joinFrames(st trace.Stack, n int, skip func(fn string) bool) string {
 	return b.String()
 }
 
+// inRuntime reports whether function fn is the runtime's or package
+// sync's, whose frames sit between a goroutine's own code and the channel,
+// lock or go statement a trace event stopped at.
+func inRuntime(fn string) bool {
+	return strings.HasPrefix(fn, "runtime.") || strings.HasPrefix(fn, "sync.")
+}
+
 // creator names the function a goroutine was created in: the innermost
 // frame of its creation stack outside the runtime and package sync (whose
 // WaitGroup.Go starts goroutines for its callers).
 func creator(st trace.Stack) string {
 	for f := range st.Frames() {
-		if strings.HasPrefix(f.Func, "runtime.") || strings.HasPrefix(f.Func, "sync.") {
+		if inRuntime(f.Func) {
 			continue
 		}
 		return strings.TrimPrefix(f.Func, "github.com/cairn-dev/cairn/")

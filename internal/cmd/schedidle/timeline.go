@@ -48,6 +48,17 @@ const (
 	earlierGroup = "(created before the trace began)"
 )
 
+// uncreatedGroup is the group of goroutine g, which the trace does not
+// show created: mainGroup for the trace's first goroutine (the program's
+// main, for a trace that runtime/trace started there), earlierGroup for
+// the others.
+func uncreatedGroup(g uint64) string {
+	if g == 1 {
+		return mainGroup
+	}
+	return earlierGroup
+}
+
 func newTimeline(width, longCall int64) *timeline {
 	return &timeline{
 		width: max(width, 1), longCall: longCall,
@@ -76,11 +87,7 @@ func (tl *timeline) transition(now int64, g uint64, from, to gstate, where strin
 		tl.started, tl.start = true, now
 	}
 	if _, ok := tl.group[g]; !ok {
-		label := earlierGroup
-		if g == 1 {
-			label = mainGroup
-		}
-		tl.group[g] = tl.groupOf(label)
+		tl.group[g] = tl.groupOf(uncreatedGroup(g))
 	}
 	if from == gRunning {
 		if since, ok := tl.running[g]; ok {

@@ -41,18 +41,12 @@ func newWaits() *waits {
 // created records the function goroutine g was created in.
 func (w *waits) created(g uint64, where string) { w.group[g] = where }
 
-// groupOf returns the group of goroutine g: the trace's first goroutine
-// (the program's main, for a trace that runtime/trace started there) is
-// mainGroup, and goroutines the trace does not show created are
-// earlierGroup.
+// groupOf returns the group of goroutine g.
 func (w *waits) groupOf(g uint64) string {
 	if label, ok := w.group[g]; ok {
 		return label
 	}
-	if g == 1 {
-		return mainGroup
-	}
-	return earlierGroup
+	return uncreatedGroup(g)
 }
 
 // transition records goroutine g going from one state to another at now;
@@ -112,8 +106,4 @@ func (w *waits) report(out io.Writer, top int) {
 // callers names the innermost n frames of a stack outside the runtime and
 // package sync: the code that blocked, not the channel or lock it blocked
 // on.
-func callers(st trace.Stack, n int) string {
-	return joinFrames(st, n, func(fn string) bool {
-		return strings.HasPrefix(fn, "runtime.") || strings.HasPrefix(fn, "sync.")
-	})
-}
+func callers(st trace.Stack, n int) string { return joinFrames(st, n, inRuntime) }
